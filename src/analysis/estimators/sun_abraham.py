@@ -1,0 +1,311 @@
+"""Sun & Abraham (2021) interaction-weighted (IW) event-study estimator.
+
+Sun, L. and Abraham, S. (2021), "Estimating dynamic treatment effects in event studies with
+heterogeneous treatment effects", *Journal of Econometrics* 225(2), 175-199.
+
+Step 1 estimates cohort-specific effects CATT(g, e) from a regression of the outcome on a full set
+of cohort x relative-period indicators (all treated cohorts, all relative periods except the
+reference period(s)) with unit and time fixed effects, using only a clean control cohort (never
+treated, or the last-treated cohort).  This is the regression run by ``fixest::sunab`` and Stata
+``eventstudyinteract``; we build the indicators ourselves so the mapping coefficient -> (g, e) is
+explicit and estimate with :func:`pyfixest.feols` (cluster-robust CRV1).
+
+Step 2 aggregates ``IW(e) = sum_g w(g, e) CATT(g, e)`` with ``w(g, e)`` the sample share of cohort
+``g`` among the observations at relative period ``e``.  The weights are estimated, so the standard
+error adds their sampling variability by the delta method (Sun & Abraham 2021, Prop. 6): the
+cluster-level influence function of ``IW(e)`` is ``w' psi_beta + beta' psi_w``.  Treating the
+weights as fixed (what ``fixest::aggregate`` does) gives only the first part, ``w' V w``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+
+from .results import tidy_frame
+
+__all__ = ["SunAbrahamResult", "sun_abraham"]
+
+
+@dataclass
+class SunAbrahamResult:
+    """Result of :func:`sun_abraham`.
+
+    ``catt`` holds the cohort-specific coefficients (columns cohort, event_time, estimate,
+    std_error, n_obs); ``event_times``/``estimates``/``std_errors`` the IW event-study path;
+    ``att``/``att_se`` the overall post-period ATT (observation-share weighted, as
+    ``fixest::aggregate(..., "att")``).
+    """
+
+    event_times: np.ndarray
+    estimates: np.ndarray
+    std_errors: np.ndarray
+    std_errors_fixed_weights: np.ndarray
+    att: float
+    att_se: float
+    catt: pd.DataFrame
+    vcov_catt: np.ndarray
+    weights: pd.DataFrame
+    n_obs: int
+    n_units: int
+    n_clusters: int
+    control: str
+    ref: tuple[int, ...]
+    fit: object = field(repr=False, default=None)
+    alpha: float = 0.05
+
+    def tidy(self, alpha: float | None = None) -> pd.DataFrame:
+        """IW(e) by event time; term = ``event_time::e``."""
+        a = self.alpha if alpha is None else alpha
+        terms = [f"event_time::{int(e)}" for e in self.event_times]
+        return tidy_frame(terms, self.estimates, self.std_errors, alpha=a)
+
+    def tidy_cohort(self, alpha: float | None = None) -> pd.DataFrame:
+        """Cohort-specific CATT(g, e); term = ``cohort::g:event_time::e``."""
+        a = self.alpha if alpha is None else alpha
+        c = self.catt
+        terms = [f"cohort::{int(g)}:event_time::{int(e)}" for g, e in zip(c.cohort, c.event_time)]
+        return tidy_frame(terms, c.estimate, c.std_error, alpha=a)
+
+    def aggregate_att(self, alpha: float | None = None) -> pd.DataFrame:
+        """Overall post-period ATT: all CATT(g, e >= 0) weighted by their observation counts."""
+        a = self.alpha if alpha is None else alpha
+        return tidy_frame(["ATT"], [self.att], [self.att_se], alpha=a)
+
+    @property
+    def n(self) -> int:
+        return self.n_obs
+
+    def summary(self) -> str:
+        head = (
+            f"Sun & Abraham (2021) interaction-weighted event study\n"
+            f"control cohort: {self.control}; reference period(s): {list(self.ref)}; "
+            f"N = {self.n_obs}, units = {self.n_units}, clusters = {self.n_clusters}\n"
+        )
+        body = pd.concat([self.tidy(), self.aggregate_att()], ignore_index=True)
+        return head + body.to_string(index=False, float_format=lambda v: f"{v: .4f}")
+
+    def plot(self, ax=None, color: str = "C0", label: str | None = "Sun & Abraham"):
+        """Event-study plot with pointwise confidence intervals; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        td = self.tidy()
+        e = self.event_times.astype(float)
+        ax.errorbar(
+            e,
+            td.estimate,
+            yerr=[td.estimate - td.conf_low, td.conf_high - td.estimate],
+            fmt="o",
+            color=color,
+            capsize=3,
+            label=label,
+        )
+        for r in self.ref:
+            ax.plot([r], [0.0], marker="o", mfc="white", color=color)
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.axvline(-0.5, color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("Periods relative to treatment")
+        ax.set_ylabel("Estimate (95% CI)")
+        if label:
+            ax.legend()
+        return ax
+
+
+def _prepare(data, yname, tname, idname, gname, control, covariates, cluster):
+    cols = {yname: "_y", tname: "_t", idname: "_id", gname: "_g"}
+    covariates = list(covariates or [])
+    df = data[list(dict.fromkeys([yname, tname, idname, gname, *covariates]))].copy()
+    df["_cl"] = data[cluster].to_numpy() if cluster else data[idname].to_numpy()
+    cov_names = [f"_x{k}" for k in range(len(covariates))]
+    for k, c in enumerate(covariates):
+        df[cov_names[k]] = data[c].astype(float)
+    df = df.rename(columns=cols)
+    df["_g"] = df["_g"].fillna(0)
+    df = df.dropna(subset=["_y", *cov_names]).reset_index(drop=True)
+
+    tmin, tmax = df["_t"].min(), df["_t"].max()
+    # cohorts first treated after the sample are never treated within it
+    df.loc[df["_g"] > tmax, "_g"] = 0
+    always = (df["_g"] > 0) & (df["_g"] <= tmin)
+    if always.any():
+        warnings.warn(
+            f"dropping {df.loc[always, '_id'].nunique()} always-treated units "
+            "(no pre-period to anchor their unit effect)",
+            stacklevel=3,
+        )
+        df = df.loc[~always].reset_index(drop=True)
+
+    if control == "never":
+        if not (df["_g"] == 0).any():
+            raise ValueError("no never-treated units; use control='last'")
+        ctrl_mask = df["_g"] == 0
+    elif control == "last":
+        g_last = df.loc[df["_g"] > 0, "_g"].max()
+        # last-treated cohort is the only control; drop periods once it is treated
+        df = df.loc[(df["_g"] > 0) & (df["_t"] < g_last)].reset_index(drop=True)
+        ctrl_mask = df["_g"] == g_last
+    else:
+        raise ValueError("control must be 'never' or 'last'")
+    df["_treated_cohort"] = np.where(ctrl_mask, 0, df["_g"])
+    df["_e"] = np.where(df["_treated_cohort"] > 0, df["_t"] - df["_g"], np.nan)
+    return df, cov_names
+
+
+def _ratio_aggregate(beta, vcov, psi_beta, counts, idx, ssc_g):
+    """Share-weighted sum of ``beta[idx]`` and its delta-method variance.
+
+    ``counts`` (clusters x K) holds each cluster's number of observations per coefficient, so
+    the weights ``w_k = A_k / sum_idx A`` are ratio estimators with influence function
+    ``(a_ck - w_k b_c) / B``.  Returns (estimate, se, se_fixed_weights).
+    """
+    a = counts[:, idx]
+    A = a.sum(axis=0)
+    B = A.sum()
+    w = A / B
+    b = beta[idx]
+    est = float(w @ b)
+    var_fixed = float(w @ vcov[np.ix_(idx, idx)] @ w)
+    ib = psi_beta[:, idx] @ w  # beta part of the influence function (per cluster)
+    iw = (a @ b - est * a.sum(axis=1)) / B  # weight part: sum_k beta_k psi_w,ck
+    var = var_fixed + ssc_g * float(2 * ib @ iw + iw @ iw)
+    return est, np.sqrt(max(var, 0.0)), np.sqrt(var_fixed)
+
+
+def sun_abraham(
+    data: pd.DataFrame,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    control: str = "never",
+    covariates: Sequence[str] | None = None,
+    ref: int | Sequence[int] = -1,
+    min_e: int | None = None,
+    max_e: int | None = None,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> SunAbrahamResult:
+    """Sun & Abraham (2021) interaction-weighted event-study estimator.
+
+    Parameters
+    ----------
+    data : long panel.
+    yname, tname, idname : outcome, (integer) period and unit columns.
+    gname : first treatment period; 0 or NaN = never treated (cohorts first treated after the
+        last sample period count as never treated).
+    control : "never" (never-treated units are the control cohort) or "last" (the last-treated
+        cohort is the control; never-treated units and periods from its treatment on are dropped).
+    covariates : optional time-varying controls entering linearly.
+    ref : reference relative period(s) excluded from the interactions (default -1).
+    min_e, max_e : report / aggregate only event times in ``[min_e, max_e]``.  Relative periods
+        outside the window still get their own cohort-specific indicators (they are *not* pooled
+        into the reference), so trimming the display never contaminates the reported CATTs.
+    cluster : cluster variable for CRV1 standard errors (default ``idname``).
+    """
+    refs = tuple(int(r) for r in np.atleast_1d(ref))
+    df, cov_names = _prepare(data, yname, tname, idname, gname, control, covariates, cluster)
+
+    treated = df["_treated_cohort"] > 0
+    cells = (
+        df.loc[treated, ["_treated_cohort", "_e"]]
+        .drop_duplicates()
+        .astype(int)
+        .sort_values(["_treated_cohort", "_e"])
+    )
+    cells = cells.loc[~cells["_e"].isin(refs)]
+    names, keys = [], []
+    g_arr, e_arr = df["_treated_cohort"].to_numpy(), df["_e"].to_numpy()
+    for g, e in cells.itertuples(index=False):
+        nm = f"sa_g{g}_e{'m' if e < 0 else ''}{abs(e)}"
+        df[nm] = ((g_arr == g) & (e_arr == e)).astype(float)
+        names.append(nm)
+        keys.append((g, e))
+    if not names:
+        raise ValueError("no treated cohort x relative-period cells to estimate")
+
+    rhs = " + ".join(names + cov_names)
+    fit = pf.feols(f"_y ~ {rhs} | _id + _t", data=df, vcov={"CRV1": "_cl"})
+    if fit._N != len(df):
+        raise RuntimeError("pyfixest dropped rows; cluster alignment would break")
+    coefnames = list(fit._coefnames)
+    beta_all = np.asarray(fit._beta_hat, dtype=float)
+    vcov_all = np.asarray(fit._vcov, dtype=float)
+
+    keep = [k for k, nm in enumerate(names) if nm in coefnames]
+    if len(keep) < len(names):
+        dropped = [names[k] for k in range(len(names)) if k not in keep]
+        warnings.warn(f"collinear cohort x period cells dropped: {dropped}", stacklevel=2)
+    pos = [coefnames.index(names[k]) for k in keep]
+    keys = [keys[k] for k in keep]
+    names = [names[k] for k in keep]
+
+    # cluster-level influence functions of beta: bread @ sum_{i in c} x_i u_i
+    codes, uniq = pd.factorize(df["_cl"])
+    n_cl = len(uniq)
+    S = np.zeros((n_cl, fit._scores.shape[1]))
+    np.add.at(S, codes, np.asarray(fit._scores))
+    psi_all = S @ np.asarray(fit._bread)
+    ssc_g = n_cl / (n_cl - 1)
+
+    beta = beta_all[pos]
+    vcov = vcov_all[np.ix_(pos, pos)]
+    psi = psi_all[:, pos]
+    counts = np.zeros((n_cl, len(names)))
+    X = df[names].to_numpy()
+    np.add.at(counts, codes, X)
+
+    key_g = np.array([g for g, _ in keys])
+    key_e = np.array([e for _, e in keys])
+    catt = pd.DataFrame(
+        {
+            "cohort": key_g,
+            "event_time": key_e,
+            "estimate": beta,
+            "std_error": np.sqrt(np.diag(vcov)),
+            "n_obs": counts.sum(axis=0).astype(int),
+        }
+    )
+
+    lo = -np.inf if min_e is None else min_e
+    hi = np.inf if max_e is None else max_e
+    ev = np.array(sorted(e for e in set(key_e) if lo <= e <= hi))
+    est, se, se_fixed, wrows = [], [], [], []
+    for e in ev:
+        idx = np.flatnonzero(key_e == e)
+        m, s, sf = _ratio_aggregate(beta, vcov, psi, counts, idx, ssc_g)
+        est.append(m)
+        se.append(s)
+        se_fixed.append(sf)
+        w = counts[:, idx].sum(axis=0)
+        wrows += [(int(e), int(key_g[i]), wi / w.sum()) for i, wi in zip(idx, w)]
+    post = np.flatnonzero((key_e >= 0) & (key_e >= lo) & (key_e <= hi))
+    if len(post):
+        att, att_se, _ = _ratio_aggregate(beta, vcov, psi, counts, post, ssc_g)
+    else:
+        att, att_se = np.nan, np.nan
+
+    return SunAbrahamResult(
+        event_times=ev,
+        estimates=np.array(est),
+        std_errors=np.array(se),
+        std_errors_fixed_weights=np.array(se_fixed),
+        att=att,
+        att_se=att_se,
+        catt=catt,
+        vcov_catt=vcov,
+        weights=pd.DataFrame(wrows, columns=["event_time", "cohort", "weight"]),
+        n_obs=int(fit._N),
+        n_units=int(df["_id"].nunique()),
+        n_clusters=n_cl,
+        control=control,
+        ref=refs,
+        fit=fit,
+        alpha=alpha,
+    )

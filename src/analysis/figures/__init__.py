@@ -1,0 +1,1 @@
+"""One function per figure; all share the house style in ``style``."""

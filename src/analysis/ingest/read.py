@@ -1,0 +1,143 @@
+"""Read a user's yearbook export (CSV or XLSX) into a grid of raw cells with their line numbers.
+
+Nothing is interpreted here except the bytes: encoding (UTF-8, UTF-8 with BOM, UTF-16 with BOM,
+GBK/GB18030, the encodings Chinese Excel and statistics portals save in), delimiter and
+spreadsheet sheets. Each sheet becomes a ``Grid``: rows of cells plus the 1-based line (CSV) or
+spreadsheet row (XLSX) of each, so every later error can name ``FILE:ROW:COLUMN``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+
+from analysis.errors import InputError
+
+ZIP_MAGIC = b"PK\x03\x04"  # .xlsx is a zip container
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls (BIFF) needs xlrd, which the project does not ship
+DELIMITERS = [",", "\t", ";", "|"]
+
+
+@dataclass
+class Grid:
+    """One table of raw cells: ``rows[i]`` was read from line/spreadsheet row ``lines[i]``."""
+
+    label: str  # how errors name the table: the file name, plus [sheet] for multi-sheet workbooks
+    rows: list[list]
+    lines: list[int]
+    encoding: str | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes, label: str) -> tuple[str, str]:
+    """Return (text, encoding name); UTF-8 first because GB18030 accepts almost any byte pair."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_strict(data[3:], "utf-8", label, offset=3), "utf-8-sig"
+    for bom, name in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            return _decode_strict(data[2:], name, label, offset=2), "utf-16"
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InputError(label, "file contains NUL bytes: not a text CSV", row=line,
+                         hint="UTF-16 without a byte-order mark or a binary file; save as UTF-8 CSV or .xlsx")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            # GB18030 is a superset of GBK and GB2312, so one attempt covers all three.
+            return data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            pos = utf8_error.start
+            line = data[:pos].count(b"\n") + 1
+            raise InputError(label, f"cannot decode byte 0x{data[pos]:02x} as UTF-8 or GBK/GB18030", row=line,
+                             hint="save the file as UTF-8 CSV or as .xlsx") from None
+
+
+def _decode_strict(data: bytes, encoding: str, label: str, offset: int) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(label, f"invalid {encoding} byte 0x{data[exc.start]:02x} after the byte-order mark",
+                         row=line, hint="save the file as UTF-8 CSV or as .xlsx") from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter with the largest median count over the first non-empty lines (ties: comma)."""
+    lines = [ln for ln in text.splitlines()[:60] if ln.strip()][:40]
+    best, best_score = ",", 0.0
+    for delim in DELIMITERS:
+        score = median(ln.count(delim) for ln in lines) if lines else 0
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def read_csv_grid(text: str, label: str, encoding: str) -> Grid:
+    delim = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    rows, lines = [], []
+    previous_end = 0
+    try:
+        for row in reader:
+            rows.append(row)
+            lines.append(previous_end + 1)  # a quoted multi-line record is named by its first line
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise InputError(label, f"CSV syntax error: {exc}", row=reader.line_num,
+                         hint="check quotes around values") from None
+    grid = Grid(label, rows, lines, encoding=encoding)
+    if delim != ",":
+        grid.notes.append(f"delimiter {delim!r}")
+    return grid
+
+
+def read_xlsx_grids(path: Path, label: str, sheet: str | None = None) -> list[Grid]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for corrupt containers
+        raise InputError(label, f"cannot open as an Excel workbook: {type(exc).__name__}",
+                         hint="re-save the file from Excel as .xlsx or as UTF-8 CSV") from None
+    try:
+        names = book.sheetnames
+        if sheet is not None:
+            if sheet not in names:
+                raise InputError(label, f"sheet {sheet!r} not found", hint=f"sheets: {', '.join(names)}")
+            names = [sheet]
+        grids = []
+        for name in names:
+            rows, lines = [], []
+            for i, values in enumerate(book[name].iter_rows(values_only=True), start=1):
+                rows.append(list(values))
+                lines.append(i)
+            grids.append(Grid(label, rows, lines, sheet=name))
+    finally:
+        book.close()
+    if len(grids) > 1:
+        for g in grids:
+            g.label = f"{label}[{g.sheet}]"
+    return grids
+
+
+def read_grids(path: Path | str, sheet: str | None = None) -> tuple[list[Grid], bytes]:
+    """All tables of a file plus its raw bytes (for the report's checksum)."""
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        raise InputError(label, "file not found", hint="give the path of the CSV or XLSX file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(label, "file is empty", hint="export the yearbook table with a header row")
+    if data.startswith(OLE_MAGIC):
+        raise InputError(label, "legacy .xls workbook is not supported", hint="save it as .xlsx or as UTF-8 CSV")
+    if data.startswith(ZIP_MAGIC):
+        return read_xlsx_grids(path, label, sheet), data
+    text, encoding = decode(data, label)
+    return [read_csv_grid(text, label, encoding)], data

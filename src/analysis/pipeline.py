@@ -1,0 +1,72 @@
+"""Pure functions behind the pipeline's data stages (the CLI and dvc.yaml call these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import cities, paths, reference, results_io, synthetic, treatments
+from analysis.params import load_params
+
+
+def build_cities(out: Path) -> pd.DataFrame:
+    master = cities.build_city_master()
+    results_io.write_table(master, out)
+    return master
+
+
+def read_cities(path: Path | None = None) -> pd.DataFrame:
+    return pd.read_csv(path or paths.INTERIM / "cities.csv", dtype={"city_code": str, "province_code": str})
+
+
+def build_treatments(master_path: Path, out: Path, params: dict) -> pd.DataFrame:
+    master = read_cities(master_path)
+    tp = params["treatment"]
+    zones = reference.load_pilot_zones(_override(tp.get("pilot_zones_file"), "cbec_pilot_zones.csv"))
+    links = reference.load_rail_links(_override(tp.get("rail_links_file"), "rail_links.csv"))
+    table = treatments.city_treatments(master, zones, links, tp["include_county_units"], tp["year_rule"])
+    results_io.write_table(table, out)
+    return table
+
+
+def _override(user_file: str | None, default: str) -> Path:
+    """A user's extended treatment table (in data/raw) replaces the committed one when given."""
+    return paths.ROOT / user_file if user_file else paths.REFERENCE / default
+
+
+def read_treatments(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"city_code": str})
+
+
+def build_panel(master_path: Path, treatments_path: Path, out: Path, truth_out: Path, params: dict) -> pd.DataFrame:
+    """Write the processed panel (and the truth JSON) from the configured data source."""
+    master = read_cities(master_path)
+    table = read_treatments(treatments_path)
+    source = params["data"]["source"]
+    if source == "synthetic":
+        design = synthetic.SyntheticDesign.from_params(params)
+        panel, truth = synthetic.simulate_panel(master, table, reference.load_national_exports(), design)
+    elif source == "file":
+        from analysis.ingest import ingest_for_pipeline  # the real-data path (issue: real data)
+
+        panel = ingest_for_pipeline(params, master, table)
+        truth = {"data_source": "file", "note": "User-supplied data: no known truth."}
+    else:
+        raise ValueError(f"params.yaml data.source must be 'synthetic' or 'file', not {source!r}")
+    results_io.write_table(panel, out)
+    results_io.write_json(truth_out, truth)
+    return panel
+
+
+def read_panel(path: Path | None = None) -> pd.DataFrame:
+    """The processed panel with the dtypes of PANEL_SCHEMA."""
+    from analysis.panel_schema import PANEL_SCHEMA
+
+    frame = pd.read_csv(path or paths.PROCESSED / "panel.csv", dtype={"city_code": str})
+    return PANEL_SCHEMA.validate(frame)
+
+
+def params_for(stage: str, params: dict | None = None) -> dict:
+    params = params or load_params()
+    return params.get("notebooks", {}).get(stage, {})

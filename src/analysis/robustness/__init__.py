@@ -1,0 +1,1 @@
+"""Robustness and inference: placebo, wild bootstrap, PSM-DID, Bacon decomposition, HonestDiD."""
