@@ -34,8 +34,15 @@ def naive(df, res, n_draws):
 
 def main() -> None:
     df = simulate_staggered_panel(n_units=290, n_years=14, seed=1, effect=0.1)
-    kw = dict(yname="y", idname="unit", tname="year", gname="cohort", controls=["z"],
-              seed=42, progress=False)
+    kw = {
+        "yname": "y",
+        "idname": "unit",
+        "tname": "year",
+        "gname": "cohort",
+        "controls": ["z"],
+        "seed": 42,
+        "progress": False,
+    }
     randomization_inference(df, draws=10, **kw)  # warm-up (imports)
     for label, extra in [("balanced", {}), ("balanced, within province", {"within": "province"})]:
         t0 = time.perf_counter()
@@ -45,9 +52,11 @@ def main() -> None:
         ref = naive(df, res, NAIVE_DRAWS)
         naive_t = (time.perf_counter() - t0) * DRAWS / NAIVE_DRAWS
         err = np.max(np.abs(ref - res.draws[:NAIVE_DRAWS]))
-        print(f"[{label}] ours {DRAWS} draws: {ours:.3f} s | naive PanelOLS loop "
-              f"(extrapolated from {NAIVE_DRAWS}): {naive_t:.1f} s | ratio {naive_t / ours:.0f}x "
-              f"| max |diff| {err:.1e} | p = {res.p_value:.3f}")
+        print(
+            f"[{label}] ours {DRAWS} draws: {ours:.3f} s | naive PanelOLS loop "
+            f"(extrapolated from {NAIVE_DRAWS}): {naive_t:.1f} s | ratio {naive_t / ours:.0f}x "
+            f"| max |diff| {err:.1e} | p = {res.p_value:.3f}"
+        )
     dfu = df.sample(frac=0.95, random_state=0)
     t0 = time.perf_counter()
     randomization_inference(dfu, draws=DRAWS, **kw)

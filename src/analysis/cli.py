@@ -82,3 +82,6 @@ def main() -> None:  # pragma: no cover
 
 
 # --- ingest commands ---
+from analysis.ingest.cli import ingest, template
+app.command()(ingest)
+app.command()(template)

@@ -27,7 +27,9 @@ def _panel(seed=0, n=400, periods=6, beta_t=None, noise=0.5, f=None):
     b = np.ones(periods) if beta_t is None else np.asarray(beta_t, float)
     effect = b[None, :] * dose if f is None else f(dose)
     y = (
-        rng.normal(size=n)[:, None] + 0.5 * np.arange(periods)[None, :] + effect
+        rng.normal(size=n)[:, None]
+        + 0.5 * np.arange(periods)[None, :]
+        + effect
         + rng.normal(scale=noise, size=(n, periods))
     )
     df = pd.DataFrame(
@@ -94,8 +96,12 @@ def test_binary_treatment_was_equals_did_m():
         d[:, t] = np.where(flip, 1 - d[:, t - 1], d[:, t - 1])
     y = rng.normal(size=(n, periods)) + 1.5 * d + 0.3 * np.arange(periods)
     df = pd.DataFrame(
-        {"id": np.repeat(np.arange(n), periods), "t": np.tile(np.arange(periods), n),
-         "y": y.ravel(), "d": d.ravel()}
+        {
+            "id": np.repeat(np.arange(n), periods),
+            "t": np.tile(np.arange(periods), n),
+            "y": y.ravel(),
+            "d": d.ravel(),
+        }
     )
     dY, dD, d0 = np.diff(y, axis=1), np.diff(d, axis=1), d[:, :-1]
     num, n_s = 0.0, 0
@@ -160,8 +166,7 @@ def test_quasi_stayers_and_input_checks():
     df["d"] = df.d + rng.uniform(-0.01, 0.01, len(df))  # nobody is an exact stayer
     with pytest.raises(ValueError):
         did_continuous(df, "y", "d", "t", "id", n_boot=10, progress=False)
-    res = did_continuous(df, "y", "d", "t", "id", stayer_tolerance=0.05, n_boot=100,
-                         progress=False)
+    res = did_continuous(df, "y", "d", "t", "id", stayer_tolerance=0.05, n_boot=100, progress=False)
     assert abs(res.was - truth) < 4 * res.std_errors[0]
     with pytest.raises(ValueError, match="balanced"):
         did_continuous(df.iloc[1:], "y", "d", "t", "id", n_boot=10, progress=False)

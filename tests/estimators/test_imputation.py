@@ -31,7 +31,7 @@ def df_het() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def did2s_fits(df_het):
-    kw = dict(first_stage="~ 0 | unit + year", treatment="D", cluster="unit")
+    kw = {"first_stage": "~ 0 | unit + year", "treatment": "D", "cluster": "unit"}
     static = pf.did2s(df_het, "dep_var", second_stage="~ i(D)", **kw).tidy()
     dynamic = pf.did2s(df_het, "dep_var", second_stage="~ i(h, ref=-1000)", **kw).tidy()
     return static, dynamic
@@ -79,8 +79,10 @@ def test_default_bjs_se_close_to_did2s(df_het, did2s_fits):
     static, dynamic = did2s_fits
     res = imputation(df_het, "dep_var", "year", "unit", "g")
     names = [f"h::{int(h)}" for h in res.horizons]
-    ratio = np.r_[res.std_errors[0] / static.loc["D::True", "Std. Error"],
-                  res.std_errors[1:] / dynamic.loc[names, "Std. Error"].to_numpy()]
+    ratio = np.r_[
+        res.std_errors[0] / static.loc["D::True", "Std. Error"],
+        res.std_errors[1:] / dynamic.loc[names, "Std. Error"].to_numpy(),
+    ]
     assert np.all(ratio < 1.0 + 1e-8)
     assert np.all(ratio > 0.7)
 

@@ -33,7 +33,10 @@ def _sim(seed: int = 0, n: int = 300, periods: int = 10, never: bool = True) -> 
     df["tau"] = np.where((df.g > 0) & (e >= 0), (e + 1) * df.g.map(slope), 0.0)
     df["x"] = rng.normal(size=len(df))
     df["y"] = (
-        rng.normal(size=n)[df.id] + 0.3 * df.t + df.tau + 0.2 * df.x
+        rng.normal(size=n)[df.id]
+        + 0.3 * df.t
+        + df.tau
+        + 0.2 * df.x
         + rng.normal(scale=0.1, size=len(df))
     )
     return df

@@ -101,7 +101,13 @@ def test_rejects_unbalanced_and_non_absorbing():
 def test_outputs(castle):
     tidy = castle.tidy()
     assert list(tidy.columns[:7]) == [
-        "term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
     ]
     assert tidy["term"].iloc[-1] == "TWFE"
     assert "Treated vs Untreated" in castle.summary()

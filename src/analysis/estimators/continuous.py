@@ -95,8 +95,13 @@ class DoseResponseResult:
         td = self.tidy()
         if self.method == "bins":
             ax.errorbar(
-                self.grid, td.estimate, yerr=[td.estimate - td.conf_low, td.conf_high - td.estimate],
-                fmt="o", color=color, capsize=3, label=label,
+                self.grid,
+                td.estimate,
+                yerr=[td.estimate - td.conf_low, td.conf_high - td.estimate],
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=label,
             )
         else:
             ax.plot(self.grid, td.estimate, color=color, label=label)
@@ -163,7 +168,9 @@ def twfe_dose_response(
         for j, nm in enumerate(names, start=1):
             df[nm] = (cat == j).astype(float)
         med = pd.Series(d).groupby(cat).median().to_numpy()
-        bins_tab = pd.DataFrame({"bin": range(k), "lower": edges[:-1], "upper": edges[1:], "dose": med})
+        bins_tab = pd.DataFrame(
+            {"bin": range(k), "lower": edges[:-1], "upper": edges[1:], "dose": med}
+        )
         L = np.vstack([np.zeros(len(names)), np.eye(len(names))])
         grid_arr, ref = med, float(med[0])
     elif method == "spline":
@@ -423,4 +430,3 @@ def did_continuous(
         order=int(order),
         alpha=alpha,
     )
-

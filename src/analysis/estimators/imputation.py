@@ -104,7 +104,12 @@ class ImputationResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         td = self.tidy().iloc[1:]
-        x, est, lo, hi = list(self.horizons), list(td.estimate), list(td.conf_low), list(td.conf_high)
+        x, est, lo, hi = (
+            list(self.horizons),
+            list(td.estimate),
+            list(td.conf_low),
+            list(td.conf_high),
+        )
         if self.pretrend is not None:
             ld = self.pretrend.leads
             x = [-int(t.split("::")[1]) for t in ld.term] + x
@@ -318,6 +323,8 @@ def imputation(
         n_untreated=int((~D).sum()),
         n_clusters=len(cl_uniq),
         pretrend=pre,
-        tau=treated.rename(columns={"_id": idname, "_t": tname})[[idname, tname, "cohort", "horizon", "tau"]],
+        tau=treated.rename(columns={"_id": idname, "_t": tname})[
+            [idname, tname, "cohort", "horizon", "tau"]
+        ],
         alpha=alpha,
     )

@@ -96,7 +96,8 @@ def compatible(variable: str, unit: Unit) -> bool:
 
 
 def to_base(values: np.ndarray, variable: str, unit: Unit, years: np.ndarray, rates: pd.Series) -> np.ndarray:
-    """Convert to: exports/FDI in million USD, GDP in yuan, GDP per capita in yuan, counts in persons.
+    """Convert to: exports/FDI in million USD, GDP and GDP per capita in yuan, population in 10k
+    persons, subscriber counts in subscribers.
 
     ``rates``: yuan per USD by year; years missing there must have been checked by the caller.
     """
@@ -109,4 +110,6 @@ def to_base(values: np.ndarray, variable: str, unit: Unit, years: np.ndarray, ra
         if unit.currency == "USD":
             x = x * rates.reindex(years).to_numpy()
         return x
+    if variable == "population":  # persons -> 10k persons (the panel's unit)
+        return x / 1e4
     return x

@@ -93,8 +93,9 @@ class FEProjector:
             from pyfixest.estimation import demean
 
             flist = np.column_stack([self.unit, self.time]).astype(np.uint64)
-            out, ok = demean(np.ascontiguousarray(x2), flist, np.ones(self.n), tol=self.tol,
-                             maxiter=100_000)
+            out, ok = demean(
+                np.ascontiguousarray(x2), flist, np.ones(self.n), tol=self.tol, maxiter=100_000
+            )
             if not ok:  # pragma: no cover - pyfixest did not converge
                 raise RuntimeError("alternating projections did not converge")
         return out[:, 0] if vec else out

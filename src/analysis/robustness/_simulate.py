@@ -53,13 +53,30 @@ def simulate_staggered_panel(
     d = ((cohort[ii] > 0) & (year >= cohort[ii])).astype(float)
     z = rng.normal(size=len(ii)) + 0.3 * x[ii] * tt / n_years  # correlated with x, not with D
     ts = tt / max(n_years - 1, 1)
-    y = (a[ii] + lam[tt] + effect * d + 0.5 * z + trend_on_x * x[ii] * tt
-         + ctrend[province[ii]] * ts + cy[province[ii], tt] + rng.normal(size=len(ii)))
-    df = pd.DataFrame({
-        "unit": ii, "year": year, "province": province[ii], "cohort": cohort[ii],
-        "treat": d, "y": y, "z": z, "x": x[ii], "x_pre": x[ii] + rng.normal(scale=0.3, size=len(ii)),
-        "w": rng.normal(size=n_units)[ii] + rng.normal(scale=0.3, size=len(ii)),
-    })
+    y = (
+        a[ii]
+        + lam[tt]
+        + effect * d
+        + 0.5 * z
+        + trend_on_x * x[ii] * tt
+        + ctrend[province[ii]] * ts
+        + cy[province[ii], tt]
+        + rng.normal(size=len(ii))
+    )
+    df = pd.DataFrame(
+        {
+            "unit": ii,
+            "year": year,
+            "province": province[ii],
+            "cohort": cohort[ii],
+            "treat": d,
+            "y": y,
+            "z": z,
+            "x": x[ii],
+            "x_pre": x[ii] + rng.normal(scale=0.3, size=len(ii)),
+            "w": rng.normal(size=n_units)[ii] + rng.normal(scale=0.3, size=len(ii)),
+        }
+    )
     if drop_share > 0:
         df = df[rng.random(len(df)) >= drop_share].reset_index(drop=True)
     return df

@@ -66,7 +66,9 @@ class BaconResult:
         """One row per 2x2 comparison plus the TWFE total (no sampling uncertainty: SE = NaN)."""
         df = self.two_by_twos
         terms = [f"{t}: {g} vs {c}" for t, g, c in zip(df["type"], df["treated"], df["untreated"])]
-        out = tidy_frame(terms + ["TWFE"], list(df["estimate"]) + [self.twfe], [np.nan] * (len(df) + 1))
+        out = tidy_frame(
+            terms + ["TWFE"], list(df["estimate"]) + [self.twfe], [np.nan] * (len(df) + 1)
+        )
         out["weight"] = list(df["weight"]) + [1.0]
         return out
 
@@ -74,8 +76,10 @@ class BaconResult:
         tab = self.by_type.rename(columns={"weight": "weight", "avg_estimate": "avg_est"})
         lines = [
             f"Goodman-Bacon decomposition of TWFE: {self.yname} ~ {self.dname}",
-            f"N = {self.n_obs} ({self.n_units} units x {self.n_periods} periods), "
-            f"{len(self.two_by_twos)} 2x2 comparisons",
+            (
+                f"N = {self.n_obs} ({self.n_units} units x {self.n_periods} periods), "
+                f"{len(self.two_by_twos)} 2x2 comparisons"
+            ),
             tab.round(5).to_string(),
             f"TWFE coefficient: {self.twfe:.7f}   sum(weight * estimate): {self.weighted_sum:.7f}",
         ]
@@ -91,8 +95,12 @@ class BaconResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         for typ, sub in self.two_by_twos.groupby("type", sort=False):
-            ax.scatter(sub["weight"], sub["estimate"], label=typ, color=_COLOURS.get(typ), alpha=0.8)
-        ax.axhline(self.twfe, color="black", linestyle="--", linewidth=1, label=f"TWFE = {self.twfe:.4f}")
+            ax.scatter(
+                sub["weight"], sub["estimate"], label=typ, color=_COLOURS.get(typ), alpha=0.8
+            )
+        ax.axhline(
+            self.twfe, color="black", linestyle="--", linewidth=1, label=f"TWFE = {self.twfe:.4f}"
+        )
         ax.set_xlabel("Weight")
         ax.set_ylabel("2x2 DD estimate")
         ax.legend(fontsize="small", frameon=False)
@@ -191,7 +199,9 @@ def _twfe(df: pd.DataFrame, yname: str, dname: str, idname: str, tname: str) -> 
     def within(col: str) -> np.ndarray:
         x = df[col].astype(float)
         return (
-            x - x.groupby(df[idname]).transform("mean") - x.groupby(df[tname]).transform("mean")
+            x
+            - x.groupby(df[idname]).transform("mean")
+            - x.groupby(df[tname]).transform("mean")
             + x.mean()
         ).to_numpy()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from math import comb
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,8 +87,9 @@ def _r_quantile(x: np.ndarray, p: float) -> float:
 # --------------------------------------------------------------------------- original CI
 
 
-def original_cs(betahat, sigma, numPrePeriods: int, numPostPeriods: int, l_vec=None,
-                alpha: float = 0.05) -> tuple[float, float]:
+def original_cs(
+    betahat, sigma, numPrePeriods: int, numPostPeriods: int, l_vec=None, alpha: float = 0.05
+) -> tuple[float, float]:
     """Conventional CI for l'beta_post (HonestDiD::constructOriginalCS)."""
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
     post = slice(numPrePeriods, numPrePeriods + numPostPeriods)
@@ -98,6 +100,9 @@ def original_cs(betahat, sigma, numPrePeriods: int, numPostPeriods: int, l_vec=N
 
 
 # --------------------------------------------------------------------------- FLCI for Delta^SD
+
+
+_HMIN_REL_TOL = 1e-5  # OSQP-level tolerance of R's variance minimisation (see find_optimal_flci)
 
 
 class _FoldedNormal:
@@ -131,17 +136,24 @@ class _FLCIProblem:
         self.Q, self.q, self.c, self.w_to_l = _flci_variance_terms(sigma, num_pre, l_vec)
         t = np.arange(1, num_post + 1)
         self.sum_w = float(t @ l_vec)
-        self.bias_const = sum(
-            abs(np.arange(1, s + 1) @ l_vec[num_post - s:]) for s in range(1, num_post + 1)
-        ) - self.sum_w
-        # Parametrised SOCP: min sum|cumsum(w)| s.t. sum(w) = sum_t t*l_t, Var(w) <= h^2.
+        self.bias_const = (
+            sum(abs(np.arange(1, s + 1) @ l_vec[num_post - s :]) for s in range(1, num_post + 1))
+            - self.sum_w
+        )
+        # Parametrised SOCP: min sum|cumsum(w)| s.t. sum(w) = sum_t t*l_t, Var(w)/h^2 <= 1
+        # (the variance is divided by h^2 so the cone is well scaled whatever the units of y).
         self._w = cp.Variable(num_pre)
-        self._h2 = cp.Parameter(nonneg=True)
-        root = np.linalg.cholesky(self.Q + 1e-14 * np.eye(num_pre)).T
-        var = cp.sum_squares(root @ self._w) + self.q @ self._w + self.c
+        self._inv_h = cp.Parameter(nonneg=True)
+        self._inv_h2 = cp.Parameter(nonneg=True)
+        root = np.linalg.cholesky(self.Q + 1e-14 * np.trace(self.Q) * np.eye(num_pre)).T
+        var_scaled = (
+            cp.sum_squares(self._inv_h * (root @ self._w))
+            + self._inv_h2 * (self.q @ self._w)
+            + self._inv_h2 * self.c
+        )
         self._prob = cp.Problem(
             cp.Minimize(cp.sum(cp.abs(cp.cumsum(self._w)))),
-            [cp.sum(self._w) == self.sum_w, var <= self._h2],
+            [cp.sum(self._w) == self.sum_w, var_scaled <= 1],
         )
         self._cache: dict[float, tuple[float, np.ndarray | None]] = {}
 
@@ -164,15 +176,19 @@ class _FLCIProblem:
 
     def bias(self, h: float) -> tuple[float, np.ndarray | None]:
         """(worst-case bias for M = 1, optimal w) at SD bound h; (inf, None) if infeasible."""
+        import cvxpy as cp
+
         if h in self._cache:
             return self._cache[h]
-        self._h2.value = h * h
+        self._inv_h.value, self._inv_h2.value = 1 / h, 1 / (h * h)
         with warnings.catch_warnings():  # at h = hMin the feasible set is a single point
             warnings.simplefilter("ignore")
-            try:
-                self._prob.solve(solver="CLARABEL")
-            except Exception:  # noqa: BLE001 - a failed solve counts as infeasible (as in R)
-                self._prob.solve(solver="ECOS")
+            for solver in ("CLARABEL", "SCS"):
+                try:
+                    self._prob.solve(solver=solver)
+                    break
+                except cp.error.SolverError:  # a failed solve counts as infeasible (as in R)
+                    continue
         if self._prob.status in ("optimal", "optimal_inaccurate"):
             out = (float(self._prob.value) + self.bias_const, np.asarray(self._w.value).copy())
         else:
@@ -191,7 +207,7 @@ def _flci_halflength(prob: _FLCIProblem, fold: _FoldedNormal, h: float, M: float
 def _optimal_h(prob, fold, a: float, b: float, M: float, alpha: float, num_points: int = 100):
     """Bisection on numerical derivatives of the convex half-length (R's
     .findOptimalCIDerivativeBisection); falls back to a grid over [a, b] like R."""
-    f = lambda h: _flci_halflength(prob, fold, h, M, alpha)  # noqa: E731
+    f = lambda h: _flci_halflength(prob, fold, h, M, alpha)
     failtol = np.finfo(float).eps ** 0.5
     dif = min((b - a) / num_points, abs(b) * np.finfo(float).eps ** (1 / 3))
     fa, fb = f(a), f(b)
@@ -222,14 +238,30 @@ def _optimal_h(prob, fold, a: float, b: float, M: float, alpha: float, num_point
     return float(grid[np.nanargmin(lengths)])
 
 
-def find_optimal_flci(betahat, sigma, numPrePeriods: int, numPostPeriods: int, M: float = 0.0,
-                      l_vec=None, alpha: float = 0.05, seed: int = 0, _cache=None) -> dict:
+def find_optimal_flci(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    M: float = 0.0,
+    l_vec=None,
+    alpha: float = 0.05,
+    seed: int = 0,
+    _cache=None,
+) -> dict:
     """Optimal fixed-length CI for l'tau_post under Delta^SD(M) (HonestDiD::findOptimalFLCI)."""
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
-    prob, fold = _cache or (_FLCIProblem(sigma, numPrePeriods, numPostPeriods, l_vec),
-                            _FoldedNormal(seed))
+    prob, fold = _cache or (
+        _FLCIProblem(sigma, numPrePeriods, numPostPeriods, l_vec),
+        _FoldedNormal(seed),
+    )
     h0 = prob.h_min_bias()
     h_min, w_min = prob.h_min()
+    # R takes hMin from a numerical QP solve (CVXR), i.e. slightly above the exact minimum. At
+    # M = 0 the optimum sits at hMin, where the bias-minimising weights (and so the FLCI centre)
+    # move like sqrt(h - hMin): the exact-arithmetic answer and R's differ in the 3rd digit. A
+    # relative slack at the QP solver's tolerance reproduces R and keeps the SOCP strictly feasible.
+    h_min *= 1 + _HMIN_REL_TOL
     hstar = _optimal_h(prob, fold, h_min, h0, M, alpha)
     bias, w = prob.bias(hstar)
     if w is None:  # SD bound at the exact minimum: the feasible set is the min-variance point
@@ -237,12 +269,25 @@ def find_optimal_flci(betahat, sigma, numPrePeriods: int, numPostPeriods: int, M
     half = fold.quantile(1 - alpha, M * bias / hstar) * hstar
     optimal_vec = np.concatenate([prob.w_to_l @ w, l_vec])
     centre = float(optimal_vec @ betahat)
-    return {"FLCI": (centre - half, centre + half), "optimalVec": optimal_vec,
-            "optimalHalfLength": half, "h": hstar, "M": M}
+    return {
+        "FLCI": (centre - half, centre + half),
+        "optimalVec": optimal_vec,
+        "optimalHalfLength": half,
+        "h": hstar,
+        "M": M,
+    }
 
 
-def sensitivity_sd(betahat, sigma, numPrePeriods: int, numPostPeriods: int, Mvec=None,
-                   l_vec=None, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+def sensitivity_sd(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    Mvec=None,
+    l_vec=None,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
     """FLCIs over a vector of M for Delta^SD(M) (createSensitivityResults, method="FLCI")."""
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
     if Mvec is None:
@@ -250,8 +295,17 @@ def sensitivity_sd(betahat, sigma, numPrePeriods: int, numPostPeriods: int, Mvec
     cache = (_FLCIProblem(sigma, numPrePeriods, numPostPeriods, l_vec), _FoldedNormal(seed))
     rows = []
     for M in np.atleast_1d(Mvec):
-        res = find_optimal_flci(betahat, sigma, numPrePeriods, numPostPeriods, float(M), l_vec,
-                                alpha, seed, _cache=cache)
+        res = find_optimal_flci(
+            betahat,
+            sigma,
+            numPrePeriods,
+            numPostPeriods,
+            float(M),
+            l_vec,
+            alpha,
+            seed,
+            _cache=cache,
+        )
         rows.append((float(M), *res["FLCI"], "FLCI", "DeltaSD"))
     return pd.DataFrame(rows, columns=["M", "lb", "ub", "method", "delta"])
 
@@ -264,7 +318,7 @@ def _delta_sd_upper_bound_mpre(betahat, sigma, num_pre: int, alpha: float = 0.05
     n = num_pre + 1  # pre periods plus the normalised reference period
     A = np.zeros((n - 2, n))
     for r in range(n - 2):
-        A[r, r:r + 3] = [1, -2, 1]
+        A[r, r : r + 3] = [1, -2, 1]
     A = np.vstack([A, -A])[:, :num_pre]  # drop the reference period (delta_0 = 0)
     diffs = A @ betahat[:num_pre]
     se = np.sqrt(np.diag(A @ sigma[:num_pre, :num_pre] @ A.T))
@@ -286,22 +340,19 @@ class _ARPMoments:
         self.m, self.k = self.X.shape
         self.sd = np.sqrt(np.diag(sigma))
         self.vertices = self._dual_vertices()
-        self._primal: dict[int, dict | None] = {}
 
     def _dual_vertices(self) -> np.ndarray | None:
         """Vertices of {mu >= 0, 1'mu = 1, (X/sd)'mu = 0}; None if too many to enumerate."""
         Bn = self.X / self.sd[:, None]
         size = self.k + 1
-        from math import comb
-
-        if comb(self.m, size) > 20000:
+        if comb(self.m, size) > 20000:  # too many bases: solve each LP with HiGHS instead
             return None
         rhs = _basis(0, size)
         verts = []
         for S in itertools.combinations(range(self.m), size):
             S = list(S)
             M = np.vstack([np.ones(size), Bn[S].T])
-            if abs(np.linalg.det(M)) < 1e-12 * max(1.0, np.abs(M).max() ** size):
+            if np.linalg.cond(M) > 1e12:  # not a basis
                 continue
             mu_S = np.linalg.solve(M, rhs)
             if (mu_S >= -1e-10).all():
@@ -326,8 +377,11 @@ class _ARPMoments:
 
     def _eta_lp(self, y):
         res = optimize.linprog(
-            np.r_[1.0, np.zeros(self.k)], A_ub=-np.column_stack([self.sd, self.X]), b_ub=-y,
-            bounds=[(None, None)] * (self.k + 1), method="highs",
+            np.r_[1.0, np.zeros(self.k)],
+            A_ub=-np.column_stack([self.sd, self.X]),
+            b_ub=-y,
+            bounds=[(None, None)] * (self.k + 1),
+            method="highs",
         )
         if res.status != 0:
             return -np.inf, -1  # unbounded / failed: R does not reject
@@ -337,8 +391,11 @@ class _ARPMoments:
         if idx >= 0 and self.vertices is not None:
             return self.vertices[idx] / self.sd
         res = optimize.linprog(
-            np.r_[1.0, np.zeros(self.k)], A_ub=-np.column_stack([self.sd, self.X]), b_ub=-y,
-            bounds=[(None, None)] * (self.k + 1), method="highs",
+            np.r_[1.0, np.zeros(self.k)],
+            A_ub=-np.column_stack([self.sd, self.X]),
+            b_ub=-y,
+            bounds=[(None, None)] * (self.k + 1),
+            method="highs",
         )
         return -res.ineqlin.marginals
 
@@ -356,7 +413,7 @@ class _ARPMoments:
         S_Bc = np.eye(self.m)[~B]
         W_inv = np.linalg.inv(W_B)
         Gamma_B = W_Bc @ W_inv @ S_B - S_Bc
-        v_B = (W_inv[0] @ S_B)
+        v_B = W_inv[0] @ S_B
         s2 = float(v_B @ self.sigma @ v_B)
         rho = Gamma_B @ self.sigma @ v_B / s2
         return {"Gamma_B": Gamma_B, "v_B": v_B, "sigma_B": np.sqrt(s2), "rho": rho}
@@ -386,8 +443,9 @@ def _max_program(mom: _ARPMoments, s_T, gamma, c):
         i = int(np.argmax(vals))
         return float(vals[i]), X[i]
     W_T = np.column_stack([mom.sd, mom.X])
-    res = optimize.linprog(-f, A_eq=W_T.T, b_eq=_basis(0, W_T.shape[1]),
-                           bounds=[(0, None)] * len(f), method="highs")
+    res = optimize.linprog(
+        -f, A_eq=W_T.T, b_eq=_basis(0, W_T.shape[1]), bounds=[(0, None)] * len(f), method="highs"
+    )
     return (-res.fun, res.x) if res.status == 0 else (np.nan, None)
 
 
@@ -442,8 +500,9 @@ def _vlo_vup_dual(mom: _ARPMoments, eta: float, s_T, gamma):
     return side(low_init, upper=False), side(high_init, upper=True)
 
 
-def _arp_test_grid(mom: _ARPMoments, Y: np.ndarray, alpha: float, hybrid: str, kappa: float,
-                   lf_cv: float) -> np.ndarray:
+def _arp_test_grid(
+    mom: _ARPMoments, Y: np.ndarray, alpha: float, hybrid: str, kappa: float, lf_cv: float
+) -> np.ndarray:
     """Reject indicators of the ARP (hybrid) test for each column y of Y (m x n)
     (R: .lp_conditional_test_fn), vectorised over columns sharing the same binding moments."""
     n = Y.shape[1]
@@ -545,9 +604,9 @@ def _create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive:
     n = num_pre + num_post
     Atilde = np.zeros((n, n + 1))
     for r in range(n):
-        Atilde[r, r:r + 2] = [-1, 1]
+        Atilde[r, r : r + 2] = [-1, 1]
     v = np.zeros(n + 1)
-    v[num_pre + s - 1:num_pre + s + 1] = [-1, 1]
+    v[num_pre + s - 1 : num_pre + s + 1] = [-1, 1]
     if not max_positive:
         v = -v
     A_UB = np.vstack([np.tile(v, (num_pre, 1)), np.tile(Mbar * v, (num_post, 1))])
@@ -556,11 +615,21 @@ def _create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive:
     return np.delete(A, num_pre, axis=1)  # drop the normalised reference period
 
 
-def conditional_cs_rm(betahat, sigma, numPrePeriods: int, numPostPeriods: int, Mbar: float = 0.0,
-                      l_vec=None, alpha: float = 0.05, hybrid_flag: str = "LF",
-                      hybrid_kappa: float | None = None, gridPoints: int = 1000,
-                      grid_lb: float | None = None, grid_ub: float | None = None,
-                      seed: int = 0) -> pd.DataFrame:
+def conditional_cs_rm(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    Mbar: float = 0.0,
+    l_vec=None,
+    alpha: float = 0.05,
+    hybrid_flag: str = "LF",
+    hybrid_kappa: float | None = None,
+    gridPoints: int = 1000,
+    grid_lb: float | None = None,
+    grid_ub: float | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Accept/reject grid of the ARP (hybrid) confidence set for l'tau under Delta^RM(Mbar)
     (HonestDiD::computeConditionalCS_DeltaRM, postPeriodMomentsOnly = TRUE)."""
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
@@ -584,7 +653,7 @@ def conditional_cs_rm(betahat, sigma, numPrePeriods: int, numPostPeriods: int, M
             Y = A @ betahat  # d = 0 for Delta^RM
             SY = A @ sigma @ A.T
             AG = A[:, post] @ Gamma_inv
-            Yth = (Y[rows, None] - AG[rows, 0:1] * grid[None, :])
+            Yth = Y[rows, None] - AG[rows, 0:1] * grid[None, :]
             Srows = SY[np.ix_(rows, rows)]
             if numPostPeriods == 1:
                 lf = np.inf
@@ -600,10 +669,22 @@ def conditional_cs_rm(betahat, sigma, numPrePeriods: int, numPostPeriods: int, M
     return pd.DataFrame({"grid": grid, "accept": accept.astype(int)})
 
 
-def sensitivity_rm(betahat, sigma, numPrePeriods: int, numPostPeriods: int, Mbarvec=None,
-                   l_vec=None, alpha: float = 0.05, method: str = "C-LF", gridPoints: int = 1000,
-                   grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0,
-                   n_jobs: int = 1, progress: bool = False) -> pd.DataFrame:
+def sensitivity_rm(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    Mbarvec=None,
+    l_vec=None,
+    alpha: float = 0.05,
+    method: str = "C-LF",
+    gridPoints: int = 1000,
+    grid_lb: float | None = None,
+    grid_ub: float | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Robust CIs over Mbar for Delta^RM(Mbar) (createSensitivityResults_relativeMagnitudes)."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -612,16 +693,31 @@ def sensitivity_rm(betahat, sigma, numPrePeriods: int, numPostPeriods: int, Mbar
     Mbarvec = np.linspace(0, 2, 10) if Mbarvec is None else np.atleast_1d(Mbarvec)
 
     def one(Mbar):
-        g = conditional_cs_rm(betahat, sigma, numPrePeriods, numPostPeriods, float(Mbar), l_vec,
-                              alpha, hybrid, None, gridPoints, grid_lb, grid_ub, seed)
+        g = conditional_cs_rm(
+            betahat,
+            sigma,
+            numPrePeriods,
+            numPostPeriods,
+            float(Mbar),
+            l_vec,
+            alpha,
+            hybrid,
+            None,
+            gridPoints,
+            grid_lb,
+            grid_ub,
+            seed,
+        )
         acc = g.loc[g["accept"] == 1, "grid"]
         lb, ub = (acc.min(), acc.max()) if len(acc) else (np.nan, np.nan)
         return (float(Mbar), lb, ub, method, "DeltaRM")
 
     items = tqdm(Mbarvec, disable=not progress, desc="Delta^RM")
-    rows = Parallel(n_jobs=n_jobs)(delayed(one)(m) for m in items) if n_jobs != 1 else [
-        one(m) for m in items
-    ]
+    rows = (
+        Parallel(n_jobs=n_jobs)(delayed(one)(m) for m in items)
+        if n_jobs != 1
+        else [one(m) for m in items]
+    )
     return pd.DataFrame(rows, columns=["M", "lb", "ub", "method", "delta"])
 
 
@@ -655,8 +751,11 @@ class HonestDiDResult:
         se = [self.std_error] + [np.nan] * len(self.results)
         out = tidy_frame(terms, [self.estimate] * len(r), se, alpha=self.alpha)
         out["conf_low"], out["conf_high"] = r["lb"].to_numpy(), r["ub"].to_numpy()
-        out["method"], out["delta"], out["M"] = r["method"].to_numpy(), r["delta"].to_numpy(), r[
-            "M"].to_numpy()
+        out["method"], out["delta"], out["M"] = (
+            r["method"].to_numpy(),
+            r["delta"].to_numpy(),
+            r["M"].to_numpy(),
+        )
         return out
 
     def summary(self) -> str:
@@ -683,10 +782,24 @@ class HonestDiDResult:
         x_orig = Ms.min() - gap
         o = self.original.iloc[0]
         mid = (res["lb"] + res["ub"]) / 2
-        ax.errorbar([x_orig], [(o.lb + o.ub) / 2], yerr=[[(o.ub - o.lb) / 2]], fmt="none",
-                    color="red", capsize=4, label="Original")
-        ax.errorbar(Ms, mid, yerr=(res["ub"] - res["lb"]) / 2, fmt="none", color="#01a2d9",
-                    capsize=4, label=res["method"].iloc[0])
+        ax.errorbar(
+            [x_orig],
+            [(o.lb + o.ub) / 2],
+            yerr=[[(o.ub - o.lb) / 2]],
+            fmt="none",
+            color="red",
+            capsize=4,
+            label="Original",
+        )
+        ax.errorbar(
+            Ms,
+            mid,
+            yerr=(res["ub"] - res["lb"]) / 2,
+            fmt="none",
+            color="#01a2d9",
+            capsize=4,
+            label=res["method"].iloc[0],
+        )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xlabel(r"$\bar{M}$" if delta.startswith("DeltaRM") else "M")
         ax.set_ylabel("")
@@ -694,10 +807,21 @@ class HonestDiDResult:
         return ax
 
 
-def honest_did(betahat, sigma, numPrePeriods: int, numPostPeriods: int, l_vec=None,
-               Mvec=None, Mbarvec=None, alpha: float = 0.05, type: str = "both",
-               gridPoints: int = 1000, seed: int = 0, n_jobs: int = 1,
-               progress: bool = False) -> HonestDiDResult:
+def honest_did(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    l_vec=None,
+    Mvec=None,
+    Mbarvec=None,
+    alpha: float = 0.05,
+    type: str = "both",
+    gridPoints: int = 1000,
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> HonestDiDResult:
     """Sensitivity analysis for an event study (Rambachan & Roth 2023).
 
     ``betahat``/``sigma``: pre- then post-period event-study coefficients (reference period
@@ -707,18 +831,32 @@ def honest_did(betahat, sigma, numPrePeriods: int, numPostPeriods: int, l_vec=No
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
     frames = []
     if type in ("smoothness", "both"):
-        frames.append(sensitivity_sd(betahat, sigma, numPrePeriods, numPostPeriods, Mvec, l_vec,
-                                     alpha, seed))
+        frames.append(
+            sensitivity_sd(betahat, sigma, numPrePeriods, numPostPeriods, Mvec, l_vec, alpha, seed)
+        )
     if type in ("relative_magnitude", "both"):
-        frames.append(sensitivity_rm(betahat, sigma, numPrePeriods, numPostPeriods, Mbarvec, l_vec,
-                                     alpha, gridPoints=gridPoints, seed=seed, n_jobs=n_jobs,
-                                     progress=progress))
+        frames.append(
+            sensitivity_rm(
+                betahat,
+                sigma,
+                numPrePeriods,
+                numPostPeriods,
+                Mbarvec,
+                l_vec,
+                alpha,
+                gridPoints=gridPoints,
+                seed=seed,
+                n_jobs=n_jobs,
+                progress=progress,
+            )
+        )
     if not frames:
         raise ValueError("type must be 'smoothness', 'relative_magnitude' or 'both'")
     lb, ub = original_cs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec, alpha)
     post = slice(numPrePeriods, None)
-    original = pd.DataFrame([{"M": np.nan, "lb": lb, "ub": ub, "method": "Original",
-                              "delta": None}])
+    original = pd.DataFrame(
+        [{"M": np.nan, "lb": lb, "ub": ub, "method": "Original", "delta": None}]
+    )
     return HonestDiDResult(
         results=pd.concat(frames, ignore_index=True),
         original=original,

@@ -3,8 +3,8 @@
 The treatment timing -- the cohort vector (first treated year per unit, 0 = never) -- is permuted
 across units, keeping the cohort sizes (optionally within strata such as provinces), and the TWFE
 coefficient of ``D_it = 1{t >= g_i}`` is recomputed for each placebo assignment. The p-value is
-``(1 + #{|b_draw| >= |b_actual|}) / (1 + draws)`` (Fisher 1935; Young 2019, QJE 134(2); for the
-pilot-zone literature see e.g. Chetty, Looney & Kroft 2009 style "placebo" timing tests).
+``(1 + #{|b_draw| >= |b_actual|}) / (1 + draws)`` (Fisher 1935; Young 2019, "Channeling Fisher",
+QJE 134(2); MacKinnon & Webb 2020, J. Econometrics 218(2), for DiD with few treated clusters).
 
 Why hand-written: no Python package does fast permutation inference for TWFE. A naive loop refits
 PanelOLS per draw; here the unit/time effects and controls are partialled out of ``y`` once
@@ -13,8 +13,10 @@ PanelOLS per draw; here the unit/time effects and controls are partialled out of
     b = D' M_W y / D' M_W D,
 
 with ``D' M_W y`` a gather from a (units x cohorts) table of residual sums. For balanced panels the
-denominator has a closed form (two-way demeaning of a 0/1 matrix); otherwise the placebo ``D``
-columns are demeaned in batches by alternating projections (pyfixest).
+denominator has a closed form (two-way demeaning of a 0/1 matrix); for unbalanced panels
+``D' M_W D = D' M_unit D - ||B' D||^2`` with ``B`` an orthonormal basis of the within-unit demeaned
+year dummies and controls, again a gather per draw (exact). Only panels with very many periods fall
+back to demeaning the placebo ``D`` columns in batches by alternating projections (pyfixest).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tqdm.auto import tqdm
 from analysis.estimators.results import tidy_frame
 from analysis.robustness._fwl import FEProjector, _group_sum, encode_panel, treatment_from_cohort
 
-__all__ = ["RandomizationResult", "randomization_inference", "permute_cohorts"]
+__all__ = ["RandomizationResult", "permute_cohorts", "randomization_inference"]
 
 
 @dataclass
@@ -54,8 +56,9 @@ class RandomizationResult:
 
     def placebo_cohorts(self, b: int) -> pd.Series:
         """Cohort (first treatment year, 0 = never) per unit in placebo draw ``b``."""
-        return pd.Series(self.cohort_values[self.placebo_index[b]], index=self.unit_ids,
-                         name="placebo_cohort")
+        return pd.Series(
+            self.cohort_values[self.placebo_index[b]], index=self.unit_ids, name="placebo_cohort"
+        )
 
     def tidy(self) -> pd.DataFrame:
         """One row; ``std_error`` is the s.d. of the placebo estimates, ``p_value`` the RI p-value.
@@ -87,8 +90,14 @@ class RandomizationResult:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        ax.hist(self.draws, bins=bins, density=True, color="0.75", edgecolor="white",
-                label="placebo estimates")
+        ax.hist(
+            self.draws,
+            bins=bins,
+            density=True,
+            color="0.75",
+            edgecolor="white",
+            label="placebo estimates",
+        )
         if kde and np.ptp(self.draws) > 0:
             grid = np.linspace(self.draws.min(), self.draws.max(), 256)
             ax.plot(grid, gaussian_kde(self.draws)(grid), color="0.3", lw=1.2)
@@ -122,8 +131,13 @@ def permute_cohorts(
 class _PlaceboTWFE:
     """Precomputed pieces so that ``b(assignment)`` is a few gathers per draw."""
 
-    def __init__(self, proj: FEProjector, y_res: np.ndarray, time_values: np.ndarray,
-                 cohort_values: np.ndarray):
+    def __init__(
+        self,
+        proj: FEProjector,
+        y_res: np.ndarray,
+        time_values: np.ndarray,
+        cohort_values: np.ndarray,
+    ):
         self.proj = proj
         self.cv = cohort_values
         self.t = time_values
@@ -161,8 +175,12 @@ class _PlaceboTWFE:
             counts = np.bincount(flat, minlength=b * J).reshape(b, J)
             c = counts @ self.P
             tot = r.sum(axis=1)
-            den = (tot - (r**2).sum(axis=1) / p.n_times - (c**2).sum(axis=1) / p.n_units
-                   + tot**2 / (p.n_units * p.n_times))
+            den = (
+                tot
+                - (r**2).sum(axis=1) / p.n_times
+                - (c**2).sum(axis=1) / p.n_units
+                + tot**2 / (p.n_units * p.n_times)
+            )
             if self.Q is not None:
                 qd = self.Q[rows, idx].sum(axis=1)  # (draws, k) = q' D
                 den = den - (qd**2).sum(axis=1)
@@ -241,14 +259,22 @@ def randomization_inference(
     chunks = [index[i : i + chunk_size] for i in range(0, draws, chunk_size)]
     runner = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
     out = runner(delayed(engine.coefs)(c) for c in chunks)
-    est = np.concatenate(list(tqdm(out, total=len(chunks), disable=not progress,
-                                   desc="placebo draws", unit="chunk")))
+    est = np.concatenate(
+        list(tqdm(out, total=len(chunks), disable=not progress, desc="placebo draws", unit="chunk"))
+    )
     # relative tolerance so that a permutation equal to the actual assignment counts as a tie
     extreme = np.abs(est) >= np.abs(actual) * (1 - 1e-10)
     pval = (1 + extreme.sum()) / (1 + draws)
     return RandomizationResult(
-        term=f"D({gname})", estimate=actual, draws=est, p_value=float(pval), n_obs=proj.n,
-        n_units=proj.n_units, within=within, seed=seed,
-        unit_ids=by_unit[idname].first().to_numpy(), cohort_values=cvals,
+        term=f"D({gname})",
+        estimate=actual,
+        draws=est,
+        p_value=float(pval),
+        n_obs=proj.n,
+        n_units=proj.n_units,
+        within=within,
+        seed=seed,
+        unit_ids=by_unit[idname].first().to_numpy(),
+        cohort_values=cvals,
         placebo_index=index,
     )

@@ -33,13 +33,14 @@ from scipy import stats
 from analysis.estimators.results import tidy_frame
 from analysis.robustness._fwl import FEProjector, _group_sum, encode_panel, treatment_from_cohort
 
-__all__ = ["WildBootstrapResult", "wild_cluster_bootstrap", "draw_weights"]
+__all__ = ["WildBootstrapResult", "draw_weights", "wild_cluster_bootstrap"]
 
 _WEBB = np.concatenate([-np.sqrt(np.array([3, 2, 1]) / 2), np.sqrt(np.array([1, 2, 3]) / 2)])
 
 
-def draw_weights(kind: str, G: int, B: int, rng: np.random.Generator,
-                 full_enumeration: bool = False) -> np.ndarray:
+def draw_weights(
+    kind: str, G: int, B: int, rng: np.random.Generator, full_enumeration: bool = False
+) -> np.ndarray:
     """(G, B) matrix of wild bootstrap weights (Rademacher, Webb, Mammen or standard normal).
 
     Draws are made exactly as in ``wildboottest.weights`` so that the same seed gives the same
@@ -55,8 +56,12 @@ def draw_weights(kind: str, G: int, B: int, rng: np.random.Generator,
         v = rng.choice(_WEBB, size=G * B, replace=True)
     elif kind == "mammen":
         s5 = np.sqrt(5)
-        v = rng.choice(np.array([-1, 1]) * (s5 + np.array([-1, 1])) / 2, size=G * B,
-                       replace=True, p=(s5 + np.array([1, -1])) / (2 * s5))
+        v = rng.choice(
+            np.array([-1, 1]) * (s5 + np.array([-1, 1])) / 2,
+            size=G * B,
+            replace=True,
+            p=(s5 + np.array([1, -1])) / (2 * s5),
+        )
     elif kind in ("norm", "normal"):
         v = rng.normal(size=G * B)
     else:
@@ -112,11 +117,21 @@ class WildBootstrapResult:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        ax.hist(self.t_boot, bins=bins, density=True, color="0.75", edgecolor="white",
-                label="bootstrap t*")
+        ax.hist(
+            self.t_boot,
+            bins=bins,
+            density=True,
+            color="0.75",
+            edgecolor="white",
+            label="bootstrap t*",
+        )
         for s in (-1, 1):
-            ax.axvline(s * abs(self.t_stat), color="C3", lw=1.5,
-                       label=f"|t| = {abs(self.t_stat):.2f}" if s > 0 else None)
+            ax.axvline(
+                s * abs(self.t_stat),
+                color="C3",
+                lw=1.5,
+                label=f"|t| = {abs(self.t_stat):.2f}" if s > 0 else None,
+            )
         ax.set_xlabel("t statistic")
         ax.set_ylabel("density")
         ax.set_title(f"Wild cluster bootstrap, p = {self.p_value:.3f}")
@@ -127,8 +142,17 @@ class WildBootstrapResult:
 class _WCR:
     """Precomputed G-level objects; ``tboot(b0)`` and ``pvalue(b0)`` are O(B)."""
 
-    def __init__(self, proj: FEProjector, x: np.ndarray, y: np.ndarray, cl: np.ndarray,
-                 G: int, V: np.ndarray, adj: bool, cluster_adj: bool):
+    def __init__(
+        self,
+        proj: FEProjector,
+        x: np.ndarray,
+        y: np.ndarray,
+        cl: np.ndarray,
+        G: int,
+        V: np.ndarray,
+        adj: bool,
+        cluster_adj: bool,
+    ):
         n = proj.n
         k = 1 + proj.n_params
         self.ssc = ((n - 1) / (n - k) if adj else 1.0) * (G / (G - 1) if cluster_adj else 1.0)
@@ -225,7 +249,9 @@ def wild_cluster_bootstrap(
     No ``n_jobs``/progress options: all B draws are one small matrix product (milliseconds).
     """
     if (dname is None) == (gname is None):
-        raise ValueError("give exactly one of dname (a regressor column) or gname (a cohort column)")
+        raise ValueError(
+            "give exactly one of dname (a regressor column) or gname (a cohort column)"
+        )
     controls = list(controls or [])
     reg = dname or gname
     df, unit, time = encode_panel(data, idname, tname, [yname, reg, cluster, *controls])
@@ -242,15 +268,28 @@ def wild_cluster_bootstrap(
         raise ValueError("the regressor is collinear with the fixed effects / controls")
     y = proj.residualize(df[yname].to_numpy(float))
 
-    enum = (weights == "rademacher" and 2**G < B) if full_enumeration == "auto" else bool(
-        full_enumeration)
+    enum = (
+        (weights == "rademacher" and 2**G < B)
+        if full_enumeration == "auto"
+        else bool(full_enumeration)
+    )
     rng = np.random.default_rng(seed)
     V = draw_weights(weights, G, B, rng, full_enumeration=enum)
     core = _WCR(proj, x, y, cl, G, V, adj, cluster_adj)
     conf = core.conf_int(alpha, ci_tol) if ci else (np.nan, np.nan)
     return WildBootstrapResult(
-        term=f"D({gname})" if gname else dname, estimate=core.beta, std_error=core.se,
-        t_stat=core.tstat(h0), p_value=core.pvalue(h0), conf_int=conf, h0=h0, B=V.shape[1],
-        weights=weights, n_clusters=G, n_obs=proj.n, full_enumeration=enum, alpha=alpha,
+        term=f"D({gname})" if gname else dname,
+        estimate=core.beta,
+        std_error=core.se,
+        t_stat=core.tstat(h0),
+        p_value=core.pvalue(h0),
+        conf_int=conf,
+        h0=h0,
+        B=V.shape[1],
+        weights=weights,
+        n_clusters=G,
+        n_obs=proj.n,
+        full_enumeration=enum,
+        alpha=alpha,
         t_boot=core.tboot(h0),
     )

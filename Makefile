@@ -1,0 +1,49 @@
+# Two commands reproduce and test the study (see README, Quickstart):
+#   make reproduce   # environment from the lock (first time), then the DVC pipeline -> reports/
+#   make test        # the test suite (excludes tests marked slow)
+# Everything is installed into a project-local .venv; nothing global.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+UV_VERSION := 0.13.9
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: reproduce test test-slow bench env lock notebooks lab clean
+
+$(VENV)/.installed: uv.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --python $(BIN)/python
+	@touch $@
+
+env: $(VENV)/.installed  ## build .venv from uv.lock
+
+reproduce: env  ## run the whole study: data -> estimates -> figures -> report
+	dvc repro
+	@echo "Report: reports/report.html and reports/report.pdf"
+
+test: env  ## the default test suite (under 15 minutes on 2 cores)
+	pytest -n 2 -m "not slow"
+
+test-slow: env  ## Monte Carlo and other slow checks
+	pytest -n 2 -m slow
+
+bench: env  ## benchmarks: speed ratios against peer packages measured in the same run
+	for f in benchmarks/bench_*.py; do echo "== $$f"; python $$f || exit 1; done
+
+lock:  ## re-resolve the lock after editing pyproject.toml; regenerates requirements.lock and environment.yml
+	$(BIN)/uv lock
+	$(BIN)/python tools/export_lock.py
+
+notebooks:  ## regenerate notebooks/ (no outputs) from tools/make_notebooks.py
+	$(BIN)/python tools/make_notebooks.py
+
+lab: env  ## open the notebooks in JupyterLab
+	jupyter lab notebooks/
+
+clean:  ## remove pipeline products (data/interim, data/processed, output, reports)
+	rm -rf data/interim/*.csv data/processed/* output reports/report.*

@@ -1,0 +1,110 @@
+"""Benchmark of the real-data ingest (``analysis ingest``).
+
+Targets: a 300 cities x 25 years yearbook CSV in < 2 s; 3,000 county-level units x 25 years
+(aggregated to their prefectures) in < 10 s. The peer is a bare ``pandas.read_csv`` of the same
+file (no checks, no units, no names): the ratio shows what the checks cost on top of parsing.
+
+Run: ``python benchmarks/bench_ingest.py``
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import paths, reference, treatments
+from analysis.cities import build_city_master, read_adcodes
+from analysis.ingest import ingest_file, report_path, write_atomic
+from analysis.ingest.names import NameIndex
+
+YEARS = np.arange(1999, 2024)
+HEADER = ["城市", "年份", "货物出口额(万美元)", "地区生产总值(万元)", "年末总人口(万人)", "实际使用外资金额(万美元)",
+          "第二产业增加值占GDP比重(%)", "互联网宽带接入用户数(万户)"]
+
+
+def _master() -> pd.DataFrame:
+    path = paths.INTERIM / "cities.csv"
+    if path.is_file():
+        return pd.read_csv(path, dtype={"city_code": str, "province_code": str})
+    return build_city_master()
+
+
+def _values(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    n, t = len(names), len(YEARS)
+    pop = rng.uniform(20, 900, n)[:, None] * np.ones((1, t))
+    return pd.DataFrame({
+        HEADER[0]: np.repeat(names, t),
+        HEADER[1]: np.tile(YEARS, n),
+        HEADER[2]: (rng.lognormal(11, 1.5, (n, t))).round(1).ravel(),
+        HEADER[3]: (pop * rng.uniform(2e4, 9e4, (n, t))).round(1).ravel(),
+        HEADER[4]: pop.round(2).ravel(),
+        HEADER[5]: (rng.lognormal(9, 1.2, (n, t))).round(1).ravel(),
+        HEADER[6]: rng.uniform(20, 60, (n, t)).round(2).ravel(),
+        HEADER[7]: (pop * rng.uniform(0.05, 0.4, (n, t))).round(3).ravel(),
+    })
+
+
+def _county_names(master: pd.DataFrame, n: int) -> list[str]:
+    """County-level units whose name is unique and whose prefecture is in the master."""
+    index = NameIndex.build(master)
+    ad = read_adcodes()
+    county = ad[(ad["code6"].str[4:] != "00") & (ad["adcode"].str[6:] == "000000")]["name"]
+    good = [c for c in county.drop_duplicates(keep=False) if index.match(c, 2015).kind == "county"]
+    return sorted(good)[:n]
+
+
+def _time(fn, repeat: int = 3) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _bench(label: str, frame: pd.DataFrame, master, table, folder: Path, target: float, xlsx: bool = False) -> None:
+    path = folder / f"{label}.{'xlsx' if xlsx else 'csv'}"
+    if xlsx:
+        frame.to_excel(path, index=False)
+    else:
+        path.write_bytes(frame.to_csv(index=False).encode("gb18030"))  # as Chinese Excel saves it
+    out = folder / f"{label}_panel.csv"
+
+    def ours():
+        result = ingest_file(path, master, table)
+        write_atomic({out: result.panel, report_path(out): result.report})
+
+    def peer():
+        if xlsx:
+            pd.read_excel(path)
+        else:
+            pd.read_csv(path, encoding="gb18030")
+
+    ours()  # warm caches (county table, name index)
+    t_ours, t_peer = _time(ours), _time(peer)
+    n_out = len(pd.read_csv(out))
+    verdict = "OK" if t_ours < target else "SLOW"
+    print(f"{label:<34} rows {len(frame):>6} -> panel {n_out:>5}  ours {t_ours:6.2f} s  "
+          f"peer {t_peer:6.2f} s  ratio {t_ours / t_peer:5.1f}  target < {target:g} s  {verdict}")
+
+
+def main() -> None:
+    rng = np.random.default_rng(20240101)
+    master = _master()
+    table = treatments.city_treatments(master, reference.load_pilot_zones(), reference.load_rail_links())
+    cities = master["city"].iloc[:300].tolist()
+    counties = _county_names(master, 3000)
+    print(f"peer = pandas read only; cities {len(cities)}, county-level units {len(counties)}, years {len(YEARS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _bench("300 cities x 25 years (CSV)", _values(cities, rng), master, table, folder, 2.0)
+        _bench("300 cities x 25 years (XLSX)", _values(cities, rng), master, table, folder, 2.0, xlsx=True)
+        _bench(f"{len(counties)} counties x 25 years (CSV)", _values(counties, rng), master, table, folder, 10.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Robustness figures: coefficient plots, the specification curve and the diagnostics of the
+robustness checklist. Each function takes tidy frames (as returned by
+``analysis.robustness_study.robustness_study``) and returns a matplotlib Figure; nothing global
+is changed (call ``style.use_house_style()`` once in the notebook)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from analysis.figures.style import PALETTE
+
+SPEC_DIMENSIONS = ["estimator", "controls", "sample", "cluster", "timing", "outcome"]
+_METHOD_STYLE = {"interaction": (PALETTE[0], "o"), "split": (PALETTE[1], "s"), "pooled": ("0.2", "D")}
+
+
+def coefficient_axes(frame: pd.DataFrame, ax=None, label_col: str = "label", color=None, marker: str = "o",
+                     ref: float | None = 0.0):
+    """Horizontal coefficient plot: one row per line of ``frame`` (estimate, conf_low, conf_high)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.2))
+    y = np.arange(len(frame))[::-1]
+    est = frame["estimate"].to_numpy(float)
+    ax.errorbar(est, y, xerr=[est - frame["conf_low"].to_numpy(float), frame["conf_high"].to_numpy(float) - est],
+                fmt=marker, color=color or PALETTE[0], capsize=3, lw=1.2, ms=5)
+    ax.set_yticks(y, frame[label_col].astype(str))
+    if ref is not None:
+        ax.axvline(ref, color="0.3", lw=0.8, ls="--")
+    ax.set_xlabel("Effect on log exports (95% CI)")
+    return ax
+
+
+def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None):
+    """Group effects by dimension (header rows in bold), interaction and split-sample side by side."""
+    dims = list(dict.fromkeys(table["dimension"]))
+    rows, labels, bold = {}, [], []
+    pos = 0
+    for dim in dims:  # top to bottom: a header, then the groups of the dimension
+        labels.append(dim)
+        bold.append(True)
+        pos += 1
+        for group in dict.fromkeys(table.loc[table["dimension"] == dim, "group"]):
+            rows[(dim, group)] = pos
+            labels.append(str(group))
+            bold.append(False)
+            pos += 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.32 * pos + 1.2))
+    methods = list(dict.fromkeys(table["method"]))
+    for j, method in enumerate(methods):
+        sub = table[table["method"] == method]
+        y = np.array([rows[(d, g)] for d, g in zip(sub["dimension"], sub["group"])], float)
+        y = y + (j - (len(methods) - 1) / 2) * 0.25
+        est = sub["estimate"].to_numpy(float)
+        color, marker = _METHOD_STYLE.get(method, (PALETTE[2 + j], "^"))
+        ax.errorbar(est, y, xerr=[est - sub["conf_low"].to_numpy(float), sub["conf_high"].to_numpy(float) - est],
+                    fmt=marker, color=color, capsize=2.5, lw=1.1, ms=4.5, label=method)
+    ax.set_yticks(range(pos), labels)
+    for tick, b in zip(ax.get_yticklabels(), bold):
+        tick.set_fontweight("bold" if b else "normal")
+    ax.set_ylim(pos - 0.5, -0.5)  # first dimension on top
+    ax.axvline(0, color="0.3", lw=0.8, ls="--")
+    if pooled is not None:
+        ax.axvline(pooled, color="0.2", lw=1.0, ls=":", label=f"pooled = {pooled:.3f}")
+    ax.set_xlabel("Effect on log exports (95% CI)")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_heterogeneity(table: pd.DataFrame, pooled: float | None = None, title: str = "Heterogeneity of the pilot-zone effect"):
+    """Coefficient plot of :func:`analysis.robustness.heterogeneity.heterogeneity` results."""
+    n = table[["dimension", "group"]].drop_duplicates().shape[0] + table["dimension"].nunique()
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * n + 1.5))
+    heterogeneity_axes(table, pooled, ax)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_spec_curve(curve: pd.DataFrame, dims: list[str] | None = None, baseline: int | None = None,
+                    title: str = "Specification curve"):
+    """The ordered specification curve (estimates and 95% CIs, sorted) above the indicator panel
+    (which choice each specification makes), as in Simonsohn, Simmons & Nelson (2020, Nature Human
+    Behaviour 4). Blue: CI excludes zero; grey: it does not. ``baseline``: a ``spec_id`` to mark."""
+    dims = [d for d in (dims or SPEC_DIMENSIONS) if d in curve.columns]
+    c = curve.sort_values(["estimate", "spec_id"], kind="mergesort").reset_index(drop=True)
+    x = np.arange(len(c))
+    options = [(d, o) for d in dims for o in dict.fromkeys(curve[d].astype(str))]
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 3.2 + 0.2 * len(options)),
+                                      gridspec_kw={"height_ratios": [3.2, 0.2 * len(options) + 0.3]})
+    sig = (c["conf_low"] > 0) | (c["conf_high"] < 0)
+    colors = np.where(sig, PALETTE[0], "0.6")
+    top.vlines(x, c["conf_low"], c["conf_high"], colors=colors, lw=0.8, alpha=0.6)
+    top.scatter(x, c["estimate"], c=colors, s=8, zorder=3)
+    top.axhline(0, color="0.3", lw=0.8, ls="--")
+    top.axhline(c["estimate"].median(), color=PALETTE[3], lw=0.9, ls=":", label=f"median = {c['estimate'].median():.3f}")
+    if baseline is not None and (c["spec_id"] == baseline).any():
+        i = int(np.flatnonzero(c["spec_id"] == baseline)[0])
+        top.scatter([x[i]], [c["estimate"].iloc[i]], marker="D", s=40, color=PALETTE[1], zorder=4, label="baseline")
+    top.set_ylabel("Estimate (95% CI)")
+    top.set_title(title)
+    top.legend(fontsize=8, loc="upper left")
+    for k, (d, o) in enumerate(options):
+        hit = (c[d].astype(str) == o).to_numpy()
+        bottom.scatter(x[hit], np.full(hit.sum(), k), marker="|", s=30, color=PALETTE[dims.index(d) % len(PALETTE)])
+    bottom.set_yticks(range(len(options)), [f"{d}: {o}" for d, o in options], fontsize=7)
+    bottom.set_ylim(len(options) - 0.5, -0.5)
+    bottom.set_xlabel("Specifications, ordered by estimate")
+    bottom.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_estimates(summary: pd.DataFrame, truth: float | None = None, title: str = "Pilot-zone effect across robustness checks"):
+    """Forest plot of the headline estimate of each check (columns label, estimate, conf_low, conf_high)."""
+    frame = summary.dropna(subset=["estimate"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(frame) + 1.5))
+    lo = frame["conf_low"].fillna(frame["estimate"])
+    hi = frame["conf_high"].fillna(frame["estimate"])
+    coefficient_axes(frame.assign(conf_low=lo, conf_high=hi), ax=ax)
+    if truth is not None:
+        ax.axvline(truth, color="black", lw=1.0, label=f"true ATT = {truth:.3f} (simulation)")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40):
+    """Placebo (randomization-inference) distribution with the actual estimate."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.hist(draws["estimate"], bins=bins, density=True, color="0.75", edgecolor="white", label="placebo estimates")
+    ax.axvline(estimate, color=PALETTE[3], lw=2, label=f"actual = {estimate:.3f}")
+    ax.set_xlabel("TWFE coefficient under placebo timing")
+    ax.set_ylabel("Density")
+    ax.set_title(f"Randomization inference ({len(draws)} draws, p = {p_value:.3f})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bacon(two_by_twos: pd.DataFrame, twfe: float):
+    """Goodman-Bacon (2021) 2x2 estimates against their weights, by comparison type."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (typ, sub) in enumerate(two_by_twos.groupby("type", sort=False)):
+        ax.scatter(sub["weight"], sub["estimate"], color=PALETTE[i], label=typ, alpha=0.85)
+    ax.axhline(twfe, color="black", lw=1, ls="--", label=f"TWFE = {twfe:.3f}")
+    ax.set_xlabel("Weight")
+    ax.set_ylabel("2x2 DiD estimate")
+    ax.set_title("Goodman-Bacon decomposition")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_honestdid(sensitivity: pd.DataFrame):
+    """HonestDiD robust confidence sets by M (one panel per restriction; original CI at the left)."""
+    deltas = [d for d in dict.fromkeys(sensitivity["delta"]) if isinstance(d, str) and d != "Original"]
+    orig = sensitivity[sensitivity["method"] == "Original"].iloc[0]
+    fig, axes = plt.subplots(1, max(len(deltas), 1), figsize=(5.5 * max(len(deltas), 1), 4), squeeze=False)
+    for ax, delta in zip(axes[0], deltas):
+        res = sensitivity[sensitivity["delta"] == delta].sort_values("M")
+        Ms = res["M"].to_numpy(float)
+        gap = np.min(np.diff(Ms)) if len(Ms) > 1 else 1.0
+        ax.errorbar([Ms.min() - gap], [(orig["lb"] + orig["ub"]) / 2], yerr=[[(orig["ub"] - orig["lb"]) / 2]],
+                    fmt="none", color=PALETTE[3], capsize=4, label="original")
+        ax.errorbar(Ms, (res["lb"] + res["ub"]) / 2, yerr=(res["ub"] - res["lb"]) / 2, fmt="none",
+                    color=PALETTE[0], capsize=4, label=str(res["method"].iloc[0]))
+        ax.axhline(0, color="0.3", lw=0.8, ls="--")
+        ax.set_xlabel(r"$\bar{M}$" if delta.startswith("DeltaRM") else "M")
+        ax.set_title(delta)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("Robust 95% CI of the average post effect")
+    fig.tight_layout()
+    return fig
+
+
+def plot_balance(balance: pd.DataFrame, threshold: float = 0.1):
+    """Love plot of PSM covariate balance: |standardized mean difference| before and after matching."""
+    b = balance.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(b) + 1.5))
+    pos = np.arange(len(b))
+    ax.scatter(b["smd_before"].abs(), pos, facecolors="none", edgecolors=PALETTE[3], label="before matching", zorder=3)
+    ax.scatter(b["smd_after"].abs(), pos, color=PALETTE[0], label="after matching", zorder=3)
+    ax.axvline(threshold, color="0.5", ls="--", lw=1)
+    ax.set_yticks(pos, b.index if "covariate" not in b.columns else b["covariate"])
+    ax.set_xlabel("|standardized mean difference|")
+    ax.set_title("Covariate balance (PSM)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

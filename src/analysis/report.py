@@ -1,0 +1,140 @@
+"""Render the report (HTML and PDF via Typst) from the results files and figures.
+
+Every number in the text is read from output/results/*.json or output/tables/*.csv; nothing is
+typed into the templates. The PDF is compiled by the ``typst`` PyPI package with the CJK font from
+``mplfonts``, so Chinese renders without system fonts or LaTeX.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from analysis import paths, results_io
+from analysis.figures.style import cjk_font_path
+
+FIGURES = [
+    ("overview_rollout", "overview", "Roll-out of the treatments: cumulative treated cities by year and pilot-zone cities by designation year."),
+    ("overview_exports", "overview", "Distribution of exports across cities and its concentration (Lorenz curve)."),
+    ("pilot_event_study", "pilot_zones", "Pilot zones: TWFE event-study estimates (95% CI, clustered by city) and the true effect."),
+    ("rail_event_study", "rail_links", "Rail links: TWFE event-study estimates (95% CI, clustered by city) and the true effect."),
+    ("coverage_dose_response", "network_coverage", "Network coverage: dose-response of log exports to broadband users per 100 people."),
+]
+ROW_LABELS = {
+    "pilot": "CBEC pilot zone",
+    "rail": "Rail link",
+    "log_broadband": "log broadband per 100",
+    "log_gdp_pc": "log GDP per capita",
+    "log_population": "log population",
+    "log_fdi": "log FDI",
+    "industry_share_pct": "Industry share (%)",
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.exists() else "n/a"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.ROOT, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "uncommitted"
+
+
+def _stars(p: float) -> str:
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def regression_table(table: pd.DataFrame) -> dict:
+    """Columns = specifications; cells 'estimate stars' over '(se)'; footer N, clusters, within R2."""
+    specs = list(dict.fromkeys(table["specification"]))
+    rows = []
+    for term, lab in ROW_LABELS.items():
+        cells, ses = [], []
+        for spec in specs:
+            hit = table[(table["specification"] == spec) & (table["term"] == term)]
+            if hit.empty:
+                cells.append("")
+                ses.append("")
+            else:
+                r = hit.iloc[0]
+                cells.append(f"{r['estimate']:.4f}{_stars(r['p_value'])}")
+                ses.append(f"({r['std_error']:.4f})")
+        rows.append({"label": lab, "cells": cells, "ses": ses})
+    footer = []
+    for key, lab, fmt in (("nobs", "Observations", "{:.0f}"), ("n_clusters", "Clusters (city)", "{:.0f}"),
+                          ("r2_within", "Within R²", "{:.3f}")):
+        footer.append({"label": lab, "cells": [fmt.format(table.loc[table["specification"] == s, key].iloc[0]) for s in specs]})
+    return {"specs": specs, "rows": rows, "footer": footer}
+
+
+def collect_context(params: dict) -> dict:
+    """Everything the templates print, read from the pipeline's results files."""
+    res = {name: results_io.read_json(paths.RESULTS / f"{name}.json")
+           for name in ("overview", "pilot_zones", "rail_links", "network_coverage")}
+    table = pd.read_csv(paths.TABLES / "twfe_joint.csv")
+    source = res["overview"]["data_source"]
+    panel_hash = _sha256(paths.PROCESSED / "panel.csv")
+    commit = _commit()
+    nb_params = params.get("notebooks", {})
+    figures = []
+    for i, (stem, notebook, caption) in enumerate(FIGURES, start=1):
+        p = nb_params.get(notebook, {})
+        figures.append({
+            "n": i, "stem": stem, "caption": caption, "notebook": notebook,
+            "png": paths.FIGURES / f"{stem}.png",
+            "provenance": f"notebook {notebook}.ipynb · commit {commit} · data sha256 {panel_hash} · "
+                          f"params {', '.join(f'{k}={v}' for k, v in p.items()) or 'defaults'}",
+        })
+    return {
+        "title": params["report"]["title"],
+        "synthetic": source == "synthetic",
+        "data_source": source,
+        "ov": res["overview"],
+        "pilot": res["pilot_zones"],
+        "rail": res["rail_links"],
+        "cov": res["network_coverage"],
+        "table": regression_table(table),
+        "figures": figures,
+        "commit": commit,
+        "panel_hash": panel_hash,
+        "sources": (paths.REFERENCE / "SOURCES.md").read_text(encoding="utf-8"),
+    }
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda v, d=3: "n/a" if v is None else f"{v:.{d}f}"
+    env.filters["pct"] = lambda v, d=1: "n/a" if v is None else f"{100 * v:.{d}f}%"
+    env.filters["typst_escape"] = lambda s: str(s).replace("#", "\\#").replace("$", "\\$").replace("@", "\\@").replace("<", "\\<").replace("*", "\\*").replace("_", "\\_")
+    return env
+
+
+def build_report(params: dict, out_dir: Path | None = None) -> list[Path]:
+    """Write reports/report.html, report.typ and report.pdf; return their paths."""
+    import typst
+
+    out_dir = out_dir or paths.REPORTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = collect_context(params)
+    env = _env()
+    html_path, typ_path, pdf_path = out_dir / "report.html", out_dir / "report.typ", out_dir / "report.pdf"
+    html_ctx = {**ctx, "figures": [{**f, "src": Path("..") / "output" / "figures" / f"{f['stem']}.png",
+                                    "notebook_html": Path("..") / "output" / "notebooks" / f"{f['notebook']}.html"}
+                                   for f in ctx["figures"]]}
+    html_path.write_text(env.get_template("report.html.j2").render(**html_ctx), encoding="utf-8")
+    typ_ctx = {**ctx, "figures": [{**f, "src": "/" + str(f["png"].relative_to(paths.ROOT))} for f in ctx["figures"]]}
+    typ_path.write_text(env.get_template("report.typ.j2").render(**typ_ctx), encoding="utf-8")
+    tmp = pdf_path.with_suffix(".pdf.tmp")
+    typst.compile(str(typ_path), output=str(tmp), root=str(paths.ROOT), font_paths=[str(cjk_font_path().parent)])
+    tmp.replace(pdf_path)  # no partial PDF if compilation fails
+    return [html_path, typ_path, pdf_path]
