@@ -89,7 +89,7 @@ NOTEBOOKS = {
             "with cities not (yet) designated, after removing city effects (permanent differences) and year "
             "effects (shocks common to all cities)."
         ),
-        params_cell("window = [-5, 5]\ncluster = 'city_code'\n"),
+        params_cell("window = [-5, 5]\ncluster = 'city_code'\nestimators = ['cs', 'sa', 'bjs']\n"),
         new_code_cell(SETUP),
         new_markdown_cell(
             "## Two-way fixed effects (TWFE)\n\n`log_exports ~ pilot + rail + log_broadband + controls | city + year`, "
@@ -104,8 +104,25 @@ NOTEBOOKS = {
             "table.round(4)"
         ),
         new_code_cell(
-            "study = binary_study(panel, truth, 'pilot', 'pilot_year', window, cluster)\n"
+            "study = binary_study(panel, truth, 'pilot', 'pilot_year', window, cluster, estimators)\n"
             "ctx.compare_with_truth(study)"
+        ),
+        new_markdown_cell(
+            "## Heterogeneity-robust estimators\n\n"
+            "Three estimators avoid the forbidden comparisons of TWFE (already-treated cities used as controls):\n\n"
+            "* **Callaway & Sant'Anna (2021)**: estimate a separate effect for each designation cohort and year, "
+            "ATT(g,t), comparing the cohort with never-designated cities, then average them (by event time, or "
+            "overall weighting cohorts by size). It conditions only on pre-treatment characteristics, so here it "
+            "uses no time-varying controls.\n"
+            "* **Sun & Abraham (2021)**: a regression with one dummy per cohort and event time, averaged with "
+            "cohort-share weights; the time-varying controls enter linearly.\n"
+            "* **Borusyak, Jaravel & Spiess (2024)**: fit city and year effects (and controls) on untreated "
+            "city-years only, impute each treated city-year's untreated outcome, and average the differences.\n\n"
+            "On the synthetic data the truth is known, so the table shows each estimator's bias."
+        ),
+        new_code_cell(
+            "from analysis.studies import overall_comparison, event_study_series\n"
+            "overall = overall_comparison(study)\nctx.write_table(overall, 'pilot_overall')\noverall.round(4)"
         ),
         new_markdown_cell(
             "## Event study\n\nOne coefficient per year relative to designation (the year before is the reference; "
@@ -116,7 +133,7 @@ NOTEBOOKS = {
         new_code_cell(
             "from analysis.figures.effects import plot_event_study\n"
             "print(study['pretrend_test'])\n"
-            "fig = plot_event_study({'TWFE event study': study['event_study']}, ctx.truth_series(study), "
+            "fig = plot_event_study(event_study_series(study), ctx.truth_series(study), "
             "'Pilot zones: effect on log exports by years since designation', lang)\n"
             "ctx.save(fig, 'pilot_event_study')"
         ),
@@ -135,12 +152,18 @@ NOTEBOOKS = {
             "public records (see `data/reference/SOURCES.md`); many later origin cities are missing and count as "
             "untreated here, which biases real-data estimates toward zero. Extend the table before using real data."
         ),
-        params_cell("window = [-5, 5]\ncluster = 'city_code'\n"),
+        params_cell("window = [-5, 5]\ncluster = 'city_code'\nestimators = ['cs', 'sa', 'bjs']\n"),
         new_code_cell(SETUP),
         new_code_cell(
-            "from analysis.studies import binary_study, headline_metrics\n"
-            "study = binary_study(panel, truth, 'rail', 'rail_year', window, cluster)\n"
-            "ctx.compare_with_truth(study)"
+            "from analysis.studies import binary_study, headline_metrics, overall_comparison, event_study_series\n"
+            "study = binary_study(panel, truth, 'rail', 'rail_year', window, cluster, estimators)\n"
+            "overall = overall_comparison(study)\nctx.write_table(overall, 'rail_overall')\noverall.round(4)"
+        ),
+        new_markdown_cell(
+            "TWFE and the robust estimators (see the pilot-zones notebook for how each works) side by side. Rail "
+            "cities are also early pilot-zone cities: Callaway & Sant'Anna without time-varying controls cannot "
+            "separate the two treatments and attributes part of the pilot-zone effect to rail; Sun-Abraham and "
+            "the imputation estimator control for the pilot-zone dummy."
         ),
         new_markdown_cell(
             "## Event study\n\nSame design as for pilot zones. Few cities are treated (the rail table is short), "
@@ -149,7 +172,7 @@ NOTEBOOKS = {
         new_code_cell(
             "from analysis.figures.effects import plot_event_study\n"
             "print(study['pretrend_test'])\n"
-            "fig = plot_event_study({'TWFE event study': study['event_study']}, ctx.truth_series(study), "
+            "fig = plot_event_study(event_study_series(study), ctx.truth_series(study), "
             "'Rail links: effect on log exports by years since first service', lang)\n"
             "ctx.save(fig, 'rail_event_study')"
         ),

@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from global_land_mask import globe
-from pypinyin import lazy_pinyin
 
 # National Bureau of Statistics convention (东部/中部/西部/东北, 2011 onward), by province code.
 REGION_BY_PROVINCE = {
@@ -67,6 +65,8 @@ def short_name(name: str) -> str:
 
 
 def _english(name: str) -> str:
+    from pypinyin import lazy_pinyin
+
     return "".join(lazy_pinyin(short_name(name))).title()
 
 
@@ -77,6 +77,8 @@ def _ocean_within(lon: np.ndarray, lat: np.ndarray, km: float) -> np.ndarray:
     of any county-level unit inside it. It can flag estuary cities (the land mask counts the
     Yangtze mouth and Taihu as water) that the administrative list of coastal cities omits.
     """
+    from global_land_mask import globe  # heavy import (land mask): only when the master is built
+
     angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
     deg = km / 111.0
     lats = lat[:, None] + deg * np.sin(angles)[None, :]

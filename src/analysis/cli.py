@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -12,6 +13,13 @@ from analysis.errors import InputError
 from analysis.params import load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _record_runtime(stage: str, start: float) -> None:
+    """Stage runtime for the replication section (kept apart from the results files)."""
+    from analysis import results_io
+
+    results_io.write_json(paths.OUTPUT / "runtime" / f"{stage}.json", {"notebook": stage, "seconds": time.perf_counter() - start})
 
 
 def _fail(exc: Exception) -> None:
@@ -24,7 +32,9 @@ def build_cities_cmd(out: Path = typer.Option(paths.INTERIM / "cities.csv", help
     """Build the city master (all prefecture-level units) from the cpca admin-code table."""
     from analysis.pipeline import build_cities
 
+    start = time.perf_counter()
     master = build_cities(out)
+    _record_runtime("cities", start)
     typer.echo(f"{out}: {len(master)} prefecture-level units")
 
 
@@ -36,10 +46,12 @@ def build_treatments_cmd(
     """Join the treatment facts (data/reference) to the city master: first treatment year per city."""
     from analysis.pipeline import build_treatments
 
+    start = time.perf_counter()
     try:
         table = build_treatments(cities, out, load_params())
     except InputError as exc:
         _fail(exc)
+    _record_runtime("treatments", start)
     typer.echo(f"{out}: {int((table['pilot_year'] > 0).sum())} pilot cities, {int((table['rail_year'] > 0).sum())} rail cities")
 
 
@@ -53,10 +65,12 @@ def build_panel_cmd(
     """Write the processed city-year panel from the source set in params.yaml (data.source)."""
     from analysis.pipeline import build_panel
 
+    start = time.perf_counter()
     try:
         panel = build_panel(cities, treatments, out, truth, load_params())
     except InputError as exc:
         _fail(exc)
+    _record_runtime("panel", start)
     typer.echo(f"{out}: {len(panel)} city-years, source = {panel['data_source'].iloc[0]}")
 
 
@@ -80,6 +94,12 @@ def report_cmd() -> None:
 def main() -> None:  # pragma: no cover
     sys.exit(app())
 
+
+# --- results commands ---
+from analysis.verify import publish_command, verify_command  # noqa: E402
+
+app.command("verify", help="Compare a fresh run's results with the published ones; non-zero exit on a mismatch.")(verify_command)
+app.command("publish", help="Copy this run's results files to results/published (the reference for verify).")(publish_command)
 
 # --- ingest commands ---
 from analysis.ingest.cli import ingest, template

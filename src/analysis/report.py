@@ -16,12 +16,13 @@ import pandas as pd
 
 from analysis import paths, results_io
 from analysis.figures.style import cjk_font_path
+from analysis.replication import render_html, replication_section
 
 FIGURES = [
     ("overview_rollout", "overview", "Roll-out of the treatments: cumulative treated cities by year and pilot-zone cities by designation year."),
     ("overview_exports", "overview", "Distribution of exports across cities and its concentration (Lorenz curve)."),
-    ("pilot_event_study", "pilot_zones", "Pilot zones: TWFE event-study estimates (95% CI, clustered by city) and the true effect."),
-    ("rail_event_study", "rail_links", "Rail links: TWFE event-study estimates (95% CI, clustered by city) and the true effect."),
+    ("pilot_event_study", "pilot_zones", "Pilot zones: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
+    ("rail_event_study", "rail_links", "Rail links: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("coverage_dose_response", "network_coverage", "Network coverage: dose-response of log exports to broadband users per 100 people."),
 ]
 ROW_LABELS = {
@@ -79,6 +80,8 @@ def collect_context(params: dict) -> dict:
     res = {name: results_io.read_json(paths.RESULTS / f"{name}.json")
            for name in ("overview", "pilot_zones", "rail_links", "network_coverage")}
     table = pd.read_csv(paths.TABLES / "twfe_joint.csv")
+    overall = {key: pd.read_csv(paths.TABLES / f"{key}_overall.csv").to_dict(orient="records")
+               for key in ("pilot", "rail")}
     source = res["overview"]["data_source"]
     panel_hash = _sha256(paths.PROCESSED / "panel.csv")
     commit = _commit()
@@ -101,10 +104,12 @@ def collect_context(params: dict) -> dict:
         "rail": res["rail_links"],
         "cov": res["network_coverage"],
         "table": regression_table(table),
+        "overall": overall,
         "figures": figures,
         "commit": commit,
         "panel_hash": panel_hash,
         "sources": (paths.REFERENCE / "SOURCES.md").read_text(encoding="utf-8"),
+        "replication": replication_section(paths.ROOT, params),
     }
 
 
@@ -131,6 +136,7 @@ def build_report(params: dict, out_dir: Path | None = None) -> list[Path]:
     html_ctx = {**ctx, "figures": [{**f, "src": Path("..") / "output" / "figures" / f"{f['stem']}.png",
                                     "notebook_html": Path("..") / "output" / "notebooks" / f"{f['notebook']}.html"}
                                    for f in ctx["figures"]]}
+    html_ctx["replication_html"] = render_html(ctx["replication"])
     html_path.write_text(env.get_template("report.html.j2").render(**html_ctx), encoding="utf-8")
     typ_ctx = {**ctx, "figures": [{**f, "src": "/" + str(f["png"].relative_to(paths.ROOT))} for f in ctx["figures"]]}
     typ_path.write_text(env.get_template("report.typ.j2").render(**typ_ctx), encoding="utf-8")

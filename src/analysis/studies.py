@@ -38,12 +38,64 @@ def truth_by_event_time(truth: dict, key: str, window: tuple[int, int]) -> pd.Se
     return series
 
 
-def binary_study(
-    panel: pd.DataFrame, truth: dict, treatment: str, cohort_col: str, window: tuple[int, int], cluster: str
-) -> dict:
-    """TWFE (one dummy) and TWFE event study for one binary staggered treatment, against the truth.
+ROBUST_ESTIMATORS = ("cs", "sa", "bjs")
+ROBUST_LABELS = {"cs": "Callaway-Sant'Anna", "sa": "Sun-Abraham", "bjs": "Imputation (BJS)"}
 
-    The other treatments and the controls enter as covariates.
+
+def _event_rows(terms, tidy: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
+    frame = tidy.assign(event_time=terms).dropna(subset=["event_time"])
+    frame["event_time"] = frame["event_time"].astype(int)
+    lo, hi = window
+    frame = frame[(frame["event_time"] >= lo) & (frame["event_time"] <= hi)]
+    return frame[["event_time", "estimate", "std_error", "conf_low", "conf_high"]].reset_index(drop=True)
+
+
+def robust_estimates(
+    panel: pd.DataFrame, cohort_col: str, covariates: list[str], window: tuple[int, int], cluster: str,
+    estimators=ROBUST_ESTIMATORS,
+) -> dict:
+    """Heterogeneity-robust overall ATT and event-time effects.
+
+    CS: never-treated controls, no covariates (its covariates are pre-treatment characteristics; the
+    time-varying controls cannot enter). SA and BJS: the other treatments and time-varying controls
+    enter the untreated-outcome model linearly.
+    """
+    from analysis.estimators.callaway_santanna import att_gt
+    from analysis.estimators.imputation import imputation
+    from analysis.estimators.sun_abraham import sun_abraham
+
+    lo, hi = window
+    out = {}
+    if "cs" in estimators:
+        fit = att_gt(panel, "log_exports", "year", "city_code", cohort_col, control_group="nevertreated",
+                     clustervars=None if cluster == "city_code" else [cluster], progress=False)
+        dyn = fit.aggregate("dynamic").tidy()
+        simple = fit.aggregate("simple").tidy().iloc[0]
+        terms = dyn["term"].str.extract(r"event_time=(-?\d+)")[0].astype(float)
+        out["cs"] = {"overall": simple.to_dict(), "event_study": _event_rows(terms, dyn, window)}
+    if "sa" in estimators:
+        fit = sun_abraham(panel, "log_exports", "year", "city_code", cohort_col, covariates=covariates,
+                          min_e=lo, max_e=hi, cluster=cluster)
+        es = fit.tidy()
+        terms = es["term"].str.extract(r"event_time::(-?\d+)")[0].astype(float)
+        out["sa"] = {"overall": fit.aggregate_att().iloc[0].to_dict(), "event_study": _event_rows(terms, es, window)}
+    if "bjs" in estimators:
+        fit = imputation(panel, "log_exports", "year", "city_code", cohort_col, covariates=covariates,
+                         horizons=list(range(0, hi + 1)), cluster=cluster)
+        es = fit.tidy()
+        terms = es["term"].str.extract(r"horizon::(-?\d+)")[0].astype(float)
+        out["bjs"] = {"overall": es.iloc[0].to_dict(), "event_study": _event_rows(terms, es, window)}
+    for key, value in out.items():
+        value["label"] = ROBUST_LABELS[key]
+    return out
+
+
+def binary_study(
+    panel: pd.DataFrame, truth: dict, treatment: str, cohort_col: str, window: tuple[int, int], cluster: str,
+    estimators=ROBUST_ESTIMATORS,
+) -> dict:
+    """TWFE (one dummy), TWFE event study and the heterogeneity-robust estimators for one binary
+    staggered treatment, against the truth. The other treatments and the controls enter as covariates.
     """
     others = [t for t in TREATMENTS if t != treatment]
     single = twfe(panel, "log_exports", [treatment] + others + CONTROLS, cluster=cluster)
@@ -64,12 +116,16 @@ def binary_study(
         "pretrend_test": es.pretrend_test(),
         "n_treated_cities": int(panel.loc[panel[cohort_col] > 0, "city_code"].nunique()),
         "cohorts": sorted(int(g) for g in panel[cohort_col].unique() if g > 0),
+        "robust": robust_estimates(panel, cohort_col, others + CONTROLS, tuple(window), cluster, estimators),
     }
 
 
 def headline_metrics(result: dict) -> dict:
     """Small flat dict for `dvc metrics show`."""
     out = {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
+    for key, value in result.get("robust", {}).items():
+        out[f"{key}_att"] = value["overall"]["estimate"]
+        out[f"{key}_se"] = value["overall"]["std_error"]
     if result.get("true_att_overall") is not None:
         out["true_att"] = result["true_att_overall"]
     return out
@@ -112,3 +168,25 @@ def coverage_study(panel: pd.DataFrame, truth: dict, n_bins: int, cluster: str) 
         "bin_edges": bins.bins,
         "dose_spline": spline_curve,
     }
+
+
+def overall_comparison(study: dict) -> pd.DataFrame:
+    """Overall effect by estimator (TWFE single dummy and the robust ones) against the truth."""
+    rows = [{"estimator": "TWFE (one dummy)", **{k: study["twfe"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")}}]
+    for value in study.get("robust", {}).values():
+        rows.append({"estimator": value["label"], **{k: value["overall"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")}})
+    frame = pd.DataFrame(rows)
+    truth = study.get("true_att_overall")
+    if truth is not None:
+        frame["truth"] = truth
+        frame["bias"] = frame["estimate"] - truth
+        frame["truth_in_ci"] = (frame["conf_low"] <= truth) & (truth <= frame["conf_high"])
+    return frame
+
+
+def event_study_series(study: dict) -> dict[str, pd.DataFrame]:
+    """Event-study frames by estimator, for the figure."""
+    series = {"TWFE event study": study["event_study"]}
+    for value in study.get("robust", {}).values():
+        series[value["label"]] = pd.DataFrame(value["event_study"])
+    return series

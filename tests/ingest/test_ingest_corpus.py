@@ -7,7 +7,6 @@ import hashlib
 
 import pandas as pd
 import pytest
-
 from ingest_corpus import BAD, GOOD, write
 
 

@@ -193,8 +193,33 @@ def test_project_cli_subprocess(tmp_path, master):
     env = {**os.environ, "ANALYSIS_ROOT": str(root)}
     out = root / "out" / "panel.csv"
     cmd = [sys.executable, "-c", "from analysis.cli import app; app()", "ingest", str(bad), "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0] == (f"error: {bad}:3:城市: duplicate city-year: 杭州 2015 (also on line 2) "
                                            "(keep one row per city and year)")
     assert not out.exists() and not out.parent.exists()
+
+
+def test_workbook_sheets_are_stacked_and_named_in_errors(tmp_path, master, table):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["本表数据来源于统计年鉴"])
+    for year, unit, value in ((2015, "万美元", 100.0), (2016, "亿元", 0.066423)):
+        ws = book.create_sheet(str(year))
+        ws.append(["城市", "年份", f"货物出口额({unit})"])
+        ws.append(["杭州", year, value])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    result = ingest_file(path, master, table)
+    assert result.panel["exports_usd_mn"].tolist() == pytest.approx([1.0, 0.066423e8 / 6.6423 / 1e6])
+    assert "sheet '说明' skipped" in result.report
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text("sheet: 2016\n", encoding="utf-8")
+    assert ingest_file(path, master, table, column_map=cmap).panel["year"].tolist() == [2016]
+    book["2016"]["C2"] = "many"
+    book.save(path)
+    with pytest.raises(InputError) as err:
+        ingest_file(path, master, table)
+    assert str(err.value).startswith(f"error: {path}[2016]:2:货物出口额(亿元): not a number: 'many'")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analysis.errors import InputError
@@ -126,3 +125,19 @@ def test_province_column_disambiguates_county_names(tmp_path, master, table):
     path = _write(tmp_path, [["江苏省", "鼓楼区", 2015, 80]], header="省份,城市,年份,货物出口额(万美元)")
     with pytest.raises(InputError, match=r"ambiguous county-level name \(in 南京市, 徐州市\)"):
         ingest_file(path, master, table)
+
+
+def test_report_flags_tenfold_jumps_and_assumed_units(tmp_path, master, table):
+    rows = [["合肥", 2010, 1600000, 9000, 890, 38], ["合肥", 2011, 16000000, 9000, 890, 38]]
+    path = _write(tmp_path, rows, header="城市,年份,货物出口额,地区生产总值(亿元),年末总人口,第二产业增加值占GDP比重")
+    report = ingest_file(path, master, table).report
+    assert "| 合肥市 | 340100 | 2011 | exports_usd_mn | 1.6e+04 | 1.6e+05 | 10 |" in report
+    assert "Unit of `货物出口额` not stated: assumed **万美元**" in report
+
+
+def test_report_flags_a_unit_slip(tmp_path, master, table):
+    rows = [["杭州", 2015, 6e10, 1, 700, 40], ["宁波", 2015, 5.8e10, 1, 600, 40]]  # 美元 labelled 万美元
+    path = _write(tmp_path, rows, header="城市,年份,货物出口额(万美元),地区生产总值(亿元),年末总人口,第二产业增加值占GDP比重")
+    report = ingest_file(path, master, table).report
+    assert "**exports_usd_mn**: median 5.9e+08 is outside the usual range 10-100000; a unit slip by a factor of " \
+           "about 0.0001 is likely" in report

@@ -219,7 +219,11 @@ def twfe_pyfixest(
 
     cluster = cluster or idname
     fml = f"{yname} ~ {' + '.join(xnames)} | {idname}+{tname}"
-    fit = pf.feols(fml, data=data, vcov={"CRV1": cluster})
+    # Cluster on a renamed copy: when the cluster column *is* a fixed-effect column, pyfixest 0.60's
+    # nested-FE count (small-sample K) depends on PYTHONHASHSEED and sometimes counts the other FE
+    # as nested too (castle: K = 2 instead of 12 in about 1 run in 3); the data-based check is stable.
+    frame = data.assign(_twfe_cluster=data[cluster].to_numpy())
+    fit = pf.feols(fml, data=frame, vcov={"CRV1": "_twfe_cluster"})
     tidy = fit.tidy()
     return TWFEResult(
         params=tidy["Estimate"], std_errors=tidy["Std. Error"], cov=pd.DataFrame(fit._vcov, index=tidy.index, columns=tidy.index),

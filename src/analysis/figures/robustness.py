@@ -90,7 +90,7 @@ def plot_spec_curve(curve: pd.DataFrame, dims: list[str] | None = None, baseline
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 3.2 + 0.2 * len(options)),
                                       gridspec_kw={"height_ratios": [3.2, 0.2 * len(options) + 0.3]})
     sig = (c["conf_low"] > 0) | (c["conf_high"] < 0)
-    colors = np.where(sig, PALETTE[0], "0.6")
+    colors = [PALETTE[0] if s else (0.6, 0.6, 0.6) for s in sig]
     top.vlines(x, c["conf_low"], c["conf_high"], colors=colors, lw=0.8, alpha=0.6)
     top.scatter(x, c["estimate"], c=colors, s=8, zorder=3)
     top.axhline(0, color="0.3", lw=0.8, ls="--")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -49,7 +49,7 @@ def _treatment_table(master: pd.DataFrame, params: dict) -> pd.DataFrame:
 def ingest(
     file: Annotated[Path, typer.Argument(help="Yearbook export: CSV (UTF-8/GBK) or XLSX, one row per city-year.")],
     out: Annotated[Path, typer.Option("--out", help="Processed panel CSV to write (report: <out>_report.md).")],
-    map: Annotated[Optional[Path], typer.Option("--map", help="YAML column map (columns:, units:, sheet:).")] = None,
+    map: Annotated[Path | None, typer.Option("--map", help="YAML column map (columns:, units:, sheet:).")] = None,
 ) -> None:
     """Check a yearbook file and write the processed panel plus a validation report."""
     from analysis.ingest import ingest_file, report_path, write_atomic
@@ -75,7 +75,7 @@ def ingest(
 def template(
     lang: Annotated[Lang, typer.Option("--lang", help="Header language.")] = Lang.zh,
     format: Annotated[Format, typer.Option("--format", help="File type.")] = Format.csv,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Default: data/raw/yearbook_template_<lang>.<format>")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Default: data/raw/yearbook_template_<lang>.<format>")] = None,
 ) -> None:
     """Write a blank yearbook-style template that `analysis ingest` reads."""
     from analysis.ingest.template import write_template

@@ -142,9 +142,10 @@ def load_column_map(path: Path | str | None) -> ColumnMap:
     lines = _key_lines(node)
     unknown = set(data) - {"columns", "units", "sheet"}
     if unknown:
-        key = sorted(unknown)[0]
+        key = min(unknown)
         raise InputError(label, f"unknown key {key!r}", row=lines.get(key), hint="use columns, units, sheet")
-    cmap = ColumnMap(path=label, sheet=data.get("sheet"), lines=lines)
+    sheet = data.get("sheet")
+    cmap = ColumnMap(path=label, sheet=None if sheet is None else str(sheet), lines=lines)
     for header, variable in (data.get("columns") or {}).items():
         variable = str(variable)
         if variable in IMPLIED:

@@ -80,26 +80,26 @@ def _table_rows(grid: Grid, layout: C.Layout, log: IngestLog) -> tuple[list[list
                     for j in [city_col.index]} if city_col else set()
     n_header = len(grid.rows[layout.data_start - len(layout.header_lines)])
     rows, lines = [], []
+    limit = max(width, n_header)
     for row, line in zip(grid.rows[layout.data_start:], grid.lines[layout.data_start:]):
-        texts = [_text(c) for c in row]
-        filled = [t for t in texts if t]
-        if not filled:
+        first = next((t for t in map(_text, row) if t), None)  # usually the first cell: cheap
+        if first is None:
             _drop(log, "blank rows")
             continue
-        first = filled[0].lower()
-        if first.startswith(FOOTNOTE_MARKS) and len(filled) <= 2:
+        if first.lower().startswith(FOOTNOTE_MARKS) and sum(1 for c in row if _text(c)) <= 2:
             _drop(log, "footnote rows (注/资料来源/Note)")
             continue
-        if city_col is not None and city_col.index < len(texts):
-            name = texts[city_col.index]
+        if city_col is not None and city_col.index < len(row):
+            name = _text(row[city_col.index])
             if name in header_texts:
                 _drop(log, "repeated header rows")
                 continue
-            if N.clean_name(name).lower() in TOTAL_ROWS:
+            if name and N.clean_name(name).lower() in TOTAL_ROWS:
                 _drop(log, "total rows (全国/合计)")
                 continue
-        if len(row) > max(width, n_header) and any(texts[max(width, n_header):]):
-            raise InputError(grid.label, f"row has {len(filled)} filled fields beyond the {max(width, n_header)} "
+        if len(row) > limit and any(_text(c) for c in row[limit:]):
+            filled = sum(1 for c in row if _text(c))
+            raise InputError(grid.label, f"row has {filled} filled fields beyond the {limit} "
                              "header columns", row=line,
                              hint="quote values that contain the delimiter, e.g. \"1,234\", or remove separators")
         rows.append(row)
@@ -261,6 +261,8 @@ def _check_provinces(frame: pd.DataFrame, res: pd.DataFrame, index: N.NameIndex,
 def _combine(frame: pd.DataFrame, layout: C.Layout, log: IngestLog) -> pd.DataFrame:
     """One row per city-year: duplicates are errors; merged units and county-level rows are combined."""
     key_name = frame["_name"].map(N.clean_name)
+    if "province" in frame:  # 朝阳区 of 北京 and of 长春 are two units
+        key_name = frame["province"].fillna("").map(N.province_core) + "/" + key_name
     same = pd.DataFrame({"n": key_name, "y": frame["year"]}).duplicated(keep="first").to_numpy()
     city_label = (layout.columns.get("city") or layout.columns["city_code"]).label
     if same.any():

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz, process
-
 import pandera.pandas as pa
+from rapidfuzz import fuzz, process
 
 from analysis import paths
 from analysis.errors import InputError, validate_frame
@@ -128,7 +127,7 @@ class NameIndex:
     _by_core: dict | None = None
 
     @classmethod
-    def cached(cls, master: pd.DataFrame) -> "NameIndex":
+    def cached(cls, master: pd.DataFrame) -> NameIndex:
         """The index for ``master`` and the committed admin_changes.csv, built once per process."""
         path = paths.REFERENCE / "admin_changes.csv"
         key = (int(pd.util.hash_pandas_object(master[["city_code", "city"]], index=False).sum()),
@@ -139,7 +138,7 @@ class NameIndex:
         return _INDEX_CACHE[key]
 
     @classmethod
-    def build(cls, master: pd.DataFrame, changes: pd.DataFrame | None = None) -> "NameIndex":
+    def build(cls, master: pd.DataFrame, changes: pd.DataFrame | None = None) -> NameIndex:
         changes = load_admin_changes() if changes is None else changes
         exact = {**dict(zip(master["city_short"], master["city_code"])), **dict(zip(master["city"], master["city_code"]))}
         core = {prefecture_core(n): c for n, c in zip(master["city"], master["city_code"])}

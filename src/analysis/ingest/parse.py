@@ -16,7 +16,7 @@ from analysis.ingest import units as U
 
 MISSING = {"", "-", "--", "—", "——", "–", "…", "...", "..", "na", "n/a", "n.a.", "nan", "null", "none", "无",
            "/", "x", "*", "#n/a", "不详", "缺失"}
-_NUMBER = re.compile(r"^([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[+-]?\d+)?)(.*)$", re.I)
+_NUMBER = re.compile(r"^([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[+-]?\d+)?)(.*)$", re.IGNORECASE)
 
 
 class CellError(ValueError):

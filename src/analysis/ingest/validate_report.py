@@ -2,7 +2,7 @@
 
 It tells the user what the ingest assumed and what looks wrong without being an error: units
 that were not stated, magnitudes that suggest a wrong unit (a factor of 10^k), coverage by year,
-missing cells, year-on-year jumps of more than x10, names that were mapped through a rename,
+missing cells, year-on-year jumps of x10 or more, names that were mapped through a rename,
 a merger or a county-level unit, rows that were dropped and why.
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import reference
+from analysis.errors import InputError
 
 # Plausible medians across prefectures (canonical units); outside them a unit slip is likely.
 PLAUSIBLE = {
@@ -43,7 +44,9 @@ def unit_checks(panel: pd.DataFrame) -> list[str]:
         if not np.isfinite(med):
             continue
         if med < lo or med > hi:
-            factor = 10 ** round(np.log10(np.sqrt(lo * hi) / med))
+            # the smallest power of ten that brings the median into the usual range
+            k = np.ceil(np.log10(lo / med)) if med < lo else np.floor(np.log10(hi / med))
+            factor = 10.0 ** k
             out.append(f"**{var}**: median {med:.4g} is outside the usual range {lo:g}-{hi:g}; "
                        f"a unit slip by a factor of about {factor:g} is likely (check the unit of the column).")
     return out
@@ -53,7 +56,7 @@ def national_check(panel: pd.DataFrame) -> pd.DataFrame:
     """Sum of the cities' exports against national goods exports, by year."""
     try:
         nat = reference.load_national_exports().set_index("year")["exports_usd_bn"] * 1000
-    except Exception:  # the report must not fail on a reference problem
+    except (InputError, OSError):  # the report must not fail on a reference problem
         return pd.DataFrame()
     by_year = panel.groupby("year").agg(cities=("city_code", "nunique"), exports=("exports_usd_mn", "sum"))
     by_year["national"] = nat.reindex(by_year.index)
@@ -63,17 +66,23 @@ def national_check(panel: pd.DataFrame) -> pd.DataFrame:
 
 def suspicious_jumps(panel: pd.DataFrame) -> pd.DataFrame:
     p = panel.sort_values(["city_code", "year"])
-    rows = []
+    consecutive = (p["year"] - p.groupby("city_code")["year"].shift()) == 1
+    parts = []
     for var in JUMP_VARIABLES:
         prev = p.groupby("city_code")[var].shift()
-        consecutive = p["year"] - p.groupby("city_code")["year"].shift() == 1
         ratio = p[var] / prev
-        bad = consecutive & ((ratio > JUMP) | (ratio < 1 / JUMP))
-        for i in np.flatnonzero(bad.to_numpy()):
-            r = p.iloc[i]
-            rows.append({"city": r["city"], "city_code": r["city_code"], "year": int(r["year"]), "variable": var,
-                         "previous": f"{prev.iloc[i]:.4g}", "value": f"{r[var]:.4g}", "ratio": f"{ratio.iloc[i]:.3g}"})
-    return pd.DataFrame(rows)
+        bad = (consecutive & ((ratio >= JUMP) | (ratio <= 1 / JUMP))).to_numpy()
+        if bad.any():
+            parts.append(pd.DataFrame({
+                "city": p["city"].to_numpy()[bad], "city_code": p["city_code"].to_numpy()[bad],
+                "year": p["year"].to_numpy()[bad], "variable": var,
+                "previous": prev.to_numpy()[bad], "value": p[var].to_numpy()[bad], "ratio": ratio.to_numpy()[bad]}))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    for col in ("previous", "value", "ratio"):
+        out[col] = out[col].map("{:.4g}".format)
+    return out
 
 
 def render_report(result) -> str:
@@ -107,7 +116,9 @@ def render_report(result) -> str:
     checks = unit_checks(panel)
     out += [f"- {c}" for c in checks] or ["- Magnitudes of all variables are in the usual ranges."]
     nat = national_check(panel)
-    if not nat.empty:
+    if not nat.empty and nat["cities"].max() < 100:
+        out += ["", "Sum of exports against national exports: skipped (fewer than 100 cities in every year).", ""]
+    elif not nat.empty:
         out += ["", "Sum of the cities' exports against national goods exports (million USD); with all "
                 "~300 prefectures the ratio should be close to 1, a ratio near 0.01 or 100 means a unit slip:", "",
                 _table(nat.assign(exports=nat["exports"].map("{:.6g}".format),
@@ -131,7 +142,7 @@ def render_report(result) -> str:
     out.append(f"City-years absent from the file (of a balanced {n_cities} x {panel['year'].nunique()} grid): "
                f"{full - len(panel)}\n")
 
-    out += ["## Suspicious jumps (year-on-year ratio above 10 or below 0.1)", ""]
+    out += ["## Suspicious jumps (year-on-year ratio of 10 or more, or 0.1 or less)", ""]
     jumps = suspicious_jumps(panel)
     out.append(_table(jumps.head(50)))
     if len(jumps) > 50:

@@ -51,7 +51,7 @@ from analysis import paths
 from analysis.cities import match_city_names
 from analysis.errors import InputError, validate_frame
 from analysis.estimators.results import TIDY_COLUMNS, tidy_frame
-from analysis.estimators.twfe import twfe
+from analysis.robustness._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
 from analysis.reference import VERIFICATION, treatment_year
 
 __all__ = [

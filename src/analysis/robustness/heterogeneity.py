@@ -4,7 +4,8 @@ Dimensions (any subset): ``region`` (east / central / west / northeast), ``coast
 inland), ``batch`` (designation batch of the treated cities) and ``size`` (terciles of baseline
 exports, i.e. exports in the first panel year, so the grouping is not affected by the treatment).
 
-Two estimates per group, both TWFE with city and year effects (:func:`analysis.estimators.twfe.twfe`):
+Two estimates per group, both TWFE with city and year effects (the numbers of
+:func:`analysis.estimators.twfe.twfe`, computed by its FWL twin ``_twfe_fast``):
 
 * **interaction**: one regression on the full panel with ``D x 1{group = k}`` for every group ``k``
   (no omitted group, so each coefficient is that group's effect) sharing the year effects and the
@@ -27,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.estimators.results import TIDY_COLUMNS, tidy_frame
-from analysis.estimators.twfe import twfe
+from analysis.robustness._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
 
 __all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity"]
 
