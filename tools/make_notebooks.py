@@ -131,10 +131,10 @@ NOTEBOOKS = {
             "tests that all leads are zero."
         ),
         new_code_cell(
-            "from analysis.figures.effects import plot_event_study\n"
+            "from analysis.figures.effects import plot_event_study\nfrom analysis.figures.labels import label\n"
             "print(study['pretrend_test'])\n"
             "fig = plot_event_study(event_study_series(study), ctx.truth_series(study), "
-            "'Pilot zones: effect on log exports by years since designation', lang)\n"
+            "label('pilot_es_title', lang), lang)\n"
             "ctx.save(fig, 'pilot_event_study')"
         ),
         new_code_cell(
@@ -170,10 +170,10 @@ NOTEBOOKS = {
             "so intervals are wide."
         ),
         new_code_cell(
-            "from analysis.figures.effects import plot_event_study\n"
+            "from analysis.figures.effects import plot_event_study\nfrom analysis.figures.labels import label\n"
             "print(study['pretrend_test'])\n"
             "fig = plot_event_study(event_study_series(study), ctx.truth_series(study), "
-            "'Rail links: effect on log exports by years since first service', lang)\n"
+            "label('rail_es_title', lang), lang)\n"
             "ctx.save(fig, 'rail_event_study')"
         ),
         new_code_cell(
@@ -206,9 +206,9 @@ NOTEBOOKS = {
         ),
         new_code_cell("study['twfe_no_controls']"),
         new_code_cell(
-            "from analysis.figures.effects import plot_dose_response\n"
+            "from analysis.figures.effects import plot_dose_response\nfrom analysis.figures.labels import label\n"
             "fig = plot_dose_response(study['dose_spline'], study['dose_bins'], lang, "
-            "'Network coverage: dose-response of log exports')\n"
+            "label('dose_title', lang))\n"
             "ctx.save(fig, 'coverage_dose_response')"
         ),
         new_code_cell(

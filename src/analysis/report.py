@@ -25,6 +25,20 @@ FIGURES = [
     ("rail_event_study", "rail_links", "Rail links: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("coverage_dose_response", "network_coverage", "Network coverage: dose-response of log exports to broadband users per 100 people."),
 ]
+CAPTIONS_ZH = {
+    "overview_rollout": "处理的推进：各年累计处理城市数，以及按设立年份标注的综试区城市。",
+    "overview_exports": "城市出口额分布及其集中度（洛伦兹曲线）。",
+    "pilot_event_study": "综试区：TWFE、Callaway-Sant'Anna、Sun-Abraham 与 BJS 插补的事件研究估计（95% 置信区间，按城市聚类）及真实效应。",
+    "rail_event_study": "铁路联通：TWFE、Callaway-Sant'Anna、Sun-Abraham 与 BJS 插补的事件研究估计（95% 置信区间，按城市聚类）及真实效应。",
+    "coverage_dose_response": "网络覆盖：出口额对数对每百人宽带用户数的剂量反应。",
+}
+ROW_LABELS_ZH = {
+    "pilot": "跨境电商综试区", "rail": "铁路联通", "log_broadband": "每百人宽带用户数对数",
+    "log_gdp_pc": "人均 GDP 对数", "log_population": "人口对数", "log_fdi": "外商直接投资对数",
+    "industry_share_pct": "第二产业占比（%）",
+}
+SPECS_ZH = {"no controls": "无控制变量", "controls": "含控制变量"}
+FOOTER_ZH = {"Observations": "观测数", "Clusters (city)": "聚类数（城市）", "Within R²": "组内 R²"}
 ROW_LABELS = {
     "pilot": "CBEC pilot zone",
     "rail": "Rail link",
@@ -52,11 +66,12 @@ def _stars(p: float) -> str:
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
 
 
-def regression_table(table: pd.DataFrame) -> dict:
+def regression_table(table: pd.DataFrame, lang: str = "en") -> dict:
     """Columns = specifications; cells 'estimate stars' over '(se)'; footer N, clusters, within R2."""
     specs = list(dict.fromkeys(table["specification"]))
+    labels = ROW_LABELS_ZH if lang == "zh" else ROW_LABELS
     rows = []
-    for term, lab in ROW_LABELS.items():
+    for term, lab in labels.items():
         cells, ses = [], []
         for spec in specs:
             hit = table[(table["specification"] == spec) & (table["term"] == term)]
@@ -71,7 +86,9 @@ def regression_table(table: pd.DataFrame) -> dict:
     footer = []
     for key, lab, fmt in (("nobs", "Observations", "{:.0f}"), ("n_clusters", "Clusters (city)", "{:.0f}"),
                           ("r2_within", "Within R²", "{:.3f}")):
-        footer.append({"label": lab, "cells": [fmt.format(table.loc[table["specification"] == s, key].iloc[0]) for s in specs]})
+        footer.append({"label": FOOTER_ZH[lab] if lang == "zh" else lab, "cells": [fmt.format(table.loc[table["specification"] == s, key].iloc[0]) for s in specs]})
+    if lang == "zh":
+        specs = [SPECS_ZH.get(s, s) for s in specs]
     return {"specs": specs, "rows": rows, "footer": footer}
 
 
@@ -83,6 +100,7 @@ def collect_context(params: dict) -> dict:
     overall = {key: pd.read_csv(paths.TABLES / f"{key}_overall.csv").to_dict(orient="records")
                for key in ("pilot", "rail")}
     source = res["overview"]["data_source"]
+    lang = params.get("report", {}).get("lang", "en")
     panel_hash = _sha256(paths.PROCESSED / "panel.csv")
     commit = _commit()
     nb_params = params.get("notebooks", {})
@@ -90,20 +108,21 @@ def collect_context(params: dict) -> dict:
     for i, (stem, notebook, caption) in enumerate(FIGURES, start=1):
         p = nb_params.get(notebook, {})
         figures.append({
-            "n": i, "stem": stem, "caption": caption, "notebook": notebook,
+            "n": i, "stem": stem, "caption": CAPTIONS_ZH[stem] if lang == "zh" else caption, "notebook": notebook,
             "png": paths.FIGURES / f"{stem}.png",
             "provenance": f"notebook {notebook}.ipynb · commit {commit} · data sha256 {panel_hash} · "
                           f"params {', '.join(f'{k}={v}' for k, v in p.items()) or 'defaults'}",
         })
     return {
-        "title": params["report"]["title"],
+        "title": params["report"]["title_zh" if lang == "zh" else "title"],
+        "lang": lang,
         "synthetic": source == "synthetic",
         "data_source": source,
         "ov": res["overview"],
         "pilot": res["pilot_zones"],
         "rail": res["rail_links"],
         "cov": res["network_coverage"],
-        "table": regression_table(table),
+        "table": regression_table(table, lang),
         "overall": overall,
         "figures": figures,
         "commit": commit,
@@ -137,10 +156,12 @@ def build_report(params: dict, out_dir: Path | None = None) -> list[Path]:
                                     "notebook_html": Path("..") / "output" / "notebooks" / f"{f['notebook']}.html"}
                                    for f in ctx["figures"]]}
     html_ctx["replication_html"] = render_html(ctx["replication"])
-    html_path.write_text(env.get_template("report.html.j2").render(**html_ctx), encoding="utf-8")
-    typ_ctx = {**ctx, "figures": [{**f, "src": "/" + str(f["png"].relative_to(paths.ROOT))} for f in ctx["figures"]]}
-    typ_path.write_text(env.get_template("report.typ.j2").render(**typ_ctx), encoding="utf-8")
+    suffix = ".zh" if ctx["lang"] == "zh" else ""
+    html_path.write_text(env.get_template(f"report{suffix}.html.j2").render(**html_ctx), encoding="utf-8")
+    # Typst resolves absolute image paths against its root; "/" lets the report live anywhere.
+    typ_ctx = {**ctx, "figures": [{**f, "src": str(f["png"].resolve())} for f in ctx["figures"]]}
+    typ_path.write_text(env.get_template(f"report{suffix}.typ.j2").render(**typ_ctx), encoding="utf-8")
     tmp = pdf_path.with_suffix(".pdf.tmp")
-    typst.compile(str(typ_path), output=str(tmp), root=str(paths.ROOT), font_paths=[str(cjk_font_path().parent)])
+    typst.compile(str(typ_path), output=str(tmp), root="/", font_paths=[str(cjk_font_path().parent)])
     tmp.replace(pdf_path)  # no partial PDF if compilation fails
     return [html_path, typ_path, pdf_path]

@@ -121,7 +121,7 @@ def plot_estimates(summary: pd.DataFrame, truth: float | None = None, title: str
     coefficient_axes(frame.assign(conf_low=lo, conf_high=hi), ax=ax)
     if truth is not None:
         ax.axvline(truth, color="black", lw=1.0, label=f"true ATT = {truth:.3f} (simulation)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -58,7 +58,6 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from analysis.estimators.results import TIDY_COLUMNS, tidy_frame
-from analysis.panel_schema import CONTROLS
 
 __all__ = ["DEFAULT_OPTIONS", "SpecCurveResult", "spec_curve", "spec_grid", "default_control_sets"]
 
@@ -79,18 +78,32 @@ REGIONS = ("east", "central", "west", "northeast")
 
 
 def default_control_sets() -> dict[str, list[str]]:
+    from analysis.panel_schema import CONTROLS  # imported here: keeps pandera out of the workers
+
     return {"none": [], "controls": list(CONTROLS), "controls+treatments": [*CONTROLS, "rail", "log_broadband"]}
 
 
 # ------------------------------------------------------------------------------------------ data
-def _sample(panel: pd.DataFrame, name: str, years: pd.DataFrame | None, idname: str) -> pd.DataFrame:
+def _dropped_cities(samples, years: pd.DataFrame | None) -> dict[str, list]:
+    """City codes removed by each ``drop_*`` sample (resolved once, so workers need no roster code)."""
+    from analysis.robustness.concurrent import DEFAULT_POLICY, policy_columns
+
+    out = {}
+    for name in samples:
+        if name == "drop_ftz" or name.startswith("drop:"):
+            policy = DEFAULT_POLICY if name == "drop_ftz" else name.split(":", 1)[1]
+            col = policy_columns(policy)[0]
+            if years is None or col not in years.columns:
+                raise KeyError(f"sample {name!r} needs the policy years column {col!r}")
+            out[name] = sorted(years.index[years[col] > 0])
+    return out
+
+
+def _sample(panel: pd.DataFrame, name: str, dropped: dict, idname: str) -> pd.DataFrame:
     if name == "all":
         return panel
-    if name == "drop_ftz" or name.startswith("drop:"):
-        from analysis.robustness.concurrent import DEFAULT_POLICY, drop_policy_cities
-
-        policy = DEFAULT_POLICY if name == "drop_ftz" else name.split(":", 1)[1]
-        return drop_policy_cities(panel, years, [policy], idname)
+    if name in dropped:
+        return panel[~panel[idname].isin(dropped[name])]
     if name in REGIONS:
         return panel[panel["region"] == name]
     if name in ("coastal", "inland"):
@@ -100,9 +113,9 @@ def _sample(panel: pd.DataFrame, name: str, years: pd.DataFrame | None, idname: 
     raise ValueError(f"unknown sample {name!r}")
 
 
-def _spec_data(panel, spec, control_sets, years, yname, gname, idname, tname):
+def _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname):
     """The estimation frame of one specification: columns _y, _g, _D, controls, cluster."""
-    df = _sample(panel, spec["sample"], years, idname)
+    df = _sample(panel, spec["sample"], dropped, idname)
     g = df[gname].to_numpy()
     if spec["timing"] == "following":
         g = np.where(g > 0, g + 1, 0)
@@ -174,9 +187,9 @@ def _estimate(data: pd.DataFrame, spec: dict, controls: list[str], idname: str, 
     raise ValueError(f"unknown estimator {est!r}; choose from {ESTIMATORS}")
 
 
-def _run_spec(panel, spec, control_sets, years, yname, gname, idname, tname) -> dict:
+def _run_spec(panel, spec, control_sets, dropped, yname, gname, idname, tname) -> dict:
     """Estimate one specification (runs in a worker): the spec plus estimate, SE, CI, sample sizes."""
-    data, controls = _spec_data(panel, spec, control_sets, years, yname, gname, idname, tname)
+    data, controls = _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname)
     with warnings.catch_warnings():  # estimator notes (dropped rows, clustering) are expected here
         warnings.simplefilter("ignore")
         est, se = _estimate(data, spec, controls, idname, tname)
@@ -247,10 +260,14 @@ class SpecCurveResult:
         return plot_spec_curve(self.table, DIMENSIONS, self.baseline, title)
 
 
+def _run_chunk(panel, specs, control_sets, dropped, yname, gname, idname, tname) -> list[dict]:
+    return [_run_spec(panel, s, control_sets, dropped, yname, gname, idname, tname) for s in specs]
+
+
 def _run_parallel(tasks: list, n_jobs: int, backend: str, client, progress: bool) -> list:
     def run() -> list:
         out = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        return list(tqdm(out, total=len(tasks), disable=not progress, desc="specifications"))
+        return list(tqdm(out, total=len(tasks), disable=not progress, desc="specification chunks"))
 
     if backend == "loky":
         with parallel_config(backend="loky"):
@@ -291,13 +308,15 @@ def spec_curve(
     backend: str = "loky",
     client=None,
     progress: bool = True,
+    chunks_per_job: int = 4,
 ) -> SpecCurveResult:
     """Estimate every feasible specification of ``options`` (missing dimensions take
     ``DEFAULT_OPTIONS``); see the module docstring for the choices and the impossible combinations.
 
     ``policy_years``: per-city first policy years (:func:`analysis.robustness.concurrent.policy_years`)
     for ``drop_*`` samples; loaded from the committed free-trade-zone roster when needed and not given.
-    ``n_jobs``/``backend``/``client``: joblib parallelism (``"loky"`` or ``"dask"``).
+    ``n_jobs``/``backend``/``client``: joblib parallelism (``"loky"`` or ``"dask"``); the specifications
+    are sent in ``n_jobs * chunks_per_job`` chunks (the result does not depend on the chunking).
     """
     opts = {**DEFAULT_OPTIONS, **(options or {})}
     control_sets = {**default_control_sets(), **(control_sets or {})}
@@ -309,26 +328,30 @@ def spec_curve(
         from analysis.robustness.concurrent import policy_years as wide_years
 
         policy_years = wide_years(load_concurrent_policies())
+    dropped = _dropped_cities(opts["sample"], policy_years)
     grid = spec_grid(opts)
     needed = list(dict.fromkeys([idname, tname, yname, gname, "log_population", "region", "coastal", "province",
                                  *itertools.chain.from_iterable(control_sets[c] for c in opts["controls"]),
                                  *opts["cluster"]]))
     panel = panel[needed].reset_index(drop=True)
-    feasible, dropped, frames = [], [], {}
+    feasible, impossible, frames = [], [], {}
     for spec in grid.to_dict("records"):
         key = (spec["sample"], spec["timing"], spec["outcome"], spec["controls"], spec["cluster"])
         if key not in frames:  # the estimation frame does not depend on the estimator
-            frames[key] = _spec_data(panel, spec, control_sets, policy_years, yname, gname, idname, tname)
+            frames[key] = _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname)
         data, controls = frames[key]
         reason = _infeasible(data, spec, controls, idname, tname, min_clusters)
-        (dropped if reason else feasible).append({**spec, "reason": reason} if reason else spec)
+        (impossible if reason else feasible).append({**spec, "reason": reason} if reason else spec)
     sets = {k: control_sets[k] for k in opts["controls"]}
-    tasks = [delayed(_run_spec)(panel, {k: v for k, v in s.items()}, sets, policy_years, yname, gname, idname, tname)
-             for s in feasible]
-    rows = _run_parallel(tasks, n_jobs, backend, client, progress)
+    # a few round-robin chunks per worker: the panel is shipped once per chunk, and every chunk gets
+    # a similar mix of cheap (TWFE, CS, BJS) and expensive (SA) specifications
+    n_chunks = min(len(feasible), max(1, n_jobs) * chunks_per_job)
+    tasks = [delayed(_run_chunk)(panel, feasible[i::n_chunks], sets, dropped, yname, gname, idname, tname)
+             for i in range(n_chunks)]
+    rows = list(itertools.chain.from_iterable(_run_parallel(tasks, n_jobs, backend, client, progress)))
     cols = ["spec_id", *DIMENSIONS, *TIDY_COLUMNS[1:], "n_obs", "n_cities", "n_treated_cities"]
     table = pd.DataFrame(rows, columns=cols).sort_values("spec_id", ignore_index=True)
-    infeasible = pd.DataFrame(dropped, columns=["spec_id", *DIMENSIONS, "reason"])
+    infeasible = pd.DataFrame(impossible, columns=["spec_id", *DIMENSIONS, "reason"])
     base = grid
     for d, v in BASELINE.items():
         base = base[base[d] == v]
