@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: reproduce test test-slow bench env lock notebooks lab clean
+.PHONY: reproduce test test-slow bench verify publish env lock notebooks lab clean
 
 $(VENV)/.installed: uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
@@ -34,6 +34,12 @@ test-slow: env  ## Monte Carlo and other slow checks
 
 bench: env  ## benchmarks: speed ratios against peer packages measured in the same run
 	for f in benchmarks/bench_*.py; do echo "== $$f"; python $$f || exit 1; done
+
+verify: env  ## compare this run's results with the committed published results (non-zero exit on a mismatch)
+	analysis verify --published results/published --fresh output
+
+publish: env  ## record this run's results as the published reference (then commit results/published)
+	analysis publish --fresh output --published results/published
 
 lock:  ## re-resolve the lock after editing pyproject.toml; regenerates requirements.lock and environment.yml
 	$(BIN)/uv lock

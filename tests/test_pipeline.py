@@ -30,8 +30,7 @@ def _run(args, cwd, env):
     return result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def make_project(tmp_path_factory, n_cities: int = 200):
     """A git copy of the project with small parameters, after one full `dvc repro`."""
     dest = tmp_path_factory.mktemp("project")
     for rel in _project_files():
@@ -42,7 +41,7 @@ def project(tmp_path_factory):
     for sub in ("data/interim", "data/processed", "data/raw"):
         (dest / sub).mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["synthetic"]["n_cities"] = 200
+    params["synthetic"]["n_cities"] = n_cities
     (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))
     env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
@@ -50,6 +49,11 @@ def project(tmp_path_factory):
         _run(args, dest, env)
     log = _run([str(BIN / "dvc"), "repro"], dest, env)
     return dest, env, log
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory)
 
 
 def test_repro_builds_every_product(project):

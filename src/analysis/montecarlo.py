@@ -16,8 +16,9 @@ pilot zones on treated city-years (``truth["pilot"]["att_overall"]``) with
 
 Why CS needs the adjustment: CS conditions on covariates at the base period (R ``did``'s
 ``xformla``), which cannot absorb a *trend* difference driven by the path of GDP per capita; the
-DGP's parallel trends hold only conditional on the time-varying controls (and on the rail link
-effects, which grow for 5 years after the first service and overlap with early pilot cohorts).
+DGP's parallel trends hold only conditional on the time-varying controls and on the rail link,
+whose effect is static (``SyntheticDesign.rail_att_growth = 0``), so one absorbing ``rail`` dummy
+is the correct control for it.
 """
 
 from __future__ import annotations
@@ -39,22 +40,14 @@ from analysis.estimators.twfe import twfe
 from analysis.synthetic import SyntheticDesign, simulate_panel
 
 CONTROLS = ["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct", "log_broadband"]
-RAIL_EVENT = [f"rail_e{k}" for k in range(6)]  # e = 0..4 and 5+ (the DGP's growth cap)
-ESTIMATORS = ["twfe", "cs_nocov", "cs_tv", "sa", "bjs"]
+RAIL = ["rail"]  # static rail effect in the DGP: one absorbing post-first-service dummy
+ESTIMATORS = ["twfe", "cs_nocov", "cs_tv", "cs_tv_fixedw", "sa", "sa_fixedw", "bjs"]
 ROBUST = ["cs_tv", "sa", "bjs"]
 
 
-def add_rail_event_dummies(panel: pd.DataFrame, cap: int = 5) -> pd.DataFrame:
-    """Rail-link event-time dummies 0..cap-1 and cap+ (the rail effect is a function of e only)."""
-    e = np.where(panel["rail_year"] > 0, panel["year"] - panel["rail_year"], -1)
-    cols = {f"rail_e{k}": (e == k).astype(float) for k in range(cap)}
-    cols[f"rail_e{cap}"] = (e >= cap).astype(float)
-    return panel.assign(**cols)
-
-
 def adjustment_covariates(panel: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The panel with rail dummies and the full list of time-varying controls of the Y(0) model."""
-    return add_rail_event_dummies(panel), CONTROLS + RAIL_EVENT
+    """The panel and the time-varying controls of the Y(0) model (DGP controls + ``rail``)."""
+    return panel, CONTROLS + RAIL
 
 
 def cs_time_varying(
@@ -65,6 +58,7 @@ def cs_time_varying(
     gname: str,
     covariates: list[str],
     type: str = "simple",
+    fixed_weights: bool = False,
 ) -> pd.DataFrame:
     """Callaway-Sant'Anna on ``y - X'b`` with ``b`` from ``y ~ X | unit + time`` on untreated rows.
 
@@ -73,7 +67,13 @@ def cs_time_varying(
     influence function of the first-stage OLS from pyfixest's scores and bread). Returns a tidy frame
     (``overall`` then the ``type`` aggregation's rows). Hand-written: no package offers CS with
     time-varying covariates this way.
+
+    ``fixed_weights`` (``type="simple"`` only) drops the estimated-cohort-share term (R did's
+    ``wif``) from the overall ATT's influence function: the right variance when inference is
+    conditional on the treatment timing, as in a Monte Carlo that keeps the cohorts fixed.
     """
+    if fixed_weights and type != "simple":
+        raise ValueError("fixed_weights is implemented for type='simple' only")
     import pyfixest as pf
 
     D = (data[gname] > 0) & (data[tname] >= data[gname])
@@ -98,12 +98,21 @@ def cs_time_varying(
     n = main.n
     psi_u = psi.reindex(res_ids).fillna(0.0).to_numpy()  # units without untreated rows: no first-stage term
     est = np.r_[main.overall_att, [] if main.att_egt is None else main.att_egt]
-    inf = np.column_stack([main.inf_func, main.inf_func_egt])
+    inf = np.column_stack([_simple_if_fixed_weights(gt) if fixed_weights else main.inf_func, main.inf_func_egt])
     A = np.array([np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads])  # (k, m)
     inf = inf - n * psi_u @ A
     se = np.sqrt((inf**2).sum(axis=0)) / n
     labels = ["overall"] + ([] if main.egt is None else [f"{type}={v:g}" for v in main.egt])
     return tidy_frame(labels, est, se)
+
+
+def _simple_if_fixed_weights(gt) -> np.ndarray:
+    """Influence function of the ``simple`` CS aggregate with the cohort-share weights held fixed."""
+    ok = np.isfinite(gt.att)
+    group, t, inf = gt.group[ok], gt.time[ok], gt.inf_func[:, ok]
+    pg = np.array([np.mean(gt.unit_group == g) for g in group])
+    post = group <= t
+    return np.nan_to_num(inf[:, post]) @ (pg[post] / pg[post].sum())
 
 
 def estimate_all(panel: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -119,8 +128,15 @@ def estimate_all(panel: pd.DataFrame) -> dict[str, tuple[float, float]]:
         out["cs_nocov"] = (cs.overall_att, cs.overall_se)
         row = cs_time_varying(data, "log_exports", "year", "city_code", "g", X).iloc[0]
         out["cs_tv"] = (float(row.estimate), float(row.std_error))
+        row = cs_time_varying(data, "log_exports", "year", "city_code", "g", X, fixed_weights=True).iloc[0]
+        out["cs_tv_fixedw"] = (float(row.estimate), float(row.std_error))
         sa = sun_abraham(data, "log_exports", "year", "city_code", "g", covariates=X)
         out["sa"] = (float(sa.att), float(sa.att_se))
+        # diagnostic: same estimate, SE treating the cohort-share weights as fixed (fixest's aggregate)
+        post = sa.catt["event_time"].to_numpy() >= 0
+        w = sa.catt["n_obs"].to_numpy(float) * post
+        w /= w.sum()
+        out["sa_fixedw"] = (float(sa.att), float(np.sqrt(w @ sa.vcov_catt @ w)))
         bjs = imputation(data, "log_exports", "year", "city_code", "g", covariates=X, horizons=None)
         out["bjs"] = (bjs.att, float(bjs.std_errors[0]))
     return out

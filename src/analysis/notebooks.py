@@ -23,6 +23,7 @@ def notebook_parameters(name: str, params: dict) -> dict:
         "panel_path": str(paths.PROCESSED / "panel.csv"),
         "truth_path": str(paths.PROCESSED / "truth.json"),
         "cities_path": str(paths.INTERIM / "cities.csv"),
+        "treatments_path": str(paths.INTERIM / "treatments.csv"),
         "output_dir": str(paths.OUTPUT),
         "lang": params.get("report", {}).get("lang", "en"),
     }

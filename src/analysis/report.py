@@ -24,6 +24,8 @@ FIGURES = [
     ("pilot_event_study", "pilot_zones", "Pilot zones: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("rail_event_study", "rail_links", "Rail links: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("coverage_dose_response", "network_coverage", "Network coverage: dose-response of log exports to broadband users per 100 people."),
+    ("simulation_bacon", "simulation", "Goodman-Bacon decomposition of the TWFE pilot-zone coefficient: every 2x2 comparison's estimate against its weight."),
+    ("simulation_draws", "simulation", "Repeated simulations: TWFE and imputation estimates minus the true ATT, under a constant and under a growing, batch-specific effect."),
 ]
 CAPTIONS_ZH = {
     "overview_rollout": "处理的推进：各年累计处理城市数，以及按设立年份标注的综试区城市。",
@@ -95,7 +97,7 @@ def regression_table(table: pd.DataFrame, lang: str = "en") -> dict:
 def collect_context(params: dict) -> dict:
     """Everything the templates print, read from the pipeline's results files."""
     res = {name: results_io.read_json(paths.RESULTS / f"{name}.json")
-           for name in ("overview", "pilot_zones", "rail_links", "network_coverage")}
+           for name in ("overview", "pilot_zones", "rail_links", "network_coverage", "simulation")}
     table = pd.read_csv(paths.TABLES / "twfe_joint.csv")
     overall = {key: pd.read_csv(paths.TABLES / f"{key}_overall.csv").to_dict(orient="records")
                for key in ("pilot", "rail")}
@@ -122,6 +124,8 @@ def collect_context(params: dict) -> dict:
         "pilot": res["pilot_zones"],
         "rail": res["rail_links"],
         "cov": res["network_coverage"],
+        "sim": {(r["design"], r["estimator"]): r for r in res["simulation"]["summary"]},
+        "sim_bacon": res["simulation"]["bacon_weights"],
         "table": regression_table(table, lang),
         "overall": overall,
         "figures": figures,

@@ -46,7 +46,7 @@ class SyntheticDesign:
     )
     pilot_att_growth: float = 0.03
     rail_att: float = 0.08
-    rail_att_growth: float = 0.01
+    rail_att_growth: float = 0.0
     growth_cap: int = 5
     broadband_elasticity: float = 0.15
     beta_log_gdp_pc: float = 0.6

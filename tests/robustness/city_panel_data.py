@@ -17,9 +17,12 @@ def city_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     from analysis.cities import build_city_master
 
     master = build_city_master()
-    table = treatments.city_treatments(master, reference.load_pilot_zones(), reference.load_rail_links())
-    panel, truth = synthetic.simulate_panel(master, table, reference.load_national_exports(),
-                                            synthetic.SyntheticDesign())
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    panel, truth = synthetic.simulate_panel(
+        master, table, reference.load_national_exports(), synthetic.SyntheticDesign()
+    )
     return master, panel, truth
 
 

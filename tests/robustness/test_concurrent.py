@@ -30,15 +30,20 @@ def test_default_roster_is_the_free_trade_zones(master):
     assert years["310000"] == 2013 and years["330900"] == 2017 and years["330100"] == 2020
     assert years["653100"] == 2023
     assert (years[["460100", "460200", "460400"]] == 2018).all()
-    following = cc.policy_years(cc.load_concurrent_policies(master=master, year_rule="following")).iloc[:, 0]
+    following = cc.policy_years(
+        cc.load_concurrent_policies(master=master, year_rule="following")
+    ).iloc[:, 0]
     assert (following - years == 1).all()
 
 
 def test_user_roster_extends_the_table(master, tmp_path):
     path = tmp_path / "broadband_china.csv"
-    path.write_text(HEADER + "杭州市,宽带中国 第一批,2014-10-01,single-source\n"
-                    "杭州,宽带中国 扩展,2016-01-05,single-source\n"
-                    "喀什地区,宽带中国 第三批,2016-08-01,2nd-source\n", encoding="utf-8")
+    path.write_text(
+        HEADER + "杭州市,宽带中国 第一批,2014-10-01,single-source\n"
+        "杭州,宽带中国 扩展,2016-01-05,single-source\n"
+        "喀什地区,宽带中国 第三批,2016-08-01,2nd-source\n",
+        encoding="utf-8",
+    )
     table = cc.load_concurrent_policies({"broadband china": path}, master)
     wide = cc.policy_years(table, pd.Index(master["city_code"]))
     assert list(wide.columns) == ["pilot_free_trade_zone_year", "broadband_china_year"]
@@ -67,7 +72,9 @@ def test_bad_rows_name_file_line_and_column(master, tmp_path, row, where):
 
 def test_missing_column_is_named(master, tmp_path):
     path = tmp_path / "roster.csv"
-    path.write_text("prefecture,approved,verification\n上海,2013-09-29,single-source\n", encoding="utf-8")
+    path.write_text(
+        "prefecture,approved,verification\n上海,2013-09-29,single-source\n", encoding="utf-8"
+    )
     with pytest.raises(InputError, match="missing required column 'zone'"):
         cc.load_policy_file(path, "p", master)
 
@@ -83,11 +90,26 @@ def _confounded_panel(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     policy = np.where((np.arange(n) < 60) | ((np.arange(n) >= 200) & (np.arange(n) < 230)), 2015, 0)
     d = ((pilot_year[unit] > 0) & (year >= pilot_year[unit])).astype(int)
     c = ((policy[unit] > 0) & (year >= policy[unit])).astype(int)
-    y = rng.normal(0, 1, n)[unit] + 0.05 * (year - 2010) + 0.2 * d + 0.5 * c + rng.normal(0, 0.05, len(unit))
+    y = (
+        rng.normal(0, 1, n)[unit]
+        + 0.05 * (year - 2010)
+        + 0.2 * d
+        + 0.5 * c
+        + rng.normal(0, 0.05, len(unit))
+    )
     codes = np.array([f"{i:06d}" for i in range(n)])
-    panel = pd.DataFrame({"city_code": codes[unit], "year": year, "log_exports": y, "pilot": d,
-                          "pilot_year": pilot_year[unit]})
-    years_tab = pd.DataFrame({"zone_programme_year": policy}, index=pd.Index(codes, name="city_code"))
+    panel = pd.DataFrame(
+        {
+            "city_code": codes[unit],
+            "year": year,
+            "log_exports": y,
+            "pilot": d,
+            "pilot_year": pilot_year[unit],
+        }
+    )
+    years_tab = pd.DataFrame(
+        {"zone_programme_year": policy}, index=pd.Index(codes, name="city_code")
+    )
     return panel, years_tab
 
 
@@ -108,8 +130,12 @@ def test_controls_and_dropping_remove_the_confounder():
 def test_matches_twfe_with_hand_made_dummy():
     panel, years = _confounded_panel(seed=5)
     fit = cc.with_policy_controls(panel, years, cluster="city_code")
-    manual = panel.assign(c=((panel["city_code"].map(years.iloc[:, 0]) > 0)
-                             & (panel["year"] >= panel["city_code"].map(years.iloc[:, 0]))).astype(int))
+    manual = panel.assign(
+        c=(
+            (panel["city_code"].map(years.iloc[:, 0]) > 0)
+            & (panel["year"] >= panel["city_code"].map(years.iloc[:, 0]))
+        ).astype(int)
+    )
     ref = twfe(manual, "log_exports", ["pilot", "c"])
     np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
     np.testing.assert_allclose(fit.std_errors.to_numpy(), ref.std_errors.to_numpy(), rtol=1e-8)
@@ -119,7 +145,10 @@ def test_city_panel_ftz_check_runs(master):
     _, panel, _ = city_inputs()
     years = cc.policy_years(cc.load_concurrent_policies(master=master))
     res = cc.concurrent_policy_check(panel, years, controls=["log_gdp_pc"], cs=False)
-    assert list(res.table["specification"]) == ["baseline", "control: pilot free trade zone",
-                                                "drop: pilot free trade zone"]
+    assert list(res.table["specification"]) == [
+        "baseline",
+        "control: pilot free trade zone",
+        "drop: pilot free trade zone",
+    ]
     assert res.table["n_cities"].tolist() == [337, 337, 337 - 57]
     assert res.table["estimate"].between(0.05, 0.2).all()

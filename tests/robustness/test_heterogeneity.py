@@ -29,7 +29,10 @@ def panel():
 def test_fast_twfe_equals_panelols(panel, cluster, unbalanced):
     data = panel.drop(panel.index[::9]) if unbalanced else panel
     xs = ["pilot", "rail", "log_broadband", *CONTROLS]
-    a, b = twfe(data, "log_exports", xs, cluster=cluster), twfe_fast(data, "log_exports", xs, cluster=cluster)
+    a, b = (
+        twfe(data, "log_exports", xs, cluster=cluster),
+        twfe_fast(data, "log_exports", xs, cluster=cluster),
+    )
     np.testing.assert_allclose(b.params.to_numpy(), a.params.to_numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(b.std_errors.to_numpy(), a.std_errors.to_numpy(), rtol=1e-8)
     assert (b.nobs, b.n_clusters, b.n_entities) == (a.nobs, a.n_clusters, a.n_entities)
@@ -45,10 +48,23 @@ def _two_region_panel(seed: int = 0) -> pd.DataFrame:
     unit, year = np.repeat(np.arange(n), len(years)), np.tile(years, n)
     d = ((cohort[unit] > 0) & (year >= cohort[unit])).astype(int)
     effect = np.where(region[unit] == "east", 0.1, 0.3)
-    y = rng.normal(0, 1, n)[unit] + rng.normal(0, 0.1, len(years))[year - 2010] + effect * d \
+    y = (
+        rng.normal(0, 1, n)[unit]
+        + rng.normal(0, 0.1, len(years))[year - 2010]
+        + effect * d
         + rng.normal(0, 0.05, len(unit))
-    return pd.DataFrame({"city_code": unit, "year": year, "log_exports": y, "pilot": d,
-                         "pilot_year": cohort[unit], "region": region[unit], "province": unit % 12})
+    )
+    return pd.DataFrame(
+        {
+            "city_code": unit,
+            "year": year,
+            "log_exports": y,
+            "pilot": d,
+            "pilot_year": cohort[unit],
+            "region": region[unit],
+            "province": unit % 12,
+        }
+    )
 
 
 def test_recovers_known_group_effects():
@@ -91,9 +107,17 @@ def test_city_panel_batch_gradient_follows_the_truth(panel):
     and grows with time since designation, so earlier batches have larger average effects."""
     res = heterogeneity(panel, controls=list(CONTROLS), dimensions=["batch", "size"])
     tab = res.table
-    assert list(dict.fromkeys(tab.loc[tab["dimension"] == "size", "group"])) == ["small", "medium", "large"]
+    assert list(dict.fromkeys(tab.loc[tab["dimension"] == "size", "group"])) == [
+        "small",
+        "medium",
+        "large",
+    ]
     inter = tab[(tab["dimension"] == "batch") & (tab["method"] == "interaction")].set_index("group")
-    assert inter.loc["batch 2", "estimate"] > inter.loc["batch 5", "estimate"] > inter.loc["batch 7", "estimate"]
+    assert (
+        inter.loc["batch 2", "estimate"]
+        > inter.loc["batch 5", "estimate"]
+        > inter.loc["batch 7", "estimate"]
+    )
     assert inter.loc["batch 7", "estimate"] == pytest.approx(0.04, abs=0.03)
     split = tab[(tab["dimension"] == "batch") & (tab["method"] == "split")]
     # split samples: the batch plus the never-treated cities

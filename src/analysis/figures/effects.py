@@ -46,3 +46,23 @@ def plot_dose_response(spline: pd.DataFrame, bins: pd.DataFrame, lang: str = "en
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_simulation_draws(draws: pd.DataFrame, lang: str = "en"):
+    """Estimates minus the truth, one point per simulated panel, by design (panels) and estimator (rows)."""
+    import seaborn as sns
+
+    designs = list(dict.fromkeys(draws["design"]))
+    fig, axes = plt.subplots(1, len(designs), figsize=(5.4 * len(designs), 3.4), sharex=True, sharey=True)
+    axes = [axes] if len(designs) == 1 else axes
+    frame = draws.assign(error=draws["estimate"] - draws["truth"])
+    for ax, design in zip(axes, designs):
+        sub = frame[frame["design"] == design]
+        sns.stripplot(data=sub, x="error", y="estimator", hue="estimator", palette=PALETTE[:2], ax=ax,
+                      jitter=0.15, size=5, legend=False)
+        ax.axvline(0, color="black", lw=1.2)
+        ax.set_title(design, fontsize=10)
+        ax.set_xlabel("Estimate − true ATT" if lang == "en" else "估计值 − 真实 ATT")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig

@@ -12,18 +12,36 @@ import pandas as pd
 from analysis.figures.style import PALETTE
 
 SPEC_DIMENSIONS = ["estimator", "controls", "sample", "cluster", "timing", "outcome"]
-_METHOD_STYLE = {"interaction": (PALETTE[0], "o"), "split": (PALETTE[1], "s"), "pooled": ("0.2", "D")}
+_METHOD_STYLE = {
+    "interaction": (PALETTE[0], "o"),
+    "split": (PALETTE[1], "s"),
+    "pooled": ("0.2", "D"),
+}
 
 
-def coefficient_axes(frame: pd.DataFrame, ax=None, label_col: str = "label", color=None, marker: str = "o",
-                     ref: float | None = 0.0):
+def coefficient_axes(
+    frame: pd.DataFrame,
+    ax=None,
+    label_col: str = "label",
+    color=None,
+    marker: str = "o",
+    ref: float | None = 0.0,
+):
     """Horizontal coefficient plot: one row per line of ``frame`` (estimate, conf_low, conf_high)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.2))
     y = np.arange(len(frame))[::-1]
     est = frame["estimate"].to_numpy(float)
-    ax.errorbar(est, y, xerr=[est - frame["conf_low"].to_numpy(float), frame["conf_high"].to_numpy(float) - est],
-                fmt=marker, color=color or PALETTE[0], capsize=3, lw=1.2, ms=5)
+    ax.errorbar(
+        est,
+        y,
+        xerr=[est - frame["conf_low"].to_numpy(float), frame["conf_high"].to_numpy(float) - est],
+        fmt=marker,
+        color=color or PALETTE[0],
+        capsize=3,
+        lw=1.2,
+        ms=5,
+    )
     ax.set_yticks(y, frame[label_col].astype(str))
     if ref is not None:
         ax.axvline(ref, color="0.3", lw=0.8, ls="--")
@@ -54,8 +72,17 @@ def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None
         y = y + (j - (len(methods) - 1) / 2) * 0.25
         est = sub["estimate"].to_numpy(float)
         color, marker = _METHOD_STYLE.get(method, (PALETTE[2 + j], "^"))
-        ax.errorbar(est, y, xerr=[est - sub["conf_low"].to_numpy(float), sub["conf_high"].to_numpy(float) - est],
-                    fmt=marker, color=color, capsize=2.5, lw=1.1, ms=4.5, label=method)
+        ax.errorbar(
+            est,
+            y,
+            xerr=[est - sub["conf_low"].to_numpy(float), sub["conf_high"].to_numpy(float) - est],
+            fmt=marker,
+            color=color,
+            capsize=2.5,
+            lw=1.1,
+            ms=4.5,
+            label=method,
+        )
     ax.set_yticks(range(pos), labels)
     for tick, b in zip(ax.get_yticklabels(), bold):
         tick.set_fontweight("bold" if b else "normal")
@@ -68,7 +95,11 @@ def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None
     return ax
 
 
-def plot_heterogeneity(table: pd.DataFrame, pooled: float | None = None, title: str = "Heterogeneity of the pilot-zone effect"):
+def plot_heterogeneity(
+    table: pd.DataFrame,
+    pooled: float | None = None,
+    title: str = "Heterogeneity of the pilot-zone effect",
+):
     """Coefficient plot of :func:`analysis.robustness.heterogeneity.heterogeneity` results."""
     n = table[["dimension", "group"]].drop_duplicates().shape[0] + table["dimension"].nunique()
     fig, ax = plt.subplots(figsize=(7.5, 0.3 * n + 1.5))
@@ -78,8 +109,12 @@ def plot_heterogeneity(table: pd.DataFrame, pooled: float | None = None, title: 
     return fig
 
 
-def plot_spec_curve(curve: pd.DataFrame, dims: list[str] | None = None, baseline: int | None = None,
-                    title: str = "Specification curve"):
+def plot_spec_curve(
+    curve: pd.DataFrame,
+    dims: list[str] | None = None,
+    baseline: int | None = None,
+    title: str = "Specification curve",
+):
     """The ordered specification curve (estimates and 95% CIs, sorted) above the indicator panel
     (which choice each specification makes), as in Simonsohn, Simmons & Nelson (2020, Nature Human
     Behaviour 4). Blue: CI excludes zero; grey: it does not. ``baseline``: a ``spec_id`` to mark."""
@@ -87,23 +122,48 @@ def plot_spec_curve(curve: pd.DataFrame, dims: list[str] | None = None, baseline
     c = curve.sort_values(["estimate", "spec_id"], kind="mergesort").reset_index(drop=True)
     x = np.arange(len(c))
     options = [(d, o) for d in dims for o in dict.fromkeys(curve[d].astype(str))]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 3.2 + 0.2 * len(options)),
-                                      gridspec_kw={"height_ratios": [3.2, 0.2 * len(options) + 0.3]})
+    fig, (top, bottom) = plt.subplots(
+        2,
+        1,
+        sharex=True,
+        figsize=(9, 3.2 + 0.2 * len(options)),
+        gridspec_kw={"height_ratios": [3.2, 0.2 * len(options) + 0.3]},
+    )
     sig = (c["conf_low"] > 0) | (c["conf_high"] < 0)
     colors = [PALETTE[0] if s else (0.6, 0.6, 0.6) for s in sig]
     top.vlines(x, c["conf_low"], c["conf_high"], colors=colors, lw=0.8, alpha=0.6)
     top.scatter(x, c["estimate"], c=colors, s=8, zorder=3)
     top.axhline(0, color="0.3", lw=0.8, ls="--")
-    top.axhline(c["estimate"].median(), color=PALETTE[3], lw=0.9, ls=":", label=f"median = {c['estimate'].median():.3f}")
+    top.axhline(
+        c["estimate"].median(),
+        color=PALETTE[3],
+        lw=0.9,
+        ls=":",
+        label=f"median = {c['estimate'].median():.3f}",
+    )
     if baseline is not None and (c["spec_id"] == baseline).any():
         i = int(np.flatnonzero(c["spec_id"] == baseline)[0])
-        top.scatter([x[i]], [c["estimate"].iloc[i]], marker="D", s=40, color=PALETTE[1], zorder=4, label="baseline")
+        top.scatter(
+            [x[i]],
+            [c["estimate"].iloc[i]],
+            marker="D",
+            s=40,
+            color=PALETTE[1],
+            zorder=4,
+            label="baseline",
+        )
     top.set_ylabel("Estimate (95% CI)")
     top.set_title(title)
     top.legend(fontsize=8, loc="upper left")
     for k, (d, o) in enumerate(options):
         hit = (c[d].astype(str) == o).to_numpy()
-        bottom.scatter(x[hit], np.full(hit.sum(), k), marker="|", s=30, color=PALETTE[dims.index(d) % len(PALETTE)])
+        bottom.scatter(
+            x[hit],
+            np.full(hit.sum(), k),
+            marker="|",
+            s=30,
+            color=PALETTE[dims.index(d) % len(PALETTE)],
+        )
     bottom.set_yticks(range(len(options)), [f"{d}: {o}" for d, o in options], fontsize=7)
     bottom.set_ylim(len(options) - 0.5, -0.5)
     bottom.set_xlabel("Specifications, ordered by estimate")
@@ -112,7 +172,11 @@ def plot_spec_curve(curve: pd.DataFrame, dims: list[str] | None = None, baseline
     return fig
 
 
-def plot_estimates(summary: pd.DataFrame, truth: float | None = None, title: str = "Pilot-zone effect across robustness checks"):
+def plot_estimates(
+    summary: pd.DataFrame,
+    truth: float | None = None,
+    title: str = "Pilot-zone effect across robustness checks",
+):
     """Forest plot of the headline estimate of each check (columns label, estimate, conf_low, conf_high)."""
     frame = summary.dropna(subset=["estimate"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(frame) + 1.5))
@@ -130,7 +194,14 @@ def plot_estimates(summary: pd.DataFrame, truth: float | None = None, title: str
 def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40):
     """Placebo (randomization-inference) distribution with the actual estimate."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.hist(draws["estimate"], bins=bins, density=True, color="0.75", edgecolor="white", label="placebo estimates")
+    ax.hist(
+        draws["estimate"],
+        bins=bins,
+        density=True,
+        color="0.75",
+        edgecolor="white",
+        label="placebo estimates",
+    )
     ax.axvline(estimate, color=PALETTE[3], lw=2, label=f"actual = {estimate:.3f}")
     ax.set_xlabel("TWFE coefficient under placebo timing")
     ax.set_ylabel("Density")
@@ -156,17 +227,35 @@ def plot_bacon(two_by_twos: pd.DataFrame, twfe: float):
 
 def plot_honestdid(sensitivity: pd.DataFrame):
     """HonestDiD robust confidence sets by M (one panel per restriction; original CI at the left)."""
-    deltas = [d for d in dict.fromkeys(sensitivity["delta"]) if isinstance(d, str) and d != "Original"]
+    deltas = [
+        d for d in dict.fromkeys(sensitivity["delta"]) if isinstance(d, str) and d != "Original"
+    ]
     orig = sensitivity[sensitivity["method"] == "Original"].iloc[0]
-    fig, axes = plt.subplots(1, max(len(deltas), 1), figsize=(5.5 * max(len(deltas), 1), 4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(deltas), 1), figsize=(5.5 * max(len(deltas), 1), 4), squeeze=False
+    )
     for ax, delta in zip(axes[0], deltas):
         res = sensitivity[sensitivity["delta"] == delta].sort_values("M")
         Ms = res["M"].to_numpy(float)
         gap = np.min(np.diff(Ms)) if len(Ms) > 1 else 1.0
-        ax.errorbar([Ms.min() - gap], [(orig["lb"] + orig["ub"]) / 2], yerr=[[(orig["ub"] - orig["lb"]) / 2]],
-                    fmt="none", color=PALETTE[3], capsize=4, label="original")
-        ax.errorbar(Ms, (res["lb"] + res["ub"]) / 2, yerr=(res["ub"] - res["lb"]) / 2, fmt="none",
-                    color=PALETTE[0], capsize=4, label=str(res["method"].iloc[0]))
+        ax.errorbar(
+            [Ms.min() - gap],
+            [(orig["lb"] + orig["ub"]) / 2],
+            yerr=[[(orig["ub"] - orig["lb"]) / 2]],
+            fmt="none",
+            color=PALETTE[3],
+            capsize=4,
+            label="original",
+        )
+        ax.errorbar(
+            Ms,
+            (res["lb"] + res["ub"]) / 2,
+            yerr=(res["ub"] - res["lb"]) / 2,
+            fmt="none",
+            color=PALETTE[0],
+            capsize=4,
+            label=str(res["method"].iloc[0]),
+        )
         ax.axhline(0, color="0.3", lw=0.8, ls="--")
         ax.set_xlabel(r"$\bar{M}$" if delta.startswith("DeltaRM") else "M")
         ax.set_title(delta)
@@ -181,7 +270,14 @@ def plot_balance(balance: pd.DataFrame, threshold: float = 0.1):
     b = balance.iloc[::-1]
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(b) + 1.5))
     pos = np.arange(len(b))
-    ax.scatter(b["smd_before"].abs(), pos, facecolors="none", edgecolors=PALETTE[3], label="before matching", zorder=3)
+    ax.scatter(
+        b["smd_before"].abs(),
+        pos,
+        facecolors="none",
+        edgecolors=PALETTE[3],
+        label="before matching",
+        zorder=3,
+    )
     ax.scatter(b["smd_after"].abs(), pos, color=PALETTE[0], label="after matching", zorder=3)
     ax.axvline(threshold, color="0.5", ls="--", lw=1)
     ax.set_yticks(pos, b.index if "covariate" not in b.columns else b["covariate"])

@@ -51,8 +51,8 @@ from analysis import paths
 from analysis.cities import match_city_names
 from analysis.errors import InputError, validate_frame
 from analysis.estimators.results import TIDY_COLUMNS, tidy_frame
-from analysis.robustness._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
 from analysis.reference import VERIFICATION, treatment_year
+from analysis.robustness._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -90,7 +90,9 @@ def policy_slug(policy: str) -> str:
     """ASCII column stem for a policy name: ``"pilot free trade zone"`` -> ``"pilot_free_trade_zone"``."""
     slug = re.sub(r"[^0-9a-z]+", "_", policy.lower()).strip("_")
     if not slug:
-        raise ValueError(f"policy name {policy!r} needs some ASCII letters or digits (used as a column name)")
+        raise ValueError(
+            f"policy name {policy!r} needs some ASCII letters or digits (used as a column name)"
+        )
     return slug
 
 
@@ -110,18 +112,31 @@ def load_policy_file(
     (``error: FILE:LINE:COLUMN: ...``).
     """
     path = Path(path)
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    frame = pd.read_csv(
+        path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+    )
     frame = validate_frame(frame, POLICY_SCHEMA, path)
     codes = match_city_names(frame["prefecture"], master)
     if codes.isna().any():
         i = int(codes.isna().to_numpy().nonzero()[0][0])
-        raise InputError(path, f"unknown prefecture {frame['prefecture'].iloc[i]!r}", row=i + 2,
-                         column="prefecture", hint="use a name from the city master (data/interim/cities.csv)")
-    frame = frame.assign(city_code=codes.to_numpy(), policy_year=treatment_year(frame["approved"], year_rule))
+        raise InputError(
+            path,
+            f"unknown prefecture {frame['prefecture'].iloc[i]!r}",
+            row=i + 2,
+            column="prefecture",
+            hint="use a name from the city master (data/interim/cities.csv)",
+        )
+    frame = frame.assign(
+        city_code=codes.to_numpy(), policy_year=treatment_year(frame["approved"], year_rule)
+    )
     first = frame.sort_values(["approved", "prefecture"]).groupby("city_code", sort=True).first()
-    return first.reset_index().assign(policy=policy).rename(columns={"approved": "first_approved"})[
-        ["policy", "city_code", "prefecture", "first_approved", "policy_year"]
-    ]
+    return (
+        first.reset_index()
+        .assign(policy=policy)
+        .rename(columns={"approved": "first_approved"})[
+            ["policy", "city_code", "prefecture", "first_approved", "policy_year"]
+        ]
+    )
 
 
 def load_concurrent_policies(
@@ -155,7 +170,9 @@ def load_concurrent_policies(
 
 def policy_years(table: pd.DataFrame, city_codes: pd.Index | None = None) -> pd.DataFrame:
     """Wide per-city first policy years: index city_code, one ``<slug>_year`` column per policy (0 = never)."""
-    wide = table.pivot_table(index="city_code", columns="policy", values="policy_year", aggfunc="min", sort=False)
+    wide = table.pivot_table(
+        index="city_code", columns="policy", values="policy_year", aggfunc="min", sort=False
+    )
     wide = wide.rename(columns=lambda p: policy_columns(p)[0])
     if city_codes is not None:
         wide = wide.reindex(pd.Index(city_codes, name="city_code"))
@@ -186,7 +203,10 @@ def _year_columns(years: pd.DataFrame, policies: list[str] | None) -> list[str]:
 
 
 def drop_policy_cities(
-    panel: pd.DataFrame, years: pd.DataFrame, policies: list[str] | None = None, idname: str = "city_code"
+    panel: pd.DataFrame,
+    years: pd.DataFrame,
+    policies: list[str] | None = None,
+    idname: str = "city_code",
 ) -> pd.DataFrame:
     """The panel without the cities treated by any of ``policies`` (default: all) at any time."""
     cols = _year_columns(years, policies)
@@ -224,10 +244,19 @@ class ConcurrentResult:
         return self.table.copy()
 
     def summary(self) -> str:
-        cols = ["specification", "estimator", "estimate", "std_error", "conf_low", "conf_high", "n_cities"]
+        cols = [
+            "specification",
+            "estimator",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "n_cities",
+        ]
         return (
             "Concurrent policies: pilot effect controlling for / dropping overlapping policies\n"
-            + self.overlap.to_string(index=False) + "\n"
+            + self.overlap.to_string(index=False)
+            + "\n"
             + self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
         )
 
@@ -237,8 +266,12 @@ class ConcurrentResult:
     def plot(self, ax=None):
         from analysis.figures.robustness import coefficient_axes
 
-        return coefficient_axes(self.table.assign(label=self.table["specification"] + " (" +
-                                                  self.table["estimator"] + ")"), ax=ax)
+        return coefficient_axes(
+            self.table.assign(
+                label=self.table["specification"] + " (" + self.table["estimator"] + ")"
+            ),
+            ax=ax,
+        )
 
 
 def concurrent_policy_check(
@@ -272,14 +305,29 @@ def concurrent_policy_check(
     def add(spec: str, estimator: str, est: float, se: float, n_obs: int, data: pd.DataFrame):
         row = tidy_frame([dname], [est], [se]).iloc[0].to_dict()
         treated = data.loc[data[gname] > 0, idname].nunique()
-        rows.append({"specification": spec, "estimator": estimator, **row, "n_obs": n_obs,
-                     "n_cities": data[idname].nunique(), "n_treated_cities": treated})
+        rows.append(
+            {
+                "specification": spec,
+                "estimator": estimator,
+                **row,
+                "n_obs": n_obs,
+                "n_cities": data[idname].nunique(),
+                "n_treated_cities": treated,
+            }
+        )
 
     def cs_att(data: pd.DataFrame) -> tuple[float, float]:
         with warnings.catch_warnings():  # CS reports clustering by summed influence functions
             warnings.simplefilter("ignore")
-            agg = att_gt(data, yname, tname, idname, gname, clustervars=[cluster] if cluster and cluster != idname
-                         else None, progress=False).aggregate("simple")
+            agg = att_gt(
+                data,
+                yname,
+                tname,
+                idname,
+                gname,
+                clustervars=[cluster] if cluster and cluster != idname else None,
+                progress=False,
+            ).aggregate("simple")
         return agg.overall_att, agg.overall_se
 
     base = twfe(panel, yname, [dname, *controls], idname, tname, cluster)
@@ -288,20 +336,30 @@ def concurrent_policy_check(
         add("baseline", "CS simple ATT", *cs_att(panel), len(panel), panel)
     for name, cols in groups:
         wide = years[cols]
-        fit = with_policy_controls(panel, wide, yname, dname, controls, None, idname, tname, cluster)
+        fit = with_policy_controls(
+            panel, wide, yname, dname, controls, None, idname, tname, cluster
+        )
         add(f"control: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, panel)
         sub = drop_policy_cities(panel, wide, None, idname)
         fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
         add(f"drop: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
         if cs:
             add(f"drop: {name}", "CS simple ATT", *cs_att(sub), len(sub), sub)
-    table = pd.DataFrame(rows)[["specification", "estimator", *TIDY_COLUMNS, "n_obs", "n_cities",
-                                "n_treated_cities"]]
+    table = pd.DataFrame(rows)[
+        ["specification", "estimator", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
+    ]
     main = panel.groupby(idname)[gname].first()
-    overlap = pd.DataFrame([
-        {"policy": p, "cities": int((years[c] > 0).sum()),
-         "also_main_treated": int(((years[c] > 0) & (main.reindex(years.index).fillna(0) > 0)).sum()),
-         "first_year": int(years.loc[years[c] > 0, c].min()) if (years[c] > 0).any() else 0}
-        for p, c in zip(policies, years.columns)
-    ])
+    overlap = pd.DataFrame(
+        [
+            {
+                "policy": p,
+                "cities": int((years[c] > 0).sum()),
+                "also_main_treated": int(
+                    ((years[c] > 0) & (main.reindex(years.index).fillna(0) > 0)).sum()
+                ),
+                "first_year": int(years.loc[years[c] > 0, c].min()) if (years[c] > 0).any() else 0,
+            }
+            for p, c in zip(policies, years.columns)
+        ]
+    )
     return ConcurrentResult(table=table, policies=policies, overlap=overlap)

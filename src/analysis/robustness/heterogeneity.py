@@ -82,7 +82,16 @@ class HeterogeneityResult:
         return self.table.copy()
 
     def summary(self) -> str:
-        cols = ["dimension", "group", "method", "estimate", "std_error", "conf_low", "conf_high", "n_treated_cities"]
+        cols = [
+            "dimension",
+            "group",
+            "method",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "n_treated_cities",
+        ]
         return (
             f"Heterogeneity of the effect (pooled TWFE {self.pooled['estimate']:.4f}, "
             f"SE {self.pooled['std_error']:.4f})\n"
@@ -151,31 +160,59 @@ def heterogeneity(
 
     def add(dim, group, method, est, se, n_obs, data):
         row = tidy_frame([f"{dname} x {dim}={group}"], [est], [se]).iloc[0].to_dict()
-        rows.append({"dimension": dim, "group": group, "method": method, **row, "n_obs": n_obs,
-                     "n_cities": data[idname].nunique(),
-                     "n_treated_cities": data.loc[data[gname] > 0, idname].nunique()})
+        rows.append(
+            {
+                "dimension": dim,
+                "group": group,
+                "method": method,
+                **row,
+                "n_obs": n_obs,
+                "n_cities": data[idname].nunique(),
+                "n_treated_cities": data.loc[data[gname] > 0, idname].nunique(),
+            }
+        )
 
     for dim in dimensions:
         label = panel[idname].map(groups[dim])
-        n_treated = groups.loc[treated_city.reindex(groups.index).fillna(False).to_numpy(bool), dim].value_counts()
-        levels = [g for g in _ordered(label.dropna().unique()) if n_treated.get(g, 0) >= min_treated]
+        n_treated = groups.loc[
+            treated_city.reindex(groups.index).fillna(False).to_numpy(bool), dim
+        ].value_counts()
+        levels = [
+            g for g in _ordered(label.dropna().unique()) if n_treated.get(g, 0) >= min_treated
+        ]
         if "interaction" in methods and levels:
             d = panel[dname].to_numpy(float)
             names = [f"_het_{i}" for i in range(len(levels))]
             data = panel.assign(**{n: d * (label == g).to_numpy() for n, g in zip(names, levels)})
             fit = twfe(data, yname, [*names, *controls], idname, tname, cluster)
             for n, g in zip(names, levels):
-                add(dim, g, "interaction", fit.params[n], fit.std_errors[n], fit.nobs,
-                    panel[(label == g).to_numpy()])
+                add(
+                    dim,
+                    g,
+                    "interaction",
+                    fit.params[n],
+                    fit.std_errors[n],
+                    fit.nobs,
+                    panel[(label == g).to_numpy()],
+                )
             w, df, p = _wald_equal(fit, names)
             tests.append({"dimension": dim, "wald": w, "df": df, "p_value": p})
         if "split" in methods:
             for g in levels:
-                keep = (label == g) | (label.isna() & (panel[gname] == 0)) if dim == "batch" else label == g
+                keep = (
+                    (label == g) | (label.isna() & (panel[gname] == 0))
+                    if dim == "batch"
+                    else label == g
+                )
                 sub = panel[keep.to_numpy()]
                 fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
                 add(dim, g, "split", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
     table = pd.DataFrame(rows)
-    table = table[["dimension", "group", "method", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]]
-    return HeterogeneityResult(table=table, tests=pd.DataFrame(tests, columns=["dimension", "wald", "df", "p_value"]),
-                               pooled=pooled)
+    table = table[
+        ["dimension", "group", "method", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
+    ]
+    return HeterogeneityResult(
+        table=table,
+        tests=pd.DataFrame(tests, columns=["dimension", "wald", "df", "p_value"]),
+        pooled=pooled,
+    )

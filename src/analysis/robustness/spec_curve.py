@@ -59,7 +59,7 @@ from tqdm.auto import tqdm
 
 from analysis.estimators.results import TIDY_COLUMNS, tidy_frame
 
-__all__ = ["DEFAULT_OPTIONS", "SpecCurveResult", "spec_curve", "spec_grid", "default_control_sets"]
+__all__ = ["DEFAULT_OPTIONS", "SpecCurveResult", "default_control_sets", "spec_curve", "spec_grid"]
 
 DIMENSIONS = ["estimator", "controls", "sample", "cluster", "timing", "outcome"]
 DEFAULT_OPTIONS = {
@@ -70,8 +70,14 @@ DEFAULT_OPTIONS = {
     "timing": ["approval", "following"],
     "outcome": ["log_exports", "export_growth", "log_exports_pc"],
 }
-BASELINE = {"estimator": "twfe", "controls": "controls", "sample": "all", "cluster": "city_code",
-            "timing": "approval", "outcome": "log_exports"}
+BASELINE = {
+    "estimator": "twfe",
+    "controls": "controls",
+    "sample": "all",
+    "cluster": "city_code",
+    "timing": "approval",
+    "outcome": "log_exports",
+}
 ESTIMATORS = ("twfe", "cs", "sa", "bjs")
 OUTCOMES = ("log_exports", "export_growth", "log_exports_pc")
 REGIONS = ("east", "central", "west", "northeast")
@@ -80,7 +86,11 @@ REGIONS = ("east", "central", "west", "northeast")
 def default_control_sets() -> dict[str, list[str]]:
     from analysis.panel_schema import CONTROLS  # imported here: keeps pandera out of the workers
 
-    return {"none": [], "controls": list(CONTROLS), "controls+treatments": [*CONTROLS, "rail", "log_broadband"]}
+    return {
+        "none": [],
+        "controls": list(CONTROLS),
+        "controls+treatments": [*CONTROLS, "rail", "log_broadband"],
+    }
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -135,12 +145,15 @@ def _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname):
         controls = [c for c in controls if c != "log_population"]
     cluster = spec["cluster"]
     keep = list(dict.fromkeys([idname, tname, *controls, cluster]))
-    out = df[keep].assign(_y=y.to_numpy(), _g=g, _D=((g > 0) & (df[tname].to_numpy() >= g)).astype(float))
+    out = df[keep].assign(
+        _y=y.to_numpy(), _g=g, _D=((g > 0) & (df[tname].to_numpy() >= g)).astype(float)
+    )
     return out.dropna(subset=["_y", *controls]), controls
 
 
-def _infeasible(data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str,
-                min_clusters: int) -> str | None:
+def _infeasible(
+    data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str, min_clusters: int
+) -> str | None:
     """Reason why a specification cannot be estimated, or None."""
     if data[spec["cluster"]].nunique() < min_clusters:
         return f"fewer than {min_clusters} clusters of {spec['cluster']}"
@@ -157,7 +170,9 @@ def _infeasible(data: pd.DataFrame, spec: dict, controls: list[str], idname: str
 
 
 # ----------------------------------------------------------------------------------- estimation
-def _estimate(data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str) -> tuple[float, float]:
+def _estimate(
+    data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str
+) -> tuple[float, float]:
     cluster = spec["cluster"]
     est = spec["estimator"]
     if est == "twfe":
@@ -168,21 +183,39 @@ def _estimate(data: pd.DataFrame, spec: dict, controls: list[str], idname: str, 
     if est == "cs":
         from analysis.estimators.callaway_santanna import att_gt
 
-        res = att_gt(data, "_y", tname, idname, "_g", xformla=controls or None,
-                     est_method="reg" if controls else "dr",
-                     clustervars=None if cluster == idname else [cluster], progress=False)
+        res = att_gt(
+            data,
+            "_y",
+            tname,
+            idname,
+            "_g",
+            xformla=controls or None,
+            est_method="reg" if controls else "dr",
+            clustervars=None if cluster == idname else [cluster],
+            progress=False,
+        )
         agg = res.aggregate("simple")
         return float(agg.overall_att), float(agg.overall_se)
     if est == "sa":
         from analysis.estimators.sun_abraham import sun_abraham
 
-        res = sun_abraham(data, "_y", tname, idname, "_g", covariates=controls or None, cluster=cluster)
+        res = sun_abraham(
+            data, "_y", tname, idname, "_g", covariates=controls or None, cluster=cluster
+        )
         return float(res.att), float(res.att_se)
     if est == "bjs":
         from analysis.estimators.imputation import imputation
 
-        res = imputation(data, "_y", tname, idname, "_g", covariates=controls or None, horizons=None,
-                         cluster=cluster)
+        res = imputation(
+            data,
+            "_y",
+            tname,
+            idname,
+            "_g",
+            covariates=controls or None,
+            horizons=None,
+            cluster=cluster,
+        )
         return float(res.att), float(res.std_errors[0])
     raise ValueError(f"unknown estimator {est!r}; choose from {ESTIMATORS}")
 
@@ -194,8 +227,13 @@ def _run_spec(panel, spec, control_sets, dropped, yname, gname, idname, tname) -
         warnings.simplefilter("ignore")
         est, se = _estimate(data, spec, controls, idname, tname)
     row = tidy_frame(["pilot"], [est], [se]).iloc[0].drop("term").to_dict()
-    return {**spec, **row, "n_obs": len(data), "n_cities": data[idname].nunique(),
-            "n_treated_cities": data.loc[data["_g"] > 0, idname].nunique()}
+    return {
+        **spec,
+        **row,
+        "n_obs": len(data),
+        "n_cities": data[idname].nunique(),
+        "n_treated_cities": data.loc[data["_g"] > 0, idname].nunique(),
+    }
 
 
 # ------------------------------------------------------------------------------------ the curve
@@ -231,8 +269,8 @@ class SpecCurveResult:
         t = self.table
         sig = (t["conf_low"] > 0) | (t["conf_high"] < 0)
         return {
-            "n_specs": int(len(t)),
-            "n_infeasible": int(len(self.infeasible)),
+            "n_specs": len(t),
+            "n_infeasible": len(self.infeasible),
             "median": float(t["estimate"].median()),
             "min": float(t["estimate"].min()),
             "max": float(t["estimate"].max()),
@@ -243,11 +281,18 @@ class SpecCurveResult:
 
     def summary(self) -> str:
         o = self.overview()
-        by = {d: self.table.groupby(d, sort=False)["estimate"].median().round(4).to_dict() for d in DIMENSIONS}
-        lines = [f"Specification curve: {o['n_specs']} specifications ({o['n_infeasible']} impossible dropped)",
-                 f"median {o['median']:.4f}, range [{o['min']:.4f}, {o['max']:.4f}], "
-                 f"{100 * o['share_positive_significant']:.0f}% positive with 95% CI excluding zero",
-                 "median by choice:"] + [f"  {d}: {v}" for d, v in by.items()]
+        by = {
+            d: self.table.groupby(d, sort=False)["estimate"].median().round(4).to_dict()
+            for d in DIMENSIONS
+        }
+        lines = [
+            f"Specification curve: {o['n_specs']} specifications ({o['n_infeasible']} impossible dropped)",
+            (
+                f"median {o['median']:.4f}, range [{o['min']:.4f}, {o['max']:.4f}], "
+                f"{100 * o['share_positive_significant']:.0f}% positive with 95% CI excluding zero"
+            ),
+            "median by choice:",
+        ] + [f"  {d}: {v}" for d, v in by.items()]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -281,8 +326,12 @@ def _run_parallel(tasks: list, n_jobs: int, backend: str, client, progress: bool
         try:
             client = get_client()
         except ValueError:  # no client running: a temporary local cluster
-            cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=max(1, n_jobs),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
             client = own = Client(cluster)
     try:
         with parallel_config(backend="dask", wait_for_workers_timeout=60):
@@ -323,22 +372,39 @@ def spec_curve(
     missing = [c for c in opts["controls"] if c not in control_sets]
     if missing:
         raise KeyError(f"control sets not defined: {missing}")
-    if policy_years is None and any(s == "drop_ftz" or s.startswith("drop:") for s in opts["sample"]):
+    if policy_years is None and any(
+        s == "drop_ftz" or s.startswith("drop:") for s in opts["sample"]
+    ):
         from analysis.robustness.concurrent import load_concurrent_policies
         from analysis.robustness.concurrent import policy_years as wide_years
 
         policy_years = wide_years(load_concurrent_policies())
     dropped = _dropped_cities(opts["sample"], policy_years)
     grid = spec_grid(opts)
-    needed = list(dict.fromkeys([idname, tname, yname, gname, "log_population", "region", "coastal", "province",
-                                 *itertools.chain.from_iterable(control_sets[c] for c in opts["controls"]),
-                                 *opts["cluster"]]))
+    needed = list(
+        dict.fromkeys(
+            [
+                idname,
+                tname,
+                yname,
+                gname,
+                "log_population",
+                "region",
+                "coastal",
+                "province",
+                *itertools.chain.from_iterable(control_sets[c] for c in opts["controls"]),
+                *opts["cluster"],
+            ]
+        )
+    )
     panel = panel[needed].reset_index(drop=True)
     feasible, impossible, frames = [], [], {}
     for spec in grid.to_dict("records"):
         key = (spec["sample"], spec["timing"], spec["outcome"], spec["controls"], spec["cluster"])
         if key not in frames:  # the estimation frame does not depend on the estimator
-            frames[key] = _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname)
+            frames[key] = _spec_data(
+                panel, spec, control_sets, dropped, yname, gname, idname, tname
+            )
         data, controls = frames[key]
         reason = _infeasible(data, spec, controls, idname, tname, min_clusters)
         (impossible if reason else feasible).append({**spec, "reason": reason} if reason else spec)
@@ -346,14 +412,26 @@ def spec_curve(
     # a few round-robin chunks per worker: the panel is shipped once per chunk, and every chunk gets
     # a similar mix of cheap (TWFE, CS, BJS) and expensive (SA) specifications
     n_chunks = min(len(feasible), max(1, n_jobs) * chunks_per_job)
-    tasks = [delayed(_run_chunk)(panel, feasible[i::n_chunks], sets, dropped, yname, gname, idname, tname)
-             for i in range(n_chunks)]
-    rows = list(itertools.chain.from_iterable(_run_parallel(tasks, n_jobs, backend, client, progress)))
+    tasks = [
+        delayed(_run_chunk)(
+            panel, feasible[i::n_chunks], sets, dropped, yname, gname, idname, tname
+        )
+        for i in range(n_chunks)
+    ]
+    rows = list(
+        itertools.chain.from_iterable(_run_parallel(tasks, n_jobs, backend, client, progress))
+    )
     cols = ["spec_id", *DIMENSIONS, *TIDY_COLUMNS[1:], "n_obs", "n_cities", "n_treated_cities"]
     table = pd.DataFrame(rows, columns=cols).sort_values("spec_id", ignore_index=True)
     infeasible = pd.DataFrame(impossible, columns=["spec_id", *DIMENSIONS, "reason"])
     base = grid
     for d, v in BASELINE.items():
         base = base[base[d] == v]
-    baseline = int(base["spec_id"].iloc[0]) if len(base) and base["spec_id"].iloc[0] in set(table["spec_id"]) else None
-    return SpecCurveResult(table=table, infeasible=infeasible, options=opts, baseline=baseline, control_sets=sets)
+    baseline = (
+        int(base["spec_id"].iloc[0])
+        if len(base) and base["spec_id"].iloc[0] in set(table["spec_id"])
+        else None
+    )
+    return SpecCurveResult(
+        table=table, infeasible=infeasible, options=opts, baseline=baseline, control_sets=sets
+    )
