@@ -10,6 +10,8 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
+# Small regressions in many parallel workers: BLAS threads only oversubscribe the cores.
+export OPENBLAS_NUM_THREADS := 1
 
 .PHONY: reproduce test test-slow bench verify publish env lock notebooks lab clean
 

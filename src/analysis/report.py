@@ -24,6 +24,9 @@ FIGURES = [
     ("pilot_event_study", "pilot_zones", "Pilot zones: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("rail_event_study", "rail_links", "Rail links: event-study estimates by TWFE, Callaway-Sant'Anna, Sun-Abraham and BJS imputation (95% CIs, clustered by city) against the true effect."),
     ("coverage_dose_response", "network_coverage", "Network coverage: dose-response of log exports to broadband users per 100 people."),
+    ("robustness_summary", "robustness", "Robustness of the pilot-zone effect: estimates and 95% intervals from each check against the baseline."),
+    ("robustness_spec_curve", "robustness", "Specification curve: every combination of estimator, controls, sample, clustering, treatment-year coding and outcome, sorted, with the choices below."),
+    ("robustness_honestdid", "robustness", "HonestDiD sensitivity: robust confidence sets for the average post-designation effect as parallel trends may be violated."),
     ("simulation_bacon", "simulation", "Goodman-Bacon decomposition of the TWFE pilot-zone coefficient: every 2x2 comparison's estimate against its weight."),
     ("simulation_draws", "simulation", "Repeated simulations: TWFE and imputation estimates minus the true ATT, under a constant and under a growing, batch-specific effect."),
 ]
@@ -97,7 +100,7 @@ def regression_table(table: pd.DataFrame, lang: str = "en") -> dict:
 def collect_context(params: dict) -> dict:
     """Everything the templates print, read from the pipeline's results files."""
     res = {name: results_io.read_json(paths.RESULTS / f"{name}.json")
-           for name in ("overview", "pilot_zones", "rail_links", "network_coverage", "simulation")}
+           for name in ("overview", "pilot_zones", "rail_links", "network_coverage", "simulation", "robustness")}
     table = pd.read_csv(paths.TABLES / "twfe_joint.csv")
     overall = {key: pd.read_csv(paths.TABLES / f"{key}_overall.csv").to_dict(orient="records")
                for key in ("pilot", "rail")}
@@ -126,6 +129,7 @@ def collect_context(params: dict) -> dict:
         "cov": res["network_coverage"],
         "sim": {(r["design"], r["estimator"]): r for r in res["simulation"]["summary"]},
         "sim_bacon": res["simulation"]["bacon_weights"],
+        "rob": res["robustness"],
         "table": regression_table(table, lang),
         "overall": overall,
         "figures": figures,
