@@ -29,10 +29,10 @@ reproduce: env  ## run the whole study: data -> estimates -> figures -> report
 	@echo "Report: reports/report.html and reports/report.pdf"
 
 test: env  ## the default test suite (under 15 minutes on 2 cores)
-	pytest -n 2 -m "not slow"
+	pytest -n 2 --dist loadfile -m "not slow"
 
 test-slow: env  ## Monte Carlo and other slow checks
-	pytest -n 2 -m slow
+	pytest -n 2 --dist loadfile -m slow
 
 bench: env  ## benchmarks: speed ratios against peer packages measured in the same run
 	for f in benchmarks/bench_*.py; do echo "== $$f"; python $$f || exit 1; done

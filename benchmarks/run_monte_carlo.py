@@ -1,6 +1,6 @@
 """Monte Carlo of the pilot-zone estimators on the synthetic DGP: coverage, bias, RMSE.
 
-    python benchmarks/run_monte_carlo.py [--reps 200] [--seed 20240601] [--jobs 2] [--cities N]
+    python benchmarks/run_monte_carlo.py [--reps 500] [--seed 20240601] [--jobs 2] [--cities N]
 
 Full 337-city panel by default (``--cities`` draws a subset via SyntheticDesign(n_cities=...)).
 """
@@ -18,7 +18,7 @@ from analysis.synthetic import SyntheticDesign
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cities", type=int, default=None)

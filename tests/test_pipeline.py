@@ -42,6 +42,11 @@ def make_project(tmp_path_factory, n_cities: int = 200):
         (dest / sub).mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["synthetic"]["n_cities"] = n_cities
+    # Small loops: the test checks the plumbing; full sizes are exercised by `make reproduce`.
+    params["notebooks"]["simulation"]["n_reps"] = 2
+    rob = params["notebooks"]["robustness"]
+    rob.update(placebo_draws=199, wild_draws=999)
+    rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
     (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))
     env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
@@ -60,6 +65,8 @@ def test_repro_builds_every_product(project):
     dest, _, log = project
     for rel in ("reports/report.html", "reports/report.pdf", "output/notebooks/pilot_zones.html",
                 "output/notebooks/network_coverage.ipynb", "output/figures/pilot_event_study.png",
+                "output/notebooks/robustness.html", "output/figures/robustness_spec_curve.png",
+                "output/notebooks/simulation.html", "output/figures/simulation_bacon.svg",
                 "output/figures/coverage_dose_response.svg", "output/tables/twfe_joint.csv",
                 "data/processed/truth.json"):
         assert (dest / rel).stat().st_size > 0, rel
@@ -106,7 +113,7 @@ def test_second_repro_does_nothing_and_a_parameter_reruns_only_its_notebook(proj
     (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))
     log = _run([str(BIN / "dvc"), "repro"], dest, env)
     assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log
-    for other in ("cities", "treatments", "panel", "overview", "pilot_zones", "network_coverage"):
+    for other in ("cities", "treatments", "panel", "overview", "pilot_zones", "network_coverage", "simulation", "robustness"):
         assert f"Running stage '{other}'" not in log
     for args in (["dvc", "dag"], ["dvc", "params", "diff"], ["dvc", "metrics", "show"]):
         _run([str(BIN / args[0]), *args[1:]], dest, env)

@@ -149,3 +149,9 @@ def test_real_report_figures_import():
     figures = [r for r in rows if r["kind"] == "figure" and r["label"].startswith("Figure")]
     assert [r["stem"] for r in figures] == [stem for stem, _, _ in report.FIGURES]
     assert all(r["outputs"] and r["notebook"] for r in figures)
+
+
+def test_every_report_figure_has_a_chinese_caption():
+    from analysis.report import CAPTIONS_ZH, FIGURES
+
+    assert {stem for stem, _, _ in FIGURES} == set(CAPTIONS_ZH)

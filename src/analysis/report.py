@@ -36,6 +36,11 @@ CAPTIONS_ZH = {
     "pilot_event_study": "综试区：TWFE、Callaway-Sant'Anna、Sun-Abraham 与 BJS 插补的事件研究估计（95% 置信区间，按城市聚类）及真实效应。",
     "rail_event_study": "铁路联通：TWFE、Callaway-Sant'Anna、Sun-Abraham 与 BJS 插补的事件研究估计（95% 置信区间，按城市聚类）及真实效应。",
     "coverage_dose_response": "网络覆盖：出口额对数对每百人宽带用户数的剂量反应。",
+    "robustness_summary": "综试区效应的稳健性：各项检验的估计值与 95% 区间，对照基准估计。",
+    "robustness_spec_curve": "设定曲线：估计量、控制变量、样本、聚类层级、处理年份编码与结果变量的全部组合（按估计值排序），下方为各设定的选择。",
+    "robustness_honestdid": "HonestDiD 敏感性分析：平行趋势可能不成立时，设立后平均效应的稳健置信区间。",
+    "simulation_bacon": "综试区 TWFE 系数的 Goodman-Bacon 分解：各 2x2 比较的估计值与权重。",
+    "simulation_draws": "重复模拟：恒定效应与随时间增长、因批次而异的效应下，TWFE 与插补估计量减去真实 ATT 的分布。",
 }
 ROW_LABELS_ZH = {
     "pilot": "跨境电商综试区", "rail": "铁路联通", "log_broadband": "每百人宽带用户数对数",
