@@ -125,8 +125,9 @@ def _simple_if_fixed_weights(gt) -> np.ndarray:
 
 def sa_se_fixed_weights(sa, cells: np.ndarray) -> float:
     """SE of the Sun-Abraham share-weighted average of the CATTs in ``cells`` (boolean mask over
-    ``sa.catt``) with the weights held fixed (``fixest::aggregate``); ``sun_abraham`` reports this
-    per event time (``std_errors_fixed_weights``) but not for the overall ATT."""
+    ``sa.catt``) with the weights held fixed (``fixest::aggregate``), for arbitrary cell sets;
+    ``sun_abraham`` itself reports it per event time (``std_errors_fixed_weights``) and for the
+    overall ATT (``att_se_fixed_weights``), which ``estimate_all`` uses."""
     w = sa.catt["n_obs"].to_numpy(float) * cells
     w /= w.sum()
     return float(np.sqrt(w @ sa.vcov_catt @ w))
@@ -149,8 +150,8 @@ def estimate_all(panel: pd.DataFrame) -> dict[str, tuple[float, float]]:
         out["cs_tv_fixedw"] = (float(row.estimate), float(row.std_error))
         sa = sun_abraham(data, "log_exports", "year", "city_code", "g", covariates=X)
         out["sa"] = (float(sa.att), float(sa.att_se))
-        out["sa_fixedw"] = (float(sa.att), sa_se_fixed_weights(sa, sa.catt["event_time"].to_numpy() >= 0))
-        bjs = imputation(data, "log_exports", "year", "city_code", "g", covariates=X, horizons=None)
+        out["sa_fixedw"] = (float(sa.att), float(sa.att_se_fixed_weights))
+        bjs = imputation(data, "log_exports", "year", "city_code", "g", covariates=X, horizons=None, leaveout=True)
         out["bjs"] = (bjs.att, float(bjs.std_errors[0]))
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import results_io
+from analysis import paths, results_io
 from analysis.figures.style import save_figure, use_house_style
 from analysis.pipeline import read_cities, read_panel
 from analysis.studies import output_dirs
@@ -42,8 +42,14 @@ class NotebookContext:
         else:
             display(Markdown("> Data: user-supplied file (`data.source: file`); no known truth."))
 
+    @staticmethod
+    def resolve(path: str | Path) -> Path:
+        """Relative paths are relative to the project root, wherever the kernel was started
+        (papermill runs in the root; JupyterLab started in notebooks/ runs there)."""
+        return resolve(path)
+
     def cities(self, path: str | Path) -> pd.DataFrame:
-        return read_cities(Path(path))
+        return read_cities(resolve(path))
 
     def save(self, fig, stem: str) -> list[Path]:
         return save_figure(fig, self.dirs["figures"] / stem, self.data_source)
@@ -74,8 +80,13 @@ class NotebookContext:
         return pd.DataFrame([row])
 
 
+def resolve(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else paths.ROOT / path
+
+
 def setup(panel_path: str, truth_path: str, output_dir: str, lang: str) -> NotebookContext:
     use_house_style()
-    panel = read_panel(Path(panel_path))
-    truth = results_io.read_json(truth_path)
-    return NotebookContext(panel=panel, truth=truth, dirs=output_dirs(output_dir), lang=lang)
+    panel = read_panel(resolve(panel_path))
+    truth = results_io.read_json(resolve(truth_path))
+    return NotebookContext(panel=panel, truth=truth, dirs=output_dirs(resolve(output_dir)), lang=lang)

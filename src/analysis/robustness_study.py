@@ -488,11 +488,11 @@ def figure_calls(results: dict) -> list[dict]:
     return calls
 
 
-def make_figures(study: dict) -> dict:
-    """Call every figure function of ``study["figures"]``; returns ``{stem: Figure}``."""
+def make_figures(study: dict, lang: str = "en") -> dict:
+    """Call every figure function of ``study["figures"]``; returns ``{stem: Figure}`` (labels in ``lang``)."""
     from analysis.figures import robustness as figs
 
     return {
-        c["stem"]: getattr(figs, c["function"])(study["frames"][c["frame"]], **c["kwargs"])
+        c["stem"]: getattr(figs, c["function"])(study["frames"][c["frame"]], **c["kwargs"], lang=lang)
         for c in study["figures"]
     }

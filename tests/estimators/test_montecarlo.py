@@ -105,3 +105,6 @@ def test_sa_fixed_weight_se_matches_per_event_time():
     e = sa.catt["event_time"].to_numpy()
     got = [sa_se_fixed_weights(sa, e == k) for k in sa.event_times]
     np.testing.assert_allclose(got, sa.std_errors_fixed_weights, rtol=1e-10)
+    # and sun_abraham's own overall fixed-weight SE (used by estimate_all) is the same quantity
+    assert sa.att_se_fixed_weights == pytest.approx(sa_se_fixed_weights(sa, e >= 0), rel=1e-10)
+    assert sa.att_se_fixed_weights < sa.att_se  # the default adds the weight-estimation variance

@@ -93,3 +93,15 @@ def test_unknown_parameter_is_an_error():
     with pytest.raises(KeyError, match="placebo_drawz"):
         resolve_params({"placebo_drawz": 5})
     assert resolve_params({"psm": {"caliper": 0.1}})["psm"]["n_neighbors"] == 1
+
+
+def test_figures_in_chinese(study):
+    import matplotlib.pyplot as plt
+
+    from analysis.figures.style import use_house_style
+
+    use_house_style()
+    figs = make_figures(study, "zh")
+    titles = [ax.get_title() + ax.get_xlabel() + ax.get_ylabel() for fig in figs.values() for ax in fig.axes]
+    assert any("置信区间" in t for t in titles)
+    plt.close("all")

@@ -16,7 +16,9 @@ on treated and ``v = -Z0 (Z0'Z0)^-1 Z1' w1`` on untreated observations; one spar
 observations, ``e~_it = tau_it - tau_bar`` where ``tau_bar`` is the ``v^2``-weighted mean of
 ``tau_it`` within cells of the auxiliary model (cohort x horizon by default, as Stata
 ``did_imputation`` / R ``didimputation``).  No small-sample factor is applied (as there).
-The finite-sample "leave-out" refinement of Stata's ``leaveout`` option is not implemented.
+``leaveout=True`` uses the finite-sample leave-out refinement (BJS 2024, Appendix A.6; Stata's
+``leaveout`` option): ``tau_bar`` for an observation leaves out its own cluster, so a small cell no
+longer absorbs its own noise.
 
 Pre-trend test (BJS Test 1): on untreated observations only, regress Y on the same fixed effects
 and indicators for the ``K`` periods before treatment; joint cluster-robust Wald test.
@@ -163,6 +165,36 @@ def _drop_collinear_covariates(df, cov_names, D, labels, tol=1e-8):
     return [cov_names[k] for k in keep]
 
 
+def _cell_means(treated, by, W1, tau, clusters=None):
+    """``v^2``-weighted mean of ``tau`` within the cells ``by`` (one cell if empty), per estimand.
+
+    With ``clusters`` (codes per treated obs) each observation gets the mean of its cell without its
+    own cluster (BJS 2024, App. A.6): cell totals minus cell x cluster totals.  NaN where nothing is
+    left (the cell's weight lies in the own cluster only); cells without weight give 0 (the
+    observation's weight is then 0 as well, so the value is irrelevant).
+    """
+    cell = pd.factorize(pd.MultiIndex.from_frame(treated[by]))[0] if by else np.zeros(len(tau), int)
+    W2 = W1**2
+    pos = (W1 != 0).astype(float)  # counts decide "nothing left", avoiding round-off in den
+    num = np.zeros((cell.max() + 1, W1.shape[1]))
+    den, cnt = np.zeros_like(num), np.zeros_like(num)
+    np.add.at(num, cell, W2 * tau[:, None])
+    np.add.at(den, cell, W2)
+    np.add.at(cnt, cell, pos)
+    num, den, cnt = num[cell], den[cell], cnt[cell]
+    if clusters is not None:
+        pair = pd.factorize(pd.MultiIndex.from_arrays([cell, clusters]))[0]
+        own = [np.zeros((pair.max() + 1, W1.shape[1])) for _ in range(3)]
+        for acc, val in zip(own, (W2 * tau[:, None], W2, pos)):
+            np.add.at(acc, pair, val)
+        num, den, cnt = num - own[0][pair], den - own[1][pair], cnt - own[2][pair]
+        empty = np.nan
+    else:
+        empty = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, num / den, empty)
+
+
 def _pretrend_test(df, cov_names, n_leads):
     """Regress untreated Y on FE + lead indicators (BJS Test 1); cluster-robust Wald test."""
     d = df.loc[~df["_D"]].copy()
@@ -207,6 +239,7 @@ def imputation(
     cluster: str | None = None,
     avg_effects_by: Sequence[str] = ("cohort", "horizon"),
     alpha: float = 0.05,
+    leaveout: bool = False,
 ) -> ImputationResult:
     """BJS (2024) imputation estimator with the conservative clustered variance.
 
@@ -222,6 +255,13 @@ def imputation(
         ``("horizon",)`` the horizon SEs, and with ``()`` the overall-ATT SE, equal Gardner's
         (2022) two-stage GMM SEs of ``did2s`` exactly: the two influence functions coincide
         when the auxiliary model is the second-stage regression.
+    leaveout : compute the ``tau_bar`` of each treated observation from its cell *without* the
+        observation's own cluster (BJS 2024, Appendix A.6).  The plain cell mean subtracts part of
+        an observation's own noise, which makes the conservative variance too small when cells
+        hold few clusters (e.g. a cohort of one or a dozen units).  A cell whose only cluster is
+        the observation's own falls back to the leave-out mean of its horizon, then to the
+        leave-out mean of all treated observations, then (a single treated cluster) to the
+        plain cell mean.
     """
     covariates = list(covariates or [])
     cov_names = [f"_x{k}" for k in range(len(covariates))]
@@ -290,21 +330,21 @@ def imputation(
 
     # auxiliary-model tau_bar: v^2-weighted cell means (BJS Thm. 3)
     by = list(avg_effects_by)
-    if by:
-        cell = pd.factorize(pd.MultiIndex.from_frame(treated[by]))[0]
-    else:  # one cell: tau_bar = the estimand itself (reproduces Gardner's GMM variance)
-        cell = np.zeros(len(treated), dtype=int)
-    n_cell = cell.max() + 1
-    W2 = W1**2
-    num = np.zeros((n_cell, W1.shape[1]))
-    den = np.zeros_like(num)
-    np.add.at(num, cell, W2 * tau[:, None])
-    np.add.at(den, cell, W2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau_bar = np.where(den > 0, num / den, 0.0)[cell]
+    cl_codes, cl_uniq = pd.factorize(df["_cl"])
+    tau_bar = _cell_means(treated, by, W1, tau)
+    if leaveout:
+        cl1 = cl_codes[D]
+        # fallback chain for cells holding only the observation's own cluster (see docstring)
+        chain = [by] + ([["horizon"]] if by and by != ["horizon"] else []) + ([[]] if by else [])
+        loo = np.full_like(tau_bar, np.nan)
+        for level in chain:
+            fill = np.isnan(loo)
+            if not fill.any():
+                break
+            loo[fill] = _cell_means(treated, level, W1, tau, cl1)[fill]
+        tau_bar = np.where(np.isnan(loo), tau_bar, loo)
     eps1 = tau[:, None] - tau_bar
 
-    cl_codes, cl_uniq = pd.factorize(df["_cl"])
     S = np.zeros((len(cl_uniq), W1.shape[1]))
     np.add.at(S, cl_codes[D], W1 * eps1)
     np.add.at(S, cl_codes[~D], V0 * resid0[:, None])

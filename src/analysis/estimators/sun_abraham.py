@@ -39,7 +39,9 @@ class SunAbrahamResult:
     ``catt`` holds the cohort-specific coefficients (columns cohort, event_time, estimate,
     std_error, n_obs); ``event_times``/``estimates``/``std_errors`` the IW event-study path;
     ``att``/``att_se`` the overall post-period ATT (observation-share weighted, as
-    ``fixest::aggregate(..., "att")``).
+    ``fixest::aggregate(..., "att")``); ``att_se_fixed_weights`` its SE with the observation-share
+    weights held fixed (no weight-estimation term; the analogue of ``std_errors_fixed_weights``),
+    the right one when inference conditions on the treatment timing.
     """
 
     event_times: np.ndarray
@@ -58,6 +60,7 @@ class SunAbrahamResult:
     ref: tuple[int, ...]
     fit: object = field(repr=False, default=None)
     alpha: float = 0.05
+    att_se_fixed_weights: float = np.nan
 
     def tidy(self, alpha: float | None = None) -> pd.DataFrame:
         """IW(e) by event time; term = ``event_time::e``."""
@@ -287,9 +290,9 @@ def sun_abraham(
         wrows += [(int(e), int(key_g[i]), wi / w.sum()) for i, wi in zip(idx, w)]
     post = np.flatnonzero((key_e >= 0) & (key_e >= lo) & (key_e <= hi))
     if len(post):
-        att, att_se, _ = _ratio_aggregate(beta, vcov, psi, counts, post, ssc_g)
+        att, att_se, att_se_fixed = _ratio_aggregate(beta, vcov, psi, counts, post, ssc_g)
     else:
-        att, att_se = np.nan, np.nan
+        att, att_se, att_se_fixed = np.nan, np.nan, np.nan
 
     return SunAbrahamResult(
         event_times=ev,
@@ -308,4 +311,5 @@ def sun_abraham(
         ref=refs,
         fit=fit,
         alpha=alpha,
+        att_se_fixed_weights=att_se_fixed,
     )

@@ -58,3 +58,12 @@ LABELS = {
 
 def label(key: str, lang: str = "en") -> str:
     return LABELS[lang][key]
+
+
+# Free-text figure strings (robustness figures): English source -> Chinese.
+TRANSLATIONS_ZH = {'Heterogeneity of the pilot-zone effect': '综试区效应的异质性', 'Specification curve': '设定曲线', 'Pilot-zone effect across robustness checks': '各稳健性检验下的综试区效应', 'Effect on log exports (95% CI)': '对出口额对数的影响（95% 置信区间）', 'Estimate (95% CI)': '估计值（95% 置信区间）', 'Specifications, ordered by estimate': '设定（按估计值排序）', 'TWFE coefficient under placebo timing': '安慰剂设立时间下的 TWFE 系数', 'Density': '密度', 'Weight': '权重', '2x2 DiD estimate': '2x2 双重差分估计', 'Goodman-Bacon decomposition': 'Goodman-Bacon 分解', 'Robust 95% CI of the average post effect': '设立后平均效应的稳健 95% 置信区间', '|standardized mean difference|': '|标准化均值差|', 'Covariate balance (PSM)': '协变量平衡（倾向得分匹配）', 'placebo estimates': '安慰剂估计', 'baseline': '基准', 'before matching': '匹配前', 'after matching': '匹配后', 'original': '原始区间'}
+
+
+def tr(text: str, lang: str = "en") -> str:
+    """``text`` in ``lang`` (English is the source language)."""
+    return TRANSLATIONS_ZH.get(text, text) if lang == "zh" else text

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis.figures.labels import tr
 from analysis.figures.style import PALETTE
 
 SPEC_DIMENSIONS = ["estimator", "controls", "sample", "cluster", "timing", "outcome"]
@@ -26,6 +27,7 @@ def coefficient_axes(
     color=None,
     marker: str = "o",
     ref: float | None = 0.0,
+    lang: str = "en",
 ):
     """Horizontal coefficient plot: one row per line of ``frame`` (estimate, conf_low, conf_high)."""
     if ax is None:
@@ -45,11 +47,11 @@ def coefficient_axes(
     ax.set_yticks(y, frame[label_col].astype(str))
     if ref is not None:
         ax.axvline(ref, color="0.3", lw=0.8, ls="--")
-    ax.set_xlabel("Effect on log exports (95% CI)")
+    ax.set_xlabel(tr("Effect on log exports (95% CI)", lang))
     return ax
 
 
-def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None):
+def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None, lang: str = "en"):
     """Group effects by dimension (header rows in bold), interaction and split-sample side by side."""
     dims = list(dict.fromkeys(table["dimension"]))
     rows, labels, bold = {}, [], []
@@ -90,7 +92,7 @@ def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
     if pooled is not None:
         ax.axvline(pooled, color="0.2", lw=1.0, ls=":", label=f"pooled = {pooled:.3f}")
-    ax.set_xlabel("Effect on log exports (95% CI)")
+    ax.set_xlabel(tr("Effect on log exports (95% CI)", lang))
     ax.legend(fontsize=8, loc="lower right")
     return ax
 
@@ -99,12 +101,13 @@ def plot_heterogeneity(
     table: pd.DataFrame,
     pooled: float | None = None,
     title: str = "Heterogeneity of the pilot-zone effect",
+    lang: str = "en",
 ):
     """Coefficient plot of :func:`analysis.robustness.heterogeneity.heterogeneity` results."""
     n = table[["dimension", "group"]].drop_duplicates().shape[0] + table["dimension"].nunique()
     fig, ax = plt.subplots(figsize=(7.5, 0.3 * n + 1.5))
-    heterogeneity_axes(table, pooled, ax)
-    ax.set_title(title)
+    heterogeneity_axes(table, pooled, ax, lang)
+    ax.set_title(tr(title, lang))
     fig.tight_layout()
     return fig
 
@@ -114,6 +117,7 @@ def plot_spec_curve(
     dims: list[str] | None = None,
     baseline: int | None = None,
     title: str = "Specification curve",
+    lang: str = "en",
 ):
     """The ordered specification curve (estimates and 95% CIs, sorted) above the indicator panel
     (which choice each specification makes), as in Simonsohn, Simmons & Nelson (2020, Nature Human
@@ -150,10 +154,10 @@ def plot_spec_curve(
             s=40,
             color=PALETTE[1],
             zorder=4,
-            label="baseline",
+            label=tr("baseline", lang),
         )
-    top.set_ylabel("Estimate (95% CI)")
-    top.set_title(title)
+    top.set_ylabel(tr("Estimate (95% CI)", lang))
+    top.set_title(tr(title, lang))
     top.legend(fontsize=8, loc="upper left")
     for k, (d, o) in enumerate(options):
         hit = (c[d].astype(str) == o).to_numpy()
@@ -166,7 +170,7 @@ def plot_spec_curve(
         )
     bottom.set_yticks(range(len(options)), [f"{d}: {o}" for d, o in options], fontsize=7)
     bottom.set_ylim(len(options) - 0.5, -0.5)
-    bottom.set_xlabel("Specifications, ordered by estimate")
+    bottom.set_xlabel(tr("Specifications, ordered by estimate", lang))
     bottom.grid(False)
     fig.tight_layout()
     return fig
@@ -176,22 +180,23 @@ def plot_estimates(
     summary: pd.DataFrame,
     truth: float | None = None,
     title: str = "Pilot-zone effect across robustness checks",
+    lang: str = "en",
 ):
     """Forest plot of the headline estimate of each check (columns label, estimate, conf_low, conf_high)."""
     frame = summary.dropna(subset=["estimate"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(frame) + 1.5))
     lo = frame["conf_low"].fillna(frame["estimate"])
     hi = frame["conf_high"].fillna(frame["estimate"])
-    coefficient_axes(frame.assign(conf_low=lo, conf_high=hi), ax=ax)
+    coefficient_axes(frame.assign(conf_low=lo, conf_high=hi), ax=ax, lang=lang)
     if truth is not None:
         ax.axvline(truth, color="black", lw=1.0, label=f"true ATT = {truth:.3f} (simulation)")
         ax.legend(fontsize=8, loc="best")
-    ax.set_title(title)
+    ax.set_title(tr(title, lang))
     fig.tight_layout()
     return fig
 
 
-def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40):
+def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40, lang: str = "en"):
     """Placebo (randomization-inference) distribution with the actual estimate."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.hist(
@@ -200,32 +205,32 @@ def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int
         density=True,
         color="0.75",
         edgecolor="white",
-        label="placebo estimates",
+        label=tr("placebo estimates", lang),
     )
     ax.axvline(estimate, color=PALETTE[3], lw=2, label=f"actual = {estimate:.3f}")
-    ax.set_xlabel("TWFE coefficient under placebo timing")
-    ax.set_ylabel("Density")
+    ax.set_xlabel(tr("TWFE coefficient under placebo timing", lang))
+    ax.set_ylabel(tr("Density", lang))
     ax.set_title(f"Randomization inference ({len(draws)} draws, p = {p_value:.3f})")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_bacon(two_by_twos: pd.DataFrame, twfe: float):
+def plot_bacon(two_by_twos: pd.DataFrame, twfe: float, lang: str = "en"):
     """Goodman-Bacon (2021) 2x2 estimates against their weights, by comparison type."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, (typ, sub) in enumerate(two_by_twos.groupby("type", sort=False)):
         ax.scatter(sub["weight"], sub["estimate"], color=PALETTE[i], label=typ, alpha=0.85)
     ax.axhline(twfe, color="black", lw=1, ls="--", label=f"TWFE = {twfe:.3f}")
-    ax.set_xlabel("Weight")
-    ax.set_ylabel("2x2 DiD estimate")
-    ax.set_title("Goodman-Bacon decomposition")
+    ax.set_xlabel(tr("Weight", lang))
+    ax.set_ylabel(tr("2x2 DiD estimate", lang))
+    ax.set_title(tr("Goodman-Bacon decomposition", lang))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_honestdid(sensitivity: pd.DataFrame):
+def plot_honestdid(sensitivity: pd.DataFrame, lang: str = "en"):
     """HonestDiD robust confidence sets by M (one panel per restriction; original CI at the left)."""
     deltas = [
         d for d in dict.fromkeys(sensitivity["delta"]) if isinstance(d, str) and d != "Original"
@@ -245,7 +250,7 @@ def plot_honestdid(sensitivity: pd.DataFrame):
             fmt="none",
             color=PALETTE[3],
             capsize=4,
-            label="original",
+            label=tr("original", lang),
         )
         ax.errorbar(
             Ms,
@@ -260,12 +265,12 @@ def plot_honestdid(sensitivity: pd.DataFrame):
         ax.set_xlabel(r"$\bar{M}$" if delta.startswith("DeltaRM") else "M")
         ax.set_title(delta)
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("Robust 95% CI of the average post effect")
+    axes[0][0].set_ylabel(tr("Robust 95% CI of the average post effect", lang))
     fig.tight_layout()
     return fig
 
 
-def plot_balance(balance: pd.DataFrame, threshold: float = 0.1):
+def plot_balance(balance: pd.DataFrame, threshold: float = 0.1, lang: str = "en"):
     """Love plot of PSM covariate balance: |standardized mean difference| before and after matching."""
     b = balance.iloc[::-1]
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(b) + 1.5))
@@ -275,14 +280,14 @@ def plot_balance(balance: pd.DataFrame, threshold: float = 0.1):
         pos,
         facecolors="none",
         edgecolors=PALETTE[3],
-        label="before matching",
+        label=tr("before matching", lang),
         zorder=3,
     )
-    ax.scatter(b["smd_after"].abs(), pos, color=PALETTE[0], label="after matching", zorder=3)
+    ax.scatter(b["smd_after"].abs(), pos, color=PALETTE[0], label=tr("after matching", lang), zorder=3)
     ax.axvline(threshold, color="0.5", ls="--", lw=1)
     ax.set_yticks(pos, b.index if "covariate" not in b.columns else b["covariate"])
-    ax.set_xlabel("|standardized mean difference|")
-    ax.set_title("Covariate balance (PSM)")
+    ax.set_xlabel(tr("|standardized mean difference|", lang))
+    ax.set_title(tr("Covariate balance (PSM)", lang))
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
