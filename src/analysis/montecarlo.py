@@ -12,7 +12,8 @@ pilot zones on treated city-years (``truth["pilot"]["att_overall"]``) with
   an FE regression on not-yet-treated observations, the first stage of Gardner 2022 / BJS 2024),
   with the first-stage estimation error added to the influence function (delta method);
 * ``sa``: Sun & Abraham (2021) interaction-weighted ATT with the controls entering linearly;
-* ``bjs``: Borusyak, Jaravel & Spiess (2024) imputation with the controls in the Y(0) model.
+* ``bjs``: Borusyak, Jaravel & Spiess (2024) imputation with the controls in the Y(0) model and the
+  leave-out auxiliary model of its variance (App. A.6).
 
 ``cs_tv_fixedw`` and ``sa_fixedw`` are the same point estimates with the variance of the
 cohort-share weights left out. The Monte Carlo keeps the treatment dates (hence the cohort shares)
@@ -151,7 +152,10 @@ def estimate_all(panel: pd.DataFrame) -> dict[str, tuple[float, float]]:
         sa = sun_abraham(data, "log_exports", "year", "city_code", "g", covariates=X)
         out["sa"] = (float(sa.att), float(sa.att_se))
         out["sa_fixedw"] = (float(sa.att), float(sa.att_se_fixed_weights))
-        bjs = imputation(data, "log_exports", "year", "city_code", "g", covariates=X, horizons=None, leaveout=True)
+        # leave-out tau_bar (BJS 2024, App. A.6): the 2015/2016 cohorts hold 1 and 12 cities
+        bjs = imputation(
+            data, "log_exports", "year", "city_code", "g", covariates=X, horizons=None, leaveout=True
+        )
         out["bjs"] = (bjs.att, float(bjs.std_errors[0]))
     return out
 

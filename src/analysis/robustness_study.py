@@ -129,6 +129,22 @@ def resolve_params(params: dict | None) -> dict:
     return out
 
 
+def _relative(path) -> str | None:
+    """A path as recorded in the results: relative to the project root, so results files do not
+    depend on where the project was cloned."""
+    from pathlib import Path
+
+    from analysis import paths
+
+    if path is None:
+        return None
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _city_master(path) -> pd.DataFrame:
     """The city master for roster names: ``path``, else the pipeline's data/interim/cities.csv, else
     built from the committed admin-code table (a fresh clone before ``dvc repro``)."""
@@ -402,7 +418,7 @@ def robustness_study(panel: pd.DataFrame, truth: dict, params: dict | None = Non
 
     frames["summary"] = _summary(results, conc.table)
     results["summary"] = frames["summary"]
-    results["settings"] = p
+    results["settings"] = {**p, "cities_path": _relative(p["cities_path"])}
     return {
         "results": _clean(results),
         "frames": frames,

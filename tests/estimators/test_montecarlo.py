@@ -10,7 +10,7 @@ The slow part runs 500 replications of the full 337-city panel (MC s.e. of a 95%
     cs_tv_fixedw    93.8%   +0.0002   0.0065   0.0065   0.0061
     sa              98.6%   +0.0002   0.0064   0.0064   0.0077   (default SE: + weight variance)
     sa_fixedw       94.4%   +0.0002   0.0064   0.0064   0.0061
-    bjs             92.2%   -0.0000   0.0051   0.0051   0.0048
+    bjs             94.8%   -0.0000   0.0051   0.0051   0.0051   (leave-out variance, BJS App. A.6)
 
 Correctly specified for this DGP, hence asserted: ``cs_tv``, ``sa`` and ``bjs``. The DGP's parallel
 trends hold conditional on the time-varying controls (log GDP per capita, population, FDI,
@@ -23,10 +23,10 @@ Which SE: the treatment dates, hence the cohort shares, are the same in every re
 truth is the realised ATT of the fixed treated city-years. The default CS/SA SEs add the sampling
 variance of the cohort-share weights (R did's ``wif``; Sun & Abraham 2021, Prop. 6), which does not
 exist in this design: conservative by construction (asserted as such below); their fixed-weight
-versions are the calibrated ones. BJS conditions on timing, but its conservative variance without
-the leave-out correction (BJS 2024, App. A.6) drops the own-cell noise of small cohorts (one city in
-2015, 12 in 2016): SE/SD = 0.94. With a leave-out tau_bar the same 500 replications give 95.2%
-(mean SE 0.00514 vs SD 0.00515) -- needs a change in ``imputation.py``; xfail until then.
+versions are the calibrated ones. BJS conditions on timing; its conservative variance without the
+leave-out correction (BJS 2024, App. A.6) drops the own-cell noise of small cohorts (one city in
+2015, 12 in 2016): 92.2% coverage, SE/SD 0.94. ``estimate_all`` therefore uses
+``imputation(..., leaveout=True)``: 94.8% above (372 s on 2 workers).
 """
 
 from __future__ import annotations
@@ -48,16 +48,7 @@ def table():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "estimator",
-    [
-        pytest.param(e, marks=pytest.mark.xfail(strict=False, reason=(
-            "BJS variance without the leave-out correction: 92.2% (SE/SD 0.94); leave-out gives "
-            "95.2% -- needs a leaveout option in analysis.estimators.imputation")))
-        if e == "bjs" else e
-        for e in CALIBRATED
-    ],
-)
+@pytest.mark.parametrize("estimator", CALIBRATED)
 def test_robust_estimators_have_nominal_coverage(table, estimator):
     row = table.loc[estimator]
     assert row.n_reps >= N_REPS
