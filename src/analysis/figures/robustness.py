@@ -123,7 +123,10 @@ def plot_spec_curve(
     (which choice each specification makes), as in Simonsohn, Simmons & Nelson (2020, Nature Human
     Behaviour 4). Blue: CI excludes zero; grey: it does not. ``baseline``: a ``spec_id`` to mark."""
     dims = [d for d in (dims or SPEC_DIMENSIONS) if d in curve.columns]
-    c = curve.sort_values(["estimate", "spec_id"], kind="mergesort").reset_index(drop=True)
+    # Sort on rounded estimates: specifications that differ only in the cluster level share the
+    # estimate up to the last bit, which may differ between runs; spec_id then breaks the tie.
+    c = (curve.assign(_order=curve["estimate"].round(10))
+         .sort_values(["_order", "spec_id"], kind="mergesort").reset_index(drop=True))
     x = np.arange(len(c))
     options = [(d, o) for d in dims for o in dict.fromkeys(curve[d].astype(str))]
     fig, (top, bottom) = plt.subplots(
