@@ -142,6 +142,8 @@ def collect_context(params: dict) -> dict:
         "panel_hash": panel_hash,
         "sources": (paths.REFERENCE / "SOURCES.md").read_text(encoding="utf-8"),
         "replication": replication_section(paths.ROOT, params),
+        "table_params": "; ".join(f"{nb}: " + ", ".join(f"{k}={v}" for k, v in nb_params.get(nb, {}).items())
+                                  for nb in ("pilot_zones", "rail_links")),
     }
 
 
