@@ -38,7 +38,8 @@ def _one_replication(name, design, seed, cities, treatments, national) -> list[d
     panel, truth = simulate_panel(cities, treatments, national, replace(design, seed=seed))
     true_att = truth["pilot"]["att_overall"]
     fit = twfe(panel, "log_exports", ["pilot"] + COVARIATES)
-    bjs = imputation(panel, "log_exports", "year", "city_code", "pilot_year", covariates=COVARIATES, horizons=False)
+    bjs = imputation(panel, "log_exports", "year", "city_code", "pilot_year", covariates=COVARIATES,
+                     horizons=False, leaveout=True)
     rows = []
     for estimator, est, se in (("TWFE (one dummy)", fit.params["pilot"], fit.std_errors["pilot"]),
                                ("Imputation (BJS)", bjs.att, float(bjs.std_errors[0]))):
