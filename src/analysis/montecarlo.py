@@ -161,10 +161,9 @@ def estimate_all(panel: pd.DataFrame) -> dict[str, tuple[float, float]]:
 
 
 def _inputs():
-    from analysis import paths, reference
-    from analysis.pipeline import read_cities, read_treatments
+    from analysis.pipeline import default_inputs
 
-    return read_cities(), read_treatments(paths.INTERIM / "treatments.csv"), reference.load_national_exports()
+    return default_inputs()
 
 
 def _one_rep(rep: int, seed: int, design: SyntheticDesign, inputs) -> list[dict]:

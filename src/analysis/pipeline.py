@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -83,6 +84,16 @@ def read_panel(path: Path | None = None) -> pd.DataFrame:
 
     frame = pd.read_csv(path or paths.PROCESSED / "panel.csv", dtype={"city_code": str})
     return PANEL_SCHEMA.validate(frame)
+
+
+@functools.lru_cache(maxsize=1)
+def default_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(city master, treatment table, national exports) built in-process from the committed
+    reference data with the default treatment coding: what simulations and tests need, without
+    depending on a previous pipeline run (a fresh clone has no data/interim yet)."""
+    master = cities.build_city_master()
+    table = treatments.city_treatments(master, reference.load_pilot_zones(), reference.load_rail_links())
+    return master, table, reference.load_national_exports()
 
 
 def params_for(stage: str, params: dict | None = None) -> dict:

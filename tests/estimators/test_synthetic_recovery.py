@@ -21,21 +21,18 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import paths, reference
 from analysis.estimators.callaway_santanna import att_gt
 from analysis.estimators.imputation import imputation
 from analysis.estimators.twfe import twfe
 from analysis.montecarlo import adjustment_covariates, cs_time_varying
-from analysis.pipeline import read_cities, read_treatments
+from analysis.pipeline import default_inputs
 from analysis.synthetic import SyntheticDesign, pilot_effect, simulate_panel
 
 
 @pytest.fixture(scope="module")
 def sim():
     design = SyntheticDesign()
-    panel, truth = simulate_panel(
-        read_cities(), read_treatments(paths.INTERIM / "treatments.csv"), reference.load_national_exports(), design
-    )
+    panel, truth = simulate_panel(*default_inputs(), design)
     data, X = adjustment_covariates(panel)
     return data, X, truth, design
 

@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import paths, reference
 from analysis.estimators.event_study import EventStudyResult, event_study, event_time_dummies
 from analysis.estimators.results import TIDY_COLUMNS
 from analysis.estimators.twfe import twfe, twfe_pyfixest
-from analysis.pipeline import read_cities, read_treatments
+from analysis.pipeline import default_inputs
 from analysis.synthetic import SyntheticDesign, simulate_panel
 
 CASTLE_TWFE = 0.0818116  # R bacondecomp, castle: l_homicide ~ post | state + year (README)
@@ -29,10 +28,7 @@ def castle(load_validation) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def synthetic_panel() -> pd.DataFrame:
-    panel, _ = simulate_panel(
-        read_cities(), read_treatments(paths.INTERIM / "treatments.csv"),
-        reference.load_national_exports(), SyntheticDesign(),
-    )
+    panel, _ = simulate_panel(*default_inputs(), SyntheticDesign())
     return panel
 
 
