@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from analysis.robustness.bacon import bacon_decomposition
-from analysis.robustness.honestdid import (
+from analysis.did.bacon import bacon_decomposition
+from analysis.did.honestdid import (
     _ARPMoments,
     _construct_gamma,
     _create_A_RM,

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.estimators.callaway_santanna import att_gt
+from analysis.did.callaway_santanna import att_gt
 
 BITERS = 999
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from analysis.estimators.imputation import imputation
-from analysis.estimators.sun_abraham import sun_abraham
+from analysis.did.imputation import imputation
+from analysis.did.sun_abraham import sun_abraham
 
 
 def simulate(n_units: int, n_periods: int, seed: int = 0) -> pd.DataFrame:

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import paths, reference, treatments
-from analysis.cities import build_city_master, read_adcodes
-from analysis.ingest import ingest_file, report_path, write_atomic
-from analysis.ingest.names import NameIndex
+from analysis import config as paths
+from analysis.data import reference
+from analysis.data import treatments
+from analysis.data.cities import build_city_master, read_adcodes
+from analysis.data.ingest import ingest_file, report_path, write_atomic
+from analysis.data.ingest.names import NameIndex
 
 YEARS = np.arange(1999, 2024)
 HEADER = ["城市", "年份", "货物出口额(万美元)", "地区生产总值(万元)", "年末总人口(万人)", "实际使用外资金额(万美元)",

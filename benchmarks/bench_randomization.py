@@ -12,9 +12,9 @@ import time
 import numpy as np
 from linearmodels.panel import PanelOLS
 
-from analysis.robustness._fwl import treatment_from_cohort
-from analysis.robustness._simulate import simulate_staggered_panel
-from analysis.robustness.randomization import randomization_inference
+from analysis.did.fe import treatment_from_cohort
+from helpers.simulate import simulate_staggered_panel
+from analysis.did.randomization import randomization_inference
 
 DRAWS, NAIVE_DRAWS = 1000, 50
 

@@ -23,12 +23,13 @@ def _best(fn, repeat: int = 5) -> float:
 
 
 def main(n_jobs: int = 2) -> None:
-    from analysis import paths, results_io
-    from analysis.estimators.twfe import twfe, twfe_pyfixest
-    from analysis.panel_schema import CONTROLS
-    from analysis.pipeline import read_panel
-    from analysis.robustness._twfe_fast import twfe_fast
-    from analysis.robustness_study import robustness_study
+    from analysis import config as paths
+    from analysis import results_io
+    from analysis.did.twfe import twfe, twfe_pyfixest
+    from analysis.data.schema import CONTROLS
+    from analysis.data.build import read_panel
+    from analysis.did._twfe_fast import twfe_fast
+    from analysis.studies.robustness.checklist import robustness_study
 
     panel = read_panel()
     xs = ["pilot", "rail", "log_broadband", *CONTROLS]

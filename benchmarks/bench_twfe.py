@@ -45,7 +45,7 @@ def worker(impl: str, rows: int, years: int) -> dict:
         small = make_panel(2000, 10)
         pf.feols("y ~ x1 + x2 + x3 | unit + year", data=small, vcov={"CRV1": "unit"})  # JIT warm-up
     else:
-        from analysis.estimators.twfe import twfe
+        from analysis.did.twfe import twfe
     df = make_panel(rows, years)
     rss_data = _rss_gb()
     t0 = time.perf_counter()

@@ -17,8 +17,8 @@ import pandas as pd
 import statsmodels.api as sm
 from wildboottest.wildboottest import wildboottest
 
-from analysis.robustness._simulate import simulate_staggered_panel
-from analysis.robustness.wild_bootstrap import wild_cluster_bootstrap
+from helpers.simulate import simulate_staggered_panel
+from analysis.did.wild_bootstrap import wild_cluster_bootstrap
 
 B = 9999
 

@@ -12,8 +12,8 @@ import time
 
 import pandas as pd
 
-from analysis.montecarlo import run_monte_carlo
-from analysis.synthetic import SyntheticDesign
+from analysis.studies.montecarlo import run_monte_carlo
+from analysis.data.synthetic import SyntheticDesign
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analysis.determinism import compare_runs
+from helpers.determinism import compare_runs
 
 
 def _run_dir(root: Path) -> Path:

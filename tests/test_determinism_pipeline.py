@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis.determinism import compare_runs
+from helpers.determinism import compare_runs
 
 from test_pipeline import make_project
 

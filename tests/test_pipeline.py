@@ -125,7 +125,7 @@ def test_chinese_report_renders(project, tmp_path):
 
     dest, env, _ = project
     script = (
-        "from pathlib import Path; from analysis.params import load_params; from analysis.report import build_report; "
+        "from pathlib import Path; from analysis.config import load_params; from analysis.report.build import build_report; "
         f"p = load_params(); p['report']['lang'] = 'zh'; build_report(p, Path({str(tmp_path)!r}))"
     )
     _run([sys.executable, "-c", script], dest, env)

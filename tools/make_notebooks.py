@@ -21,7 +21,7 @@ output_dir = "output"
 lang = "en"
 '''
 
-SETUP = '''from analysis.notebook_setup import setup
+SETUP = '''from analysis.studies.context import setup
 ctx = setup(panel_path, truth_path, output_dir, lang)
 cities_path, treatments_path = ctx.resolve(cities_path), ctx.resolve(treatments_path)
 panel, truth, out = ctx.panel, ctx.truth, ctx.dirs
@@ -63,7 +63,7 @@ NOTEBOOKS = {
             "regression with one treatment dummy can mislead (Goodman-Bacon 2021), which the later notebooks show."
         ),
         new_code_cell(
-            "from analysis.overview import rollout_table, overview_results\n"
+            "from analysis.studies.overview import rollout_table, overview_results\n"
             "from analysis.figures.overview import plot_rollout, plot_export_distribution\n"
             "cities = ctx.cities(cities_path)\n"
             "rollout_table(panel)"
@@ -100,7 +100,7 @@ NOTEBOOKS = {
             "(Goodman-Bacon 2021; de Chaisemartin & D'Haultfoeuille 2020), so it need not equal the average effect."
         ),
         new_code_cell(
-            "from analysis.studies import binary_study, twfe_table, headline_metrics\n"
+            "from analysis.studies.binary import binary_study, twfe_table, headline_metrics\n"
             "table = twfe_table(panel, cluster)\n"
             "ctx.write_table(table, 'twfe_joint')\n"
             "table.round(4)"
@@ -123,7 +123,7 @@ NOTEBOOKS = {
             "On the synthetic data the truth is known, so the table shows each estimator's bias."
         ),
         new_code_cell(
-            "from analysis.studies import overall_comparison, event_study_series\n"
+            "from analysis.studies.binary import overall_comparison, event_study_series\n"
             "overall = overall_comparison(study)\nctx.write_table(overall, 'pilot_overall')\noverall.round(4)"
         ),
         new_markdown_cell(
@@ -157,7 +157,7 @@ NOTEBOOKS = {
         params_cell("window = [-5, 5]\ncluster = 'city_code'\nestimators = ['cs', 'sa', 'bjs']\n"),
         new_code_cell(SETUP),
         new_code_cell(
-            "from analysis.studies import binary_study, headline_metrics, overall_comparison, event_study_series\n"
+            "from analysis.studies.binary import binary_study, headline_metrics, overall_comparison, event_study_series\n"
             "study = binary_study(panel, truth, 'rail', 'rail_year', window, cluster, estimators)\n"
             "overall = overall_comparison(study)\nctx.write_table(overall, 'rail_overall')\noverall.round(4)"
         ),
@@ -203,7 +203,7 @@ NOTEBOOKS = {
             "one comparison; 'Later vs Earlier Treated' uses designated cities as controls."
         ),
         new_code_cell(
-            "from analysis.robustness.bacon import bacon_decomposition\n"
+            "from analysis.did.bacon import bacon_decomposition\n"
             "bacon = bacon_decomposition(panel, 'log_exports', 'pilot', 'city_code', 'year')\n"
             "print(bacon.summary())\n"
             "import matplotlib.pyplot as plt\n"
@@ -217,11 +217,11 @@ NOTEBOOKS = {
             "cities never serve as controls."
         ),
         new_code_cell(
-            "from analysis.simulation_study import twfe_vs_imputation, summarize\n"
-            "from analysis.synthetic import SyntheticDesign\n"
-            "from analysis.reference import load_national_exports\n"
-            "from analysis.pipeline import read_treatments\n"
-            "from analysis.params import load_params\n"
+            "from analysis.studies.simulation import twfe_vs_imputation, summarize\n"
+            "from analysis.data.synthetic import SyntheticDesign\n"
+            "from analysis.data.reference import load_national_exports\n"
+            "from analysis.data.build import read_treatments\n"
+            "from analysis.config import load_params\n"
             "design = SyntheticDesign.from_params(load_params())\n"
             "draws = twfe_vs_imputation(ctx.cities(cities_path), read_treatments(ctx.resolve(treatments_path)), load_national_exports(), "
             "design, n_reps=n_reps, seed=sim_seed, n_jobs=n_jobs, progress=False)\n"
@@ -239,7 +239,7 @@ NOTEBOOKS = {
             "the Monte Carlo coverage check)."
         ),
         new_code_cell(
-            "from analysis.simulation_study import DEFAULT\n"
+            "from analysis.studies.simulation import DEFAULT\n"
             "twfe_bias = summary.set_index(['design', 'estimator'])['bias']\n"
             "ctx.write_results('simulation', {'summary': summary, 'bacon_weights': bacon.weights_by_type, "
             "'bacon_twfe': bacon.twfe}, metrics={'twfe_bias_default': float(twfe_bias[(DEFAULT, 'TWFE (one dummy)')]), "
@@ -249,7 +249,7 @@ NOTEBOOKS = {
     "robustness": [
         new_markdown_cell("# Robustness: how solid is the pilot-zone effect?\n\nThe pilot-zone notebook estimated the effect of a cross-border e-commerce pilot zone on a city's exports. Here we\nattack that estimate from eight directions: could it be chance, an artefact of clustered errors, of who became a\npilot, of other policies arriving at the same time, of a few groups of cities, of the TWFE weighting, of pre-trends,\nor of the analyst's choices?"),
         params_cell('seed = 20240601\nn_jobs = 2\nplacebo_draws = 1000\nplacebo_within = None\nwild_draws = 9999\nwild_cluster = "province"\nwild_weights = "rademacher"\nconcurrent_policies = {}\nheterogeneity = {"dimensions": ["region", "coastal", "batch", "size"], "size_bins": 3}\nhonestdid = {"window": [-5, 5], "target": "average", "Mbarvec": [0.0, 0.5, 1.0, 1.5, 2.0]}\nspec_curve = {"backend": "loky", "options": {"sample": ["all", "drop_ftz"]}}\n'),
-        new_code_cell('from analysis.notebook_setup import setup\nfrom analysis.robustness_study import robustness_study, make_figures\nfrom analysis import paths, results_io\nctx = setup(panel_path, truth_path, output_dir, lang)\ncities_path = ctx.resolve(cities_path)\npanel, truth = ctx.panel, ctx.truth\nctx.banner()\nparams = dict(seed=seed, n_jobs=n_jobs, placebo_draws=placebo_draws, placebo_within=placebo_within,\n              wild_draws=wild_draws, wild_cluster=wild_cluster, wild_weights=wild_weights,\n              cities_path=cities_path, concurrent_policies=concurrent_policies,\n              heterogeneity=heterogeneity, honestdid=honestdid, spec_curve=spec_curve)\nstudy = robustness_study(panel, truth, params)\nres, frames = study["results"], study["frames"]\nfigs = make_figures(study, lang)   # {stem: Figure}, one per entry of study["figures"]\nresults_io.write_json(paths.OUTPUT / "runtime" / "robustness_sections.json", study["timings"])  # machine-dependent'),
+        new_code_cell('from analysis.studies.context import setup\nfrom analysis.studies.robustness.checklist import robustness_study, make_figures\nfrom analysis import config as paths, results_io\nctx = setup(panel_path, truth_path, output_dir, lang)\ncities_path = ctx.resolve(cities_path)\npanel, truth = ctx.panel, ctx.truth\nctx.banner()\nparams = dict(seed=seed, n_jobs=n_jobs, placebo_draws=placebo_draws, placebo_within=placebo_within,\n              wild_draws=wild_draws, wild_cluster=wild_cluster, wild_weights=wild_weights,\n              cities_path=cities_path, concurrent_policies=concurrent_policies,\n              heterogeneity=heterogeneity, honestdid=honestdid, spec_curve=spec_curve)\nstudy = robustness_study(panel, truth, params)\nres, frames = study["results"], study["frames"]\nfigs = make_figures(study, lang)   # {stem: Figure}, one per entry of study["figures"]\nresults_io.write_json(paths.OUTPUT / "runtime" / "robustness_sections.json", study["timings"])  # machine-dependent'),
         new_markdown_cell('## Overview\nEach row below is the pilot-zone effect (change in log exports) from one check, with its 95% interval; on the\nsynthetic data the vertical line is the true average effect. The baseline is the TWFE regression of the pilot-zone\nnotebook (pilot, rail and broadband, economic controls, city and year effects, errors clustered by city).'),
         new_code_cell('ctx.write_table(frames["summary"], "robustness_summary")\nctx.save(figs["robustness_summary"], "robustness_summary")\nframes["summary"].round(4)'),
         new_markdown_cell('## 1. Could it be chance? Placebo designation timing\nWe keep the number of cities designated each year but hand the designations to randomly chosen cities, re-estimate,\nand repeat 1,000 times. If the real estimate sits far out in the tail of these placebo estimates, chance is an\nunlikely explanation. The p-value is the share of placebo estimates at least as large (in absolute value) as the\nreal one (Fisher 1935; Young 2019, *QJE* 134(2); MacKinnon & Webb 2020, *J. Econometrics* 218(2)).'),
@@ -285,7 +285,7 @@ NOTEBOOKS = {
         params_cell("n_bins = 6\ncluster = 'city_code'\n"),
         new_code_cell(SETUP),
         new_code_cell(
-            "from analysis.studies import coverage_study\n"
+            "from analysis.studies.binary import coverage_study\n"
             "study = coverage_study(panel, truth, n_bins, cluster)\n"
             "ctx.compare_with_truth(study)"
         ),

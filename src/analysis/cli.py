@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 
-from analysis import paths
+from analysis import config as paths
 from analysis.errors import InputError
-from analysis.params import load_params
+from analysis.config import load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -30,7 +30,7 @@ def _fail(exc: Exception) -> None:
 @app.command("build-cities")
 def build_cities_cmd(out: Path = typer.Option(paths.INTERIM / "cities.csv", help="City master CSV")) -> None:
     """Build the city master (all prefecture-level units) from the cpca admin-code table."""
-    from analysis.pipeline import build_cities
+    from analysis.data.build import build_cities
 
     start = time.perf_counter()
     master = build_cities(out)
@@ -44,7 +44,7 @@ def build_treatments_cmd(
     out: Path = typer.Option(paths.INTERIM / "treatments.csv"),
 ) -> None:
     """Join the treatment facts (data/reference) to the city master: first treatment year per city."""
-    from analysis.pipeline import build_treatments
+    from analysis.data.build import build_treatments
 
     start = time.perf_counter()
     try:
@@ -63,7 +63,7 @@ def build_panel_cmd(
     truth: Path = typer.Option(paths.PROCESSED / "truth.json"),
 ) -> None:
     """Write the processed city-year panel from the source set in params.yaml (data.source)."""
-    from analysis.pipeline import build_panel
+    from analysis.data.build import build_panel
 
     start = time.perf_counter()
     try:
@@ -77,7 +77,7 @@ def build_panel_cmd(
 @app.command("notebook")
 def notebook_cmd(name: str = typer.Argument(..., help="Notebook stem in notebooks/, e.g. pilot_zones")) -> None:
     """Execute one notebook with papermill (parameters from params.yaml) and export it to HTML."""
-    from analysis.notebooks import run_notebook
+    from analysis.studies.runner import run_notebook
 
     run_notebook(name, load_params())
 
@@ -85,7 +85,7 @@ def notebook_cmd(name: str = typer.Argument(..., help="Notebook stem in notebook
 @app.command("report")
 def report_cmd() -> None:
     """Render the report (HTML and PDF) from the results files and figures."""
-    from analysis.report import build_report
+    from analysis.report.build import build_report
 
     for path in build_report(load_params()):
         typer.echo(str(path))
@@ -96,12 +96,12 @@ def main() -> None:  # pragma: no cover
 
 
 # --- results commands ---
-from analysis.verify import publish_command, verify_command  # noqa: E402
+from analysis.report.verify import publish_command, verify_command  # noqa: E402
 
 app.command("verify", help="Compare a fresh run's results with the published ones; non-zero exit on a mismatch.")(verify_command)
 app.command("publish", help="Copy this run's results files to results/published (the reference for verify).")(publish_command)
 
 # --- ingest commands ---
-from analysis.ingest.cli import ingest, template
+from analysis.data.ingest.cli import ingest, template
 app.command()(ingest)
 app.command()(template)

@@ -1,6 +1,6 @@
 """Robustness figures: coefficient plots, the specification curve and the diagnostics of the
 robustness checklist. Each function takes tidy frames (as returned by
-``analysis.robustness_study.robustness_study``) and returns a matplotlib Figure; nothing global
+``analysis.studies.robustness.checklist.robustness_study``) and returns a matplotlib Figure; nothing global
 is changed (call ``style.use_house_style()`` once in the notebook)."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def plot_heterogeneity(
     title: str = "Heterogeneity of the pilot-zone effect",
     lang: str = "en",
 ):
-    """Coefficient plot of :func:`analysis.robustness.heterogeneity.heterogeneity` results."""
+    """Coefficient plot of :func:`analysis.studies.robustness.heterogeneity.heterogeneity` results."""
     n = table[["dimension", "group"]].drop_duplicates().shape[0] + table["dimension"].nunique()
     fig, ax = plt.subplots(figsize=(7.5, 0.3 * n + 1.5))
     heterogeneity_axes(table, pooled, ax, lang)

@@ -1,0 +1,38 @@
+"""Real-data path: a user's yearbook file (CSV/XLSX) -> the processed panel (PANEL_SCHEMA).
+
+``ingest_file`` does the work and returns the panel plus a validation report;
+``ingest_for_pipeline`` is what ``pipeline.build_panel`` calls when params.yaml says
+``data: {source: file}``. Column names, units and provenance: data/README.md.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis import config as paths
+from analysis.data.ingest.core import IngestResult, ingest_file
+from analysis.data.ingest.outputs import report_path, write_atomic
+
+__all__ = ["IngestResult", "ingest_file", "ingest_for_pipeline", "report_path", "write_atomic"]
+
+
+def ingest_for_pipeline(params: dict, master: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The panel from ``params['data']['file']`` (relative to the project root), for build_panel.
+
+    The validation report is written to data/processed/panel_report.md (beside the default panel).
+    """
+    data = params["data"]
+    if not data.get("file"):
+        raise ValueError("params.yaml data.source is 'file' but data.file is empty: give data/raw/<name>")
+    column_map = data.get("column_map")
+    panel_years = params.get("panel", {})
+    result = ingest_file(
+        paths.ROOT / data["file"],
+        master,
+        table,
+        column_map=paths.ROOT / column_map if column_map else None,
+        first_year=panel_years.get("first_year"),
+        last_year=panel_years.get("last_year"),
+    )
+    write_atomic({report_path(paths.PROCESSED / "panel.csv"): result.report})
+    return result.panel

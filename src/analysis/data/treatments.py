@@ -1,0 +1,47 @@
+"""Treatment timing per city: the reference facts joined to the city master (0 = never treated)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.data import reference
+from analysis.data.cities import match_city_names
+from analysis.errors import InputError
+
+TREATMENT_COLUMNS = ["pilot_year", "pilot_batch", "rail_year", "cre_year", "laos_rail_year"]
+
+
+def _codes(names: pd.Series, master: pd.DataFrame, file: str) -> pd.Series:
+    codes = match_city_names(names, master)
+    if codes.isna().any():
+        i = int(codes.isna().to_numpy().nonzero()[0][0])
+        raise InputError(file, f"unknown prefecture {names.iloc[i]!r}", row=i + 2, column="prefecture",
+                         hint="use a name from the city master (data/interim/cities.csv)")
+    return codes
+
+
+def city_treatments(
+    master: pd.DataFrame,
+    zones: pd.DataFrame,
+    links: pd.DataFrame,
+    include_county_units: bool = True,
+    year_rule: str = "approval",
+) -> pd.DataFrame:
+    """One row per city of the master with first treatment years (0 = never)."""
+    pilots = reference.pilot_cohorts(zones, include_county_units, year_rule)
+    pilots["city_code"] = _codes(pilots["prefecture"], master, "cbec_pilot_zones.csv").to_numpy()
+    rails = reference.rail_cohorts(links, year_rule)
+    rails["city_code"] = _codes(rails["prefecture"], master, "rail_links.csv").to_numpy()
+    out = master[["city_code"]].merge(
+        pilots[["city_code", "pilot_year", "pilot_batch"]], on="city_code", how="left"
+    ).merge(rails[["city_code", "cre_year", "laos_rail_year", "rail_year"]], on="city_code", how="left")
+    out[TREATMENT_COLUMNS] = out[TREATMENT_COLUMNS].fillna(0).astype(int)
+    return out
+
+
+def add_treatment_dummies(panel: pd.DataFrame) -> pd.DataFrame:
+    """Absorbing 0/1 dummies from first treatment years."""
+    panel = panel.copy()
+    for name, first in (("pilot", "pilot_year"), ("rail", "rail_year")):
+        panel[name] = ((panel[first] > 0) & (panel["year"] >= panel[first])).astype(int)
+    return panel

@@ -1,0 +1,976 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects for staggered DiD.
+
+Port of the R package ``did`` (``att_gt`` / ``aggte`` / ``mboot``) for **balanced panels**, with the
+2x2 building blocks of the R package ``DRDID`` (Sant'Anna & Zhao 2020):
+
+* ``est_method="dr"``: ``DRDID::drdid_panel``, the locally efficient doubly-robust estimator with a
+  logit propensity score and an OLS outcome model -- the estimator R ``did::att_gt`` calls by default;
+* ``est_method="dr_imp"``: ``DRDID::drdid_imp_panel``, the "improved" DR estimator (calibrated /
+  inverse-probability-tilting propensity score + propensity-weighted OLS, Sant'Anna & Zhao 2020, Sec. 3.1);
+  identical to ``"dr"`` without covariates;
+* ``est_method="reg"``: ``DRDID::reg_did_panel`` (outcome regression, Heckman et al. 1997);
+* ``est_method="ipw"``: ``DRDID::std_ipw_did_panel`` (Hajek-normalised IPW, Abadie 2005).
+
+Inference follows R ``did`` exactly: analytic standard errors from the unit-level influence functions,
+``sqrt(mean(IF^2) / n)``; aggregations add the estimated-weights term (``wif``); the multiplier bootstrap
+uses Mammen (or Rademacher) weights, IQR-based standard errors and a sup-t uniform critical value, drawn
+for all parameters at once as one (chunked) matrix product ``V @ IF``.
+
+References
+----------
+Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-Differences with multiple time periods.
+    *Journal of Econometrics* 225(2), 200-230.
+Sant'Anna, P. H. C. and Zhao, J. (2020). Doubly robust difference-in-differences estimators.
+    *Journal of Econometrics* 219(1), 101-122.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from scipy import special, stats
+from tqdm.auto import tqdm
+
+from analysis.did.results import tidy_frame
+
+__all__ = ["ATTgtResult", "AggteResult", "PreTestResult", "att_gt", "multiplier_bootstrap"]
+
+_EPS = np.finfo(float).eps
+_SE_TOL = np.sqrt(_EPS) * 10  # R did: standard errors below this are reported as NA
+_KAPPA = (np.sqrt(5.0) + 1.0) / 2.0  # Mammen two-point weights, as in BMisc::multiplier_bootstrap
+_EST_METHODS = ("dr", "dr_imp", "reg", "ipw")
+
+
+# ----------------------------------------------------------------------------------------------------
+# 2x2 panel DiD estimators (DRDID).  Each takes the outcome change dy (n,), the treated-group dummy
+# D (n,) and the covariate matrix X (n, k, first column = intercept) of the units in G or C and
+# returns (ATT, influence function).  Hand-written because DRDID has no Python port we can rely on
+# (csdid's copy had SE bugs) and they are called hundreds of times per fit, where statsmodels' model
+# set-up would dominate the run time.
+# ----------------------------------------------------------------------------------------------------
+
+
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """(Weighted) least-squares coefficients via a QR-based solver, like R's ``lm``."""
+    if w is not None:
+        sw = np.sqrt(w)
+        X, y = X * sw[:, None], y * sw
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+def _newton(fun, beta: np.ndarray, maxiter: int = 100, tol: float = 1e-11):
+    """Damped Newton minimisation of a smooth convex loss ``fun(beta) -> (value, grad, hess)``."""
+    val, grad, hess = fun(beta)
+    for _ in range(maxiter):
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while True:  # step halving keeps the iteration monotone (guards against overshooting)
+            new = beta - t * step
+            nval, ngrad, nhess = fun(new)
+            if np.isfinite(nval) and nval <= val + 1e-14 * abs(val) or t < 1e-8:
+                break
+            t /= 2
+        beta, val, grad, hess = new, nval, ngrad, nhess
+        if np.max(np.abs(t * step)) < tol * (1 + np.max(np.abs(beta))):
+            return beta, True
+    return beta, False
+
+
+def _logit(X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Maximum-likelihood logit coefficients (the ``glm(binomial)`` fit inside DRDID)."""
+    n = len(D)
+    if X.shape[1] == 1 and np.all(X == X[0, 0]):  # intercept only: closed form (no iterations)
+        m = D.mean()
+        return np.array([np.log(m / (1 - m)) / X[0, 0]]), True
+
+    def fun(b):
+        eta = X @ b
+        p = special.expit(eta)
+        val = -np.mean(D * eta - np.logaddexp(0, eta))
+        grad = -X.T @ (D - p) / n
+        hess = (X * (p * (1 - p))[:, None]).T @ X / n
+        return val, grad, hess
+
+    return _newton(fun, np.zeros(X.shape[1]))
+
+
+def _reg_problem(X: np.ndarray, D: np.ndarray) -> bool:
+    """R did skips a cell when the control units' X'X is (numerically) singular."""
+    Xc = X[D == 0]
+    if Xc.shape[0] == 0:
+        return True
+    return X.shape[1] > 1 and bool(1.0 / np.linalg.cond(Xc.T @ Xc, p=1) < _EPS)
+
+
+def _drdid_panel(dy, D, X, gamma=None, trim_level=0.995):
+    """Locally efficient DR DiD (Sant'Anna & Zhao 2020, eq. 3.1); port of ``DRDID::drdid_panel``.
+
+    ``gamma``: logit coefficients if already fitted (R did fits the same preliminary logit).
+    """
+    n = len(D)
+    if gamma is None:
+        gamma, _ = _logit(X, D)
+    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-6)
+    trim = np.where(D == 0, ps < trim_level, True)
+    W = ps * (1 - ps)
+    beta = _wls(X[D == 0], dy[D == 0])
+    resid = dy - X @ beta
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
+    eta_t = np.mean(w_t * resid) / np.mean(w_t)
+    eta_c = np.mean(w_c * resid) / np.mean(w_c)
+    att = eta_t - eta_c
+    # asymptotic linear representations of the OLS and logit first steps
+    c = 1.0 - D
+    alr_ols = ((c * resid)[:, None] * X) @ np.linalg.inv((X * c[:, None]).T @ X / n)
+    alr_ps = ((D - ps)[:, None] * X) @ (np.linalg.inv((X * W[:, None]).T @ X) * n)
+    inf_t = (w_t * resid - w_t * eta_t - alr_ols @ np.mean(w_t[:, None] * X, 0)) / np.mean(w_t)
+    m2 = np.mean((w_c * (resid - eta_c))[:, None] * X, 0)
+    m3 = np.mean(w_c[:, None] * X, 0)
+    inf_c = (w_c * resid - w_c * eta_c + alr_ps @ m2 - alr_ols @ m3) / np.mean(w_c)
+    return att, inf_t - inf_c
+
+
+def _drdid_imp_panel(dy, D, X, gamma=None):
+    """Improved (bias-reduced) DR DiD; port of ``DRDID::drdid_imp_panel``.
+
+    The propensity score solves the calibration (inverse probability tilting) problem of
+    Tan (2019)/Graham et al. (2012), ``min mean(-D x'g + (1-D) exp(x'g))`` (``DRDID:::loss.ps.cal``,
+    solved there with ``trust``), started from the logit MLE.
+    """
+    n = len(D)
+    g0 = _logit(X, D)[0] if gamma is None else gamma
+
+    def loss(g):
+        idx = X @ g
+        e = (1 - D) * np.exp(idx)
+        return np.mean(-D * idx + e), X.T @ (e - D) / n, (X * e[:, None]).T @ X / n
+
+    gamma, ok = _newton(loss, g0, maxiter=1000)
+    if not ok:
+        warnings.warn("calibrated propensity score did not converge; using the logit MLE")
+        gamma = g0
+    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-16)
+    c = D == 0
+    beta = _wls(X[c], dy[c], ps[c] / (1 - ps[c]))
+    resid = dy - X @ beta
+    summand = (1 - (1 - D) / (1 - ps)) * resid
+    att = np.mean(summand) / np.mean(D)
+    return att, (summand - D * att) / np.mean(D)
+
+
+def _reg_did_panel(dy, D, X, gamma=None):
+    """Outcome-regression DiD; port of ``DRDID::reg_did_panel``."""
+    n = len(D)
+    beta = _wls(X[D == 0], dy[D == 0])
+    out = X @ beta
+    eta_t = np.mean(D * dy) / np.mean(D)
+    eta_c = np.mean(D * out) / np.mean(D)
+    c = 1.0 - D
+    alr_ols = ((c * (dy - out))[:, None] * X) @ np.linalg.inv((X * c[:, None]).T @ X / n)
+    inf_t = (D * dy - D * eta_t) / np.mean(D)
+    inf_c = (D * out - D * eta_c + alr_ols @ np.mean(D[:, None] * X, 0)) / np.mean(D)
+    return eta_t - eta_c, inf_t - inf_c
+
+
+def _std_ipw_did_panel(dy, D, X, gamma=None, trim_level=0.995):
+    """Standardised (Hajek) IPW DiD; port of ``DRDID::std_ipw_did_panel``."""
+    n = len(D)
+    if gamma is None:
+        gamma, _ = _logit(X, D)
+    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-6)
+    W = ps * (1 - ps)
+    trim = np.where(D == 0, ps < trim_level, True)
+    w_t = trim * D
+    w_c = trim * ps * (1 - D) / (1 - ps)
+    eta_t = np.mean(w_t * dy) / np.mean(w_t)
+    eta_c = np.mean(w_c * dy) / np.mean(w_c)
+    alr_ps = ((D - ps)[:, None] * X) @ (np.linalg.inv((X * W[:, None]).T @ X) * n)
+    inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
+    m2 = np.mean((w_c * (dy - eta_c))[:, None] * X, 0)
+    inf_c = (w_c * dy - w_c * eta_c + alr_ps @ m2) / np.mean(w_c)
+    return eta_t - eta_c, inf_t - inf_c
+
+
+def _did_nocov(dy, D, trim_level=0.995):
+    """Unconditional 2x2 DiD: what all four DRDID estimators reduce to with an intercept only.
+
+    ATT = mean(dy | D=1) - mean(dy | D=0), IF = D (dy - mu1) / p - (1-D) (dy - mu0) / (1-p);
+    a closed-form fast path (no logit/OLS set-up), checked against the general code in the tests.
+    """
+    p = D.mean()
+    if p >= trim_level:  # DRDID trims every control (p-score >= 0.995): ATT undefined
+        return np.nan, np.full(len(D), np.nan)
+    c = 1.0 - D
+    mu1 = (D * dy).sum() / D.sum()
+    mu0 = (c * dy).sum() / c.sum()
+    return mu1 - mu0, D * (dy - mu1) / p - c * (dy - mu0) / (1 - p)
+
+
+_ESTIMATORS = {
+    "dr": _drdid_panel,
+    "dr_imp": _drdid_imp_panel,
+    "reg": _reg_did_panel,
+    "ipw": _std_ipw_did_panel,
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Multiplier bootstrap (did::mboot)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _quantile_type1(x_sorted: np.ndarray, p: float) -> np.ndarray:
+    """R ``quantile(type=1)`` (inverse empirical CDF) of each column of an already sorted array."""
+    m = x_sorted.shape[0]
+    fuzz = 4 * _EPS
+    nppm = m * p
+    j = int(np.floor(nppm + fuzz))
+    h = 1 if nppm > j + fuzz else 0
+    return x_sorted[min(max(j + h, 1), m) - 1]
+
+
+def _cluster_sums(inf: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    if cluster is None:
+        return inf
+    codes, _ = pd.factorize(cluster, sort=True)
+    out = np.zeros((codes.max() + 1, inf.shape[1]))
+    np.add.at(out, codes, inf)
+    return out
+
+
+def multiplier_bootstrap(
+    inf: np.ndarray,
+    biters: int = 999,
+    alpha: float = 0.05,
+    cluster: np.ndarray | None = None,
+    weights: str = "mammen",
+    seed=None,
+    band_cols=None,
+    chunk_bytes: float = 64e6,
+) -> dict:
+    """Multiplier bootstrap of influence functions, as ``did::mboot`` (Callaway & Sant'Anna 2021, Alg. 1).
+
+    ``inf`` is ``n_units x k``. With ``cluster`` (one label per unit) the influence functions are
+    summed within clusters and one multiplier is drawn per cluster (R did >= 2.2, Remark 10).
+    Draws are ``bres = V @ S / sqrt(n_clusters)`` with ``V`` a ``biters x n_clusters`` matrix of Mammen
+    (``"mammen"``: ``1-kappa`` w.p. ``kappa/sqrt(5)``, else ``kappa``, ``kappa=(1+sqrt 5)/2``) or
+    Rademacher weights, generated in chunks of at most ``chunk_bytes``.
+
+    Returns a dict with ``bres`` (biters x k), ``se`` (IQR / (z_.75 - z_.25) scaled to the estimator,
+    NaN for degenerate columns) and ``crit_val`` (the ``1-alpha``
+    quantile of ``max_j |bres_j / sigma_j|``, the sup-t uniform-band critical value, over the columns
+    selected by ``band_cols`` (index/mask; default all)).
+    """
+    inf = np.asarray(inf, dtype=float)
+    if inf.ndim == 1:
+        inf = inf[:, None]
+    n, k = inf.shape
+    S = _cluster_sums(inf, cluster)
+    nc = S.shape[0]
+    rng = np.random.default_rng(seed)
+    bres = np.empty((biters, k))
+    step = max(1, int(chunk_bytes // (8 * nc)))
+    for start in range(0, biters, step):
+        b = min(step, biters - start)
+        u = rng.random((b, nc))
+        if weights == "mammen":  # 1-kappa = kappa - sqrt(5)
+            v = _KAPPA - np.sqrt(5.0) * (u < _KAPPA / np.sqrt(5.0))
+        elif weights == "rademacher":
+            v = 1.0 - 2.0 * (u < 0.5)
+        else:
+            raise ValueError("weights must be 'mammen' or 'rademacher'")
+        bres[start : start + b] = v @ S
+    bres /= np.sqrt(nc)
+    ok = np.isfinite(bres.sum(0)) & ((bres**2).sum(0) > _SE_TOL)
+    srt = np.sort(bres[:, ok], axis=0)
+    sigma = (_quantile_type1(srt, 0.75) - _quantile_type1(srt, 0.25)) / (
+        stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+    )
+    se = np.full(k, np.nan)
+    se[ok] = sigma * np.sqrt(nc) / n
+    sig = np.full(k, np.nan)
+    sig[ok] = sigma
+    band = np.zeros(k, bool)
+    band[np.arange(k) if band_cols is None else band_cols] = True
+    good = band & (sig > _SE_TOL)
+    crit = np.nan
+    if good.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bT = np.max(np.abs(bres[:, good] / sig[good]), axis=1)
+        bT = np.sort(bT[np.isfinite(bT)])
+        if bT.size:
+            crit = float(_quantile_type1(bT, 1 - alpha))
+    return {"bres": bres, "se": se, "crit_val": crit}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data preparation
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Panel:
+    ids: np.ndarray  # (n,)
+    tlist: np.ndarray  # (T,) sorted periods
+    Y: np.ndarray  # (n, T)
+    G: np.ndarray  # (n,) first treatment period, 0 = never treated (within the sample)
+    X: np.ndarray  # (n, T, k) design incl. intercept
+    xnames: list
+    glist: np.ndarray  # treated groups to estimate
+    cluster: np.ndarray | None  # (n,) extra cluster labels or None
+
+
+def _prepare(data, yname, tname, idname, gname, xformla, clustervars, anticipation, control_group):
+    covs = list(xformla or [])
+    clust = [c for c in (clustervars or []) if c != idname]
+    if len(clust) > 1:
+        raise ValueError("at most one cluster variable beyond idname is supported (as in R did)")
+    cols = list(dict.fromkeys([idname, tname, yname, gname, *covs, *clust]))
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise KeyError(f"columns not in data: {missing}")
+    df = data[cols].copy()
+    n0 = len(df)
+    df = df.dropna()
+    if len(df) < n0:
+        warnings.warn(f"dropped {n0 - len(df)} rows with missing values")
+    if df.duplicated([idname, tname]).any():
+        raise ValueError(f"({idname}, {tname}) does not identify rows uniquely")
+    if (df.groupby(idname)[gname].nunique() > 1).any():
+        raise ValueError(f"{gname} must be time-invariant within {idname}")
+    tlist = np.sort(df[tname].unique())
+    g = df[gname].astype(float)
+    # cohorts first treated after the sample ends behave as never treated (R did)
+    g = g.where(~(g > tlist[-1] + anticipation), 0.0)
+    glist = np.sort(g[g > 0].unique())
+    if not (g == 0).any():
+        latest = glist[-1]
+        warnings.warn(
+            "no never-treated units: periods from the last cohort's treatment on are dropped and "
+            + (
+                "that cohort is used as the never-treated group"
+                if control_group == "nevertreated"
+                else "that cohort only serves as a not-yet-treated control"
+            )
+        )
+        keep = df[tname] < latest - anticipation
+        df, g = df[keep], g[keep]
+        if control_group == "nevertreated":
+            g = g.where(g != latest, 0.0)
+        tlist = np.sort(df[tname].unique())
+        glist = glist[glist < latest]
+    first_treated = (g > 0) & (g <= tlist[0] + anticipation)
+    if first_treated.any():
+        warnings.warn(
+            f"dropped {df.loc[first_treated, idname].nunique()} units already treated in the first period"
+        )
+        df, g = df[~first_treated], g[~first_treated]
+    glist = glist[glist > tlist[0] + anticipation]
+    df = df.assign(**{gname: g})
+    # balanced panel only: like R did's default, drop units not observed in every period
+    counts = df.groupby(idname)[tname].transform("size")
+    if (counts < len(tlist)).any():
+        warnings.warn(
+            f"unbalanced panel: dropped {df.loc[counts < len(tlist), idname].nunique()} units "
+            "not observed in every period"
+        )
+        df = df[counts == len(tlist)]
+    df = df.sort_values([idname, tname])
+    n, T = df[idname].nunique(), len(tlist)
+    if n == 0 or len(glist) == 0:
+        raise ValueError("no treated groups with pre-treatment periods / no units left")
+    Y = df[yname].to_numpy(float).reshape(n, T)
+    G = df[gname].to_numpy(float).reshape(n, T)[:, 0]
+    if covs:
+        Xdf = pd.get_dummies(df[covs], drop_first=True, dtype=float)
+        xnames = ["(Intercept)", *Xdf.columns]
+        X = np.concatenate([np.ones((len(df), 1)), Xdf.to_numpy(float)], axis=1).reshape(n, T, -1)
+    else:
+        xnames = ["(Intercept)"]
+        X = np.ones((n, T, 1))
+    cluster = None
+    if clust:
+        if (df.groupby(idname)[clust[0]].nunique() > 1).any():
+            raise ValueError("time-varying cluster variables are not supported (as in R did)")
+        cluster = df[clust[0]].to_numpy().reshape(n, T)[:, 0]
+    ids = df[idname].to_numpy().reshape(n, T)[:, 0]
+    return _Panel(ids, tlist, Y, G, X, xnames, glist, cluster)
+
+
+# ----------------------------------------------------------------------------------------------------
+# ATT(g,t)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _cells(p: _Panel, base_period: str, anticipation: float):
+    """List of (g, t index, base index) as in ``did::compute.att_gt``; t == base: normalised cell."""
+    T = len(p.tlist)
+    out = []
+    for g in p.glist:
+        pre = np.flatnonzero(p.tlist + anticipation < g)
+        last_pre = pre[-1] if pre.size else None
+        start = 1 if base_period == "varying" else 0
+        for ti in range(start, T):
+            post = g <= p.tlist[ti]
+            base = ti - 1 if base_period == "varying" else last_pre
+            if post or base_period == "universal":
+                base = last_pre
+            if base is None:
+                warnings.warn(f"no pre-treatment period for group {g}; group dropped")
+                break
+            out.append((g, ti, base))
+    return out
+
+
+def _estimate_cell(p: _Panel, g, ti, base, est_method, control_group, anticipation):
+    n = len(p.G)
+    if ti == base:  # universal base period: normalised to zero
+        return 0.0, np.zeros(n)
+    if control_group == "nevertreated":
+        C = p.G == 0
+    else:
+        thr = p.tlist[max(ti, base)]
+        C = (p.G == 0) | ((p.G > thr + anticipation) & (p.G != g))
+    idx = (p.G == g) | C
+    D = (p.G[idx] == g).astype(float)
+    dy = p.Y[idx, ti] - p.Y[idx, base]
+    if D.sum() == 0 or D.sum() == len(D):
+        return np.nan, np.full(n, np.nan)
+    full = np.zeros(n)
+    if p.X.shape[2] == 1:  # intercept only
+        att, inf = _did_nocov(dy, D)
+        full[idx] = inf * n / idx.sum()
+        return float(att), full
+    X = p.X[idx, min(ti, base), :]  # R did takes covariates from the earlier of the two periods
+    gamma = None
+    if est_method in ("dr", "dr_imp", "ipw"):
+        # R did's overlap check: a preliminary logit with a fitted p-score >= 0.999 -> ATT = NA
+        gamma, _ = _logit(X, D)
+        if np.max(special.expit(X @ gamma)) >= 0.999:
+            warnings.warn(f"overlap condition violated for group {g} in period {p.tlist[ti]}")
+            return np.nan, np.full(n, np.nan)
+    if est_method in ("dr", "dr_imp", "reg") and _reg_problem(X, D):
+        warnings.warn(f"not enough control units for group {g} in period {p.tlist[ti]}")
+        return np.nan, np.full(n, np.nan)
+    att, inf = _ESTIMATORS[est_method](dy, D, X, gamma)
+    full[idx] = inf * n / idx.sum()  # rescale: the 2x2 IF is averaged over the G+C subsample only
+    return float(att), full
+
+
+def att_gt(
+    data: pd.DataFrame,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    xformla: list[str] | None = None,
+    control_group: str = "nevertreated",
+    est_method: str = "dr",
+    base_period: str = "varying",
+    anticipation: float = 0,
+    alpha: float = 0.05,
+    bstrap: bool = False,
+    biters: int = 999,
+    cband: bool = False,
+    clustervars: list[str] | None = None,
+    seed: int | None = 20210101,
+    boot_weights: str = "mammen",
+    na_rm: bool = False,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> ATTgtResult:
+    """Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021, J. Econometrics).
+
+    Port of R ``did::att_gt`` for **balanced panel data** (units not observed in every period are
+    dropped with a warning, like R's default; repeated cross-sections and sampling weights are not
+    supported). Each ATT(g,t) is a 2x2 DiD of cohort ``g`` against never-treated
+    (``control_group="nevertreated"``) or not-yet-treated units, between period ``t`` and the base
+    period (``"varying"``: ``t-1`` for pre-treatment cells and ``g-1-anticipation`` for post cells;
+    ``"universal"``: always ``g-1-anticipation``), estimated with the Sant'Anna & Zhao (2020)
+    estimators of ``est_method`` (``"dr"`` = ``DRDID::drdid_panel``, R did's default; ``"dr_imp"`` =
+    ``drdid_imp_panel``; ``"reg"``; ``"ipw"``).
+
+    Parameters
+    ----------
+    xformla : covariate column names (time-invariant ideally; values of the earlier of the two periods
+        of each 2x2 comparison are used, as in R), or None for unconditional parallel trends.
+    bstrap, biters, cband : multiplier bootstrap for SEs (Mammen weights, ``boot_weights``) and a
+        sup-t uniform band over all ATT(g,t) (``cband=True`` runs the bootstrap for the critical
+        value even when ``bstrap=False``; SEs then stay analytic).
+    clustervars : extra cluster variable (besides ``idname``); time-invariant. Used by the bootstrap
+        and by the analytic SEs (cluster sums of influence functions).
+    seed : seed for ``numpy.random.default_rng`` (bootstrap only).
+    na_rm : keep going when some ATT(g,t) cannot be estimated (NA), as ``aggte(na.rm=TRUE)``.
+    n_jobs, progress : joblib workers (threads) over cells and a tqdm progress bar.
+    """
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
+    if est_method not in _EST_METHODS:
+        raise ValueError(f"est_method must be one of {_EST_METHODS}")
+    if base_period not in ("varying", "universal"):
+        raise ValueError("base_period must be 'varying' or 'universal'")
+    if isinstance(xformla, str):
+        xformla = [xformla]
+    if isinstance(clustervars, str):
+        clustervars = [clustervars]
+    p = _prepare(
+        data, yname, tname, idname, gname, xformla, clustervars, anticipation, control_group
+    )
+    cells = _cells(p, base_period, anticipation)
+    job = delayed(_estimate_cell)
+    it = tqdm(cells, desc="ATT(g,t)", disable=not progress)
+    if n_jobs == 1:
+        res = [
+            _estimate_cell(p, g, ti, b, est_method, control_group, anticipation) for g, ti, b in it
+        ]
+    else:
+        res = Parallel(n_jobs=n_jobs, prefer="threads")(
+            job(p, g, ti, b, est_method, control_group, anticipation) for g, ti, b in it
+        )
+    n = len(p.G)
+    group = np.array([c[0] for c in cells], dtype=float)
+    time = p.tlist[[c[1] for c in cells]].astype(float)
+    base = p.tlist[[c[2] for c in cells]].astype(float)
+    att = np.array([r[0] for r in res])
+    inf = np.column_stack([r[1] for r in res]) if res else np.zeros((n, 0))
+    if np.isnan(att).any() and not na_rm:
+        warnings.warn("some ATT(g,t) could not be estimated (NA); aggregate() needs na_rm=True")
+
+    S = _cluster_sums(np.nan_to_num(inf), p.cluster)
+    se = np.sqrt(np.sum(S**2, axis=0)) / n  # = sqrt(mean(IF^2)/n) without extra clustering
+    se[np.isnan(att) | (se <= _SE_TOL)] = np.nan
+    if p.cluster is not None and not bstrap:
+        warnings.warn("analytic SEs are clustered by summing influence functions within clusters")
+    crit = stats.norm.ppf(1 - alpha / 2)
+    boot = None
+    ok = np.isfinite(se)
+    if (bstrap or cband) and ok.any():
+        boot = multiplier_bootstrap(inf[:, ok], biters, alpha, p.cluster, boot_weights, seed)
+        if bstrap:
+            se[ok] = boot["se"]
+            se[se <= _SE_TOL] = np.nan
+        if cband:
+            crit = _checked_crit(boot["crit_val"], alpha)
+    return ATTgtResult(
+        group=group,
+        time=time,
+        base=base,
+        att=att,
+        se=se,
+        inf_func=inf,
+        n=n,
+        crit_val=crit,
+        alpha=alpha,
+        unit_group=p.G,
+        ids=p.ids,
+        cluster=p.cluster,
+        tlist=p.tlist,
+        settings={
+            "yname": yname,
+            "control_group": control_group,
+            "est_method": est_method,
+            "base_period": base_period,
+            "anticipation": anticipation,
+            "bstrap": bstrap,
+            "biters": biters,
+            "cband": cband,
+            "seed": seed,
+            "boot_weights": boot_weights,
+            "xformla": list(xformla or []),
+            "na_rm": na_rm,
+        },
+        boot=boot,
+    )
+
+
+def _checked_crit(crit: float, alpha: float) -> float:
+    z = stats.norm.ppf(1 - alpha / 2)
+    if not np.isfinite(crit):
+        warnings.warn("uniform critical value not finite; using pointwise intervals")
+        return z
+    if crit < z:
+        warnings.warn("uniform critical value below the pointwise one; using pointwise intervals")
+        return z
+    if crit >= 7:
+        warnings.warn("uniform critical value >= 7 is arguably too large to be reliable")
+    return float(crit)
+
+
+@dataclass
+class PreTestResult:
+    """Wald pre-test of parallel trends: all pre-treatment ATT(g,t) = 0 (chi-squared with ``df``)."""
+
+    W: float
+    df: int
+    p_value: float
+
+    def __str__(self) -> str:
+        return f"P-value for pre-test of parallel trends assumption: {self.p_value:.5f} (W = {self.W:.4f}, df = {self.df})"
+
+
+@dataclass
+class ATTgtResult:
+    """Group-time ATTs (Callaway & Sant'Anna 2021) with influence functions and inference.
+
+    ``group``/``time``/``base``: cohort, period and base period of each ATT(g,t); ``att``/``se``;
+    ``inf_func``: ``n_units x n_gt`` influence functions (NaN columns for cells that could not be
+    estimated); ``crit_val``: pointwise normal or, with ``cband``, sup-t critical value; ``boot``:
+    :func:`multiplier_bootstrap` output over the cells with finite SE (None without bootstrap).
+    """
+
+    group: np.ndarray
+    time: np.ndarray
+    base: np.ndarray
+    att: np.ndarray
+    se: np.ndarray
+    inf_func: np.ndarray
+    n: int
+    crit_val: float
+    alpha: float
+    unit_group: np.ndarray
+    ids: np.ndarray
+    cluster: np.ndarray | None
+    tlist: np.ndarray
+    settings: dict = field(default_factory=dict)
+    boot: dict | None = None
+
+    @property
+    def post(self) -> np.ndarray:
+        return self.group <= self.time
+
+    @property
+    def conf_low(self) -> np.ndarray:
+        return self.att - self.crit_val * self.se
+
+    @property
+    def conf_high(self) -> np.ndarray:
+        return self.att + self.crit_val * self.se
+
+    def tidy(self) -> pd.DataFrame:
+        terms = [f"ATT({g:g},{t:g})" for g, t in zip(self.group, self.time)]
+        out = tidy_frame(terms, self.att, self.se, self.alpha, crit=self.crit_val)
+        return out.assign(group=self.group, time=self.time, post=self.post)
+
+    def pretest(self) -> PreTestResult | None:
+        """Wald test that all pre-treatment ATT(g,t) are zero, as printed by R ``summary(att_gt)``.
+
+        ``W = n * att_pre' V_pre^{-1} att_pre`` with the analytic influence-function covariance
+        ``V = IF'IF / n`` (cluster sums when clustered), cells with zero/NA variance dropped;
+        ``p = 1 - F_chi2(W; df)``. R rounds the p-value to 5 decimals; this one is unrounded.
+        """
+        pre = np.flatnonzero(
+            (self.group - self.settings.get("anticipation", 0) > self.time) & np.isfinite(self.se)
+        )
+        if pre.size == 0:
+            return None
+        S = _cluster_sums(self.inf_func[:, pre], self.cluster)
+        V = S.T @ S / self.n
+        if 1.0 / np.linalg.cond(V, p=1) <= _EPS:
+            warnings.warn("singular covariance of pre-treatment ATT(g,t); no pre-test")
+            return None
+        a = self.att[pre]
+        W = float(self.n * a @ np.linalg.solve(V, a))
+        return PreTestResult(W, int(pre.size), float(stats.chi2.sf(W, pre.size)))
+
+    def summary(self) -> str:
+        s = self.settings
+        tab = self.tidy()[["group", "time", "estimate", "std_error", "conf_low", "conf_high"]]
+        tab[["group", "time"]] = tab[["group", "time"]].map(lambda v: f"{v:g}")
+        band = "Simult." if s.get("cband") else "Pointwise"
+        tab = tab.rename(
+            columns={
+                "estimate": "ATT(g,t)",
+                "std_error": "Std. Error",
+                "conf_low": f"[{100 * (1 - self.alpha):g}% {band}",
+                "conf_high": "Conf. Band]",
+            }
+        )
+        pt = self.pretest()
+        lines = [
+            "Group-Time Average Treatment Effects (Callaway & Sant'Anna 2021)",
+            tab.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            "",
+            str(pt) if pt is not None else "No pre-test of parallel trends available",
+            (
+                f"Control group: {s.get('control_group')}; estimation method: {s.get('est_method')}; "
+                f"base period: {s.get('base_period')}; anticipation periods: {s.get('anticipation')}"
+            ),
+            f"Standard errors: {'multiplier bootstrap' if s.get('bstrap') else 'analytic'}; n = {self.n}",
+        ]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        """ATT(g,t) by period, one marker series per group (hollow = pre-treatment), with bands."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 4))[1]
+        gl = np.unique(self.group)
+        width = 0.6 / max(len(gl), 1)
+        for i, g in enumerate(gl):
+            m = self.group == g
+            x = self.time[m] + (i - (len(gl) - 1) / 2) * width
+            color = f"C{i}"
+            ax.errorbar(x, self.att[m], yerr=self.crit_val * self.se[m], fmt="none", ecolor=color)
+            post = self.post[m]
+            ax.scatter(x[post], self.att[m][post], color=color, label=f"g = {g:g}")
+            ax.scatter(x[~post], self.att[m][~post], facecolors="white", edgecolors=color)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("period")
+        ax.set_ylabel("ATT(g,t)")
+        ax.legend(title="group (hollow: pre)", fontsize="small")
+        return ax
+
+    # ------------------------------------------------------------------------------------------------
+    def aggregate(
+        self,
+        type: str = "group",
+        min_e: float = -np.inf,
+        max_e: float = np.inf,
+        balance_e: int | None = None,
+        na_rm: bool | None = None,
+        bstrap: bool | None = None,
+        biters: int | None = None,
+        cband: bool | None = None,
+        alpha: float | None = None,
+        seed: int | None = None,
+    ) -> AggteResult:
+        """Aggregate ATT(g,t) as R ``did::aggte`` (Callaway & Sant'Anna 2021, Sec. 3.1).
+
+        ``type``: ``"simple"`` (post-treatment cells weighted by group size), ``"group"`` (average per
+        cohort, then cohort-size weighted), ``"dynamic"`` (event time ``e = t - g``; overall = mean over
+        ``e >= 0``; ``min_e``/``max_e`` trim event times, ``balance_e`` keeps cohorts observed for
+        ``balance_e`` periods after treatment), ``"calendar"`` (per period, then averaged).
+        Influence functions include the estimated-weights term (``wif``) exactly as R; SEs are analytic
+        or, with ``bstrap``, multiplier-bootstrap; ``cband`` gives a sup-t band for the per-e/g/t
+        estimates. Unspecified options default to those used in :func:`att_gt`.
+        """
+        s = self.settings
+        bstrap = s["bstrap"] if bstrap is None else bstrap
+        biters = s["biters"] if biters is None else biters
+        cband = s["cband"] if cband is None else cband
+        alpha = self.alpha if alpha is None else alpha
+        seed = s["seed"] if seed is None else seed
+        na_rm = s.get("na_rm", False) if na_rm is None else na_rm
+        if type not in ("simple", "group", "dynamic", "calendar"):
+            raise ValueError("type must be 'simple', 'group', 'dynamic' or 'calendar'")
+
+        keep = np.isfinite(self.att)
+        if not keep.all() and not na_rm:
+            raise ValueError("missing ATT(g,t); set na_rm=True to drop them")
+        group, t, att = self.group[keep], self.time[keep], self.att[keep]
+        inf = self.inf_func[:, keep]
+        Gu = self.unit_group
+        glist = np.unique(group)
+        # P(G = g) over all units (weights cancel in the ratios below, as in R)
+        pgg = np.array([np.mean(Gu == g) for g in glist])
+        pg = pgg[np.searchsorted(glist, group)]
+
+        def agg(which, w, wif_groups=None):
+            w = np.asarray(w, float)
+            f = inf[:, which] @ w
+            if wif_groups is not None:
+                f = f + _wif(Gu, wif_groups, pg[which]) @ att[which]
+            return f
+
+        egt, att_e, if_e = None, None, []
+        if type == "simple":
+            kp = np.flatnonzero((group <= t) & (t <= group + max_e))
+            overall = np.sum(att[kp] * pg[kp]) / np.sum(pg[kp])
+            overall_if = agg(kp, pg[kp] / pg[kp].sum(), group[kp])
+        elif type == "group":
+            egt = glist
+            att_e = np.empty(len(glist))
+            for j, g in enumerate(glist):
+                wg = np.flatnonzero((group == g) & (g <= t) & (t <= group + max_e))
+                att_e[j] = np.mean(att[wg]) if wg.size else np.nan
+                if_e.append(agg(wg, pg[wg] / pg[wg].sum()))
+            ok = np.isfinite(att_e)
+            overall = np.sum(att_e[ok] * pgg[ok]) / np.sum(pgg[ok])
+            # estimated cohort-share weights: one indicator per cohort (matches R did's reference
+            # numbers to 1e-16; the cell-level group vector would be off by ~3e-5 on mpdta)
+            wgroups = glist[ok]
+            Ie = np.column_stack(if_e)[:, ok]
+            overall_if = Ie @ (pgg[ok] / pgg[ok].sum()) + _wif(Gu, wgroups, pgg[ok]) @ att_e[ok]
+        elif type == "dynamic":
+            e_all = t - group
+            incl = np.ones(len(att), bool)
+            eseq = np.unique(e_all)
+            if balance_e is not None:
+                incl = (self.tlist.max() - group) >= balance_e
+                eseq = np.unique(e_all[incl])
+                eseq = eseq[
+                    (eseq <= balance_e) & (eseq >= balance_e - self.tlist.max() + self.tlist.min())
+                ]
+            eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+            egt = eseq
+            att_e = np.empty(len(eseq))
+            for j, e in enumerate(eseq):
+                we = np.flatnonzero((e_all == e) & incl)
+                w = pg[we] / pg[we].sum()
+                att_e[j] = np.sum(att[we] * w)
+                if_e.append(agg(we, w, group[we]))
+            epos = eseq >= 0
+            overall = np.mean(att_e[epos]) if epos.any() else np.nan
+            overall_if = (
+                np.column_stack(if_e)[:, epos].mean(1) if epos.any() else np.full(self.n, np.nan)
+            )
+        else:  # calendar
+            tcal = np.unique(t[t >= group.min()])
+            egt = tcal
+            att_e = np.empty(len(tcal))
+            for j, tt in enumerate(tcal):
+                wt = np.flatnonzero((t == tt) & (group <= t))
+                w = pg[wt] / pg[wt].sum()
+                att_e[j] = np.sum(att[wt] * w)
+                if_e.append(agg(wt, w, group[wt]))
+            overall = np.mean(att_e)
+            overall_if = np.column_stack(if_e).mean(1)
+
+        Ie = np.column_stack(if_e) if if_e else np.zeros((self.n, 0))
+        allif = np.column_stack([overall_if, Ie])
+        S = _cluster_sums(allif, self.cluster)
+        se_all = np.sqrt(np.sum(S**2, axis=0)) / self.n
+        crit = stats.norm.ppf(1 - alpha / 2)
+        if bstrap or (cband and Ie.shape[1]):
+            # one set of draws for the overall and the per-e/g/t parameters; the band uses the latter
+            boot = multiplier_bootstrap(
+                allif,
+                biters,
+                alpha,
+                self.cluster,
+                s.get("boot_weights", "mammen"),
+                seed,
+                band_cols=slice(1, None),
+            )
+            if bstrap:
+                se_all = boot["se"]
+            if cband and Ie.shape[1]:
+                if not bstrap:
+                    warnings.warn("used the multiplier bootstrap to compute the simultaneous band")
+                crit = _checked_crit(boot["crit_val"], alpha)
+        se_all = np.where(se_all <= _SE_TOL, np.nan, se_all)
+        return AggteResult(
+            type=type,
+            overall_att=float(overall),
+            overall_se=float(se_all[0]),
+            egt=egt,
+            att_egt=att_e,
+            se_egt=se_all[1:] if egt is not None else None,
+            crit_val_egt=crit,
+            alpha=alpha,
+            cband=bool(cband),
+            inf_func=overall_if,
+            inf_func_egt=Ie,
+            n=self.n,
+        )
+
+
+def _wif(Gu: np.ndarray, groups: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """Influence of estimating the group-share weights ``pg / sum(pg)`` (R did's ``wif``), n x k."""
+    ind = (Gu[:, None] == np.asarray(groups)[None, :]).astype(float) - pg[None, :]
+    s = pg.sum()
+    return ind / s - np.outer(ind.sum(1), pg / s**2)
+
+
+@dataclass
+class AggteResult:
+    """Aggregated treatment effect (R ``did::aggte``): overall ATT and per group/event/period effects."""
+
+    type: str
+    overall_att: float
+    overall_se: float
+    egt: np.ndarray | None
+    att_egt: np.ndarray | None
+    se_egt: np.ndarray | None
+    crit_val_egt: float
+    alpha: float
+    cband: bool
+    inf_func: np.ndarray
+    inf_func_egt: np.ndarray
+    n: int
+
+    _LABEL: ClassVar[dict] = {
+        "group": "group",
+        "dynamic": "event_time",
+        "calendar": "time",
+        "simple": None,
+    }
+
+    def tidy(self) -> pd.DataFrame:
+        """Overall row (``term="overall"``, normal CI) then one row per group/event time/period
+        (uniform band when ``cband``)."""
+        top = tidy_frame(["overall"], [self.overall_att], [self.overall_se], self.alpha)
+        if self.egt is None:
+            return top
+        lab = self._LABEL[self.type]
+        rows = tidy_frame(
+            [f"{lab}={v:g}" for v in self.egt],
+            self.att_egt,
+            self.se_egt,
+            self.alpha,
+            crit=self.crit_val_egt,
+        )
+        return pd.concat([top, rows], ignore_index=True)
+
+    def summary(self) -> str:
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        lines = [
+            f"Aggregated ATT (Callaway & Sant'Anna 2021), type = {self.type}",
+            (
+                f"Overall ATT: {self.overall_att:.4f}  (SE {self.overall_se:.4f}; "
+                f"{100 * (1 - self.alpha):g}% CI [{self.overall_att - z * self.overall_se:.4f}, "
+                f"{self.overall_att + z * self.overall_se:.4f}])"
+            ),
+        ]
+        if self.egt is not None:
+            tab = self.tidy().iloc[1:][["term", "estimate", "std_error", "conf_low", "conf_high"]]
+            band = "simultaneous" if self.cband else "pointwise"
+            lines += [
+                "",
+                f"{band} bands, critical value {self.crit_val_egt:.3f}",
+                tab.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            ]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        """Estimates by group / event time / period with (uniform) confidence bands."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(7, 4))[1]
+        if self.egt is None:
+            ax.errorbar(
+                [0],
+                [self.overall_att],
+                yerr=[stats.norm.ppf(1 - self.alpha / 2) * self.overall_se],
+                fmt="o",
+            )
+            ax.set_xticks([0], ["overall"])
+        else:
+            x = np.asarray(self.egt, float)
+            pre = x < 0 if self.type == "dynamic" else np.zeros(len(x), bool)
+            err = self.crit_val_egt * self.se_egt
+            ax.errorbar(
+                x[~pre], self.att_egt[~pre], yerr=err[~pre], fmt="o", color="C0", label="post"
+            )
+            if pre.any():
+                ax.errorbar(
+                    x[pre], self.att_egt[pre], yerr=err[pre], fmt="o", color="C3", label="pre"
+                )
+                ax.axvline(-0.5, color="grey", ls="--", lw=0.8)
+                ax.legend()
+            ax.set_xlabel(self._LABEL[self.type])
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_ylabel("ATT")
+        return ax

@@ -1,1 +1,0 @@
-"""Robustness and inference: placebo, wild bootstrap, PSM-DID, Bacon decomposition, HonestDiD."""

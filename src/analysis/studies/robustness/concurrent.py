@@ -1,0 +1,365 @@
+"""Concurrent (overlapping) policies: a declared, user-extendable table and two robustness checks.
+
+A city that became a cross-border e-commerce pilot zone may, in the same years, have received other
+place-based policies that also raise exports -- most prominently a pilot free trade zone (自由贸易
+试验区). If those policies are correlated with pilot timing, the pilot coefficient partly picks up
+their effect. Two standard checks against such overlapping place-based programmes (Neumark &
+Simpson 2015, "Place-based policies", Handbook of Regional and Urban Economics 5, ch. 18, discuss
+why overlapping programmes confound zone evaluations):
+
+(a) add each concurrent policy as a control -- an absorbing post dummy ``1{t >= first year}`` -- to
+    the TWFE regression (:func:`with_policy_controls`);
+(b) drop every city treated by the concurrent policy and re-estimate (:func:`drop_policy_cities`),
+    with TWFE and, where possible, the Callaway & Sant'Anna (2021) simple ATT.
+
+Roster file format (one row per designated area; the committed
+``data/reference/pilot_free_trade_zones.csv`` is the example)
+-------------------------------------------------------------------------------------------------
+A UTF-8 CSV (a BOM is fine) with exactly these columns:
+
+``prefecture``
+    Name of the prefecture-level city that contains the area, as in the city master
+    (``data/interim/cities.csv``): the short name (``杭州``) or the full name (``杭州市``,
+    ``喀什地区``). Unknown names are an error naming the file, line and column.
+``zone``
+    Free text: the area's name (e.g. ``中国(浙江)自由贸易试验区 杭州片区``); not used in estimation.
+``approved``
+    Date of approval/designation, ``YYYY-MM-DD``, between 1990-01-01 and 2030-12-31.
+``verification``
+    ``2nd-source`` (checked against a second public source) or ``single-source``.
+
+A city listed several times (several areas, expansions) is treated from its earliest date. The
+treatment year follows ``year_rule`` (``approval``: calendar year of ``approved``; ``following``: the
+year after), as for the pilot zones. Extra rosters go in ``data/raw/`` and are declared in
+params.yaml as a mapping from policy name to file, e.g.
+``concurrent_policies: {"broadband china": data/raw/broadband_china.csv}`` for the 宽带中国
+demonstration cities (batches 2014, 2015, 2016). The pilot free trade zones
+(policy name ``"pilot free trade zone"``) are always included unless ``include_default=False``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from analysis import config as paths
+from analysis.data.cities import match_city_names
+from analysis.errors import InputError, validate_frame
+from analysis.did.results import TIDY_COLUMNS, tidy_frame
+from analysis.data.reference import VERIFICATION, treatment_year
+from analysis.did._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "POLICY_SCHEMA",
+    "ConcurrentResult",
+    "concurrent_policy_check",
+    "drop_policy_cities",
+    "load_concurrent_policies",
+    "load_policy_file",
+    "policy_columns",
+    "policy_years",
+    "with_policy_controls",
+    "with_policy_dummies",
+]
+
+DEFAULT_POLICY = "pilot free trade zone"
+DEFAULT_FILE = "pilot_free_trade_zones.csv"
+
+POLICY_SCHEMA = pa.DataFrameSchema(
+    {
+        "prefecture": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "zone": pa.Column(str),
+        "approved": pa.Column(
+            "datetime64[ns]",
+            pa.Check.in_range(pd.Timestamp("1990-01-01"), pd.Timestamp("2030-12-31")),
+        ),
+        "verification": pa.Column(str, pa.Check.isin(VERIFICATION)),
+    },
+    strict=True,
+    coerce=True,
+)
+
+
+def policy_slug(policy: str) -> str:
+    """ASCII column stem for a policy name: ``"pilot free trade zone"`` -> ``"pilot_free_trade_zone"``."""
+    slug = re.sub(r"[^0-9a-z]+", "_", policy.lower()).strip("_")
+    if not slug:
+        raise ValueError(
+            f"policy name {policy!r} needs some ASCII letters or digits (used as a column name)"
+        )
+    return slug
+
+
+def policy_columns(policy: str) -> tuple[str, str]:
+    """``(<slug>_year, <slug>_post)``: first-year and post-dummy column names for a policy."""
+    slug = policy_slug(policy)
+    return f"{slug}_year", f"{slug}_post"
+
+
+def load_policy_file(
+    path: str | Path, policy: str, master: pd.DataFrame, year_rule: str = "approval"
+) -> pd.DataFrame:
+    """Read and validate one roster; one row per (policy, city) with its first treatment year.
+
+    Returns columns policy, city_code, prefecture, first_approved, policy_year.
+    Schema failures and unknown prefectures raise :class:`analysis.errors.InputError`
+    (``error: FILE:LINE:COLUMN: ...``).
+    """
+    path = Path(path)
+    frame = pd.read_csv(
+        path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+    )
+    frame = validate_frame(frame, POLICY_SCHEMA, path)
+    codes = match_city_names(frame["prefecture"], master)
+    if codes.isna().any():
+        i = int(codes.isna().to_numpy().nonzero()[0][0])
+        raise InputError(
+            path,
+            f"unknown prefecture {frame['prefecture'].iloc[i]!r}",
+            row=i + 2,
+            column="prefecture",
+            hint="use a name from the city master (data/interim/cities.csv)",
+        )
+    frame = frame.assign(
+        city_code=codes.to_numpy(), policy_year=treatment_year(frame["approved"], year_rule)
+    )
+    first = frame.sort_values(["approved", "prefecture"]).groupby("city_code", sort=True).first()
+    return (
+        first.reset_index()
+        .assign(policy=policy)
+        .rename(columns={"approved": "first_approved"})[
+            ["policy", "city_code", "prefecture", "first_approved", "policy_year"]
+        ]
+    )
+
+
+def load_concurrent_policies(
+    files: dict[str, str | Path] | None = None,
+    master: pd.DataFrame | None = None,
+    year_rule: str = "approval",
+    include_default: bool = True,
+) -> pd.DataFrame:
+    """The declared table of concurrent policies: long, one row per (policy, city).
+
+    ``files`` maps policy names to roster files in the format of this module's docstring; relative
+    paths are taken from the project root (so ``data/raw/broadband_china.csv`` works from params.yaml).
+    ``include_default`` adds ``data/reference/pilot_free_trade_zones.csv`` as ``"pilot free trade zone"``.
+    """
+    if master is None:
+        from analysis.data.build import read_cities
+
+        master = read_cities()
+    rosters = {DEFAULT_POLICY: paths.REFERENCE / DEFAULT_FILE} if include_default else {}
+    for policy, file in (files or {}).items():
+        file = Path(file)
+        rosters[policy] = file if file.is_absolute() else paths.ROOT / file
+    if not rosters:
+        raise ValueError("no concurrent-policy rosters declared")
+    slugs = [policy_slug(p) for p in rosters]
+    if len(set(slugs)) < len(slugs):
+        raise ValueError(f"policy names must differ in their ASCII column stems, got {slugs}")
+    tables = [load_policy_file(f, p, master, year_rule) for p, f in rosters.items()]
+    return pd.concat(tables, ignore_index=True)
+
+
+def policy_years(table: pd.DataFrame, city_codes: pd.Index | None = None) -> pd.DataFrame:
+    """Wide per-city first policy years: index city_code, one ``<slug>_year`` column per policy (0 = never)."""
+    wide = table.pivot_table(
+        index="city_code", columns="policy", values="policy_year", aggfunc="min", sort=False
+    )
+    wide = wide.rename(columns=lambda p: policy_columns(p)[0])
+    if city_codes is not None:
+        wide = wide.reindex(pd.Index(city_codes, name="city_code"))
+    return wide.fillna(0).astype(int).rename_axis(columns=None)
+
+
+def with_policy_dummies(
+    panel: pd.DataFrame, years: pd.DataFrame, idname: str = "city_code", tname: str = "year"
+) -> pd.DataFrame:
+    """Panel plus ``<slug>_year`` (first year, 0 = never) and ``<slug>_post`` (absorbing 0/1) per policy."""
+    out = panel.drop(columns=[c for c in years.columns if c in panel.columns])
+    out = out.merge(years, left_on=idname, right_index=True, how="left")
+    for col in years.columns:
+        first = out[col].fillna(0).astype(int)
+        out[col] = first
+        out[col.removesuffix("_year") + "_post"] = ((first > 0) & (out[tname] >= first)).astype(int)
+    return out
+
+
+def _year_columns(years: pd.DataFrame, policies: list[str] | None) -> list[str]:
+    if policies is None:
+        return list(years.columns)
+    cols = [policy_columns(p)[0] for p in policies]
+    missing = [c for c in cols if c not in years.columns]
+    if missing:
+        raise KeyError(f"policies not in the table: {missing}")
+    return cols
+
+
+def drop_policy_cities(
+    panel: pd.DataFrame,
+    years: pd.DataFrame,
+    policies: list[str] | None = None,
+    idname: str = "city_code",
+) -> pd.DataFrame:
+    """The panel without the cities treated by any of ``policies`` (default: all) at any time."""
+    cols = _year_columns(years, policies)
+    treated = years.index[(years[cols] > 0).any(axis=1)]
+    return panel[~panel[idname].isin(treated)]
+
+
+def with_policy_controls(
+    panel: pd.DataFrame,
+    years: pd.DataFrame,
+    yname: str = "log_exports",
+    dname: str = "pilot",
+    controls: list[str] | None = None,
+    policies: list[str] | None = None,
+    idname: str = "city_code",
+    tname: str = "year",
+    cluster: str | None = None,
+):
+    """TWFE of ``yname`` on ``dname``, ``controls`` and the post dummies of ``policies`` (default: all)."""
+    cols = _year_columns(years, policies)
+    data = with_policy_dummies(panel, years[cols], idname, tname)
+    posts = [c.removesuffix("_year") + "_post" for c in cols]
+    return twfe(data, yname, [dname, *(controls or []), *posts], idname, tname, cluster)
+
+
+@dataclass
+class ConcurrentResult:
+    """Pilot estimates with concurrent policies controlled for or their cities dropped."""
+
+    table: pd.DataFrame  # specification, estimator, TIDY_COLUMNS, n_obs, n_cities, n_treated_cities
+    policies: list[str]
+    overlap: pd.DataFrame  # per policy: cities treated, of which also treated by the main policy
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        cols = [
+            "specification",
+            "estimator",
+            "estimate",
+            "std_error",
+            "conf_low",
+            "conf_high",
+            "n_cities",
+        ]
+        return (
+            "Concurrent policies: pilot effect controlling for / dropping overlapping policies\n"
+            + self.overlap.to_string(index=False)
+            + "\n"
+            + self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        from analysis.figures.robustness import coefficient_axes
+
+        return coefficient_axes(
+            self.table.assign(
+                label=self.table["specification"] + " (" + self.table["estimator"] + ")"
+            ),
+            ax=ax,
+        )
+
+
+def concurrent_policy_check(
+    panel: pd.DataFrame,
+    years: pd.DataFrame,
+    yname: str = "log_exports",
+    dname: str = "pilot",
+    gname: str = "pilot_year",
+    controls: list[str] | None = None,
+    idname: str = "city_code",
+    tname: str = "year",
+    cluster: str | None = None,
+    cs: bool = True,
+) -> ConcurrentResult:
+    """Re-estimate the ``dname`` effect with each concurrent policy (and all jointly) (a) as a control,
+    (b) with its cities dropped; plus the baseline. TWFE throughout; with ``cs`` also the Callaway &
+    Sant'Anna (2021) simple ATT (never-treated controls, no covariates) for the baseline and the
+    drop-city samples (a time-varying policy dummy has no place in CS's 2x2 comparisons).
+
+    ``years`` comes from :func:`policy_years` (index city_code).
+    """
+    from analysis.did.callaway_santanna import att_gt
+
+    controls = list(controls or [])
+    policies = [c.removesuffix("_year").replace("_", " ") for c in years.columns]
+    groups: list[tuple[str, list[str] | None]] = [(p, [c]) for p, c in zip(policies, years.columns)]
+    if len(policies) > 1:
+        groups.append(("all policies", list(years.columns)))
+    rows = []
+
+    def add(spec: str, estimator: str, est: float, se: float, n_obs: int, data: pd.DataFrame):
+        row = tidy_frame([dname], [est], [se]).iloc[0].to_dict()
+        treated = data.loc[data[gname] > 0, idname].nunique()
+        rows.append(
+            {
+                "specification": spec,
+                "estimator": estimator,
+                **row,
+                "n_obs": n_obs,
+                "n_cities": data[idname].nunique(),
+                "n_treated_cities": treated,
+            }
+        )
+
+    def cs_att(data: pd.DataFrame) -> tuple[float, float]:
+        with warnings.catch_warnings():  # CS reports clustering by summed influence functions
+            warnings.simplefilter("ignore")
+            agg = att_gt(
+                data,
+                yname,
+                tname,
+                idname,
+                gname,
+                clustervars=[cluster] if cluster and cluster != idname else None,
+                progress=False,
+            ).aggregate("simple")
+        return agg.overall_att, agg.overall_se
+
+    base = twfe(panel, yname, [dname, *controls], idname, tname, cluster)
+    add("baseline", "TWFE", base.params[dname], base.std_errors[dname], base.nobs, panel)
+    if cs:
+        add("baseline", "CS simple ATT", *cs_att(panel), len(panel), panel)
+    for name, cols in groups:
+        wide = years[cols]
+        fit = with_policy_controls(
+            panel, wide, yname, dname, controls, None, idname, tname, cluster
+        )
+        add(f"control: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, panel)
+        sub = drop_policy_cities(panel, wide, None, idname)
+        fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
+        add(f"drop: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
+        if cs:
+            add(f"drop: {name}", "CS simple ATT", *cs_att(sub), len(sub), sub)
+    table = pd.DataFrame(rows)[
+        ["specification", "estimator", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
+    ]
+    main = panel.groupby(idname)[gname].first()
+    overlap = pd.DataFrame(
+        [
+            {
+                "policy": p,
+                "cities": int((years[c] > 0).sum()),
+                "also_main_treated": int(
+                    ((years[c] > 0) & (main.reindex(years.index).fillna(0) > 0)).sum()
+                ),
+                "first_year": int(years.loc[years[c] > 0, c].min()) if (years[c] > 0).any() else 0,
+            }
+            for p, c in zip(policies, years.columns)
+        ]
+    )
+    return ConcurrentResult(table=table, policies=policies, overlap=overlap)

@@ -1,0 +1,149 @@
+"""Sun & Abraham (2021) IW estimator: validation against R `did` (exact identity on mpdta),
+pyfixest's saturated regression, the single-cohort event study, and a simulated panel."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+import pytest
+
+from analysis.did.results import TIDY_COLUMNS
+from analysis.did.sun_abraham import sun_abraham
+
+
+def _sim(seed: int = 0, n: int = 300, periods: int = 10, never: bool = True) -> pd.DataFrame:
+    """Staggered panel whose effects grow with exposure at cohort-specific speeds."""
+    rng = np.random.default_rng(seed)
+    cohorts = [0, 3, 5, 7] if never else [3, 5, 7, 9]
+    g = rng.choice(cohorts, size=n)
+    slope = {0: 0.0, 3: 1.0, 5: 0.4, 7: 0.1, 9: 0.0}
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), periods),
+            "t": np.tile(np.arange(1, periods + 1), n),
+            "g": np.repeat(g, periods),
+        }
+    )
+    e = df.t - df.g
+    df["tau"] = np.where((df.g > 0) & (e >= 0), (e + 1) * df.g.map(slope), 0.0)
+    df["x"] = rng.normal(size=len(df))
+    df["y"] = (
+        rng.normal(size=n)[df.id]
+        + 0.3 * df.t
+        + df.tau
+        + 0.2 * df.x
+        + rng.normal(scale=0.1, size=len(df))
+    )
+    return df
+
+
+@pytest.fixture(scope="module")
+def mpdta(load_validation):
+    return load_validation("mpdta.csv")
+
+
+@pytest.fixture(scope="module")
+def mpdta_sa(mpdta):
+    return sun_abraham(mpdta, "lemp", "year", "countyreal", "first.treat")
+
+
+def test_mpdta_matches_r_did_identity(mpdta_sa, load_validation):
+    """With never-treated controls, no covariates and a balanced panel, SA's post-period CATT(g, e)
+    equal Callaway-Sant'Anna ATT(g, t) (both compare to g-1 using never-treated units), the
+    IW(e >= 0) equal `aggte(type="dynamic")`, and the obs-weighted ATT equals `aggte("simple")`.
+    SEs differ only by the CRV1 small-sample factor (~0.35%), and both account for the estimated
+    weights, so we hold them to 1%."""
+    attgt = load_validation("ref_attgt.csv").query("scenario == 'mpdta_nev_dr'")
+    attgt = attgt.drop_duplicates(["group", "t"])
+    post = attgt[attgt.t >= attgt.group].assign(e=lambda d: d.t - d.group)
+    got = mpdta_sa.catt.merge(post, left_on=["cohort", "event_time"], right_on=["group", "e"])
+    assert len(got) == len(post) == 7
+    np.testing.assert_allclose(got.estimate, got.att, atol=1e-6)
+    np.testing.assert_allclose(got.std_error, got.se, rtol=0.01)
+
+    agg = load_validation("ref_aggte.csv")
+    agg.columns = ["scenario", "type", "e", "est", "se", "overall", "overall_se"]
+    dyn = agg.query("scenario == 'mpdta_nev_dr' and type == 'dynamic'").astype({"e": float})
+    dyn = dyn[dyn.e >= 0].set_index("e")
+    td = mpdta_sa.tidy()
+    ours = pd.Series(mpdta_sa.estimates, index=mpdta_sa.event_times.astype(float))
+    ours_se = pd.Series(mpdta_sa.std_errors, index=mpdta_sa.event_times.astype(float))
+    np.testing.assert_allclose(ours.loc[dyn.index], dyn.est.astype(float), atol=1e-6)
+    np.testing.assert_allclose(ours_se.loc[dyn.index], dyn.se.astype(float), rtol=0.01)
+    simple = agg.query("scenario == 'mpdta_nev_dr' and type == 'simple'").iloc[0]
+    att = mpdta_sa.aggregate_att().iloc[0]
+    assert att.estimate == pytest.approx(float(simple.overall), abs=1e-6)  # -0.0399513
+    assert att.std_error == pytest.approx(float(simple.overall_se), rel=0.01)  # 0.0120340
+    assert list(td.columns) == TIDY_COLUMNS
+    # the weight-estimation term matters: fixed-weight SEs are smaller at e = 1 and closer
+    # to R only after the correction
+    k = int(np.flatnonzero(mpdta_sa.event_times == 1)[0])
+    assert mpdta_sa.std_errors_fixed_weights[k] < mpdta_sa.std_errors[k]
+
+
+def test_matches_pyfixest_saturated_regression(mpdta, mpdta_sa):
+    """Same cohort x period coefficients and CRV1 SEs as pyfixest `i(rel, cohort)` saturation."""
+    d = mpdta.rename(columns={"first.treat": "g"}).copy()
+    d["rel"] = np.where(d.g > 0, d.year - d.g, -1)
+    fit = pf.feols(
+        "lemp ~ i(rel, g, ref=-1, ref2=0) | countyreal + year", data=d, vcov={"CRV1": "countyreal"}
+    )
+    ref = fit.tidy()
+    names = [f"rel::{e}:g::{g}" for g, e in zip(mpdta_sa.catt.cohort, mpdta_sa.catt.event_time)]
+    np.testing.assert_allclose(mpdta_sa.catt.estimate, ref.loc[names, "Estimate"], atol=1e-10)
+    np.testing.assert_allclose(mpdta_sa.catt.std_error, ref.loc[names, "Std. Error"], rtol=1e-8)
+
+
+def test_single_cohort_equals_standard_event_study():
+    df = _sim(1)
+    df = df[df.g.isin([0, 5])]
+    sa = sun_abraham(df, "y", "t", "id", "g")
+    d = df.assign(rel=np.where(df.g > 0, df.t - df.g, -1))
+    fit = pf.feols("y ~ i(rel, ref=-1) | id + t", data=d, vcov={"CRV1": "id"}).tidy()
+    names = [f"rel::{int(e)}" for e in sa.event_times]
+    np.testing.assert_allclose(sa.estimates, fit.loc[names, "Estimate"], atol=1e-10)
+    np.testing.assert_allclose(sa.std_errors, fit.loc[names, "Std. Error"], rtol=1e-8)
+
+
+def test_heterogeneous_dynamics_sa_unbiased_twfe_biased():
+    df = _sim(0)
+    sa = sun_abraham(df, "y", "t", "id", "g", covariates=["x"])
+    treated = df[df.g > 0].assign(e=lambda d: d.t - d.g)
+    truth = treated.groupby("e").tau.mean().reindex(sa.event_times).to_numpy()
+    z = np.abs(sa.estimates - truth) / sa.std_errors
+    assert z.max() < 4.0
+    d = df.assign(rel=np.where(df.g > 0, df.t - df.g, -1))
+    twfe = pf.feols("y ~ i(rel, ref=-1) + x | id + t", data=d, vcov={"CRV1": "id"}).tidy()
+    tw = twfe.loc[[f"rel::{int(e)}" for e in sa.event_times], "Estimate"].to_numpy()
+    assert np.abs(tw - truth).max() > 10 * np.abs(sa.estimates - truth).max()
+    assert abs(tw[sa.event_times == -3][0]) > 0.3  # spurious pre-trend from contamination
+    post = treated[treated.e >= 0]
+    assert sa.att == pytest.approx(post.tau.mean(), abs=4 * sa.att_se)
+
+
+def test_last_treated_control_window_and_outputs():
+    df = _sim(2, never=False)
+    res = sun_abraham(df, "y", "t", "id", "g", control="last", min_e=-3, max_e=2)
+    assert res.event_times.min() >= -3 and res.event_times.max() <= 2
+    truth = (
+        df[(df.g > 0) & (df.g < 9) & (df.t < 9)]
+        .assign(e=lambda d: d.t - d.g)
+        .groupby("e")
+        .tau.mean()
+        .reindex(res.event_times)
+        .to_numpy()
+    )
+    assert np.all(np.abs(res.estimates - truth) < 4 * res.std_errors)
+    assert set(res.catt.cohort) == {3, 5, 7}
+    with pytest.raises(ValueError):
+        sun_abraham(df, "y", "t", "id", "g", control="never")
+    assert "Sun & Abraham" in res.summary()
+    ax = res.plot()
+    assert ax.get_xlabel()
+    w = res.weights.groupby("event_time").weight.sum()
+    np.testing.assert_allclose(w, 1.0)

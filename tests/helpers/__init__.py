@@ -1,0 +1,1 @@
+"""Test helpers: simulated panels and comparison utilities (not part of the library)."""

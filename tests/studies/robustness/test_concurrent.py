@@ -1,0 +1,154 @@
+"""Concurrent policies: the roster loader (format, validation errors) and the two checks
+(policy dummies as controls, policy cities dropped) on a design with a known confounding policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers.city_panel_data import city_inputs
+
+from analysis.errors import InputError
+from analysis.did.twfe import twfe
+from analysis.studies.robustness import concurrent as cc
+
+HEADER = "prefecture,zone,approved,verification\n"
+
+
+@pytest.fixture(scope="module")
+def master():
+    return city_inputs()[0]
+
+
+def test_default_roster_is_the_free_trade_zones(master):
+    table = cc.load_concurrent_policies(master=master)
+    assert set(table["policy"]) == {"pilot free trade zone"}
+    assert len(table) == 57 and table["city_code"].is_unique
+    years = cc.policy_years(table).iloc[:, 0]
+    assert years.name == "pilot_free_trade_zone_year"
+    # 上海 2013, 舟山 2017, 杭州 2020 (expansion), 喀什地区 2023; Hainan's whole-island zone: 3 cities
+    assert years["310000"] == 2013 and years["330900"] == 2017 and years["330100"] == 2020
+    assert years["653100"] == 2023
+    assert (years[["460100", "460200", "460400"]] == 2018).all()
+    following = cc.policy_years(
+        cc.load_concurrent_policies(master=master, year_rule="following")
+    ).iloc[:, 0]
+    assert (following - years == 1).all()
+
+
+def test_user_roster_extends_the_table(master, tmp_path):
+    path = tmp_path / "broadband_china.csv"
+    path.write_text(
+        HEADER + "杭州市,宽带中国 第一批,2014-10-01,single-source\n"
+        "杭州,宽带中国 扩展,2016-01-05,single-source\n"
+        "喀什地区,宽带中国 第三批,2016-08-01,2nd-source\n",
+        encoding="utf-8",
+    )
+    table = cc.load_concurrent_policies({"broadband china": path}, master)
+    wide = cc.policy_years(table, pd.Index(master["city_code"]))
+    assert list(wide.columns) == ["pilot_free_trade_zone_year", "broadband_china_year"]
+    assert len(wide) == len(master)
+    assert wide.loc["330100", "broadband_china_year"] == 2014  # earliest of the two rows
+    assert wide.loc["653100", "broadband_china_year"] == 2016
+    assert (wide["broadband_china_year"] > 0).sum() == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "where"),
+    [
+        ("杭州,x,2014-13-01,single-source", ":3:approved"),  # impossible date
+        ("杭州,x,1980-01-01,single-source", ":3:approved"),  # outside 1990-2030
+        ("杭州,x,2014-01-01,checked", ":3:verification"),
+        ("火星,x,2014-01-01,single-source", ":3:prefecture"),  # unknown city
+    ],
+)
+def test_bad_rows_name_file_line_and_column(master, tmp_path, row, where):
+    path = tmp_path / "roster.csv"
+    path.write_text(HEADER + "上海,x,2013-09-29,single-source\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        cc.load_policy_file(path, "p", master)
+    assert str(err.value).startswith(f"error: {path}{where}:")
+
+
+def test_missing_column_is_named(master, tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text(
+        "prefecture,approved,verification\n上海,2013-09-29,single-source\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="missing required column 'zone'"):
+        cc.load_policy_file(path, "p", master)
+
+
+def _confounded_panel(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pilot (effect 0.2) in units 0-99 from 2015; a concurrent policy (effect 0.5) from 2015 in
+    units 0-59 and 200-229: the plain TWFE pilot coefficient absorbs part of the 0.5."""
+    rng = np.random.default_rng(seed)
+    n, years = 300, np.arange(2010, 2020)
+    unit = np.repeat(np.arange(n), len(years))
+    year = np.tile(years, n)
+    pilot_year = np.where(np.arange(n) < 100, 2015, 0)
+    policy = np.where((np.arange(n) < 60) | ((np.arange(n) >= 200) & (np.arange(n) < 230)), 2015, 0)
+    d = ((pilot_year[unit] > 0) & (year >= pilot_year[unit])).astype(int)
+    c = ((policy[unit] > 0) & (year >= policy[unit])).astype(int)
+    y = (
+        rng.normal(0, 1, n)[unit]
+        + 0.05 * (year - 2010)
+        + 0.2 * d
+        + 0.5 * c
+        + rng.normal(0, 0.05, len(unit))
+    )
+    codes = np.array([f"{i:06d}" for i in range(n)])
+    panel = pd.DataFrame(
+        {
+            "city_code": codes[unit],
+            "year": year,
+            "log_exports": y,
+            "pilot": d,
+            "pilot_year": pilot_year[unit],
+        }
+    )
+    years_tab = pd.DataFrame(
+        {"zone_programme_year": policy}, index=pd.Index(codes, name="city_code")
+    )
+    return panel, years_tab
+
+
+def test_controls_and_dropping_remove_the_confounder():
+    panel, years = _confounded_panel()
+    res = cc.concurrent_policy_check(panel, years, cs=True)
+    t = res.table.set_index(["specification", "estimator"])["estimate"]
+    # baseline is biased by 0.5 * 60/100 of the pilot units' exposure (minus the control share)
+    assert t[("baseline", "TWFE")] > 0.4
+    assert t[("control: zone programme", "TWFE")] == pytest.approx(0.2, abs=0.01)
+    assert t[("drop: zone programme", "TWFE")] == pytest.approx(0.2, abs=0.01)
+    assert t[("drop: zone programme", "CS simple ATT")] == pytest.approx(0.2, abs=0.01)
+    drop = res.table[res.table["specification"] == "drop: zone programme"].iloc[0]
+    assert drop["n_cities"] == 300 - 90 and drop["n_treated_cities"] == 40
+    assert res.overlap.iloc[0][["cities", "also_main_treated"]].tolist() == [90, 60]
+
+
+def test_matches_twfe_with_hand_made_dummy():
+    panel, years = _confounded_panel(seed=5)
+    fit = cc.with_policy_controls(panel, years, cluster="city_code")
+    manual = panel.assign(
+        c=(
+            (panel["city_code"].map(years.iloc[:, 0]) > 0)
+            & (panel["year"] >= panel["city_code"].map(years.iloc[:, 0]))
+        ).astype(int)
+    )
+    ref = twfe(manual, "log_exports", ["pilot", "c"])
+    np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(fit.std_errors.to_numpy(), ref.std_errors.to_numpy(), rtol=1e-8)
+
+
+def test_city_panel_ftz_check_runs(master):
+    _, panel, _ = city_inputs()
+    years = cc.policy_years(cc.load_concurrent_policies(master=master))
+    res = cc.concurrent_policy_check(panel, years, controls=["log_gdp_pc"], cs=False)
+    assert list(res.table["specification"]) == [
+        "baseline",
+        "control: pilot free trade zone",
+        "drop: pilot free trade zone",
+    ]
+    assert res.table["n_cities"].tolist() == [337, 337, 337 - 57]
+    assert res.table["estimate"].between(0.05, 0.2).all()
