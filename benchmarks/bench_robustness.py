@@ -23,30 +23,31 @@ def _best(fn, repeat: int = 5) -> float:
 
 
 def main(n_jobs: int = 2) -> None:
+    from helpers.pyfixest_twfe import twfe_pyfixest
+
     from analysis import config as paths
     from analysis import results_io
-    from analysis.did.twfe import twfe, twfe_pyfixest
-    from analysis.data.schema import CONTROLS
     from analysis.data.build import read_panel
-    from analysis.did._twfe_fast import twfe_fast
+    from analysis.data.schema import CONTROLS
+    from analysis.did.twfe import twfe, twfe_fwl
     from analysis.studies.robustness.checklist import robustness_study
 
     panel = read_panel()
     xs = ["pilot", "rail", "log_broadband", *CONTROLS]
-    args = (panel, "log_exports", xs)
+    args = (panel, "log_exports", xs, "city_code", "year")
     ref = twfe(*args, cluster="province")
-    fast = twfe_fast(*args, cluster="province")
+    fast = twfe_fwl(*args, cluster="province")
     assert np.allclose(fast.params, ref.params, rtol=1e-8)
     assert np.allclose(fast.std_errors, ref.std_errors, rtol=1e-8)
     twfe_pyfixest(*args, cluster="province")  # warm-up (numba compilation)
     t_ols = _best(lambda: twfe(*args, cluster="province"))
     t_pf = _best(lambda: twfe_pyfixest(*args, cluster="province"))
-    t_fast = _best(lambda: twfe_fast(*args, cluster="province"))
+    t_fast = _best(lambda: twfe_fwl(*args, cluster="province"))
     print(f"TWFE, {len(panel)} obs, {len(xs)} regressors, province clusters (best of 5)")
     print(f"  PanelOLS (analysis twfe)  {t_ols * 1e3:8.1f} ms")
     print(f"  pyfixest feols (peer)     {t_pf * 1e3:8.1f} ms")
     print(
-        f"  FWL twfe_fast (ours)      {t_fast * 1e3:8.1f} ms   "
+        f"  FWL twfe_fwl (ours)       {t_fast * 1e3:8.1f} ms   "
         f"ratio PanelOLS/ours {t_ols / t_fast:.0f}x, pyfixest/ours {t_pf / t_fast:.0f}x"
     )
 

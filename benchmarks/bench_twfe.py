@@ -28,8 +28,15 @@ def make_panel(rows: int, years: int, seed: int = 12345) -> pd.DataFrame:
     uid = np.repeat(np.arange(units, dtype=np.int64), years)
     year = np.tile(np.arange(2000, 2000 + years, dtype=np.int64), units)
     a = rng.standard_normal(units)[uid]
-    x = rng.standard_normal((3, units * years)) + 0.5 * a  # regressors correlated with the unit effect
-    y = a + 0.01 * (year - 2000) + x.T @ np.array([0.5, -0.2, 0.1]) + rng.standard_normal(units * years)
+    x = (
+        rng.standard_normal((3, units * years)) + 0.5 * a
+    )  # regressors correlated with the unit effect
+    y = (
+        a
+        + 0.01 * (year - 2000)
+        + x.T @ np.array([0.5, -0.2, 0.1])
+        + rng.standard_normal(units * years)
+    )
     return pd.DataFrame({"unit": uid, "year": year, "y": y, "x1": x[0], "x2": x[1], "x3": x[2]})
 
 
@@ -57,8 +64,14 @@ def worker(impl: str, rows: int, years: int) -> dict:
         res = twfe(df, "y", xs, "unit", "year", method="demean" if impl == "ours" else "panelols")
         params, ses = res.params.to_numpy(), res.std_errors.to_numpy()
     secs = time.perf_counter() - t0
-    return {"impl": impl, "seconds": secs, "peak_rss_gb": _rss_gb(), "data_rss_gb": rss_data,
-            "params": params.tolist(), "ses": ses.tolist()}
+    return {
+        "impl": impl,
+        "seconds": secs,
+        "peak_rss_gb": _rss_gb(),
+        "data_rss_gb": rss_data,
+        "params": params.tolist(),
+        "ses": ses.tolist(),
+    }
 
 
 def main() -> None:
@@ -74,11 +87,22 @@ def main() -> None:
     impls = ["ours", "pyfixest"] + (["panelols"] if args.panelols else [])
     out = {}
     for impl in impls:
-        cmd = [sys.executable, __file__, "--worker", impl, "--rows", str(args.rows), "--years", str(args.years)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            impl,
+            "--rows",
+            str(args.rows),
+            "--years",
+            str(args.years),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"TWFE, {args.rows:,} rows ({args.rows // args.years:,} units x {args.years} years), 3 regressors, "
-          "unit + year FE, CRV1 by unit")
+    print(
+        f"TWFE, {args.rows:,} rows ({args.rows // args.years:,} units x {args.years} years), 3 regressors, "
+        "unit + year FE, CRV1 by unit"
+    )
     print(f"{'impl':<10}{'seconds':>10}{'peak RSS GB':>14}{'data-only GB':>14}")
     for impl, r in out.items():
         print(f"{impl:<10}{r['seconds']:>10.2f}{r['peak_rss_gb']:>14.2f}{r['data_rss_gb']:>14.2f}")

@@ -12,8 +12,8 @@ import time
 
 import pandas as pd
 
-from analysis.studies.montecarlo import run_monte_carlo
 from analysis.data.synthetic import SyntheticDesign
+from analysis.studies.simulation import run_monte_carlo
 
 
 def main() -> None:
@@ -25,14 +25,17 @@ def main() -> None:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    table = run_monte_carlo(args.reps, args.seed, args.jobs, not args.no_progress,
-                            SyntheticDesign(n_cities=args.cities))
+    table = run_monte_carlo(
+        args.reps, args.seed, args.jobs, not args.no_progress, SyntheticDesign(n_cities=args.cities)
+    )
     secs = time.perf_counter() - t0
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
         print(table)
     truth = table.attrs["reps"].groupby("rep")["truth"].first()
-    print(f"\n{args.reps} replications, {args.cities or 337} cities, true overall ATT "
-          f"{truth.mean():.4f}, {secs:.0f} s on {args.jobs} workers")
+    print(
+        f"\n{args.reps} replications, {args.cities or 337} cities, true overall ATT "
+        f"{truth.mean():.4f}, {secs:.0f} s on {args.jobs} workers"
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,14 @@ def test_differences_found(tmp_path):
     png[-1] ^= 1  # one bit, same size
     (b / "figures" / "f.png").write_bytes(bytes(png))
     (b / "tables" / "t.csv").write_bytes(b"a,b\n1,3\n")
-    (b / "metrics" / "m.json").unlink()            # only in a
-    (b / "plots" / "extra.csv").write_bytes(b"")   # only in b
-    assert compare_runs(a, b) == ["figures/f.png", "metrics/m.json", "plots/extra.csv", "tables/t.csv"]
+    (b / "metrics" / "m.json").unlink()  # only in a
+    (b / "plots" / "extra.csv").write_bytes(b"")  # only in b
+    assert compare_runs(a, b) == [
+        "figures/f.png",
+        "metrics/m.json",
+        "plots/extra.csv",
+        "tables/t.csv",
+    ]
     assert compare_runs(b, a) == compare_runs(a, b)
     assert compare_runs(a, b, patterns=("results/*.json",)) == []
     assert compare_runs(a, b, patterns=("runtime/*.json", "figures/*.svg")) == []

@@ -8,7 +8,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from export_lock import requirement_lines  # noqa: E402
+from export_lock import requirement_lines
 
 
 def _pin(line: str) -> tuple[str, str]:
@@ -41,26 +41,43 @@ def test_dvc_config_is_offline_friendly():
     assert "check_update = false" in config
 
 
-def test_committed_notebooks_carry_no_outputs():
-    import nbformat
+def _parameters(source: str) -> dict:
+    """The parameters cell's assignments; its values must be literals (as papermill writes them)."""
+    import ast
 
-    books = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert books
-    for path in books:
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs: strip them"
+    return {
+        target.id: ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+    }
+
+
+def test_notebook_sources_are_text_with_one_parameters_cell():
+    """notebooks/<name>.py (jupytext percent format) parse, carry no outputs, and have exactly one
+    cell tagged `parameters` assigning the injected names: the common ones, the fields of
+    params.yaml's notebooks.<name> section, and the notebook's extras; its values are the schema's
+    defaults (what an interactive run in JupyterLab uses)."""
+    import dataclasses
+    import json
+
+    import jupytext
+
+    from analysis.config import Config
+    from analysis.studies.runner import COMMON, EXTRA, NOTEBOOKS, notebook_parameters
+
+    assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.py")) == sorted(NOTEBOOKS)
+    assert not list((ROOT / "notebooks").glob("*.ipynb")), "notebook sources are the .py files"
+    for name in NOTEBOOKS:
+        nb = jupytext.read(ROOT / "notebooks" / f"{name}.py")
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+        for cell in code:
+            compile(cell.source, f"{name}.py", "exec")
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
-
-
-def test_notebooks_are_generated_from_the_tool(tmp_path, monkeypatch):
-    """notebooks/ equals what tools/make_notebooks.py writes (no hand edits that the tool would lose)."""
-    import make_notebooks
-
-    monkeypatch.setattr(make_notebooks, "ROOT", tmp_path)
-    (tmp_path / "notebooks").mkdir()
-    make_notebooks.main()
-    for path in (tmp_path / "notebooks").glob("*.ipynb"):
-        assert path.read_text() == (ROOT / "notebooks" / path.name).read_text(), path.name
+        assert len(tagged) == 1, f"{name}.py needs exactly one cell tagged 'parameters'"
+        values = _parameters(tagged[0].source)
+        section = [f.name for f in dataclasses.fields(getattr(Config().notebooks, name))]
+        assert sorted(values) == sorted([*COMMON, *section, *EXTRA.get(name, {})]), name
+        expected = notebook_parameters(name, Config())
+        assert json.dumps({k: values[k] for k in expected}) == json.dumps(expected), name

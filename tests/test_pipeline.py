@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,24 +15,74 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+MAKE = ["make", "-o", ".venv/.installed"]
+OTHER_STAGES = (
+    "environment",
+    "cities",
+    "treatments",
+    "panel",
+    "overview",
+    "pilot_zones",
+    "network_coverage",
+    "simulation",
+    "robustness",
+)
 pytestmark = pytest.mark.pipeline
 
 
 def _project_files() -> list[str]:
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout
-    return sorted({f for f in (tracked + untracked).splitlines() if f and not f.startswith(("output/", "reports/report"))})
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    untracked = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sorted(
+        {
+            f
+            for f in (tracked + untracked).splitlines()
+            if f and not f.startswith(("output/", "reports/report"))
+        }
+    )
 
 
 def _run(args, cwd, env):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    result = subprocess.run(args, check=False, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout + result.stderr
 
 
+def _small_params(path: Path, n_cities: int) -> None:
+    """Small loops: the test checks the plumbing; full sizes are exercised by `make reproduce`.
+    Round-trip edit (ruamel.yaml, as DVC uses) so params.yaml keeps its comments and layout."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    params = rt.load(path.read_text(encoding="utf-8"))
+    params["synthetic"]["n_cities"] = n_cities
+    params["notebooks"]["simulation"]["n_reps"] = 2
+    rob = params["notebooks"]["robustness"]
+    rob.update(placebo_draws=199, wild_draws=999)
+    rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
+    with open(path, "w", encoding="utf-8") as fh:
+        rt.dump(params, fh)
+
+
+def _git_commit(dest: Path, env: dict, message: str) -> None:
+    _run(["git", "add", "-A"], dest, env)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], dest, env)
+
+
 def make_project(tmp_path_factory, n_cities: int = 200):
-    """A git copy of the project with small parameters, after one full `dvc repro`."""
+    """A git copy of the project with small parameters, after one `make reproduce` (the README's
+    command; .venv/.installed taken as up to date: the copy uses this interpreter's environment),
+    committed with the dvc.lock that run wrote."""
     dest = tmp_path_factory.mktemp("project")
     for rel in _project_files():
         src = ROOT / rel
@@ -40,19 +91,20 @@ def make_project(tmp_path_factory, n_cities: int = 200):
             shutil.copy2(src, dest / rel)
     for sub in ("data/interim", "data/processed", "data/raw"):
         (dest / sub).mkdir(parents=True, exist_ok=True)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["synthetic"]["n_cities"] = n_cities
-    # Small loops: the test checks the plumbing; full sizes are exercised by `make reproduce`.
-    params["notebooks"]["simulation"]["n_reps"] = 2
-    rob = params["notebooks"]["robustness"]
-    rob.update(placebo_draws=199, wild_draws=999)
-    rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))
-    env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    for args in (["git", "init", "-q"], ["git", "add", "-A"],
-                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        _run(args, dest, env)
-    log = _run([str(BIN / "dvc"), "repro"], dest, env)
+    _small_params(dest / "params.yaml", n_cities)
+    # The copy runs its own src (PYTHONPATH before the editable install): the code DVC hashes as
+    # deps is the code that runs, even while the original tree is being edited.
+    env = {
+        **os.environ,
+        "ANALYSIS_ROOT": str(dest),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(dest / "src"),
+        "PYTHONHASHSEED": "0",
+    }
+    _run(["git", "init", "-q"], dest, env)
+    _git_commit(dest, env, "copy")
+    log = _run(MAKE + ["reproduce"], dest, env)
+    _git_commit(dest, env, "run")
     return dest, env, log
 
 
@@ -62,13 +114,25 @@ def project(tmp_path_factory):
 
 
 def test_repro_builds_every_product(project):
-    dest, _, log = project
-    for rel in ("reports/report.html", "reports/report.pdf", "output/notebooks/pilot_zones.html",
-                "output/notebooks/network_coverage.ipynb", "output/figures/pilot_event_study.png",
-                "output/notebooks/robustness.html", "output/figures/robustness_spec_curve.png",
-                "output/notebooks/simulation.html", "output/figures/simulation_bacon.svg",
-                "output/figures/coverage_dose_response.svg", "output/tables/twfe_joint.csv",
-                "data/processed/truth.json"):
+    dest, _, _ = project
+    for rel in (
+        "reports/en/report.html",
+        "reports/en/report.pdf",
+        "reports/zh/report.html",
+        "reports/zh/report.pdf",
+        "output/notebooks/pilot_zones.html",
+        "output/notebooks/network_coverage.ipynb",
+        "output/figures/pilot_event_study.en.png",
+        "output/notebooks/robustness.html",
+        "output/figures/robustness_spec_curve.zh.png",
+        "output/notebooks/simulation.html",
+        "output/figures/simulation_bacon.en.svg",
+        "output/figures/coverage_dose_response.zh.svg",
+        "output/figures/overview_map.zh.png",
+        "output/figures/rail_corridors.en.png",
+        "output/tables/twfe_joint.csv",
+        "data/processed/truth.json",
+    ):
         assert (dest / rel).stat().st_size > 0, rel
 
 
@@ -92,35 +156,134 @@ def test_report_numbers_come_from_results_and_chinese_renders(project):
 
     dest, _, _ = project
     pilot = json.loads((dest / "output/results/pilot_zones.json").read_text())
-    html = (dest / "reports/report.html").read_text(encoding="utf-8")
+    html = (dest / "reports/en/report.html").read_text(encoding="utf-8")
     assert f"{pilot['twfe']['estimate']:.3f}" in html
     assert "SYNTHETIC DATA" in html
-    reader = PdfReader(dest / "reports/report.pdf")
+    reader = PdfReader(dest / "reports/zh/report.pdf")
     text = "".join(page.extract_text() for page in reader.pages)
-    assert "跨境电子商务综合试验区" in text and "SYNTHETIC DATA" in text
-    fonts = {f.get_object()["/BaseFont"] for p in reader.pages for f in p["/Resources"]["/Font"].values()}
+    assert "跨境电子商务综合试验区" in text and "模拟数据" in text
+    fonts = {
+        f.get_object()["/BaseFont"] for p in reader.pages for f in p["/Resources"]["/Font"].values()
+    }
     assert any("NotoSansCJK" in str(f) for f in fonts), fonts
     images = sum(len(p.images) for p in reader.pages)
     assert images >= 5
 
 
-def test_second_repro_does_nothing_and_a_parameter_reruns_only_its_notebook(project):
+def _dvc(dest, env, *args):
+    return _run([str(BIN / "dvc"), *args], dest, env)
+
+
+def _git_status(dest, env) -> str:
+    return _run(["git", "status", "--porcelain", "--untracked-files=all"], dest, env)
+
+
+def test_clean_git_and_lock_after_a_run(project):
+    """After a run (committed by the fixture) DVC sees nothing to do, a second `make reproduce`
+    runs nothing and rewrites nothing: dvc.lock holds no volatile record, git stays clean."""
     dest, env, _ = project
-    log = _run([str(BIN / "dvc"), "repro"], dest, env)
-    assert "Running stage" not in log and "up to date" in log
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["notebooks"]["rail_links"]["window"] = [-4, 4]
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))
-    log = _run([str(BIN / "dvc"), "repro"], dest, env)
-    assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log
-    for other in ("cities", "treatments", "panel", "overview", "pilot_zones", "network_coverage", "simulation", "robustness"):
+    assert "up to date" in _dvc(dest, env, "status")
+    log = _run(MAKE + ["reproduce"], dest, env)
+    assert "Running stage" not in log, log
+    assert _git_status(dest, env) == "", _git_status(dest, env)
+    lock = (dest / "dvc.lock").read_text()
+    for volatile in ("output/runtime", "output/notebooks", "reports/"):
+        assert volatile not in lock, f"{volatile} is a record of the run, not a DVC out"
+    # Those records are still written, for the report and the reader.
+    assert (dest / "output/runtime/pilot_zones.json").exists()
+    assert (dest / "output/notebooks/pilot_zones.html").exists()
+
+
+def test_experiment_runs_one_notebook_and_shows_its_metrics(project):
+    """The README's experiment command: only that notebook and the report rerun, params.yaml keeps
+    its comments and layout, and `dvc exp show` has the headline metrics of the last commit and
+    of the experiment."""
+    dest, env, _ = project
+    before = (dest / "params.yaml").read_text(encoding="utf-8").splitlines()
+    log = _run(MAKE + ["exp", "ARGS=-S 'notebooks.rail_links.window=[-4,4]'"], dest, env)
+    assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log, log
+    for other in OTHER_STAGES:
         assert f"Running stage '{other}'" not in log
-    for args in (["dvc", "dag"], ["dvc", "params", "diff"], ["dvc", "metrics", "show"]):
-        _run([str(BIN / args[0]), *args[1:]], dest, env)
+    after = (dest / "params.yaml").read_text(encoding="utf-8").splitlines()
+    # DVC re-emits params.yaml with ruamel.yaml: comments and key order stay; `null` is written as
+    # an empty value and long lines may wrap (the same YAML); the README says so.
+    comments = [ln.split("#", 1)[1] for ln in before if "#" in ln]
+    assert comments == [ln.split("#", 1)[1] for ln in after if "#" in ln]
+    old, new = yaml.safe_load("\n".join(before)), yaml.safe_load("\n".join(after))
+    assert new["notebooks"]["rail_links"].pop("window") == [-4, 4]
+    old["notebooks"]["rail_links"].pop("window")
+    assert new == old
+    shown = subprocess.run(
+        [str(BIN / "dvc"), "exp", "show", "--json"],
+        cwd=dest,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = _exp_rows(json.loads(shown))
+    assert {"workspace", "master"} <= {r["name"] for r in rows} and len(rows) >= 3, rows
+    for row in rows:
+        assert row["metrics"].get("output/metrics/rail_links.json"), row
+    windows = {r["name"]: r["params"]["notebooks"]["rail_links"]["window"] for r in rows}
+    assert [-4, 4] in windows.values() and [-5, 5] in windows.values(), windows
+    assert "rail_links" in _dvc(dest, env, "params", "diff")
+    _dvc(dest, env, "metrics", "show")
+
+
+def _exp_rows(shown) -> list[dict]:
+    """Flatten `dvc exp show --json` (DVC 3: a list of baselines, each with its experiments)."""
+    rows = []
+
+    def visit(entry, name):
+        data = (entry.get("data") or {}) if isinstance(entry, dict) else {}
+        metrics = {path: (m.get("data") or {}) for path, m in (data.get("metrics") or {}).items()}
+        params = {path: (p.get("data") or {}) for path, p in (data.get("params") or {}).items()}
+        rows.append(
+            {
+                "name": name or entry.get("name") or entry.get("rev"),
+                "metrics": metrics,
+                "params": params.get("params.yaml", {}),
+            }
+        )
+        for exp in entry.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                visit(rev, rev.get("name") or exp.get("name"))
+
+    for baseline in shown:
+        visit(baseline, baseline.get("name") or baseline.get("rev"))
+    return rows
+
+
+def test_plots_render_offline(project, tmp_path):
+    """`dvc plots show` and `dvc plots diff` embed the PNG figures and load nothing from a CDN."""
+    dest, env, _ = project
+    for args in (("show",), ("diff", "HEAD")):
+        out = tmp_path / args[0]
+        _dvc(dest, env, "plots", *args, "-o", str(out))
+        html = (out / "index.html").read_text(encoding="utf-8")
+        assert "<img" in html and "pilot_event_study" in html
+        assert not re.search(r"(src|href)=[\"']https?://", html), (
+            "the plots page loads from the network"
+        )
+        assert "vega" not in html.lower()
+
+
+def test_a_parameter_reruns_only_its_notebook(project):
+    dest, env, _ = project
+    # parsed, not edited as text: an earlier experiment may have re-emitted params.yaml in block style
+    params = yaml.safe_load((dest / "params.yaml").read_text(encoding="utf-8"))
+    params["notebooks"]["rail_links"]["window"] = [-3, 3]
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    log = _dvc(dest, env, "repro")
+    assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log
+    for other in OTHER_STAGES:
+        assert f"Running stage '{other}'" not in log
+    _dvc(dest, env, "dag")
 
 
 def test_chinese_report_renders(project, tmp_path):
-    """report.lang = zh: the Chinese report compiles, with CJK text and the SYNTHETIC badge."""
+    """report.lang = zh: the Chinese report compiles, with CJK text and the Chinese SYNTHETIC badge."""
     from pypdf import PdfReader
 
     dest, env, _ = project
@@ -130,6 +293,6 @@ def test_chinese_report_renders(project, tmp_path):
     )
     _run([sys.executable, "-c", script], dest, env)
     text = "".join(page.extract_text() for page in PdfReader(tmp_path / "report.pdf").pages)
-    assert "跨境电商综试区" in text and "参考文献" in text and "SYNTHETIC" in text
+    assert "跨境电商综试区" in text and "模拟数据" in text
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'lang="zh-CN"' in html and "复现说明" in html

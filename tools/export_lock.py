@@ -26,7 +26,7 @@ def requirement_lines(text: str) -> list[str]:
     lines = []
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#") or line.startswith("-"):
+        if not line or line.startswith(("#", "-")):
             continue
         lines.append(line)
     return lines
@@ -34,9 +34,20 @@ def requirement_lines(text: str) -> list[str]:
 
 def main() -> None:
     subprocess.run(
-        ["uv", "export", "--frozen", "--all-groups", "--no-emit-project", "--no-hashes", "--no-header",
-         "--output-file", str(ROOT / "requirements.lock")],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        [
+            "uv",
+            "export",
+            "--frozen",
+            "--all-groups",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--output-file",
+            str(ROOT / "requirements.lock"),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
     )
     pins = requirement_lines((ROOT / "requirements.lock").read_text())
     body = "".join(f'      - "{p}"\n' for p in pins) + '      - "-e ."\n'

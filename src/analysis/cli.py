@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from analysis import config as paths
+from analysis.config import load_config
 from analysis.errors import InputError
-from analysis.config import load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -19,7 +19,10 @@ def _record_runtime(stage: str, start: float) -> None:
     """Stage runtime for the replication section (kept apart from the results files)."""
     from analysis import results_io
 
-    results_io.write_json(paths.OUTPUT / "runtime" / f"{stage}.json", {"notebook": stage, "seconds": time.perf_counter() - start})
+    results_io.write_json(
+        paths.OUTPUT / "runtime" / f"{stage}.json",
+        {"notebook": stage, "seconds": time.perf_counter() - start},
+    )
 
 
 def _fail(exc: Exception) -> None:
@@ -27,8 +30,18 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _config():
+    """params.yaml, validated: a bad key or value ends the command with its one-line error."""
+    try:
+        return load_config()
+    except InputError as exc:
+        _fail(exc)
+
+
 @app.command("build-cities")
-def build_cities_cmd(out: Path = typer.Option(paths.INTERIM / "cities.csv", help="City master CSV")) -> None:
+def build_cities_cmd(
+    out: Path = typer.Option(paths.INTERIM / "cities.csv", help="City master CSV"),
+) -> None:
     """Build the city master (all prefecture-level units) from the cpca admin-code table."""
     from analysis.data.build import build_cities
 
@@ -48,11 +61,13 @@ def build_treatments_cmd(
 
     start = time.perf_counter()
     try:
-        table = build_treatments(cities, out, load_params())
+        table = build_treatments(cities, out, _config())
     except InputError as exc:
         _fail(exc)
     _record_runtime("treatments", start)
-    typer.echo(f"{out}: {int((table['pilot_year'] > 0).sum())} pilot cities, {int((table['rail_year'] > 0).sum())} rail cities")
+    typer.echo(
+        f"{out}: {int((table['pilot_year'] > 0).sum())} pilot cities, {int((table['rail_year'] > 0).sum())} rail cities"
+    )
 
 
 @app.command("build-panel")
@@ -67,7 +82,7 @@ def build_panel_cmd(
 
     start = time.perf_counter()
     try:
-        panel = build_panel(cities, treatments, out, truth, load_params())
+        panel = build_panel(cities, treatments, out, truth, _config())
     except InputError as exc:
         _fail(exc)
     _record_runtime("panel", start)
@@ -75,19 +90,76 @@ def build_panel_cmd(
 
 
 @app.command("notebook")
-def notebook_cmd(name: str = typer.Argument(..., help="Notebook stem in notebooks/, e.g. pilot_zones")) -> None:
-    """Execute one notebook with papermill (parameters from params.yaml) and export it to HTML."""
-    from analysis.studies.runner import run_notebook
+def notebook_cmd(
+    name: str = typer.Argument(..., help="Notebook stem in notebooks/, e.g. pilot_zones"),
+) -> None:
+    """Execute one notebook with papermill (parameters from params.yaml) and export it to HTML.
 
-    run_notebook(name, load_params())
+    Bad input found inside the notebook (an ``InputError``, e.g. a bad roster row) ends the command
+    with its one-line error and a pointer to the executed notebook; any other exception is a bug and
+    keeps its traceback."""
+    from analysis.studies.runner import NOTEBOOKS, NotebookInputError, run_notebook
+
+    if name not in NOTEBOOKS:
+        _fail(
+            InputError(
+                f"notebooks/{name}.py", "no such notebook", hint=f"one of {', '.join(NOTEBOOKS)}"
+            )
+        )
+    config = _config()
+    try:
+        run_notebook(name, config)
+    except NotebookInputError as exc:
+        typer.echo(exc.message, err=True)
+        typer.echo(f"see the executed notebook: {exc.executed}", err=True)
+        sys.stderr.write(exc.kernel_log)
+        raise typer.Exit(code=1) from None
+
+
+@app.command("check")
+def check_cmd(
+    file: list[Path] = typer.Argument(
+        ..., help="Your yearbook file(s) or folder, as for `analysis ingest`"
+    ),
+    map: Path | None = typer.Option(None, "--map", help="YAML column map (see data/README.md)"),
+) -> None:
+    """Say what the study will do with your data (years, cities, cohorts, controls, estimators and
+    the reason for every skip) without writing anything; exit 1 when nothing can be estimated."""
+    from analysis.data.design import check_design, require_estimable
+    from analysis.data.ingest import ingest_file
+    from analysis.data.ingest.cli import _master, _treatment_table
+
+    config = _config()
+    try:
+        master = _master()
+        table = _treatment_table(master, config.as_dict())
+        source = file[0] if len(file) == 1 else file
+        result = ingest_file(
+            source,
+            master,
+            table,
+            column_map=map,
+            first_year=config.panel.first_year,
+            last_year=config.panel.last_year,
+        )
+        check = check_design(
+            result.panel,
+            min_control_share=config.panel.min_control_share,
+            wild_cluster=config.notebooks.robustness.wild_cluster,
+            source="file",
+        )
+        require_estimable(check, " ".join(paths.display_path(f) for f in file))
+    except InputError as exc:
+        _fail(exc)
+    typer.echo(check.to_markdown())
 
 
 @app.command("report")
 def report_cmd() -> None:
-    """Render the report (HTML and PDF) from the results files and figures."""
-    from analysis.report.build import build_report
+    """Render the report in English and Chinese (HTML and PDF) from the results and figures."""
+    from analysis.report.build import build_reports
 
-    for path in build_report(load_params()):
+    for path in build_reports(_config().as_dict()):
         typer.echo(str(path))
 
 
@@ -96,12 +168,18 @@ def main() -> None:  # pragma: no cover
 
 
 # --- results commands ---
-from analysis.report.verify import publish_command, verify_command  # noqa: E402
+from analysis.report.verify import publish_command, verify_command
 
-app.command("verify", help="Compare a fresh run's results with the published ones; non-zero exit on a mismatch.")(verify_command)
-app.command("publish", help="Copy this run's results files to results/published (the reference for verify).")(publish_command)
+app.command(
+    "verify",
+    help="Compare a fresh run's results with the published ones; non-zero exit on a mismatch.",
+)(verify_command)
+app.command(
+    "publish", help="Copy this run's results files to results/published (the reference for verify)."
+)(publish_command)
 
 # --- ingest commands ---
 from analysis.data.ingest.cli import ingest, template
+
 app.command()(ingest)
 app.command()(template)

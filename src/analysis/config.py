@@ -1,10 +1,24 @@
-"""Project paths. Inputs (data/reference, data/raw) and products (data/interim, data/processed,
-output/, reports/) are kept strictly apart."""
+"""Project paths and the typed study configuration.
+
+params.yaml is the single source of the study's values; the frozen dataclasses below mirror every
+section of it and hold the defaults (a key missing from params.yaml takes the default here).
+:func:`load_config` validates the file against them: an unknown or misspelt key and a value of the
+wrong type are one-line errors (``error: params.yaml: unknown key 'a.b' (did you mean 'c'?)``).
+
+Inputs (data/reference, data/raw) and products (data/interim, data/processed, output/, reports/)
+are kept strictly apart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 # ANALYSIS_ROOT lets the pipeline test run the whole DAG in a temporary copy of the project.
 ROOT = Path(os.environ.get("ANALYSIS_ROOT", Path(__file__).resolve().parents[2])).resolve()
@@ -21,10 +35,356 @@ NOTEBOOKS_OUT = OUTPUT / "notebooks"
 REPORTS = ROOT / "reports"
 PARAMS = ROOT / "params.yaml"
 
+YearRule = Literal["approval", "following", "midyear"]
+Cluster = Literal["city_code", "province"]
+Estimator = Literal["cs", "sa", "bjs"]
+SpecCurveDimension = Literal["estimator", "controls", "sample", "cluster", "timing", "outcome"]
 
-def load_params(path: Path | str | None = None) -> dict:
-    """Return params.yaml as a nested dict."""
+
+# --- the schema: one dataclass per section of params.yaml ------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: Literal["synthetic", "file"] = "synthetic"
+    file: str | tuple[str, ...] | None = None  # a file, a folder or a list of files in data/raw
+    column_map: str | None = None
+
+
+@dataclass(frozen=True)
+class PanelConfig:
+    first_year: int = 2010
+    last_year: int = 2023
+    # a control observed for fewer city-years than this share is dropped (design check)
+    min_control_share: float = 0.8
+
+
+@dataclass(frozen=True)
+class TreatmentConfig:
+    include_county_units: bool = True
+    year_rule: YearRule = "approval"
+    pilot_zones_file: str | None = None
+    rail_links_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    seed: int = 20150307
+    n_cities: int | None = None
+    pilot_att_by_batch: dict[int, float] = field(
+        default_factory=lambda: {1: 0.15, 2: 0.12, 3: 0.10, 4: 0.08, 5: 0.06, 6: 0.05, 7: 0.04}
+    )
+    pilot_att_growth: float = 0.03
+    rail_att: float = 0.08
+    rail_att_growth: float = 0.0
+    growth_cap: int = 5
+    broadband_elasticity: float = 0.15
+    noise_sd: float = 0.06
+    # the options of an honest DGP (synthetic.py's docstring); the defaults reproduce the panel
+    # published so far
+    noise_rho: float = 0.3
+    shock_df: float | None = None
+    province_year_sd: float = 0.0
+    gdp_export_feedback: float = 0.0
+    year_effects: Literal["calibrated_after_effects", "untreated"] = "calibrated_after_effects"
+    effective_timing: Literal["approval", "coding_rule"] = "approval"
+
+
+@dataclass(frozen=True)
+class OverviewConfig:
+    overview_year: int = 2019
+
+
+@dataclass(frozen=True)
+class EventStudyConfig:
+    """A binary treatment's notebook (pilot_zones, rail_links)."""
+
+    window: tuple[int, int] = (-5, 5)
+    cluster: Cluster = "city_code"
+    estimators: tuple[Estimator, ...] = ("cs", "sa", "bjs")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    n_reps: int = 8
+    sim_seed: int = 1
+    n_jobs: int = 2
+
+
+@dataclass(frozen=True)
+class NetworkCoverageConfig:
+    n_bins: int = 6
+    cluster: Cluster = "city_code"
+
+
+@dataclass(frozen=True)
+class PSMConfig:
+    covariates: tuple[str, ...] = ("log_gdp_pc", "log_population", "log_fdi", "industry_share_pct")
+    method: Literal["nearest", "kernel"] = "nearest"
+    n_neighbors: int = 1
+    caliper: float | None = 0.25  # in standard deviations of the propensity score's logit
+    replace: bool = True
+
+
+@dataclass(frozen=True)
+class HeterogeneityConfig:
+    dimensions: tuple[Literal["region", "coastal", "batch", "size"], ...] = (
+        "region",
+        "coastal",
+        "batch",
+        "size",
+    )
+    size_bins: int = 3
+    methods: tuple[Literal["interaction", "split"], ...] = ("interaction", "split")
+
+
+@dataclass(frozen=True)
+class HonestDiDConfig:
+    window: tuple[int, int] = (-5, 5)
+    target: Literal["average", "first"] = "average"
+    Mbarvec: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+    Mvec: tuple[float, ...] | None = None
+    grid_points: int = 1000
+    type: Literal["both", "smoothness", "relative_magnitude"] = "both"
+
+
+@dataclass(frozen=True)
+class SpecCurveConfig:
+    backend: Literal["loky", "dask"] = "loky"
+    # overrides of analysis.studies.robustness.spec_curve.DEFAULT_OPTIONS
+    options: dict[SpecCurveDimension, tuple[str, ...]] = field(
+        default_factory=lambda: {"sample": ("all", "drop_ftz")}
+    )
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    seed: int = 20240601
+    n_jobs: int = 2
+    placebo_draws: int = 1000
+    placebo_within: Literal["province"] | None = None
+    wild_draws: int = 9999
+    wild_cluster: Cluster = "province"
+    wild_weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
+    concurrent_policies: dict[str, str] = field(default_factory=dict)
+    psm: PSMConfig = field(default_factory=PSMConfig)
+    heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
+    honestdid: HonestDiDConfig = field(default_factory=HonestDiDConfig)
+    spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)
+
+
+@dataclass(frozen=True)
+class NotebooksConfig:
+    overview: OverviewConfig = field(default_factory=OverviewConfig)
+    pilot_zones: EventStudyConfig = field(default_factory=EventStudyConfig)
+    rail_links: EventStudyConfig = field(default_factory=EventStudyConfig)
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
+    network_coverage: NetworkCoverageConfig = field(default_factory=NetworkCoverageConfig)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    lang: Literal["en", "zh"] = "en"
+    title: str = "Pilot zones, rail links, network coverage and the exports of Chinese cities"
+    title_zh: str = "跨境电商综试区、铁路联通、网络覆盖与中国城市出口"
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    panel: PanelConfig = field(default_factory=PanelConfig)
+    treatment: TreatmentConfig = field(default_factory=TreatmentConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    notebooks: NotebooksConfig = field(default_factory=NotebooksConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def as_dict(self) -> dict:
+        """The configuration as plain nested dicts and lists (as params.yaml reads)."""
+        return plain(self)
+
+
+# --- loading and validation -------------------------------------------------------------------
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate params.yaml (default: the project's); raise InputError on a bad key or value."""
     import yaml
 
-    with open(path or PARAMS, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    path = Path(path or PARAMS)
+    where = display_path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        _fail(where, "file not found")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        _fail(
+            where,
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            row=mark.line + 1 if mark else None,
+        )
+    return parse_section(Config, raw or {}, where=where)
+
+
+def load_params(path: Path | str | None = None) -> dict:
+    """params.yaml validated and completed with the defaults, as plain nested dicts."""
+    return load_config(path).as_dict()
+
+
+def parse_section(cls: type, values: Any, where: str = "params.yaml", prefix: str = ""):
+    """Build the dataclass ``cls`` from a mapping (missing keys take the defaults), checking every
+    key and type. Also used on the parameters papermill injects into a notebook (its translator
+    turns tuples into strings and integer keys into strings; lists and string keys come back)."""
+    return _convert(cls, values, where, prefix)
+
+
+def display_path(path: Path | str) -> str:
+    """A path as shown to users: relative to the project root when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses -> dicts, tuples -> lists, recursively (for YAML, JSON and papermill)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _fail(
+    where: str, message: str, hint: str | None = None, row: int | None = None
+) -> typing.NoReturn:
+    from analysis.errors import InputError
+
+    raise InputError(where, message, row=row, hint=hint)
+
+
+def _describe(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return f"a list of {len(args)} ({', '.join(_describe(a) for a in args)})"
+    if origin is dict:
+        return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, where: str, key: str) -> Any:
+    """``value`` as type ``tp`` (the subset of typing the schema uses), or an InputError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+
+    def wrong() -> typing.NoReturn:
+        _fail(where, f"'{key}' must be {_describe(tp)}, not {value!r}")
+
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            wrong()
+        hints = typing.get_type_hints(tp)
+        names = [f.name for f in dataclasses.fields(tp)]
+        for name in value:
+            if name not in names:
+                close = difflib.get_close_matches(str(name), names, n=1)
+                _fail(
+                    where,
+                    f"unknown key '{_join(key, name)}'",
+                    hint=f"did you mean '{close[0]}'?"
+                    if close
+                    else f"known keys: {', '.join(names)}",
+                )
+        return tp(
+            **{n: _convert(hints[n], value[n], where, _join(key, n)) for n in names if n in value}
+        )
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1 and value is not None:
+            from analysis.errors import InputError
+
+            try:
+                return _convert(options[0], value, where, key)
+            except InputError as exc:
+                if not exc.message.startswith(f"'{key}' must"):
+                    raise  # a nested key: its own message says more
+                wrong()  # this key: name the whole union ("float or null")
+        if value is not None:
+            from analysis.errors import InputError
+
+            for option in options:  # e.g. data.file: one path or a list of paths
+                try:
+                    return _convert(option, value, where, key)
+                except InputError:
+                    continue
+        wrong()
+    if origin is Literal:
+        if value in args and type(value) is type(args[0]):
+            return value
+        close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
+        _fail(
+            where,
+            f"'{key}' must be {_describe(tp)}, not {value!r}",
+            hint=f"did you mean {close[0]!r}?" if close else None,
+        )
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            wrong()
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, where, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            wrong()
+        return tuple(
+            _convert(a, v, where, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value))
+        )
+    if origin is dict:
+        if not isinstance(value, dict):
+            wrong()
+        return {
+            _key(args[0], k, where, key): _convert(args[1], v, where, _join(key, k))
+            for k, v in value.items()
+        }
+    if tp is bool:
+        if not isinstance(value, bool):
+            wrong()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            wrong()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            wrong()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            wrong()
+        return value
+    raise TypeError(f"schema type {tp!r} of '{key}' is not supported")  # a bug in the schema
+
+
+def _key(tp: Any, k: Any, where: str, key: str) -> Any:
+    """A mapping key; integer keys may arrive as strings (papermill writes every key as a string)."""
+    if tp is int and isinstance(k, str) and k.lstrip("-").isdigit():
+        k = int(k)
+    return _convert(tp, k, where, f"{key} key")
+
+
+def _join(prefix: str, name: Any) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)

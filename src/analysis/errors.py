@@ -45,7 +45,9 @@ def validate_frame(
         check = str(first.get("check"))
         value = first.get("failure_case")
         if "column_in_dataframe" in check or "column_in_schema" in check:
-            raise InputError(file, f"missing required column '{value}'", hint="see data/README.md") from None
+            raise InputError(
+                file, f"missing required column '{value}'", hint="see data/README.md"
+            ) from None
         raise InputError(
             file,
             f"value {value!r} fails check {check}",

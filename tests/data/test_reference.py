@@ -38,10 +38,12 @@ def test_switching_county_units_off(zones):
 
 def test_following_year_rule(zones):
     approval = reference.pilot_cohorts(zones).set_index("prefecture")["pilot_year"]
-    following = reference.pilot_cohorts(zones, rule="following").set_index("prefecture")["pilot_year"]
+    following = reference.pilot_cohorts(zones, rule="following").set_index("prefecture")[
+        "pilot_year"
+    ]
     assert (following - approval == 1).all()
     with pytest.raises(ValueError, match="unknown treatment-year rule"):
-        reference.pilot_cohorts(zones, rule="midyear")
+        reference.pilot_cohorts(zones, rule="quarterly")
 
 
 def test_rail_links_and_laos_railway():
@@ -64,3 +66,26 @@ def test_malformed_override_gives_one_line_error(tmp_path):
     message = str(info.value)
     assert message.startswith(f"error: {bad}:3:link:")
     assert "\n" not in message
+
+
+def test_extended_roster_may_add_batches_and_later_dates(tmp_path):
+    """treatment.pilot_zones_file extends the roster: a batch 8 approved after 2022 is valid input."""
+    from analysis import config as paths
+
+    rows = (paths.REFERENCE / "cbec_pilot_zones.csv").read_text(encoding="utf-8")
+    extended = tmp_path / "pilot_zones.csv"
+    extended.write_text(
+        rows.rstrip("\n")
+        + "\n新城,8,2025-06-30,国函〔2025〕1号,prefecture-level,新城,single-source\n",
+        encoding="utf-8",
+    )
+    zones = reference.load_pilot_zones(extended)
+    assert zones["batch"].max() == 8 and zones["approved"].max().year == 2025
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        rows.rstrip("\n")
+        + "\n旧城,0,2014-06-30,国函〔2014〕1号,prefecture-level,旧城,single-source\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="batch"):
+        reference.load_pilot_zones(bad)

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from analysis.did import callaway_santanna as cs
+from analysis.did import drdid
 from analysis.did.callaway_santanna import att_gt, multiplier_bootstrap
 
 ATOL = 1e-8  # measured agreement with R is ~1e-15; requirement is 1e-6
@@ -119,8 +120,8 @@ def _two_by_two(mpdta, g=2006, t=2007, base=2005):
 def test_general_estimators_reduce_to_unconditional_did(mpdta, name):
     """Intercept-only fast path == the general DRDID code paths (ATT and influence function)."""
     dy, D, X = _two_by_two(mpdta)
-    att, inf = cs._ESTIMATORS[name](dy, D, X[:, :1])
-    att0, inf0 = cs._did_nocov(dy, D)
+    att, inf = drdid.ESTIMATORS[name](dy, D, X[:, :1])
+    att0, inf0 = drdid.did_nocov(dy, D)
     assert att == pytest.approx(att0, abs=1e-13)
     np.testing.assert_allclose(inf, inf0, atol=1e-11)
 
@@ -129,19 +130,19 @@ def test_dr_imp_calibration_and_influence(mpdta):
     """drdid_imp_panel: calibrated p-score balances covariates (Tan 2019 first-order condition),
     the IF has mean zero, and the estimate is close to the traditional DR one."""
     dy, D, X = _two_by_two(mpdta)
-    g0, _ = cs._logit(X, D)
+    g0, _ = drdid.logit(X, D)
 
     def loss(g):
         idx = X @ g
         e = (1 - D) * np.exp(idx)
         return np.mean(-D * idx + e), X.T @ (e - D) / len(D), (X * e[:, None]).T @ X / len(D)
 
-    gamma, ok = cs._newton(loss, g0, maxiter=1000)
+    gamma, ok = drdid.newton(loss, g0, maxiter=1000)
     assert ok
     w = (1 - D) * np.exp(X @ gamma)  # = ps/(1-ps) for controls
     np.testing.assert_allclose(X.T @ w, X.T @ D, rtol=1e-10)
-    att, inf = cs._drdid_imp_panel(dy, D, X)
-    att_dr, _ = cs._drdid_panel(dy, D, X)
+    att, inf = drdid.drdid_imp_panel(dy, D, X)
+    att_dr, _ = drdid.drdid_panel(dy, D, X)
     assert abs(inf.mean()) < 1e-12
     assert att == pytest.approx(att_dr, abs=1e-3)
     assert att != att_dr
@@ -283,7 +284,7 @@ def test_outputs(fits):
         "conf_high",
     ]
     assert tid["term"].iloc[0] == "ATT(2004,2004)"
-    assert "pre-test" in res.summary() and "0.16812" in res.summary()
+    assert "Pre-trend Wald test" in res.summary() and "0.16812" in res.summary()
     agg = res.aggregate("dynamic")
     assert agg.tidy()["term"].tolist()[:2] == ["overall", "event_time=-3"]
     assert "Overall ATT" in agg.summary()
@@ -292,3 +293,24 @@ def test_outputs(fits):
     assert isinstance(res.plot(), matplotlib.axes.Axes)
     assert isinstance(agg.plot(), matplotlib.axes.Axes)
     assert isinstance(res.aggregate("simple").plot(), matplotlib.axes.Axes)
+
+
+def test_unbalanced_panel_drops_a_cohort_whose_units_are_all_dropped(load_validation):
+    """R did balances the panel before listing the cohorts: a cohort whose only unit is not
+    observed in every year disappears instead of leaving empty ATT(g,t) cells."""
+    import warnings
+
+    df = load_validation("mpdta.csv")
+    one = df[df["first.treat"] == 2004]["countyreal"].iloc[0]
+    lone = df[(df["first.treat"] != 2004) | (df["countyreal"] == one)].copy()
+    lone = lone[~((lone["countyreal"] == one) & (lone["year"] == 2003))]  # its only unit has a gap
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = att_gt(lone, "lemp", "year", "countyreal", "first.treat")
+    assert 2004 not in set(fit.group)
+    balanced = df[df["first.treat"] != 2004]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = att_gt(balanced, "lemp", "year", "countyreal", "first.treat")
+    assert np.allclose(fit.att, ref.att, atol=1e-12)
+    assert np.isfinite(fit.aggregate("simple").overall_att)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from analysis.did.rng import RRandom
 from analysis.did.honestdid import (
     _ARPMoments,
     honest_did,
@@ -18,6 +17,7 @@ from analysis.did.honestdid import (
     sensitivity_rm,
     sensitivity_sd,
 )
+from analysis.did.rng import RRandom
 
 # R HonestDiD README, ehec example (createSensitivityResults / _relativeMagnitudes printouts).
 R_SD = {  # M: (lb, ub), method FLCI
@@ -195,3 +195,34 @@ def test_lp_fallback_agrees_with_vertex_path(ehec):
         r_fast = _arp_test_grid(fast, Y, 0.05, "LF", 0.005, lf)
         r_slow = _arp_test_grid(slow, Y, 0.05, "LF", 0.005, lf)
         assert (r_fast == r_slow).all()
+
+
+def test_centered_grid_follows_an_estimate_far_from_zero(ehec):
+    """grid="centered": the Delta^RM grid is est +/- max(20 SE, 1.5 |est|). With the post-period
+    effects shifted to ~40 SE from zero, R's default grid (+/- 20 SE around zero) misses the
+    confidence set (empty: NaN bounds); the centred grid contains the whole set."""
+    beta, sigma = ehec
+    se = float(np.sqrt(sigma[5, 5]))
+    shifted = beta + np.r_[np.zeros(5), 40 * se, 40 * se]
+    kw = {"l_vec": [1.0, 0.0], "Mbarvec": [0.5], "gridPoints": 200, "type": "relative_magnitude"}
+    default = honest_did(shifted, sigma, 5, 2, **kw)
+    centred = honest_did(shifted, sigma, 5, 2, grid="centered", **kw)
+    est = centred.estimate
+    half = max(20 * centred.std_error, 1.5 * abs(est))
+    by_hand = sensitivity_rm(
+        shifted,
+        sigma,
+        5,
+        2,
+        [0.5],
+        np.array([1.0, 0.0]),
+        gridPoints=200,
+        grid_lb=est - half,
+        grid_ub=est + half,
+    )
+    np.testing.assert_array_equal(centred.results[["lb", "ub"]], by_hand[["lb", "ub"]])
+    lb, ub = centred.results.loc[0, ["lb", "ub"]]
+    assert lb < est < ub < est + half  # the set lies inside the grid, around the estimate
+    assert default.results.loc[0, ["lb", "ub"]].isna().all()  # no grid point near the estimate
+    with pytest.raises(ValueError, match="grid"):
+        honest_did(beta, sigma, 5, 2, grid="wide", **kw)

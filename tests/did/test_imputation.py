@@ -131,13 +131,20 @@ def _small_cohort_panel(seed=0, periods=7):
     rng = np.random.default_rng(seed)
     g = np.r_[2, 4, 4, 5, 5, 5, np.repeat([3, 6, 0], [15, 15, 20])]
     n = len(g)
-    df = pd.DataFrame({"id": np.repeat(np.arange(n), periods), "t": np.tile(np.arange(1, periods + 1), n)})
+    df = pd.DataFrame(
+        {"id": np.repeat(np.arange(n), periods), "t": np.tile(np.arange(1, periods + 1), n)}
+    )
     df["g"] = g[df.id]
     df["cl"] = df.id // 2
     df["x"] = rng.normal(size=len(df))
     e = df.t - df.g
-    df["y"] = (rng.normal(size=n)[df.id] + 0.3 * df.t + 0.5 * df.x
-               + np.where((df.g > 0) & (e >= 0), 1 + e + 0.2 * df.g, 0.0) + rng.normal(size=len(df)))
+    df["y"] = (
+        rng.normal(size=n)[df.id]
+        + 0.3 * df.t
+        + 0.5 * df.x
+        + np.where((df.g > 0) & (e >= 0), 1 + e + 0.2 * df.g, 0.0)
+        + rng.normal(size=len(df))
+    )
     return df
 
 
@@ -145,15 +152,22 @@ def _brute_force_se(df, leaveout, by=("cohort", "horizon")):
     """Dense, loop-based BJS variance: imputation weights from the explicit OLS projection and
     tau_bar per observation and estimand, with the fallback chain cell -> horizon -> all."""
     D = ((df.g > 0) & (df.t >= df.g)).to_numpy()
-    Z = np.column_stack([pd.get_dummies(df.id).to_numpy(float), pd.get_dummies(df.t).to_numpy(float)[:, 1:],
-                         df.x.to_numpy()])
+    Z = np.column_stack(
+        [
+            pd.get_dummies(df.id).to_numpy(float),
+            pd.get_dummies(df.t).to_numpy(float)[:, 1:],
+            df.x.to_numpy(),
+        ]
+    )
     y = df.y.to_numpy()
     Z0, Z1 = Z[~D], Z[D]
     gamma = np.linalg.lstsq(Z0, y[~D], rcond=None)[0]
     resid0, tau = y[~D] - Z0 @ gamma, y[D] - Z1 @ gamma
     tr = df[D].assign(cohort=lambda d: d.g, horizon=lambda d: d.t - d.g).reset_index(drop=True)
     hs = np.sort(tr.horizon.unique())
-    W1 = np.column_stack([np.full(len(tr), 1 / len(tr))] + [(tr.horizon == h) / (tr.horizon == h).sum() for h in hs])
+    W1 = np.column_stack(
+        [np.full(len(tr), 1 / len(tr))] + [(tr.horizon == h) / (tr.horizon == h).sum() for h in hs]
+    )
     V0 = -Z0 @ np.linalg.solve(Z0.T @ Z0, Z1.T @ W1)
     levels = [list(by), ["horizon"], []] if leaveout else [list(by)]
     eps = np.zeros_like(W1)
@@ -177,8 +191,12 @@ def _brute_force_se(df, leaveout, by=("cohort", "horizon")):
                 tau_bar = np.sum(w[m] ** 2 * tau[m]) / np.sum(w[m] ** 2) if m.any() else 0.0
             eps[i, j] = tau[i] - tau_bar
     cl = df.cl.to_numpy()
-    S = np.array([(W1 * eps)[tr.cl.to_numpy() == c].sum(0) + (V0 * resid0[:, None])[cl[~D] == c].sum(0)
-                  for c in np.unique(cl)])
+    S = np.array(
+        [
+            (W1 * eps)[tr.cl.to_numpy() == c].sum(0) + (V0 * resid0[:, None])[cl[~D] == c].sum(0)
+            for c in np.unique(cl)
+        ]
+    )
     return np.sqrt(np.diag(S.T @ S))
 
 
@@ -186,7 +204,9 @@ def _brute_force_se(df, leaveout, by=("cohort", "horizon")):
 def test_variance_equals_brute_force(leaveout):
     df = _small_cohort_panel(periods=6).query("id < 8 or id >= 46")  # tiny; cohort 2 is one unit
     res = imputation(df, "y", "t", "id", "g", covariates=["x"], cluster="cl", leaveout=leaveout)
-    np.testing.assert_allclose(res.std_errors, _brute_force_se(df, leaveout), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        res.std_errors, _brute_force_se(df, leaveout), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_leaveout_false_is_the_default_and_keeps_point_estimates():

@@ -9,11 +9,11 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.simulate import simulate_staggered_panel
 from linearmodels.panel import PanelOLS
 
-from analysis.did.results import TIDY_COLUMNS
-from helpers.simulate import simulate_staggered_panel
 from analysis.did.psm_did import balance_table, match_units, psm_did
+from analysis.did.results import TIDY_COLUMNS
 
 TRUTH = 0.5
 

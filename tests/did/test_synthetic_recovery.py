@@ -1,7 +1,7 @@
 """The heterogeneity-robust estimators recover the synthetic DGP's known pilot-zone effects; the
 single-dummy TWFE misses them by the bias the DGP implies (full 337-city panel, default design).
 
-What the DGP demands (see ``analysis.studies.montecarlo``): parallel trends hold only conditional on the
+What the DGP demands (see ``analysis.studies.simulation``): parallel trends hold only conditional on the
 time-varying controls (GDP per capita grows faster in early-pilot cities; broadband spreads earlier
 in the east) and on the rail-link effects (which grow for 5 years and overlap early pilot cohorts).
 Callaway-Sant'Anna without covariates -- or with *baseline* covariates, which cannot absorb a trend
@@ -21,20 +21,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.did.callaway_santanna import att_gt
-from analysis.did.imputation import imputation
-from analysis.did.twfe import twfe
-from analysis.studies.montecarlo import adjustment_covariates, cs_time_varying
 from analysis.data.build import default_inputs
 from analysis.data.synthetic import SyntheticDesign, pilot_effect, simulate_panel
+from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
+from analysis.did.imputation import imputation
+from analysis.did.twfe import twfe
+from analysis.studies.simulation import COVARIATES
 
 
 @pytest.fixture(scope="module")
 def sim():
     design = SyntheticDesign()
     panel, truth = simulate_panel(*default_inputs(), design)
-    data, X = adjustment_covariates(panel)
-    return data, X, truth, design
+    return panel, COVARIATES, truth, design
 
 
 def _cohort_sizes(data):
@@ -60,20 +59,36 @@ def test_bjs_with_time_varying_controls_recovers_cohort_atts(sim):
         # BJS cohort ATT: drop other cohorts' *treated* rows; the Y(0) model (fitted on untreated
         # rows only) and the weights on cohort g are exactly those of the full-sample estimator
         other = (data.pilot_year > 0) & (data.pilot_year != g) & (data.year >= data.pilot_year)
-        res = imputation(data[~other], "log_exports", "year", "city_code", "pilot_year", covariates=X,
-                         horizons=None, avg_effects_by=("cohort",) if sizes[g] == 1 else ("cohort", "horizon"))
+        res = imputation(
+            data[~other],
+            "log_exports",
+            "year",
+            "city_code",
+            "pilot_year",
+            covariates=X,
+            horizons=None,
+            avg_effects_by=("cohort",) if sizes[g] == 1 else ("cohort", "horizon"),
+        )
         est[g], se[g] = res.att, res.std_errors[0]
     _check_cohorts(pd.Series(est), pd.Series(se), truth["pilot"]["att_by_cohort"], sizes)
     # overall ATT within its CI as well
-    res = imputation(data, "log_exports", "year", "city_code", "pilot_year", covariates=X, horizons=None)
+    res = imputation(
+        data, "log_exports", "year", "city_code", "pilot_year", covariates=X, horizons=None
+    )
     assert abs(res.att - truth["pilot"]["att_overall"]) < 1.96 * res.std_errors[0]
 
 
 def test_cs_on_control_adjusted_outcome_recovers_cohort_atts(sim):
     data, X, truth, _ = sim
-    tab = cs_time_varying(data, "log_exports", "year", "city_code", "pilot_year", X, type="group").iloc[1:]
+    agg = att_gt_adjusted(data, "log_exports", "year", "city_code", "pilot_year", X).aggregate(
+        "group"
+    )
+    tab = agg.tidy().iloc[1:]
     groups = tab.term.str.removeprefix("group=").astype(int).to_numpy()
-    est, se = pd.Series(tab.estimate.to_numpy(), groups), pd.Series(tab.std_error.to_numpy(), groups)
+    est, se = (
+        pd.Series(tab.estimate.to_numpy(), groups),
+        pd.Series(tab.std_error.to_numpy(), groups),
+    )
     _check_cohorts(est, se, truth["pilot"]["att_by_cohort"], _cohort_sizes(data))
 
 
@@ -85,8 +100,16 @@ def test_cs_without_time_varying_controls_is_biased(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for xf in (None, ["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]):
-            agg = att_gt(data, "log_exports", "year", "city_code", "pilot_year", xformla=xf,
-                         est_method="reg", progress=False).aggregate("group")
+            agg = att_gt(
+                data,
+                "log_exports",
+                "year",
+                "city_code",
+                "pilot_year",
+                xformla=xf,
+                est_method="reg",
+                progress=False,
+            ).aggregate("group")
             est = pd.Series(agg.att_egt, agg.egt.astype(int))
             z = (est - t[est.index]) / pd.Series(agg.se_egt, est.index)
             early = [2015, 2016, 2018]  # pilot_year <= 2018: the DGP's faster-GDP-growth cities
@@ -100,7 +123,9 @@ def test_single_dummy_twfe_is_biased_as_the_dgp_implies(sim):
     data, X, truth, design = sim
     fit = twfe(data, "log_exports", ["pilot", *X], "city_code", "year", method="demean")
     b, se = fit.params["pilot"], fit.std_errors["pilot"]
-    tau = pilot_effect(data["pilot_batch"].to_numpy(), (data["year"] - data["pilot_year"]).to_numpy(), design)
+    tau = pilot_effect(
+        data["pilot_batch"].to_numpy(), (data["year"] - data["pilot_year"]).to_numpy(), design
+    )
     aux = data.assign(pilot_f=data["pilot"].astype(float))
     # residualise D on the FE and controls (FWL): two-way demeaning is exact in a balanced panel
     Z = aux[["pilot_f", *X]].to_numpy(float)

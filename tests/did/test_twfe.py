@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.pyfixest_twfe import twfe_pyfixest
 
-from analysis.did.event_study import EventStudyResult, event_study, event_time_dummies
-from analysis.did.results import TIDY_COLUMNS
-from analysis.did.twfe import twfe, twfe_pyfixest
 from analysis.data.build import default_inputs
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
+from analysis.did.event_study import EventStudyResult, event_study, event_time_dummies
+from analysis.did.results import TIDY_COLUMNS
+from analysis.did.twfe import twfe
 
 CASTLE_TWFE = 0.0818116  # R bacondecomp, castle: l_homicide ~ post | state + year (README)
 TOL = 1e-8
@@ -54,15 +55,34 @@ def test_castle_panelols_equals_pyfixest(castle, cluster):
     kw = {"idname": "state", "tname": "year", "cluster": cluster}
     ours = twfe(castle, "l_homicide", ["post", "l_pop", "l_income"], **kw)
     _agree(ours, twfe_pyfixest(castle, "l_homicide", ["post", "l_pop", "l_income"], **kw))
-    _agree(ours, twfe(castle, "l_homicide", ["post", "l_pop", "l_income"], method="demean", **kw))
+    _agree(
+        ours,
+        twfe(
+            castle,
+            "l_homicide",
+            ["post", "l_pop", "l_income"],
+            method="demean",
+            **kw,
+        ),
+    )
 
 
 @pytest.mark.parametrize("cluster", [None, "province", "year"])
 def test_synthetic_three_paths_agree(synthetic_panel, cluster):
     """PanelOLS, pyfixest and the balanced-panel closed form give the same numbers to 1e-8."""
-    ols = twfe(synthetic_panel, "log_exports", SYN_X, cluster=cluster, method="panelols")
+    ols = twfe(
+        synthetic_panel,
+        "log_exports",
+        SYN_X,
+        "city_code",
+        "year",
+        cluster=cluster,
+        method="panelols",
+    )
     _agree(ols, twfe_pyfixest(synthetic_panel, "log_exports", SYN_X, cluster=cluster))
-    fast = twfe(synthetic_panel, "log_exports", SYN_X, cluster=cluster, method="demean")
+    fast = twfe(
+        synthetic_panel, "log_exports", SYN_X, "city_code", "year", cluster=cluster, method="demean"
+    )
     _agree(ols, fast)
     assert fast.r2_within == pytest.approx(ols.r2_within, abs=TOL)
     assert fast.n_entities == ols.n_entities == 337
@@ -71,8 +91,16 @@ def test_synthetic_three_paths_agree(synthetic_panel, cluster):
 
 def test_coarser_clusters_give_different_ses(synthetic_panel):
     """Guard against a cluster argument that is silently ignored."""
-    city = twfe(synthetic_panel, "log_exports", SYN_X, method="demean")
-    prov = twfe(synthetic_panel, "log_exports", SYN_X, cluster="province", method="demean")
+    city = twfe(synthetic_panel, "log_exports", SYN_X, "city_code", "year", method="demean")
+    prov = twfe(
+        synthetic_panel,
+        "log_exports",
+        SYN_X,
+        "city_code",
+        "year",
+        cluster="province",
+        method="demean",
+    )
     assert city.n_clusters == 337 and prov.n_clusters == 31
     assert np.abs(city.std_errors - prov.std_errors).max() > 1e-4
 
@@ -80,16 +108,21 @@ def test_coarser_clusters_give_different_ses(synthetic_panel):
 def test_demean_requires_balanced_panel(synthetic_panel):
     unbalanced = synthetic_panel.drop(index=[0, 1, 2])
     with pytest.raises(ValueError, match="balanced"):
-        twfe(unbalanced, "log_exports", SYN_X, method="demean")
+        twfe(unbalanced, "log_exports", SYN_X, "city_code", "year", method="demean")
     # "auto" falls back to PanelOLS on an unbalanced panel and still matches pyfixest
-    _agree(twfe(unbalanced, "log_exports", SYN_X, method="auto"),
-           twfe_pyfixest(unbalanced, "log_exports", SYN_X))
+    _agree(
+        twfe(unbalanced, "log_exports", SYN_X, "city_code", "year", method="auto"),
+        twfe_pyfixest(unbalanced, "log_exports", SYN_X),
+    )
 
 
 def test_demean_drops_missing_rows_like_panelols(synthetic_panel):
     d = synthetic_panel.copy()
     d.loc[d.index[:14], "log_gdp_pc"] = np.nan  # the whole first city: still balanced
-    _agree(twfe(d, "log_exports", SYN_X, method="panelols"), twfe(d, "log_exports", SYN_X, method="demean"))
+    _agree(
+        twfe(d, "log_exports", SYN_X, "city_code", "year", method="panelols"),
+        twfe(d, "log_exports", SYN_X, "city_code", "year", method="demean"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +155,9 @@ def _event_study_fast(df, window=(-4, 3)):
 def test_pretrend_wald_size_under_null():
     rng = np.random.default_rng(20240501)
     reps = 300
-    pvals = np.array([_event_study_fast(_staggered(rng)).pretrend_test()["p_value"] for _ in range(reps)])
+    pvals = np.array(
+        [_event_study_fast(_staggered(rng)).pretrend_test()["p_value"] for _ in range(reps)]
+    )
     rate = np.mean(pvals < 0.05)
     # nominal 5%; binomial sd over 300 reps is 1.3 points (200 clusters keep the chi2 honest)
     assert 0.02 <= rate <= 0.09, rate

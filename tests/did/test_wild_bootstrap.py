@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from helpers.simulate import simulate_staggered_panel
+from scipy import stats
 
 from analysis.did.results import TIDY_COLUMNS
-from helpers.simulate import simulate_staggered_panel
 from analysis.did.wild_bootstrap import draw_weights, wild_cluster_bootstrap
 
 wbt = pytest.importorskip("wildboottest.wildboottest")
@@ -166,7 +167,7 @@ def test_gname_equals_dname_and_outputs():
         df, "y", "unit", "year", "province", gname="cohort", B=999, weights="webb", seed=3
     )
     assert a.p_value == b.p_value and a.estimate == pytest.approx(b.estimate, rel=1e-12)
-    assert "bootstrap p-value" in a.summary()
+    assert "bootstrap p = " in a.summary() or "bootstrap p < " in a.summary()
     assert a.plot().get_title().startswith("Wild")
 
 
@@ -219,3 +220,188 @@ def test_castle_matches_published_twfe_and_wildboottest(load_validation):
         )
     assert ours.t_stat == pytest.approx(float(np.ravel(ref["statistic"].iloc[0])[0]), rel=1e-9)
     assert ours.p_value == pytest.approx(float(ref["p-value"].iloc[0]), abs=1e-12)
+
+
+# ============================================================ BJS imputation ATT (restricted WCR)
+from analysis.did.imputation import imputation
+from analysis.did.wild_bootstrap import (
+    ImputationLinearMap,
+    imputation_wild_bootstrap,
+)
+
+BJS_CASES = [
+    {"drop": 0.0, "cov": [], "cluster": None},
+    {"drop": 0.0, "cov": ["z"], "cluster": "province"},
+    {"drop": 0.12, "cov": [], "cluster": "province"},
+    {"drop": 0.12, "cov": ["z", "w"], "cluster": None},
+]
+
+
+@pytest.mark.parametrize("case", BJS_CASES, ids=["bal", "bal-cov-prov", "unbal-prov", "unbal-cov"])
+def test_linear_weights_reproduce_imputation_att_and_se(case):
+    """w'y is imputation()'s ATT and the score map gives its conservative s.e. (1e-10)."""
+    df = simulate_staggered_panel(
+        n_units=90,
+        n_years=9,
+        first_year=2000,
+        n_clusters=9,
+        cohorts=(2003, 2005, 2007),
+        effect=0.3,
+        drop_share=case["drop"],
+        seed=21,
+    )
+    kw = {"covariates": case["cov"], "cluster": case["cluster"]}
+    ref = imputation(df, "y", "year", "unit", "cohort", horizons=[0, 3], **kw)
+    res = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", B=99, seed=0, ci=False, **kw)
+    assert res.estimate == pytest.approx(ref.estimates[0], abs=1e-10)
+    assert res.std_error == pytest.approx(ref.std_errors[0], abs=1e-10)
+    for j, h in [(1, 0), (2, 3)]:
+        rh = imputation_wild_bootstrap(
+            df, "y", "year", "unit", "cohort", horizon=h, B=99, seed=0, ci=False, **kw
+        )
+        assert rh.estimate == pytest.approx(ref.estimates[j], abs=1e-10)
+        assert rh.std_error == pytest.approx(ref.std_errors[j], abs=1e-10)
+
+
+@pytest.mark.parametrize("cov", [[], ["lpop"]])
+def test_linear_weights_reproduce_imputation_on_mpdta(load_validation, cov):
+    mp = load_validation("mpdta.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lpop is time-invariant: dropped by both (absorbed)
+        ref = imputation(mp, "lemp", "year", "countyreal", "first.treat", covariates=cov)
+        res = imputation_wild_bootstrap(
+            mp, "lemp", "year", "countyreal", "first.treat", covariates=cov, B=999, seed=1
+        )
+    assert res.estimate == pytest.approx(ref.att, abs=1e-10)
+    assert res.std_error == pytest.approx(ref.std_errors[0], abs=1e-10)
+    assert res.n_clusters == 500 and res.n_treated_clusters == 191
+    lo, hi = res.conf_int
+    assert lo < res.estimate < hi < 0  # the minimum-wage effect on teen employment is negative
+
+
+def test_weights_are_orthogonal_to_the_fixed_effects_and_covariates():
+    df = simulate_staggered_panel(
+        n_units=50, n_years=7, first_year=2000, cohorts=(2003, 2005), drop_share=0.1, seed=5
+    )
+    treated = df["treat"].to_numpy() > 0
+    lmap = ImputationLinearMap(df["unit"], df["year"], treated, df[["z"]].to_numpy())
+    v = lmap.weights
+    assert v[treated].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(df.assign(v=v).groupby("unit")["v"].sum(), 0, atol=1e-12)
+    np.testing.assert_allclose(df.assign(v=v).groupby("year")["v"].sum(), 0, atol=1e-12)
+    assert v @ df["z"].to_numpy() == pytest.approx(0, abs=1e-12)
+
+
+def _bjs_panel(seed, effect=0.0, n_clusters=10):
+    return simulate_staggered_panel(
+        n_units=50,
+        n_years=6,
+        first_year=2000,
+        n_clusters=n_clusters,
+        cohorts=(2002, 2004),
+        effect=effect,
+        cluster_sd=0.0,
+        cluster_year_sd=0.3,
+        seed=seed,
+    )
+
+
+def test_bjs_bootstrap_pvalues_uniform_under_null():
+    """Small Monte Carlo: no effect, cluster-year shocks, 10 province clusters, Webb weights."""
+    rng = np.random.default_rng(77)
+    p = []
+    for _ in range(200):
+        df = _bjs_panel(int(rng.integers(2**31)))
+        r = imputation_wild_bootstrap(
+            df,
+            "y",
+            "year",
+            "unit",
+            "cohort",
+            cluster="province",
+            B=199,
+            weights="webb",
+            seed=int(rng.integers(2**31)),
+            ci=False,
+        )
+        p.append(r.p_value)
+    p = np.array(p)
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    assert 0.03 <= np.mean(p <= 0.10) <= 0.19
+
+
+def test_bjs_bootstrap_deterministic_and_inverts_the_test():
+    df = _bjs_panel(3, effect=0.5)
+    kw = {"cluster": "province", "B": 999, "weights": "webb", "seed": 5}
+    a = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", **kw)
+    b = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", **kw)
+    c = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", **{**kw, "seed": 6})
+    np.testing.assert_array_equal(a.t_boot, b.t_boot)
+    assert (a.p_value, a.conf_int) == (b.p_value, b.conf_int)
+    assert not np.array_equal(a.t_boot, c.t_boot)
+    lo, hi = a.conf_int
+    assert lo < a.estimate < hi
+    eps = 1e-3 * a.std_error
+    for end, inside in [(lo + eps, True), (lo - eps, False), (hi - eps, True), (hi + eps, False)]:
+        p = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", h0=end, ci=False, **kw)
+        assert (p.p_value > 0.05) == inside
+    # H0: ATT = c on y is H0: ATT = 0 on y - c * D (same draws, same t*)
+    shifted = df.assign(y=df["y"] - hi * df["treat"])
+    s0 = imputation_wild_bootstrap(shifted, "y", "year", "unit", "cohort", ci=False, **kw)
+    sh = imputation_wild_bootstrap(df, "y", "year", "unit", "cohort", h0=hi, ci=False, **kw)
+    assert s0.estimate == pytest.approx(a.estimate - hi, abs=1e-12)
+    np.testing.assert_allclose(s0.t_boot, sh.t_boot, rtol=1e-9)
+    assert s0.p_value == sh.p_value
+
+
+def test_bjs_bootstrap_detects_effect_and_outputs():
+    df = _bjs_panel(4, effect=2.0, n_clusters=12)
+    r = imputation_wild_bootstrap(
+        df, "y", "year", "unit", "cohort", cluster="province", B=999, seed=1
+    )
+    assert r.p_value < 0.01 and r.conf_int[0] > 0
+    assert r.n_clusters == 12 and 1 <= r.n_treated_clusters <= 12
+    tidy = r.tidy()
+    assert list(tidy.columns) == TIDY_COLUMNS
+    assert tidy.loc[0, "std_error"] == r.std_error
+    assert "BJS imputation" in r.summary()
+
+
+def test_bootstrap_t_equals_refitting_imputation_on_each_bootstrap_sample():
+    """The algebra is the definition: y* = restricted fit + v_g * restricted residual, then the
+    full imputation() (estimate and conservative s.e.) on y*; here for 5 draws."""
+    from analysis.did.fe import FEProjector
+
+    df = _bjs_panel(11, effect=0.4)
+    res = imputation_wild_bootstrap(
+        df,
+        "y",
+        "year",
+        "unit",
+        "cohort",
+        covariates=["z"],
+        cluster="province",
+        B=5,
+        weights="webb",
+        seed=2,
+        ci=False,
+        full_enumeration=False,
+    )
+    unit = pd.factorize(df["unit"], sort=True)[0]
+    year = pd.factorize(df["year"], sort=True)[0]
+    resid = FEProjector(unit, year, df[["z"]].to_numpy()).residualize(df["y"].to_numpy())
+    fitted = df["y"].to_numpy() - resid
+    cl = pd.factorize(df["province"], sort=True)[0]
+    V = draw_weights("webb", cl.max() + 1, 5, np.random.default_rng(2))
+    for b in range(5):
+        r = imputation(
+            df.assign(y=fitted + V[cl, b] * resid),
+            "y",
+            "year",
+            "unit",
+            "cohort",
+            covariates=["z"],
+            horizons=False,
+            cluster="province",
+        )
+        assert res.t_boot[b] == pytest.approx(r.estimates[0] / r.std_errors[0], abs=1e-9)

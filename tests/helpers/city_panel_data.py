@@ -13,9 +13,7 @@ PROVINCES = ["浙江省", "江苏省", "河南省", "四川省", "广东省", "�
 @lru_cache(maxsize=1)
 def city_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(city master, synthetic panel, truth)."""
-    from analysis.data import reference
-    from analysis.data import synthetic
-    from analysis.data import treatments
+    from analysis.data import reference, synthetic, treatments
     from analysis.data.cities import build_city_master
 
     master = build_city_master()

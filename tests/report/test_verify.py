@@ -30,7 +30,9 @@ TABLE = (
 METRICS = {"twfe_estimate": 0.113216678, "data_source": "synthetic"}
 
 
-def _write(root: Path, results: dict = RESULTS, table: str = TABLE, metrics: dict = METRICS) -> Path:
+def _write(
+    root: Path, results: dict = RESULTS, table: str = TABLE, metrics: dict = METRICS
+) -> Path:
     (root / "results").mkdir(parents=True)
     (root / "tables").mkdir()
     (root / "metrics").mkdir()
@@ -70,7 +72,15 @@ def test_identical_dirs_pass(published, fresh):
     result = verify(published, fresh)
     assert result.ok
     table = result.table()
-    assert list(table.columns) == ["key", "status", "published", "fresh", "abs_diff", "tolerance", "ok"]
+    assert list(table.columns) == [
+        "key",
+        "status",
+        "published",
+        "fresh",
+        "abs_diff",
+        "tolerance",
+        "ok",
+    ]
     # every number and label of the three files is compared; the figure is not
     assert "results/study.json:event_study.1.estimate" in set(table["key"])
     assert "tables/twfe.csv:1.std_error" in set(table["key"])
@@ -84,7 +94,10 @@ def test_identical_dirs_pass(published, fresh):
 
 
 def test_tampered_estimate_caught(published, fresh):
-    _edit_json(fresh / "results" / "study.json", lambda p: p["event_study"][1].update(estimate=0.0712345678 + 1e-3))
+    _edit_json(
+        fresh / "results" / "study.json",
+        lambda p: p["event_study"][1].update(estimate=0.0712345678 + 1e-3),
+    )
     result = verify(published, fresh)
     assert not result.ok
     bad = result.table(failures_only=True)
@@ -103,6 +116,7 @@ def test_noise_within_tolerance_passes(published, fresh):
     def edit(p):
         p["att"]["estimate"] *= 1 + 1e-8
         p["event_study"][0]["estimate"] = 1e-9
+
     _edit_json(fresh / "results" / "study.json", edit)
     result = verify(published, fresh)
     assert result.ok, result.table(failures_only=True)
@@ -111,7 +125,9 @@ def test_noise_within_tolerance_passes(published, fresh):
 
 
 def test_just_outside_default_tolerance_fails(published, fresh):
-    _edit_json(fresh / "results" / "study.json", lambda p: p["event_study"][0].update(estimate=2e-8))
+    _edit_json(
+        fresh / "results" / "study.json", lambda p: p["event_study"][0].update(estimate=2e-8)
+    )
     assert not verify(published, fresh).ok
 
 
@@ -119,6 +135,7 @@ def test_missing_key_caught_both_sides(published, fresh):
     def edit(p):
         del p["att"]["std_error"]
         p["att"]["new_stat"] = 1.0
+
     _edit_json(fresh / "results" / "study.json", edit)
     bad = verify(published, fresh).table(failures_only=True).set_index("key")["status"]
     assert bad.to_dict() == {
@@ -150,6 +167,7 @@ def test_non_numeric_and_null_differences(published, fresh):
     def edit(p):
         p["data_source"] = "file"
         p["att"]["p_value"] = 0.5  # published null (NaN), fresh a number
+
     _edit_json(fresh / "results" / "study.json", edit)
     (fresh / "tables" / "twfe.csv").write_text(TABLE.replace("rail,", "rails,"))
     bad = verify(published, fresh).table(failures_only=True).set_index("key")["status"]
@@ -185,10 +203,14 @@ def test_publish_mirrors_results_and_then_verifies(tmp_path, fresh):
     assert rel == ["metrics/study.json", "results/study.json", "tables/twfe.csv"]
     assert not (target / "tables" / "old.csv").exists()
     assert not (target / "figures").exists()
-    assert (target / "results" / "study.json").read_bytes() == (fresh / "results" / "study.json").read_bytes()
+    assert (target / "results" / "study.json").read_bytes() == (
+        fresh / "results" / "study.json"
+    ).read_bytes()
     assert verify(target, fresh).ok
 
     app = typer.Typer()
     app.command()(publish_command)
-    cli = CliRunner().invoke(app, ["--fresh", str(tmp_path / "nothing"), "--published", str(target)])
+    cli = CliRunner().invoke(
+        app, ["--fresh", str(tmp_path / "nothing"), "--published", str(target)]
+    )
     assert cli.exit_code == 1

@@ -1,7 +1,8 @@
 """Monte Carlo coverage of the heterogeneity-robust estimators on the synthetic DGP.
 
 The slow part runs 500 replications of the full 337-city panel (MC s.e. of a 95% coverage rate
-~1.0 point; ~4-7 min on 2 cores; `make test-slow`). Measured with seed 20240601 (issue 4, item 8):
+~1.0 point; ~2-7 min on 2 cores; `make test-slow`). Measured with seed 20240601 (issue 4, item 8;
+the same table to the fourth decimal after the merge into ``studies.simulation``, issue 10: 132 s):
 
     estimator      coverage   bias     RMSE    SD(est)  mean SE
     twfe             0.2%   -0.0256   0.0261   0.0048   0.0052   (one dummy: biased, contrast)
@@ -25,7 +26,7 @@ variance of the cohort-share weights (R did's ``wif``; Sun & Abraham 2021, Prop.
 exist in this design: conservative by construction (asserted as such below); their fixed-weight
 versions are the calibrated ones. BJS conditions on timing; its conservative variance without the
 leave-out correction (BJS 2024, App. A.6) drops the own-cell noise of small cohorts (one city in
-2015, 12 in 2016): 92.2% coverage, SE/SD 0.94. ``estimate_all`` therefore uses
+2015, 12 in 2016): 92.2% coverage, SE/SD 0.94. ``simulation.MONTE_CARLO`` therefore uses
 ``imputation(..., leaveout=True)``: 94.8% above (372 s on 2 workers).
 """
 
@@ -34,9 +35,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.did.sun_abraham import sun_abraham
-from analysis.studies.montecarlo import ESTIMATORS, _inputs, run_monte_carlo, sa_se_fixed_weights
+from analysis.data.build import default_inputs
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
+from analysis.did.sun_abraham import sun_abraham
+from analysis.studies.simulation import ESTIMATORS, run_monte_carlo
 
 N_REPS = 500
 CALIBRATED = ["cs_tv_fixedw", "sa_fixedw", "bjs"]
@@ -51,7 +53,7 @@ def table():
 @pytest.mark.parametrize("estimator", CALIBRATED)
 def test_robust_estimators_have_nominal_coverage(table, estimator):
     row = table.loc[estimator]
-    assert row.n_reps >= N_REPS
+    assert row.replications >= N_REPS
     assert 0.93 <= row.coverage <= 0.97, table
     assert abs(row.bias) < 0.25 * row.sd_estimate, table  # unbiased up to Monte Carlo noise
 
@@ -78,9 +80,11 @@ def test_single_dummy_twfe_is_biased(table):
 # ---- fast (default suite) ----------------------------------------------------------------------
 def test_run_monte_carlo_smoke():
     """Three replications on an 80-city subset: every estimator, finite output, consistent rows."""
-    tab = run_monte_carlo(n_reps=3, seed=1, n_jobs=1, progress=False, design=SyntheticDesign(n_cities=80))
+    tab = run_monte_carlo(
+        n_reps=3, seed=1, n_jobs=1, progress=False, design=SyntheticDesign(n_cities=80)
+    )
     assert list(tab.index) == ESTIMATORS
-    assert (tab["n_reps"] == 3).all()
+    assert (tab["replications"] == 3).all()
     assert np.isfinite(tab[["coverage", "bias", "rmse", "sd_estimate", "mean_se"]].to_numpy()).all()
     reps = tab.attrs["reps"].set_index(["rep", "estimator"])
     for fixed, default in (("cs_tv_fixedw", "cs_tv"), ("sa_fixedw", "sa")):
@@ -90,12 +94,14 @@ def test_run_monte_carlo_smoke():
 
 
 def test_sa_fixed_weight_se_matches_per_event_time():
-    """The overall fixed-weight SE helper reproduces sun_abraham's own per-e fixed-weight SEs."""
-    panel, _ = simulate_panel(*_inputs(), SyntheticDesign(seed=3, n_cities=60))
-    sa = sun_abraham(panel, "log_exports", "year", "city_code", "pilot_year", covariates=["log_gdp_pc", "rail"])
+    """SunAbrahamResult.se_fixed_weights reproduces sun_abraham's own per-e fixed-weight SEs."""
+    panel, _ = simulate_panel(*default_inputs(), SyntheticDesign(seed=3, n_cities=60))
+    sa = sun_abraham(
+        panel, "log_exports", "year", "city_code", "pilot_year", covariates=["log_gdp_pc", "rail"]
+    )
     e = sa.catt["event_time"].to_numpy()
-    got = [sa_se_fixed_weights(sa, e == k) for k in sa.event_times]
+    got = [sa.se_fixed_weights(e == k) for k in sa.event_times]
     np.testing.assert_allclose(got, sa.std_errors_fixed_weights, rtol=1e-10)
-    # and sun_abraham's own overall fixed-weight SE (used by estimate_all) is the same quantity
-    assert sa.att_se_fixed_weights == pytest.approx(sa_se_fixed_weights(sa, e >= 0), rel=1e-10)
+    # and sun_abraham's own overall fixed-weight SE (the Monte Carlo's sa_fixedw) is the same quantity
+    assert sa.att_se_fixed_weights == pytest.approx(sa.se_fixed_weights(e >= 0), rel=1e-10)
     assert sa.att_se_fixed_weights < sa.att_se  # the default adds the weight-estimation variance

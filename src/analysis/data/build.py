@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.data import cities
 from analysis import config as paths
-from analysis.data import reference
 from analysis import results_io
-from analysis.data import synthetic
-from analysis.data import treatments
-from analysis.config import load_params
+from analysis.config import Config
+from analysis.data import cities, design, reference, synthetic, treatments
 
 
 def build_cities(out: Path) -> pd.DataFrame:
@@ -23,15 +20,26 @@ def build_cities(out: Path) -> pd.DataFrame:
 
 
 def read_cities(path: Path | None = None) -> pd.DataFrame:
-    return pd.read_csv(path or paths.INTERIM / "cities.csv", dtype={"city_code": str, "province_code": str})
+    return pd.read_csv(
+        path or paths.INTERIM / "cities.csv", dtype={"city_code": str, "province_code": str}
+    )
 
 
-def build_treatments(master_path: Path, out: Path, params: dict) -> pd.DataFrame:
+def build_treatments(master_path: Path, out: Path, config: Config) -> pd.DataFrame:
     master = read_cities(master_path)
-    tp = params["treatment"]
-    zones = reference.load_pilot_zones(_override(tp.get("pilot_zones_file"), "cbec_pilot_zones.csv"))
-    links = reference.load_rail_links(_override(tp.get("rail_links_file"), "rail_links.csv"))
-    table = treatments.city_treatments(master, zones, links, tp["include_county_units"], tp["year_rule"])
+    tp = config.treatment
+    zones_file = _override(tp.pilot_zones_file, "cbec_pilot_zones.csv")
+    links_file = _override(tp.rail_links_file, "rail_links.csv")
+    zones = reference.load_pilot_zones(zones_file)
+    links = reference.load_rail_links(links_file)
+    table = treatments.city_treatments(
+        master,
+        zones,
+        links,
+        tp.include_county_units,
+        tp.year_rule,
+        files=(paths.display_path(zones_file), paths.display_path(links_file)),
+    )
     results_io.write_table(table, out)
     return table
 
@@ -45,30 +53,79 @@ def read_treatments(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"city_code": str})
 
 
-def build_panel(master_path: Path, treatments_path: Path, out: Path, truth_out: Path, params: dict) -> pd.DataFrame:
-    """Write the processed panel (and the truth JSON) from the configured data source."""
+def build_panel(
+    master_path: Path, treatments_path: Path, out: Path, truth_out: Path, config: Config
+) -> pd.DataFrame:
+    """Write the processed panel (and the truth JSON) from the configured data source
+    (``data.source`` is one of the two, checked when params.yaml was loaded)."""
     master = read_cities(master_path)
     table = read_treatments(treatments_path)
-    source = params["data"]["source"]
+    source = config.data.source
     if source == "synthetic":
-        design = synthetic.SyntheticDesign.from_params(params)
-        panel, truth = synthetic.simulate_panel(master, table, reference.load_national_exports(), design)
-    elif source == "file":
-        from analysis.data.ingest import ingest_for_pipeline  # the real-data path (issue: real data)
-
-        panel = ingest_for_pipeline(params, master, table)
-        truth = {"data_source": "file", "note": "User-supplied data: no known truth."}
+        design = synthetic.SyntheticDesign.from_config(config.synthetic, config.panel)
+        tp = config.treatment
+        # when effects start (synthetic.effective_timing) may differ from how the years are coded
+        effect_start = synthetic.effect_start_table(
+            master,
+            reference.load_pilot_zones(_override(tp.pilot_zones_file, "cbec_pilot_zones.csv")),
+            reference.load_rail_links(_override(tp.rail_links_file, "rail_links.csv")),
+            design,
+            tp.year_rule,
+            tp.include_county_units,
+        )
+        panel, truth = synthetic.simulate_panel(
+            master, table, reference.load_national_exports(), design, effect_start=effect_start
+        )
     else:
-        raise ValueError(f"params.yaml data.source must be 'synthetic' or 'file', not {source!r}")
+        from analysis.data.ingest import (
+            ingest_for_pipeline,  # the real-data path (issue: real data)
+        )
+
+        panel = ingest_for_pipeline(config.as_dict(), master, table)
+        truth = {"data_source": "file", "note": "User-supplied data: no known truth."}
+    # Decide what can be estimated before writing anything: a panel on which nothing can be
+    # estimated stops here with one line instead of failing deep inside a notebook.
+    check = check_panel_design(panel, config)
     results_io.write_table(panel, out)
     results_io.write_json(truth_out, truth)
+    write_design(check, out.parent)
     if source == "synthetic":  # the file source writes its validation report beside the panel
         _write_synthetic_report(panel, out.with_name("panel_report.md"))
     return panel
 
 
+def check_panel_design(panel: pd.DataFrame, config: Config) -> design.DesignCheck:
+    """Run the design check; raise the one-line error when nothing can be estimated."""
+    spec = config.data.file
+    label = (
+        (" ".join(spec) if isinstance(spec, tuple) else spec)
+        if config.data.source == "file"
+        else "synthetic panel"
+    )
+    check = design.check_design(
+        panel,
+        min_control_share=config.panel.min_control_share,
+        wild_cluster=config.notebooks.robustness.wild_cluster,
+    )
+    design.require_estimable(check, str(label))
+    return check
+
+
+def write_design(check: design.DesignCheck, folder: Path) -> list[Path]:
+    """design.json (read by the studies and the report) and design.md (for people)."""
+    md = folder / "design.md"
+    md.write_text(check.to_markdown(), encoding="utf-8")
+    return [results_io.write_json(folder / "design.json", check.to_dict()), md]
+
+
+def read_design(path: Path | None = None) -> dict:
+    return results_io.read_json(path or paths.PROCESSED / "design.json")
+
+
 def _write_synthetic_report(panel: pd.DataFrame, path: Path) -> None:
-    counts = panel.groupby("year").agg(cities=("city_code", "nunique"), exports_usd_bn=("exports_usd_mn", "sum"))
+    counts = panel.groupby("year").agg(
+        cities=("city_code", "nunique"), exports_usd_bn=("exports_usd_mn", "sum")
+    )
     lines = [
         "# Panel report: SYNTHETIC data",
         "",
@@ -97,10 +154,7 @@ def default_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     reference data with the default treatment coding: what simulations and tests need, without
     depending on a previous pipeline run (a fresh clone has no data/interim yet)."""
     master = cities.build_city_master()
-    table = treatments.city_treatments(master, reference.load_pilot_zones(), reference.load_rail_links())
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
     return master, table, reference.load_national_exports()
-
-
-def params_for(stage: str, params: dict | None = None) -> dict:
-    params = params or load_params()
-    return params.get("notebooks", {}).get(stage, {})

@@ -54,7 +54,9 @@ def read_adcodes() -> pd.DataFrame:
     """The cpca admin-code table (12-digit codes), read as a file (importing cpca needs pkg_resources)."""
     # find_spec locates the package without running its __init__ (which imports pkg_resources).
     spec = importlib.util.find_spec("cpca")
-    table = pd.read_csv(Path(spec.origin).parent / "resources" / "adcodes.csv", dtype={"adcode": str})
+    table = pd.read_csv(
+        Path(spec.origin).parent / "resources" / "adcodes.csv", dtype={"adcode": str}
+    )
     table["code6"] = table["adcode"].str[:6]
     return table
 
@@ -64,10 +66,45 @@ def short_name(name: str) -> str:
     return name[:-1] if name.endswith("市") and len(name) > 2 else name
 
 
+# English names that differ from the plain pinyin of the Chinese name: the spellings of English
+# usage (postal/Wade-Giles survivals, Mongolian, Uyghur and Tibetan names) and the apostrophe that
+# separates syllables (Xi'an, not Xian = 先). Keys are the short Chinese names; everything else
+# is pinyin.
+ENGLISH_NAMES = {
+    "哈尔滨": "Harbin",
+    "西安": "Xi'an",
+    "普洱": "Pu'er",
+    "泰安": "Tai'an",
+    "吉安": "Ji'an",
+    "延安": "Yan'an",
+    "淮安": "Huai'an",
+    "六安": "Lu'an",
+    "雅安": "Ya'an",
+    "兴安盟": "Hinggan League",
+    "乌鲁木齐": "Urumqi",
+    "呼和浩特": "Hohhot",
+    "拉萨": "Lhasa",
+    "日喀则": "Shigatse",
+    "喀什地区": "Kashgar Prefecture",
+    "和田地区": "Hotan Prefecture",
+    "阿克苏地区": "Aksu Prefecture",
+    "包头": "Baotou",
+    "呼伦贝尔": "Hulunbuir",
+    "鄂尔多斯": "Ordos",
+    "锡林郭勒盟": "Xilingol League",
+}
+
+
 def _english(name: str) -> str:
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(short_name(name))).title()
+    short = short_name(name)
+    if short in ENGLISH_NAMES:
+        return ENGLISH_NAMES[short]
+    for suffix, english in (("地区", " Prefecture"), ("盟", " League")):
+        if short.endswith(suffix):  # 大兴安岭地区 -> Daxinganling Prefecture
+            return "".join(lazy_pinyin(short.removesuffix(suffix))).title() + english
+    return "".join(lazy_pinyin(short)).title()
 
 
 def _ocean_within(lon: np.ndarray, lat: np.ndarray, km: float) -> np.ndarray:
@@ -90,11 +127,17 @@ def build_city_master() -> pd.DataFrame:
     """Return the validated city master, one row per prefecture-level unit, sorted by code."""
     ad = read_adcodes()
     level = ad["adcode"].str[6:]
-    provinces = ad[(ad["adcode"].str[2:] == "0" * 10)].assign(province_code=lambda d: d["code6"].str[:2])
+    provinces = ad[(ad["adcode"].str[2:] == "0" * 10)].assign(
+        province_code=lambda d: d["code6"].str[:2]
+    )
     province_name = provinces.set_index("province_code")["name"]
 
-    prefectures = ad[(ad["code6"].str[4:] == "00") & (ad["code6"].str[2:4] != "00") & (level == "000000")]
-    prefectures = prefectures[~prefectures["name"].isin(NOT_PREFECTURES) & ~prefectures["name"].isin(MERGED)]
+    prefectures = ad[
+        (ad["code6"].str[4:] == "00") & (ad["code6"].str[2:4] != "00") & (level == "000000")
+    ]
+    prefectures = prefectures[
+        ~prefectures["name"].isin(NOT_PREFECTURES) & ~prefectures["name"].isin(MERGED)
+    ]
     municipalities = provinces[provinces["province_code"].isin(MUNICIPALITIES)]
     master = pd.concat([prefectures, municipalities], ignore_index=True)
     master["province_code"] = master["code6"].str[:2]
@@ -102,7 +145,9 @@ def build_city_master() -> pd.DataFrame:
 
     # Coastal flag from the county-level seats inside each prefecture (municipality: whole province).
     counties = ad[(ad["code6"].str[4:] != "00") & (level == "000000")].dropna(subset=["longitude"])
-    near_sea = _ocean_within(counties["longitude"].to_numpy(), counties["latitude"].to_numpy(), COASTAL_RADIUS_KM)
+    near_sea = _ocean_within(
+        counties["longitude"].to_numpy(), counties["latitude"].to_numpy(), COASTAL_RADIUS_KM
+    )
     counties = counties.assign(near_sea=near_sea, pref=counties["code6"].str[:4])
     coastal_pref = counties.groupby("pref")["near_sea"].any()
     coastal_prov = counties.groupby(counties["code6"].str[:2])["near_sea"].any()
@@ -135,5 +180,8 @@ def build_city_master() -> pd.DataFrame:
 
 def match_city_names(names: pd.Series, master: pd.DataFrame) -> pd.Series:
     """Map roster names (杭州, 西双版纳傣族自治州, 喀什地区) to city codes; NaN where unknown."""
-    lookup = {**dict(zip(master["city_short"], master["city_code"])), **dict(zip(master["city"], master["city_code"]))}
+    lookup = {
+        **dict(zip(master["city_short"], master["city_code"])),
+        **dict(zip(master["city"], master["city_code"])),
+    }
     return names.map(lambda n: lookup.get(n, lookup.get(short_name(n))))

@@ -18,13 +18,20 @@ from analysis.errors import validate_frame
 
 VERIFICATION = ["2nd-source", "single-source"]
 
+# The programme began with 杭州 on 2015-03-07; later batches (a user's extended roster in
+# treatment.pilot_zones_file) are open-ended, bounded only like the other dated tables (2030).
+FIRST_PILOT_ZONE = pd.Timestamp("2015-03-07")
+LAST_DATE = pd.Timestamp("2030-12-31")
+
 PILOT_ZONES_SCHEMA = pa.DataFrameSchema(
     {
         "unit": pa.Column(str, unique=True),
-        "batch": pa.Column(int, pa.Check.in_range(1, 7)),
-        "approved": pa.Column("datetime64[ns]", pa.Check.in_range(pd.Timestamp("2015-01-01"), pd.Timestamp("2022-12-31"))),
+        "batch": pa.Column(int, pa.Check.ge(1)),
+        "approved": pa.Column("datetime64[ns]", pa.Check.in_range(FIRST_PILOT_ZONE, LAST_DATE)),
         "document": pa.Column(str, pa.Check.str_startswith("国函")),
-        "unit_level": pa.Column(str, pa.Check.isin(["prefecture-level", "county-level", "new-area"])),
+        "unit_level": pa.Column(
+            str, pa.Check.isin(["prefecture-level", "county-level", "new-area"])
+        ),
         "prefecture": pa.Column(str),
         "verification": pa.Column(str, pa.Check.isin(VERIFICATION)),
     },
@@ -35,8 +42,12 @@ PILOT_ZONES_SCHEMA = pa.DataFrameSchema(
 RAIL_LINKS_SCHEMA = pa.DataFrameSchema(
     {
         "prefecture": pa.Column(str),
-        "link": pa.Column(str, pa.Check.isin(["china-europe-railway-express", "china-laos-railway"])),
-        "first_service": pa.Column("datetime64[ns]", pa.Check.in_range(pd.Timestamp("2000-01-01"), pd.Timestamp("2030-12-31"))),
+        "link": pa.Column(
+            str, pa.Check.isin(["china-europe-railway-express", "china-laos-railway"])
+        ),
+        "first_service": pa.Column(
+            "datetime64[ns]", pa.Check.in_range(pd.Timestamp("2000-01-01"), LAST_DATE)
+        ),
         "route": pa.Column(str),
         "verification": pa.Column(str, pa.Check.isin(VERIFICATION)),
     },
@@ -74,7 +85,7 @@ def _read(path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
 
 
 def load_pilot_zones(path: Path | None = None) -> pd.DataFrame:
-    """The 165 designated units of batches 1-7, one row each, validated."""
+    """The designated units (committed roster: 165 units of batches 1-7), one row each, validated."""
     return _read(path or paths.REFERENCE / "cbec_pilot_zones.csv", PILOT_ZONES_SCHEMA)
 
 
@@ -95,12 +106,20 @@ def treatment_year(dates: pd.Series, rule: str = "approval") -> pd.Series:
 
     ``approval``: the calendar year of the approval/first service.
     ``following``: the year after (a common robustness coding when designation comes late in a year).
+    ``midyear``: the calendar year if the date falls in its first half (January-June), else the
+    year after: a unit approved on 15 December is hardly treated in that year (batches 3, 4 and 7
+    of the pilot zones, approved on 24 Jul 2018, 15 Dec 2019 and 14 Nov 2022, move to 2019, 2020
+    and 2023), while one approved in March is treated for most of it.
     """
     if rule == "approval":
         return dates.dt.year
     if rule == "following":
         return dates.dt.year + 1
-    raise ValueError(f"unknown treatment-year rule {rule!r}; use 'approval' or 'following'")
+    if rule == "midyear":
+        return dates.dt.year + (dates.dt.month > 6).astype(int)
+    raise ValueError(
+        f"unknown treatment-year rule {rule!r}; use 'approval', 'following' or 'midyear'"
+    )
 
 
 def pilot_cohorts(

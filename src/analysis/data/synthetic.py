@@ -1,22 +1,69 @@
 """Calibrated synthetic city panel with known true effects (the default data; SYNTHETIC).
 
-Built on the real city master and the real treatment dates. Data-generating process, city i, year t:
+Built on the real city master and the real treatment dates. Data-generating process, city i in
+province p, year t:
 
     log_exports[i,t] = alpha[i] + lambda[t]
                        + tau_pilot[i,t] + tau_rail[i,t] + elasticity * log_broadband[i,t]
-                       + beta' controls[i,t] + eps[i,t]
+                       + beta' controls[i,t] + eps[i,t] + v[p,t]
 
 * alpha: heavy-tailed city effects (coastal, eastern, municipal and early-pilot cities export more;
-  a few cities carry most exports, as in reality).
-* lambda: year effects set so that the cities' exports add up to China's national goods exports of
-  that year (data/reference/china_exports_national.csv).
-* tau_pilot = a[batch] + growth * min(e, cap) for e = t - pilot_year >= 0: heterogeneous across
-  batches and growing with years since designation. TWFE with one dummy is biased under this.
+  a few cities carry most exports, as in reality). Only the levels are heavy-tailed; the shocks are
+  Gaussian unless ``shock_df`` is set.
+* lambda: year effects that tie the cities' exports to China's national goods exports of that year
+  (data/reference/china_exports_national.csv); how, says ``year_effects``.
+* tau_pilot = a[batch] + growth * min(e, cap) for e = t - start >= 0: heterogeneous across batches and
+  growing with years since the effect starts. TWFE with one dummy is biased under this.
 * tau_rail = a_rail + growth_rail * min(e, cap) after the first rail service.
 * log_broadband: logistic diffusion of broadband users per 100 people, later and lower in the west.
 * controls: log GDP per capita grows faster in early-pilot cities and where broadband spreads early,
   so comparisons that omit it are biased upward.
-* eps: AR(1) shocks within city.
+* eps: AR(1) shocks within city; v: province-year shocks.
+
+Parameters (params.yaml ``synthetic``; the defaults reproduce the panel published so far):
+
+* ``noise_sd`` (0.06), ``noise_rho`` (0.3): stationary SD and AR(1) coefficient of eps.
+* ``shock_df`` (null): Student-t degrees of freedom (> 2) of eps's innovations, rescaled to the same
+  variance (heavier tails, same SD); null = Gaussian.
+* ``province_year_sd`` (0): SD of v, i.i.d. N(0, sd) per province and year, drawn from a stream of
+  its own (seed, 1) so that switching it on changes no other draw. Makes province clustering bite.
+* ``gdp_export_feedback`` (0): log GDP per capita responds to the export effect with this
+  elasticity, log_gdp_pc = untreated path + f * (tau_pilot + tau_rail): an endogenous (bad) control.
+  The effect on log exports is then total = direct * (1 + beta_gdp * f); the truth's ATTs are total
+  effects and ``att_overall_direct`` the direct one (what a regression on log_gdp_pc targets).
+* ``rail_att_growth`` (0): a dynamic rail effect (per year since first service, up to growth_cap);
+  with 0.02 a year the BJS pilot estimate picks up rail dynamics (bias about 1.7 SE in the methods
+  review's check).
+* ``year_effects``: ``calibrated_after_effects`` (default) sets lambda after the effects, so that the
+  OBSERVED exports add up to national exports: the programmes only reallocate a fixed total,
+  never-treated cities lose exports by construction (truth: ``log_loss_of_every_city_by_year``),
+  SUTVA fails and the true ATT is a relative effect. ``untreated`` sets lambda so that the UNTREATED
+  potential outcomes add up to national exports: no displacement, the ATT is an absolute effect,
+  observed totals exceed the national figure by the programmes' contribution.
+* ``effective_timing``: ``approval`` (default) starts the effects in the calendar year of approval /
+  first service whatever the coding (treatment.year_rule); ``coding_rule`` starts them in the year
+  the coding gives (consistent DGP and coding, e.g. with year_rule: midyear). simulate_panel takes
+  the coded table and, when they differ, a table coded by ``design.effect_start_rule(year_rule)``.
+  Effects before the coded year are counted in the truth's ``outside_coding``.
+
+truth.json states the estimand of each setting (``estimand``: kind, statement, effect start,
+outcome effect) and the DGP options (``dgp``).
+
+Calibration note (for the step that changes the defaults). Measured on the default panel (residuals
+of log exports on the true regressors with city and year effects; growth = first difference of
+log exports, demeaned within city and year): SD of growth 0.078 (0.115 demeaned within city only),
+residual AR(1) 0.24, excess kurtosis 0.1, province share of residual variance 0.093 (= 1/10.9,
+i.e. no province component with ~11 cities per province). Real prefecture export series are far
+more volatile, persistent and fat-tailed: the SD of annual log export growth across prefectures is
+taken to be 0.2-0.3 (an assumption from the dispersion of Chinese city export growth, not a
+measured moment of a cited source); single plants can move a whole city's exports (e.g. Foxconn's
+Zhengzhou plant from 2010-11: an illustration, not a calibration source), so the tails are heavy; and provincial policy and industry cycles give a
+common province-year component (a share of about a quarter is assumed). Proposed: noise_sd 0.18,
+noise_rho 0.6, shock_df 4, province_year_sd 0.08 give SD of growth 0.21, residual AR(1) 0.34,
+excess kurtosis 3.3, province share 0.25; gdp_export_feedback 0.1 (exports are about a fifth of
+Chinese GDP, assumed); year_effects untreated (no displacement by fiat); effective_timing
+coding_rule with treatment.year_rule midyear (effects from the half-year of approval). Re-run the
+Monte Carlo before adopting them.
 
 The realised true effects are written to JSON next to the panel (ATT by cohort and year, by event
 time, overall, by batch; the elasticity and control coefficients).
@@ -24,46 +71,73 @@ time, overall, by batch; the elasticity and control coefficients).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from analysis.config import SyntheticConfig
 from analysis.data.schema import PANEL_COLUMNS, PANEL_SCHEMA
-from analysis.data.treatments import add_treatment_dummies
+from analysis.data.treatments import add_treatment_dummies, city_treatments
+
+if TYPE_CHECKING:
+    from analysis.config import PanelConfig
+
+
+YEAR_EFFECTS = ("calibrated_after_effects", "untreated")
+EFFECTIVE_TIMING = ("approval", "coding_rule")
 
 
 @dataclass(frozen=True)
-class SyntheticDesign:
-    """Parameters of the data-generating process (params.yaml: synthetic)."""
+class SyntheticDesign(SyntheticConfig):
+    """The data-generating process: params.yaml's ``synthetic`` section (its typed schema,
+    :class:`analysis.config.SyntheticConfig`, holds those defaults: one place), plus the panel's
+    years and the loadings that are not parameters of a run."""
 
-    seed: int = 20150307
     first_year: int = 2010
     last_year: int = 2023
-    n_cities: int | None = None
-    pilot_att_by_batch: dict = field(
-        default_factory=lambda: {1: 0.15, 2: 0.12, 3: 0.10, 4: 0.08, 5: 0.06, 6: 0.05, 7: 0.04}
-    )
-    pilot_att_growth: float = 0.03
-    rail_att: float = 0.08
-    rail_att_growth: float = 0.0
-    growth_cap: int = 5
-    broadband_elasticity: float = 0.15
     beta_log_gdp_pc: float = 0.6
     beta_log_population: float = 0.4
     beta_log_fdi: float = 0.08
     beta_industry_share: float = 0.01
-    noise_sd: float = 0.06
-    noise_rho: float = 0.3
     city_effect_sd: float = 1.1
 
+    def __post_init__(self) -> None:
+        if self.shock_df is not None and not self.shock_df > 2:
+            raise ValueError(
+                f"synthetic.shock_df = {self.shock_df}: Student-t shocks need more than 2 degrees"
+                " of freedom (a finite variance); use null for Gaussian shocks"
+            )
+        if not -1 < self.noise_rho < 1:
+            raise ValueError(f"synthetic.noise_rho = {self.noise_rho}: must lie in (-1, 1)")
+        if self.year_effects not in YEAR_EFFECTS:
+            raise ValueError(
+                f"synthetic.year_effects = {self.year_effects!r}: use one of {', '.join(YEAR_EFFECTS)}"
+            )
+        if self.effective_timing not in EFFECTIVE_TIMING:
+            raise ValueError(
+                f"synthetic.effective_timing = {self.effective_timing!r}:"
+                f" use one of {', '.join(EFFECTIVE_TIMING)}"
+            )
+
     @classmethod
-    def from_params(cls, params: dict) -> "SyntheticDesign":
-        syn = dict(params.get("synthetic", {}))
-        syn["pilot_att_by_batch"] = {int(k): float(v) for k, v in syn.get("pilot_att_by_batch", {}).items()} or None
-        if syn["pilot_att_by_batch"] is None:
-            syn.pop("pilot_att_by_batch")
-        return cls(first_year=params["panel"]["first_year"], last_year=params["panel"]["last_year"], **syn)
+    def from_config(cls, synthetic: SyntheticConfig, panel: PanelConfig) -> SyntheticDesign:
+        """The design of params.yaml's ``synthetic`` section over the years of its ``panel``
+        section (the loadings without a key there keep the defaults above)."""
+        from dataclasses import asdict
+
+        return cls(first_year=panel.first_year, last_year=panel.last_year, **asdict(synthetic))
+
+    @property
+    def n_batches(self) -> int:
+        return max(self.pilot_att_by_batch)
+
+    def effect_start_rule(self, year_rule: str) -> str:
+        """The treatment-year rule the true effects start by, given the coding rule
+        (params.yaml treatment.year_rule): ``approval`` timing starts them in the calendar year of
+        approval / first service whatever the coding; ``coding_rule`` makes them follow it."""
+        return "approval" if self.effective_timing == "approval" else year_rule
 
 
 REGION_DIFFUSION = {  # broadband ceiling (users per 100), midpoint year, speed
@@ -74,8 +148,12 @@ REGION_DIFFUSION = {  # broadband ceiling (users per 100), midpoint year, speed
 }
 
 
-def _city_effects(cities: pd.DataFrame, rng: np.random.Generator, design: SyntheticDesign) -> np.ndarray:
-    early = np.where(cities["pilot_batch"] > 0, (8 - cities["pilot_batch"]) / 7, 0.0)
+def _city_effects(
+    cities: pd.DataFrame, rng: np.random.Generator, design: SyntheticDesign
+) -> np.ndarray:
+    # earlier batches export more: 1 for the first batch down to 1/n for the last
+    n = design.n_batches
+    early = np.where(cities["pilot_batch"] > 0, (n + 1 - cities["pilot_batch"]) / n, 0.0)
     return (
         1.3 * cities["coastal"].to_numpy()
         + 0.8 * (cities["region"] == "east").to_numpy()
@@ -87,7 +165,15 @@ def _city_effects(cities: pd.DataFrame, rng: np.random.Generator, design: Synthe
 
 def pilot_effect(batch: np.ndarray, event: np.ndarray, design: SyntheticDesign) -> np.ndarray:
     """True pilot-zone effect on log exports by batch and years since designation (0 before)."""
-    base = np.array([0.0] + [design.pilot_att_by_batch[b] for b in range(1, 8)])[batch]
+    missing = sorted(set(np.unique(batch[batch > 0]).tolist()) - set(design.pilot_att_by_batch))
+    if missing:
+        raise ValueError(
+            f"params.yaml synthetic.pilot_att_by_batch has no effect for batch {missing}"
+        )
+    lookup = np.zeros(design.n_batches + 1)  # index = batch; 0 = never designated
+    for b, att in design.pilot_att_by_batch.items():
+        lookup[b] = att
+    base = lookup[batch]
     effect = base + design.pilot_att_growth * np.clip(event, 0, design.growth_cap)
     return np.where((batch > 0) & (event >= 0), effect, 0.0)
 
@@ -97,12 +183,55 @@ def rail_effect(event: np.ndarray, treated: np.ndarray, design: SyntheticDesign)
     return np.where(treated & (event >= 0), effect, 0.0)
 
 
+def effect_start_table(
+    master: pd.DataFrame,
+    zones: pd.DataFrame,
+    links: pd.DataFrame,
+    design: SyntheticDesign,
+    year_rule: str,
+    include_county_units: bool = True,
+) -> pd.DataFrame | None:
+    """The treatments table the true effects start by, for simulate_panel's ``effect_start``;
+    None when it is the coded table itself (same rule)."""
+    rule = design.effect_start_rule(year_rule)
+    if rule == year_rule:
+        return None
+    return city_treatments(master, zones, links, include_county_units, rule)
+
+
 def simulate_panel(
-    cities: pd.DataFrame, treatments: pd.DataFrame, national: pd.DataFrame, design: SyntheticDesign
+    cities: pd.DataFrame,
+    treatments: pd.DataFrame,
+    national: pd.DataFrame,
+    design: SyntheticDesign,
+    effect_start: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Return (panel validated against PANEL_SCHEMA, true parameters as a JSON-ready dict)."""
+    """Return (panel validated against PANEL_SCHEMA, true parameters as a JSON-ready dict).
+
+    ``treatments``: the coded first treatment years (treatments.city_treatments under
+    treatment.year_rule) written into the panel. ``effect_start``: the same table coded by the rule
+    the true effects start by, ``design.effect_start_rule(year_rule)``; None = the coded table (the
+    two coincide under the default approval coding). Ignored with ``effective_timing:
+    coding_rule``, where the effects start in the coded years by definition.
+    """
     rng = np.random.default_rng(design.seed)
     cities = cities.merge(treatments, on="city_code", how="left", validate="one_to_one")
+    start_cols = ["pilot_year", "pilot_batch", "rail_year"]
+    separate_start = effect_start is not None and design.effective_timing == "approval"
+    if not separate_start:
+        effect_start = treatments
+    cities = cities.merge(
+        effect_start[["city_code", *start_cols]].rename(columns=lambda c: f"effect_{c}"),
+        left_on="city_code",
+        right_on="effect_city_code",
+        how="left",
+        validate="one_to_one",
+    )
+    n_all = len(cities)  # the whole master: a subset carries its share of national exports
+    # "Early" pilots (faster GDP growth) are those whose effect starts in the first half of the
+    # programme (by the DGP's own timing, so that the untreated outcomes ignore the coding rule).
+    designated = cities.loc[cities["effect_pilot_year"] > 0, "effect_pilot_year"]
+    early_until = (designated.min() + designated.max()) / 2 if len(designated) else np.inf
     if design.n_cities is not None and design.n_cities < len(cities):
         keep = np.sort(rng.choice(len(cities), size=design.n_cities, replace=False))
         cities = cities.iloc[keep].reset_index(drop=True)
@@ -112,18 +241,25 @@ def simulate_panel(
     for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year"):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["pilot_year"] == 0, "pilot_batch"] = 0
+    for col in ("effect_pilot_year", "effect_rail_year"):
+        cities.loc[cities[col] > design.last_year, col] = 0
+    cities.loc[cities["effect_pilot_year"] == 0, "effect_pilot_batch"] = 0
 
     t = years[None, :] - design.first_year  # 0..T-1
     alpha = _city_effects(cities, rng, design)
-    pilot_year = cities["pilot_year"].to_numpy()[:, None]
-    early_pilot = ((pilot_year > 0) & (pilot_year <= 2018)).astype(float)
+    pilot_year = cities["effect_pilot_year"].to_numpy()[:, None]
+    early_pilot = ((pilot_year > 0) & (pilot_year <= early_until)).astype(float)
 
     # Broadband diffusion (users per 100 people): logistic by region, shifted per city.
-    ceil, mid, speed = (np.array([REGION_DIFFUSION[r][k] for r in cities["region"]]) for k in range(3))
+    ceil, mid, speed = (
+        np.array([REGION_DIFFUSION[r][k] for r in cities["region"]]) for k in range(3)
+    )
     shift = rng.normal(0, 1.0, n)
     ceiling = ceil * np.exp(rng.normal(0, 0.10, n))
     midpoint = mid + shift
-    broadband = 2.0 + ceiling[:, None] / (1 + np.exp(-speed[:, None] * (years[None, :] - midpoint[:, None])))
+    broadband = 2.0 + ceiling[:, None] / (
+        1 + np.exp(-speed[:, None] * (years[None, :] - midpoint[:, None]))
+    )
     broadband *= np.exp(rng.normal(0, 0.03, (n, T)))
     log_broadband = np.log(broadband)
 
@@ -132,38 +268,81 @@ def simulate_panel(
     gdp_growth = 0.065 + 0.02 * early_pilot[:, 0] - 0.004 * shift + rng.normal(0, 0.006, n)
     log_gdp_pc = log_gdp_pc0[:, None] + gdp_growth[:, None] * t + rng.normal(0, 0.015, (n, T))
     log_pop0 = 5.8 + 0.25 * alpha / 2 + rng.normal(0, 0.5, n)
-    log_population = log_pop0[:, None] + rng.normal(0.004, 0.004, n)[:, None] * t + rng.normal(0, 0.01, (n, T))
-    log_fdi = (3.5 + 0.6 * alpha)[:, None] + rng.normal(0.02, 0.03, n)[:, None] * t + rng.normal(0, 0.2, (n, T))
+    log_population = (
+        log_pop0[:, None] + rng.normal(0.004, 0.004, n)[:, None] * t + rng.normal(0, 0.01, (n, T))
+    )
+    log_fdi = (
+        (3.5 + 0.6 * alpha)[:, None]
+        + rng.normal(0.02, 0.03, n)[:, None] * t
+        + rng.normal(0, 0.2, (n, T))
+    )
     industry = np.clip(
         (45 + rng.normal(0, 6, n))[:, None] - 0.6 * t + rng.normal(0, 1.0, (n, T)), 5, 90
     )
 
     event_pilot = years[None, :] - pilot_year
-    tau_pilot = pilot_effect(cities["pilot_batch"].to_numpy()[:, None], event_pilot, design)
-    rail_year = cities["rail_year"].to_numpy()[:, None]
+    tau_pilot = pilot_effect(cities["effect_pilot_batch"].to_numpy()[:, None], event_pilot, design)
+    rail_year = cities["effect_rail_year"].to_numpy()[:, None]
     tau_rail = rail_effect(years[None, :] - rail_year, rail_year > 0, design)
 
-    eps = np.empty((n, T))
-    eps[:, 0] = rng.normal(0, design.noise_sd, n)
-    innov_sd = design.noise_sd * np.sqrt(1 - design.noise_rho**2)
-    for j in range(1, T):
-        eps[:, j] = design.noise_rho * eps[:, j - 1] + rng.normal(0, innov_sd, n)
+    eps = _city_shocks(rng, n, T, design)
 
-    controls = (
-        design.beta_log_gdp_pc * log_gdp_pc
-        + design.beta_log_population * log_population
-        + design.beta_log_fdi * log_fdi
-        + design.beta_industry_share * industry
+    def control_index(gdp: np.ndarray) -> np.ndarray:
+        return (
+            design.beta_log_gdp_pc * gdp
+            + design.beta_log_population * log_population
+            + design.beta_log_fdi * log_fdi
+            + design.beta_industry_share * industry
+        )
+
+    # The untreated potential outcome (GDP on its untreated path) and the observed outcome. With
+    # gdp_export_feedback, GDP per capita responds to the export effect: a bad control.
+    controls0 = control_index(log_gdp_pc)
+    if design.gdp_export_feedback:
+        log_gdp_pc = log_gdp_pc + design.gdp_export_feedback * (tau_pilot + tau_rail)
+        controls = control_index(log_gdp_pc)
+    else:
+        controls = controls0
+    log_exports = (
+        alpha[:, None]
+        + tau_pilot
+        + tau_rail
+        + design.broadband_elasticity * log_broadband
+        + controls
+        + eps
     )
-    log_exports = alpha[:, None] + tau_pilot + tau_rail + design.broadband_elasticity * log_broadband + controls + eps
-    # Year effects: scale every year so that the cities' exports (USD mn) add up to national exports.
+    log_exports0 = alpha[:, None] + design.broadband_elasticity * log_broadband + controls0 + eps
+    if design.province_year_sd > 0:
+        shocks = _province_year_shocks(cities["province"].to_numpy(), T, design)
+        log_exports = log_exports + shocks
+        log_exports0 = log_exports0 + shocks
+    # Year effects: scale every year so that the cities' exports (USD mn) add up to national
+    # exports: the observed ones (calibrated_after_effects: the programme only reallocates
+    # exports) or the untreated potential ones (untreated: the programme adds exports).
     nat = national.set_index("year").reindex(years)["exports_usd_bn"]
     if nat.isna().any():
         missing = ", ".join(str(y) for y in nat.index[nat.isna()])
-        raise ValueError(f"national exports missing for {missing}: extend data/reference/china_exports_national.csv")
-    share = len(cities) / 337  # a subset of cities carries its share of national exports
-    lam = np.log(nat.to_numpy() * 1000 * share) - np.log(np.exp(log_exports).sum(axis=0))
+        raise ValueError(
+            f"national exports missing for {missing}: extend data/reference/china_exports_national.csv"
+        )
+    share = len(cities) / n_all
+    target = np.log(nat.to_numpy() * 1000 * share)
+    lam_untreated = target - np.log(np.exp(log_exports0).sum(axis=0))
+    if design.year_effects == "untreated":
+        lam = lam_untreated
+    else:
+        lam = target - np.log(np.exp(log_exports).sum(axis=0))
     log_exports = log_exports + lam[None, :]
+    gdp_channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    timing = {
+        "lam": lam,
+        "lam_untreated": lam_untreated,
+        "target": target,
+        "observed_total": np.log(np.exp(log_exports).sum(axis=0)),
+        "years": years,
+        "gdp_channel": gdp_channel,
+        "separate_start": separate_start,
+    }
 
     panel = pd.DataFrame(
         {
@@ -182,19 +361,60 @@ def simulate_panel(
             "log_broadband": log_broadband.ravel(),
         }
     )
-    keep = ["city_code", "city", "city_en", "province", "region", "coastal",
-            "pilot_year", "pilot_batch", "rail_year", "cre_year", "laos_rail_year"]
+    keep = [
+        "city_code",
+        "city",
+        "city_en",
+        "province",
+        "region",
+        "coastal",
+        "pilot_year",
+        "pilot_batch",
+        "rail_year",
+        "cre_year",
+        "laos_rail_year",
+    ]
     panel = panel.merge(cities[keep], on="city_code", how="left")
     panel = add_treatment_dummies(panel)
     panel["data_source"] = "synthetic"
     panel = PANEL_SCHEMA.validate(panel[list(PANEL_COLUMNS)])
-    truth = true_effects(panel, tau_pilot.ravel(), tau_rail.ravel(), design)
+    truth = true_effects(panel, tau_pilot.ravel(), tau_rail.ravel(), design, timing)
     return panel, truth
+
+
+def _city_shocks(rng: np.random.Generator, n: int, T: int, design: SyntheticDesign) -> np.ndarray:
+    """AR(1) shocks within city with stationary SD ``noise_sd``: Gaussian, or Student-t with
+    ``shock_df`` degrees of freedom rescaled to the same SD (heavier tails, same variance)."""
+
+    def draw(sd: float) -> np.ndarray:
+        if design.shock_df is None:
+            return rng.normal(0, sd, n)
+        df = design.shock_df
+        return sd * np.sqrt((df - 2) / df) * rng.standard_t(df, n)
+
+    eps = np.empty((n, T))
+    eps[:, 0] = draw(design.noise_sd)
+    innov_sd = design.noise_sd * np.sqrt(1 - design.noise_rho**2)
+    for j in range(1, T):
+        eps[:, j] = design.noise_rho * eps[:, j - 1] + draw(innov_sd)
+    return eps
+
+
+def _province_year_shocks(provinces: np.ndarray, T: int, design: SyntheticDesign) -> np.ndarray:
+    """Shocks common to the cities of a province in a year (i.i.d. N(0, province_year_sd)).
+
+    Drawn from their own stream (seed, 1), so switching them on leaves every other draw unchanged.
+    """
+    rng = np.random.default_rng([design.seed, 1])
+    names, index = np.unique(provinces, return_inverse=True)
+    return rng.normal(0, design.province_year_sd, (len(names), T))[index]
 
 
 def _att_table(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
     """Realised average effects among treated city-years: by (cohort, year), by event time, overall."""
-    frame = pd.DataFrame({"g": panel[cohort_col].to_numpy(), "t": panel["year"].to_numpy(), "tau": tau})
+    frame = pd.DataFrame(
+        {"g": panel[cohort_col].to_numpy(), "t": panel["year"].to_numpy(), "tau": tau}
+    )
     frame = frame[(frame["g"] > 0) & (frame["t"] >= frame["g"])]
     frame["e"] = frame["t"] - frame["g"]
     gt = frame.groupby(["g", "t"])["tau"].mean().reset_index()
@@ -202,22 +422,105 @@ def _att_table(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
     by_g = frame.groupby("g")["tau"].mean()
     return {
         "att_overall": float(frame["tau"].mean()),
-        "att_gt": [{"cohort": int(r.g), "year": int(r.t), "att": float(r.tau)} for r in gt.itertuples()],
+        "att_gt": [
+            {"cohort": int(r.g), "year": int(r.t), "att": float(r.tau)} for r in gt.itertuples()
+        ],
         "att_by_event_time": {str(int(e)): float(v) for e, v in by_e.items()},
         "att_by_cohort": {str(int(g)): float(v) for g, v in by_g.items()},
     }
 
 
-def true_effects(panel: pd.DataFrame, tau_pilot: np.ndarray, tau_rail: np.ndarray, design: SyntheticDesign) -> dict:
-    """The known truth of the synthetic panel, as written next to it."""
+def _outside_coding(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
+    """Effects the coding misses: city-years with a true effect before the coded first year (or
+    in a city coded never treated), as under effective_timing: approval with a later coding."""
+    g, t = panel[cohort_col].to_numpy(), panel["year"].to_numpy()
+    missed = (tau != 0) & ((g == 0) | (t < g))
     return {
+        "city_years": int(missed.sum()),
+        "mean_effect": float(tau[missed].mean()) if missed.any() else 0.0,
+    }
+
+
+def _estimand(design: SyntheticDesign, timing: dict) -> dict:
+    """What the ATTs of the truth file are effects *of*, in words and numbers, for this design."""
+    years = [str(int(y)) for y in timing["years"]]
+    if design.year_effects == "untreated":
+        excess = timing["observed_total"] - timing["target"]
+        scope = {
+            "kind": "absolute effect",
+            "statement": (
+                "Year effects are calibrated so that the UNTREATED potential outcomes of the cities"
+                " add up to national exports; the treatment effects come on top, so observed exports"
+                " exceed the national total by the programmes' contribution (no displacement: the"
+                " untreated outcomes of never-treated cities do not depend on who is treated, SUTVA"
+                " holds in the DGP). The ATTs are effects relative to a world without the programmes."
+            ),
+            "log_excess_of_observed_over_national_by_year": dict(zip(years, excess.tolist())),
+        }
+    else:
+        shift = timing["lam"] - timing["lam_untreated"]
+        scope = {
+            "kind": "relative effect",
+            "statement": (
+                "Year effects are set AFTER the treatment effects so that observed exports add up to"
+                " national exports: the programmes only reallocate a fixed national total. Never-"
+                " treated cities lose exports by construction (log loss by year below), SUTVA fails,"
+                " and the ATTs are effects of treated cities relative to the others at the realised"
+                " year effects, not relative to a world without the programmes (that effect is the"
+                " ATT plus the log loss of the year)."
+            ),
+            "log_loss_of_every_city_by_year": dict(zip(years, shift.tolist())),
+        }
+    if design.effective_timing == "coding_rule":
+        start = "Effects start in the year the treatment.year_rule coding gives (the coded cohort)."
+    elif timing["separate_start"]:
+        start = (
+            "Effects start in the calendar year of approval / first service whatever the coding;"
+            " under a later coding (following, midyear) some effects fall before the coded year"
+            " (outside_coding), and the ATTs average the coded treated city-years only."
+        )
+    else:
+        start = (
+            "Effects start in the coded years of the treatments table (the calendar year of"
+            " approval / first service when it is coded by the approval rule, the default)."
+        )
+    channel = timing["gdp_channel"]
+    if design.gdp_export_feedback:
+        outcome = (
+            f"Total effect on log exports, including the response of log GDP per capita (elasticity"
+            f" {design.gdp_export_feedback} to the export effect, weight {design.beta_log_gdp_pc} in"
+            f" log exports): total = direct x {channel:.6g}. A regression controlling for log_gdp_pc"
+            " conditions on a mediator (bad control) and targets the direct effect (att_*_direct)."
+        )
+    else:
+        outcome = "Effect on log exports; the controls do not respond to treatment (exogenous)."
+    return {**scope, "effect_start": start, "outcome_effect": outcome}
+
+
+def true_effects(
+    panel: pd.DataFrame,
+    tau_pilot: np.ndarray,
+    tau_rail: np.ndarray,
+    design: SyntheticDesign,
+    timing: dict | None = None,
+) -> dict:
+    """The known truth of the synthetic panel, as written next to it.
+
+    ``timing`` (from simulate_panel: year effects, national targets) adds the estimand statement."""
+    direct = {"pilot": tau_pilot, "rail": tau_rail}
+    if design.gdp_export_feedback:  # the ATTs are total effects; the direct ones are kept apart
+        channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+        tau_pilot, tau_rail = tau_pilot * channel, tau_rail * channel
+    truth = {
         "data_source": "synthetic",
         "note": "SYNTHETIC data: calibrated simulation with known true effects, not real city exports.",
         "seed": design.seed,
         "outcome": "log_exports",
         "pilot": {
             **_att_table(panel, tau_pilot, "pilot_year"),
-            "att_by_batch_at_designation": {str(b): v for b, v in design.pilot_att_by_batch.items()},
+            "att_by_batch_at_designation": {
+                str(b): v for b, v in design.pilot_att_by_batch.items()
+            },
             "growth_per_year": design.pilot_att_growth,
             "growth_cap_years": design.growth_cap,
         },
@@ -234,3 +537,21 @@ def true_effects(panel: pd.DataFrame, tau_pilot: np.ndarray, tau_rail: np.ndarra
             "industry_share_pct": design.beta_industry_share,
         },
     }
+    if timing is None:
+        return truth
+    for name, cohort in (("pilot", "pilot_year"), ("rail", "rail_year")):
+        block = truth[name]
+        block["outside_coding"] = _outside_coding(panel, direct[name], cohort)
+        if design.gdp_export_feedback:
+            block["att_overall_direct"] = _att_table(panel, direct[name], cohort)["att_overall"]
+    truth["dgp"] = {
+        "noise_sd": design.noise_sd,
+        "noise_rho": design.noise_rho,
+        "shock_df": design.shock_df,
+        "province_year_sd": design.province_year_sd,
+        "gdp_export_feedback": design.gdp_export_feedback,
+        "year_effects": design.year_effects,
+        "effective_timing": design.effective_timing,
+    }
+    truth["estimand"] = _estimand(design, timing)
+    return truth

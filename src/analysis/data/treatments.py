@@ -15,8 +15,13 @@ def _codes(names: pd.Series, master: pd.DataFrame, file: str) -> pd.Series:
     codes = match_city_names(names, master)
     if codes.isna().any():
         i = int(codes.isna().to_numpy().nonzero()[0][0])
-        raise InputError(file, f"unknown prefecture {names.iloc[i]!r}", row=i + 2, column="prefecture",
-                         hint="use a name from the city master (data/interim/cities.csv)")
+        raise InputError(
+            file,
+            f"unknown prefecture {names.iloc[i]!r}",
+            row=i + 2,
+            column="prefecture",
+            hint="use a name from the city master (data/interim/cities.csv)",
+        )
     return codes
 
 
@@ -26,15 +31,28 @@ def city_treatments(
     links: pd.DataFrame,
     include_county_units: bool = True,
     year_rule: str = "approval",
+    files: tuple[str, str] = ("cbec_pilot_zones.csv", "rail_links.csv"),
 ) -> pd.DataFrame:
-    """One row per city of the master with first treatment years (0 = never)."""
+    """One row per city of the master with first treatment years (0 = never).
+
+    ``year_rule`` (params.yaml treatment.year_rule; reference.treatment_year): ``approval`` (calendar
+    year of approval / first service), ``following`` (the year after) or ``midyear`` (first half of
+    the year: that year, else the next). Both tables carry full dates, so the rule applies to the
+    pilot zones and to the rail links alike.
+    ``files``: the roster and rail table as named in errors (a user's extended tables replace them)."""
     pilots = reference.pilot_cohorts(zones, include_county_units, year_rule)
-    pilots["city_code"] = _codes(pilots["prefecture"], master, "cbec_pilot_zones.csv").to_numpy()
+    pilots["city_code"] = _codes(pilots["prefecture"], master, files[0]).to_numpy()
     rails = reference.rail_cohorts(links, year_rule)
-    rails["city_code"] = _codes(rails["prefecture"], master, "rail_links.csv").to_numpy()
-    out = master[["city_code"]].merge(
-        pilots[["city_code", "pilot_year", "pilot_batch"]], on="city_code", how="left"
-    ).merge(rails[["city_code", "cre_year", "laos_rail_year", "rail_year"]], on="city_code", how="left")
+    rails["city_code"] = _codes(rails["prefecture"], master, files[1]).to_numpy()
+    out = (
+        master[["city_code"]]
+        .merge(pilots[["city_code", "pilot_year", "pilot_batch"]], on="city_code", how="left")
+        .merge(
+            rails[["city_code", "cre_year", "laos_rail_year", "rail_year"]],
+            on="city_code",
+            how="left",
+        )
+    )
     out[TREATMENT_COLUMNS] = out[TREATMENT_COLUMNS].fillna(0).astype(int)
     return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.did.fe import FEProjector
 from analysis.did.results import tidy_frame
 
 TYPE_TREATED_UNTREATED = "Treated vs Untreated"
@@ -190,20 +191,8 @@ def bacon_decomposition(
 
 
 def _twfe(df: pd.DataFrame, yname: str, dname: str, idname: str, tname: str) -> float:
-    """TWFE coefficient via the two-way within transformation.
-
-    On a balanced panel x - x_i. - x_.t + x_.. is the exact FWL residual of the unit and period
-    dummies, so no solver is needed (pyfixest would give the same number but costs ~10 s to import).
-    """
-
-    def within(col: str) -> np.ndarray:
-        x = df[col].astype(float)
-        return (
-            x
-            - x.groupby(df[idname]).transform("mean")
-            - x.groupby(df[tname]).transform("mean")
-            + x.mean()
-        ).to_numpy()
-
-    d_til = within(dname)
-    return float(d_til @ within(yname) / (d_til @ d_til))
+    """TWFE coefficient by the fixed-effects kernel (exact closed form on the balanced panel)."""
+    unit = pd.factorize(df[idname])[0]
+    time = pd.factorize(df[tname])[0]
+    z = FEProjector(unit, time).demean_fe(df[[dname, yname]].to_numpy(float))
+    return float(z[:, 0] @ z[:, 1] / (z[:, 0] @ z[:, 0]))

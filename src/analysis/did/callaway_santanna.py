@@ -1,7 +1,8 @@
 """Callaway & Sant'Anna (2021) group-time average treatment effects for staggered DiD.
 
 Port of the R package ``did`` (``att_gt`` / ``aggte`` / ``mboot``) for **balanced panels**, with the
-2x2 building blocks of the R package ``DRDID`` (Sant'Anna & Zhao 2020):
+2x2 building blocks of the R package ``DRDID`` (Sant'Anna & Zhao 2020; in
+:mod:`analysis.did.drdid`):
 
 * ``est_method="dr"``: ``DRDID::drdid_panel``, the locally efficient doubly-robust estimator with a
   logit propensity score and an OLS outcome model -- the estimator R ``did::att_gt`` calls by default;
@@ -36,190 +37,22 @@ from joblib import Parallel, delayed
 from scipy import special, stats
 from tqdm.auto import tqdm
 
-from analysis.did.results import tidy_frame
+from analysis.did.drdid import ESTIMATORS, controls_singular, did_nocov, logit
+from analysis.did.results import PretrendTest, tidy_frame
 
-__all__ = ["ATTgtResult", "AggteResult", "PreTestResult", "att_gt", "multiplier_bootstrap"]
+__all__ = [
+    "ATTgtResult",
+    "AdjustedATTgt",
+    "AggteResult",
+    "att_gt",
+    "att_gt_adjusted",
+    "multiplier_bootstrap",
+]
 
 _EPS = np.finfo(float).eps
 _SE_TOL = np.sqrt(_EPS) * 10  # R did: standard errors below this are reported as NA
 _KAPPA = (np.sqrt(5.0) + 1.0) / 2.0  # Mammen two-point weights, as in BMisc::multiplier_bootstrap
 _EST_METHODS = ("dr", "dr_imp", "reg", "ipw")
-
-
-# ----------------------------------------------------------------------------------------------------
-# 2x2 panel DiD estimators (DRDID).  Each takes the outcome change dy (n,), the treated-group dummy
-# D (n,) and the covariate matrix X (n, k, first column = intercept) of the units in G or C and
-# returns (ATT, influence function).  Hand-written because DRDID has no Python port we can rely on
-# (csdid's copy had SE bugs) and they are called hundreds of times per fit, where statsmodels' model
-# set-up would dominate the run time.
-# ----------------------------------------------------------------------------------------------------
-
-
-def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """(Weighted) least-squares coefficients via a QR-based solver, like R's ``lm``."""
-    if w is not None:
-        sw = np.sqrt(w)
-        X, y = X * sw[:, None], y * sw
-    return np.linalg.lstsq(X, y, rcond=None)[0]
-
-
-def _newton(fun, beta: np.ndarray, maxiter: int = 100, tol: float = 1e-11):
-    """Damped Newton minimisation of a smooth convex loss ``fun(beta) -> (value, grad, hess)``."""
-    val, grad, hess = fun(beta)
-    for _ in range(maxiter):
-        step = np.linalg.solve(hess, grad)
-        t = 1.0
-        while True:  # step halving keeps the iteration monotone (guards against overshooting)
-            new = beta - t * step
-            nval, ngrad, nhess = fun(new)
-            if np.isfinite(nval) and nval <= val + 1e-14 * abs(val) or t < 1e-8:
-                break
-            t /= 2
-        beta, val, grad, hess = new, nval, ngrad, nhess
-        if np.max(np.abs(t * step)) < tol * (1 + np.max(np.abs(beta))):
-            return beta, True
-    return beta, False
-
-
-def _logit(X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Maximum-likelihood logit coefficients (the ``glm(binomial)`` fit inside DRDID)."""
-    n = len(D)
-    if X.shape[1] == 1 and np.all(X == X[0, 0]):  # intercept only: closed form (no iterations)
-        m = D.mean()
-        return np.array([np.log(m / (1 - m)) / X[0, 0]]), True
-
-    def fun(b):
-        eta = X @ b
-        p = special.expit(eta)
-        val = -np.mean(D * eta - np.logaddexp(0, eta))
-        grad = -X.T @ (D - p) / n
-        hess = (X * (p * (1 - p))[:, None]).T @ X / n
-        return val, grad, hess
-
-    return _newton(fun, np.zeros(X.shape[1]))
-
-
-def _reg_problem(X: np.ndarray, D: np.ndarray) -> bool:
-    """R did skips a cell when the control units' X'X is (numerically) singular."""
-    Xc = X[D == 0]
-    if Xc.shape[0] == 0:
-        return True
-    return X.shape[1] > 1 and bool(1.0 / np.linalg.cond(Xc.T @ Xc, p=1) < _EPS)
-
-
-def _drdid_panel(dy, D, X, gamma=None, trim_level=0.995):
-    """Locally efficient DR DiD (Sant'Anna & Zhao 2020, eq. 3.1); port of ``DRDID::drdid_panel``.
-
-    ``gamma``: logit coefficients if already fitted (R did fits the same preliminary logit).
-    """
-    n = len(D)
-    if gamma is None:
-        gamma, _ = _logit(X, D)
-    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-6)
-    trim = np.where(D == 0, ps < trim_level, True)
-    W = ps * (1 - ps)
-    beta = _wls(X[D == 0], dy[D == 0])
-    resid = dy - X @ beta
-    w_t = trim * D
-    w_c = trim * ps * (1 - D) / (1 - ps)
-    eta_t = np.mean(w_t * resid) / np.mean(w_t)
-    eta_c = np.mean(w_c * resid) / np.mean(w_c)
-    att = eta_t - eta_c
-    # asymptotic linear representations of the OLS and logit first steps
-    c = 1.0 - D
-    alr_ols = ((c * resid)[:, None] * X) @ np.linalg.inv((X * c[:, None]).T @ X / n)
-    alr_ps = ((D - ps)[:, None] * X) @ (np.linalg.inv((X * W[:, None]).T @ X) * n)
-    inf_t = (w_t * resid - w_t * eta_t - alr_ols @ np.mean(w_t[:, None] * X, 0)) / np.mean(w_t)
-    m2 = np.mean((w_c * (resid - eta_c))[:, None] * X, 0)
-    m3 = np.mean(w_c[:, None] * X, 0)
-    inf_c = (w_c * resid - w_c * eta_c + alr_ps @ m2 - alr_ols @ m3) / np.mean(w_c)
-    return att, inf_t - inf_c
-
-
-def _drdid_imp_panel(dy, D, X, gamma=None):
-    """Improved (bias-reduced) DR DiD; port of ``DRDID::drdid_imp_panel``.
-
-    The propensity score solves the calibration (inverse probability tilting) problem of
-    Tan (2019)/Graham et al. (2012), ``min mean(-D x'g + (1-D) exp(x'g))`` (``DRDID:::loss.ps.cal``,
-    solved there with ``trust``), started from the logit MLE.
-    """
-    n = len(D)
-    g0 = _logit(X, D)[0] if gamma is None else gamma
-
-    def loss(g):
-        idx = X @ g
-        e = (1 - D) * np.exp(idx)
-        return np.mean(-D * idx + e), X.T @ (e - D) / n, (X * e[:, None]).T @ X / n
-
-    gamma, ok = _newton(loss, g0, maxiter=1000)
-    if not ok:
-        warnings.warn("calibrated propensity score did not converge; using the logit MLE")
-        gamma = g0
-    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-16)
-    c = D == 0
-    beta = _wls(X[c], dy[c], ps[c] / (1 - ps[c]))
-    resid = dy - X @ beta
-    summand = (1 - (1 - D) / (1 - ps)) * resid
-    att = np.mean(summand) / np.mean(D)
-    return att, (summand - D * att) / np.mean(D)
-
-
-def _reg_did_panel(dy, D, X, gamma=None):
-    """Outcome-regression DiD; port of ``DRDID::reg_did_panel``."""
-    n = len(D)
-    beta = _wls(X[D == 0], dy[D == 0])
-    out = X @ beta
-    eta_t = np.mean(D * dy) / np.mean(D)
-    eta_c = np.mean(D * out) / np.mean(D)
-    c = 1.0 - D
-    alr_ols = ((c * (dy - out))[:, None] * X) @ np.linalg.inv((X * c[:, None]).T @ X / n)
-    inf_t = (D * dy - D * eta_t) / np.mean(D)
-    inf_c = (D * out - D * eta_c + alr_ols @ np.mean(D[:, None] * X, 0)) / np.mean(D)
-    return eta_t - eta_c, inf_t - inf_c
-
-
-def _std_ipw_did_panel(dy, D, X, gamma=None, trim_level=0.995):
-    """Standardised (Hajek) IPW DiD; port of ``DRDID::std_ipw_did_panel``."""
-    n = len(D)
-    if gamma is None:
-        gamma, _ = _logit(X, D)
-    ps = np.minimum(special.expit(X @ gamma), 1 - 1e-6)
-    W = ps * (1 - ps)
-    trim = np.where(D == 0, ps < trim_level, True)
-    w_t = trim * D
-    w_c = trim * ps * (1 - D) / (1 - ps)
-    eta_t = np.mean(w_t * dy) / np.mean(w_t)
-    eta_c = np.mean(w_c * dy) / np.mean(w_c)
-    alr_ps = ((D - ps)[:, None] * X) @ (np.linalg.inv((X * W[:, None]).T @ X) * n)
-    inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
-    m2 = np.mean((w_c * (dy - eta_c))[:, None] * X, 0)
-    inf_c = (w_c * dy - w_c * eta_c + alr_ps @ m2) / np.mean(w_c)
-    return eta_t - eta_c, inf_t - inf_c
-
-
-def _did_nocov(dy, D, trim_level=0.995):
-    """Unconditional 2x2 DiD: what all four DRDID estimators reduce to with an intercept only.
-
-    ATT = mean(dy | D=1) - mean(dy | D=0), IF = D (dy - mu1) / p - (1-D) (dy - mu0) / (1-p);
-    a closed-form fast path (no logit/OLS set-up), checked against the general code in the tests.
-    """
-    p = D.mean()
-    if p >= trim_level:  # DRDID trims every control (p-score >= 0.995): ATT undefined
-        return np.nan, np.full(len(D), np.nan)
-    c = 1.0 - D
-    mu1 = (D * dy).sum() / D.sum()
-    mu0 = (c * dy).sum() / c.sum()
-    return mu1 - mu0, D * (dy - mu1) / p - c * (dy - mu0) / (1 - p)
-
-
-_ESTIMATORS = {
-    "dr": _drdid_panel,
-    "dr_imp": _drdid_imp_panel,
-    "reg": _reg_did_panel,
-    "ipw": _std_ipw_did_panel,
-}
-
-
 # ----------------------------------------------------------------------------------------------------
 # Multiplier bootstrap (did::mboot)
 # ----------------------------------------------------------------------------------------------------
@@ -381,6 +214,9 @@ def _prepare(data, yname, tname, idname, gname, xformla, clustervars, anticipati
             "not observed in every period"
         )
         df = df[counts == len(tlist)]
+        # cohorts come from the balanced sample (as in R did, which balances before listing them):
+        # a cohort whose only units were dropped has no ATT(g,t) to estimate
+        glist = glist[np.isin(glist, df[gname].unique())]
     df = df.sort_values([idname, tname])
     n, T = df[idname].nunique(), len(tlist)
     if n == 0 or len(glist) == 0:
@@ -444,21 +280,21 @@ def _estimate_cell(p: _Panel, g, ti, base, est_method, control_group, anticipati
         return np.nan, np.full(n, np.nan)
     full = np.zeros(n)
     if p.X.shape[2] == 1:  # intercept only
-        att, inf = _did_nocov(dy, D)
+        att, inf = did_nocov(dy, D)
         full[idx] = inf * n / idx.sum()
         return float(att), full
     X = p.X[idx, min(ti, base), :]  # R did takes covariates from the earlier of the two periods
     gamma = None
     if est_method in ("dr", "dr_imp", "ipw"):
         # R did's overlap check: a preliminary logit with a fitted p-score >= 0.999 -> ATT = NA
-        gamma, _ = _logit(X, D)
+        gamma, _ = logit(X, D)
         if np.max(special.expit(X @ gamma)) >= 0.999:
             warnings.warn(f"overlap condition violated for group {g} in period {p.tlist[ti]}")
             return np.nan, np.full(n, np.nan)
-    if est_method in ("dr", "dr_imp", "reg") and _reg_problem(X, D):
+    if est_method in ("dr", "dr_imp", "reg") and controls_singular(X, D):
         warnings.warn(f"not enough control units for group {g} in period {p.tlist[ti]}")
         return np.nan, np.full(n, np.nan)
-    att, inf = _ESTIMATORS[est_method](dy, D, X, gamma)
+    att, inf = ESTIMATORS[est_method](dy, D, X, gamma)
     full[idx] = inf * n / idx.sum()  # rescale: the 2x2 IF is averaged over the G+C subsample only
     return float(att), full
 
@@ -603,18 +439,6 @@ def _checked_crit(crit: float, alpha: float) -> float:
 
 
 @dataclass
-class PreTestResult:
-    """Wald pre-test of parallel trends: all pre-treatment ATT(g,t) = 0 (chi-squared with ``df``)."""
-
-    W: float
-    df: int
-    p_value: float
-
-    def __str__(self) -> str:
-        return f"P-value for pre-test of parallel trends assumption: {self.p_value:.5f} (W = {self.W:.4f}, df = {self.df})"
-
-
-@dataclass
 class ATTgtResult:
     """Group-time ATTs (Callaway & Sant'Anna 2021) with influence functions and inference.
 
@@ -657,7 +481,7 @@ class ATTgtResult:
         out = tidy_frame(terms, self.att, self.se, self.alpha, crit=self.crit_val)
         return out.assign(group=self.group, time=self.time, post=self.post)
 
-    def pretest(self) -> PreTestResult | None:
+    def pretest(self) -> PretrendTest | None:
         """Wald test that all pre-treatment ATT(g,t) are zero, as printed by R ``summary(att_gt)``.
 
         ``W = n * att_pre' V_pre^{-1} att_pre`` with the analytic influence-function covariance
@@ -676,7 +500,7 @@ class ATTgtResult:
             return None
         a = self.att[pre]
         W = float(self.n * a @ np.linalg.solve(V, a))
-        return PreTestResult(W, int(pre.size), float(stats.chi2.sf(W, pre.size)))
+        return PretrendTest(W, int(pre.size), float(stats.chi2.sf(W, pre.size)))
 
     def summary(self) -> str:
         s = self.settings
@@ -974,3 +798,113 @@ class AggteResult:
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_ylabel("ATT")
         return ax
+
+
+# ----------------------------------------------------------------------------------------------------
+# Time-varying covariates: CS on the covariate-adjusted outcome
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AdjustedATTgt:
+    """ATT(g,t) of ``y - X'b``, ``b`` from an FE regression on the untreated rows (:func:`att_gt_adjusted`).
+
+    ``gt``: CS on the adjusted outcome; ``covariate_gt``: CS on each covariate (``ATT(y - X'b) =
+    ATT(y) - b'ATT(X)``, so these are the gradient in ``b``); ``coef``: the first-stage ``b``;
+    ``psi``: its influence function per unit of ``gt.ids`` (zero for units without untreated rows).
+    """
+
+    gt: ATTgtResult
+    covariate_gt: list[ATTgtResult]
+    coef: pd.Series
+    psi: np.ndarray
+
+    def aggregate(self, type: str = "simple", fixed_weights: bool = False) -> AggteResult:
+        """``ATTgtResult.aggregate(type)`` with the first-stage error in the influence function.
+
+        ``fixed_weights`` (``type="simple"`` only) drops the estimated-cohort-share term (R did's
+        ``wif``) from the overall ATT's influence function: the right variance when inference is
+        conditional on the treatment timing, as in a Monte Carlo that keeps the cohorts fixed.
+        SEs are unit-clustered (analytic; no bootstrap).
+        """
+        if fixed_weights and type != "simple":
+            raise ValueError("fixed_weights is implemented for type='simple' only")
+        main = self.gt.aggregate(type)
+        grads = [g.aggregate(type) for g in self.covariate_gt]
+        n = main.n
+        first = _simple_if_fixed_weights(self.gt) if fixed_weights else main.inf_func
+        inf = np.column_stack([first, main.inf_func_egt])
+        A = np.array([np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads])
+        inf = inf - n * self.psi @ A
+        se = np.sqrt((inf**2).sum(axis=0)) / n
+        return AggteResult(
+            type=type,
+            overall_att=main.overall_att,
+            overall_se=float(se[0]),
+            egt=main.egt,
+            att_egt=main.att_egt,
+            se_egt=None if main.egt is None else se[1:],
+            crit_val_egt=main.crit_val_egt,
+            alpha=main.alpha,
+            cband=False,
+            inf_func=inf[:, 0],
+            inf_func_egt=inf[:, 1:],
+            n=n,
+        )
+
+
+def att_gt_adjusted(
+    data: pd.DataFrame,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    covariates: list[str],
+) -> AdjustedATTgt:
+    """Callaway-Sant'Anna with time-varying covariates: CS on ``y - X'b``, ``b`` from
+    ``y ~ X | unit + time`` on the untreated rows (never and not-yet treated).
+
+    Why: CS conditions on covariates at the base period (R ``did``'s ``xformla``), which cannot absorb
+    a trend difference driven by the *path* of a covariate. When parallel trends hold conditional on
+    time-varying covariates entering linearly, removing ``X'b`` estimated on untreated rows (the first
+    stage of Gardner 2022 / BJS 2024) restores them. CS without covariates is linear in the outcome,
+    so ``ATT(y - X'b) = ATT(y) - b'ATT(X)``; the estimated ``b`` adds ``-ATT(X)' psi_b`` to the
+    influence function (``psi_b``: unit-clustered influence function of the first-stage OLS from
+    pyfixest's scores and bread; delta method). Hand-written: no package offers CS with time-varying
+    covariates this way. Never-treated controls, no covariates in the 2x2 cells, analytic SEs.
+    """
+    import pyfixest as pf
+
+    D = (data[gname] > 0) & (data[tname] >= data[gname])
+    d0 = data.loc[~D]
+    fit = pf.feols(
+        f"{yname} ~ {' + '.join(covariates)} | {idname} + {tname}",
+        data=d0,
+        vcov={"CRV1": idname},
+        fixef_rm="none",  # keep singleton units: their scores are zero, and rows must align with d0
+    )
+    b = fit.coef()[covariates]
+    # first-stage influence function per unit: b_hat - b = sum_units psi_unit
+    codes, uniq = pd.factorize(d0[idname].to_numpy())
+    scores = np.asarray(fit._scores)
+    S = np.zeros((len(uniq), scores.shape[1]))
+    np.add.at(S, codes, scores)
+    psi = pd.DataFrame(S @ np.asarray(fit._bread), index=uniq, columns=list(fit._coefnames))
+    adj = data.assign(
+        _y_adj=data[yname].to_numpy() - data[covariates].to_numpy(float) @ b.to_numpy()
+    )
+    kw = {"tname": tname, "idname": idname, "gname": gname, "progress": False}
+    gt = att_gt(adj, "_y_adj", **kw)
+    covariate_gt = [att_gt(data, x, **kw) for x in covariates]
+    # units without untreated rows have no first-stage term
+    psi_u = psi[covariates].reindex(gt.ids).fillna(0.0).to_numpy()
+    return AdjustedATTgt(gt=gt, covariate_gt=covariate_gt, coef=b, psi=psi_u)
+
+
+def _simple_if_fixed_weights(gt: ATTgtResult) -> np.ndarray:
+    """Influence function of the ``simple`` CS aggregate with the cohort-share weights held fixed."""
+    ok = np.isfinite(gt.att)
+    group, t, inf = gt.group[ok], gt.time[ok], gt.inf_func[:, ok]
+    pg = np.array([np.mean(gt.unit_group == g) for g in group])
+    post = group <= t
+    return np.nan_to_num(inf[:, post]) @ (pg[post] / pg[post].sum())

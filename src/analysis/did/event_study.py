@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.did.results import tidy_frame
+from analysis.did.results import PretrendTest, tidy_frame
 from analysis.did.twfe import TWFEResult, twfe
 
 
@@ -49,32 +49,53 @@ class EventStudyResult:
 
     def tidy(self, alpha: float = 0.05, include_ref: bool = True) -> pd.DataFrame:
         k = len(self.periods)
-        frame = tidy_frame(self.periods, self.fit.params.to_numpy()[:k], self.fit.std_errors.to_numpy()[:k], alpha)
+        frame = tidy_frame(
+            self.periods, self.fit.params.to_numpy()[:k], self.fit.std_errors.to_numpy()[:k], alpha
+        )
         frame = frame.rename(columns={"term": "event_time"})
         if include_ref:
-            ref = pd.DataFrame([{"event_time": self.ref, "estimate": 0.0, "std_error": 0.0, "statistic": np.nan,
-                                 "p_value": np.nan, "conf_low": 0.0, "conf_high": 0.0}])
-            frame = pd.concat([frame, ref], ignore_index=True).sort_values("event_time", ignore_index=True)
+            ref = pd.DataFrame(
+                [
+                    {
+                        "event_time": self.ref,
+                        "estimate": 0.0,
+                        "std_error": 0.0,
+                        "statistic": np.nan,
+                        "p_value": np.nan,
+                        "conf_low": 0.0,
+                        "conf_high": 0.0,
+                    }
+                ]
+            )
+            frame = pd.concat([frame, ref], ignore_index=True).sort_values(
+                "event_time", ignore_index=True
+            )
         lo, hi = self.window
         frame["binned"] = frame["event_time"].isin([lo, hi])
         return frame
 
-    def pretrend_test(self) -> dict:
-        """Joint Wald test H0: all lead coefficients (e < -1) are zero; chi-squared with df = #leads."""
+    @property
+    def pretrend(self) -> PretrendTest | None:
+        """Joint Wald test H0: all lead coefficients (e < ref) are zero; chi-squared with df = #leads."""
         leads = [i for i, p in enumerate(self.periods) if p < self.ref]
         if not leads:
-            return {"wald": np.nan, "df": 0, "p_value": np.nan}
+            return None
         b = self.fit.params.to_numpy()[leads]
         v = self.fit.cov.to_numpy()[np.ix_(leads, leads)]
         w = float(b @ np.linalg.solve(v, b))
-        return {"wald": w, "df": len(leads), "p_value": float(stats.chi2.sf(w, len(leads)))}
+        return PretrendTest(w, len(leads), float(stats.chi2.sf(w, len(leads))))
+
+    def pretrend_test(self) -> dict:
+        """:attr:`pretrend` as the dict ``{"wald", "df", "p_value"}`` the results files hold."""
+        test = self.pretrend
+        return {"wald": np.nan, "df": 0, "p_value": np.nan} if test is None else test.to_dict()
 
     def summary(self) -> str:
-        test = self.pretrend_test()
+        test = self.pretrend
         return (
             f"Event study (ref = {self.ref}, window {self.window}, end points binned)\n"
             f"{self.tidy().round(4).to_string(index=False)}\n"
-            f"Pre-trend Wald test: W = {test['wald']:.3f}, df = {test['df']}, p = {test['p_value']:.3f}"
+            f"{'No leads: no pre-trend test' if test is None else test}"
         )
 
     def plot(self, ax=None, label: str | None = None, color=None, offset: float = 0.0):
@@ -87,8 +108,8 @@ def event_study(
     data: pd.DataFrame,
     yname: str,
     gname: str,
-    idname: str = "city_code",
-    tname: str = "year",
+    idname: str,
+    tname: str,
     window: tuple[int, int] = (-5, 5),
     ref: int = -1,
     controls: list[str] | None = None,

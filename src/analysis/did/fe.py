@@ -1,10 +1,33 @@
-"""Partialling out unit and time fixed effects (Frisch-Waugh-Lovell) for the fast inference tools.
+"""The fixed-effects kernel: unit and time effects partialled out by Frisch-Waugh-Lovell, OLS on the
+residuals, and cluster-robust (CRV1) standard errors.
 
-The randomization test and the wild cluster bootstrap re-use one residual-maker ``M_W`` (unit + time
-effects, plus optional controls) many times, so they need it as a cheap linear operator on many
-columns at once rather than a regression call per draw. Balanced panels use the exact closed-form
-two-way demeaning; unbalanced panels use pyfixest's alternating-projection ``demean`` (to a tight
-tolerance so that results agree with an LSDV/PanelOLS fit to ~1e-10).
+Every estimator in ``analysis.did`` that absorbs unit + time effects by hand goes through this
+module (the user-facing ``twfe`` is linearmodels ``PanelOLS``; it agrees with this kernel to 1e-10,
+tests/did/test_fe.py):
+
+* ``FEProjector`` -- the residual maker ``M_W`` for ``W = [unit FE, time FE, controls]``, optionally
+  weighted. Balanced panels (and balanced panels with unit-constant weights) use the exact closed
+  form ``x - xbar_i - xbar_t + xbar`` (Wooldridge 2010, Sec. 10.5; Baltagi 2021, Ch. 3). Unbalanced
+  panels are exact too: within-unit demeaning, then projecting out the within-demeaned time dummies
+  (T is small in annual panels). Only panels with more than ``max_exact_times`` periods use
+  alternating projections (pyfixest's ``demean``, tolerance 1e-13).
+* ``fit_within`` -- OLS of y on X after ``M_W`` with the ONE rank rule and the ONE CRV1 rule below;
+  used by ``twfe_fwl`` / ``twfe(method="demean")`` and the weighted TWFE of ``psm_did``.
+* ``RANK_TOL`` -- the rank rule for absorbed / collinear regressors (and controls, and the time
+  dummies of the unbalanced path): columns are taken in order, and a column is dropped when less
+  than ``RANK_TOL`` of its norm *before* the fixed effects were removed is left after removing the
+  effects and the columns kept before it. This is linearmodels' ``drop_absorbed`` rule with its
+  tolerance (linearmodels 7.1 ``_ABSORBED_TOL``), so that every path drops exactly the columns that
+  the user-facing PanelOLS ``twfe`` drops; the tolerance does not depend on units of measurement.
+* ``SmallSample`` -- the CRV1 small-sample factor, fixest's ``ssc()``:
+  ``(n-1)/(n-K) * G/(G-1)`` with ``K`` = regressors + fixed effects not nested in the clusters
+  (``fixef.K = "nested"``: an effect whose every level lies in one cluster is not counted, one
+  parameter is added back per such effect; so clustering by unit or a coarser group gives
+  ``K = k + T``, clustering by period ``K = k + N``, otherwise ``K = k + N + T - 1``).
+
+Hand-written rather than a library call because the placebo and bootstrap tools apply ``M_W`` to
+thousands of columns, the robustness checks run ~150 fits, and at 10^7 rows the one-step balanced
+transformation is far cheaper than PanelOLS's dummy machinery or alternating projections.
 """
 
 from __future__ import annotations
@@ -14,128 +37,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+RANK_TOL = 1e-5  # see the module docstring: relative norm left; = linearmodels' _ABSORBED_TOL
 
+
+# --------------------------------------------------------------------------------- small helpers
 def treatment_from_cohort(cohort: np.ndarray, time: np.ndarray) -> np.ndarray:
     """Absorbing staggered treatment ``D_it = 1{g_i > 0 and t >= g_i}`` (``g = 0``: never treated)."""
     cohort = np.asarray(cohort)
     return ((cohort > 0) & (np.asarray(time) >= cohort)).astype(float)
 
 
-@dataclass
-class FEProjector:
-    """Residual maker ``M_W`` for ``W = [unit FE, time FE, controls]`` on a long panel.
-
-    Parameters
-    ----------
-    unit, time : integer codes (0..n_units-1, 0..n_times-1) per observation.
-    controls : optional (N, k) array of additional nuisance regressors.
-    tol : convergence tolerance of the alternating projections (unbalanced panels only).
-    """
-
-    unit: np.ndarray
-    time: np.ndarray
-    controls: np.ndarray | None = None
-    tol: float = 1e-13
-
-    def __post_init__(self) -> None:
-        self.unit = np.asarray(self.unit, dtype=np.int64)
-        self.time = np.asarray(self.time, dtype=np.int64)
-        self.n = len(self.unit)
-        self.n_units = int(self.unit.max()) + 1
-        self.n_times = int(self.time.max()) + 1
-        cells = self.unit * self.n_times + self.time
-        self.balanced = self.n == self.n_units * self.n_times and len(np.unique(cells)) == self.n
-        self._unit_count = np.bincount(self.unit, minlength=self.n_units).astype(float)
-        self._time_count = np.bincount(self.time, minlength=self.n_times).astype(float)
-        self._time_basis = None
-        if not self.balanced and self.n_times <= self.max_exact_times:
-            # exact FWL for unbalanced panels: within-unit demeaning, then project out the
-            # within-demeaned time dummies (an orthonormal basis; T is small in annual panels)
-            td = np.zeros((self.n, self.n_times - 1))
-            rows = self.time > 0
-            td[np.flatnonzero(rows), self.time[rows] - 1] = 1.0
-            self._time_basis = _orthonormal_basis(self.unit_within(td))
-        self._ctrl = None
-        if self.controls is not None and np.size(self.controls):
-            c = np.asarray(self.controls, dtype=float).reshape(self.n, -1)
-            # drop controls absorbed by the fixed effects (e.g. time-invariant covariates)
-            self._ctrl = _orthonormal_basis(self.demean_fe(c))
-
-    max_exact_times = 400
-
-    @property
-    def n_params(self) -> int:
-        """Number of nuisance parameters (unit + time effects - 1 + non-absorbed controls)."""
-        k = 0 if self._ctrl is None else self._ctrl.shape[1]
-        return self.n_units + self.n_times - 1 + k
-
-    def unit_within(self, x: np.ndarray) -> np.ndarray:
-        """Within-unit demeaning of an (N, K) matrix."""
-        x2 = np.asarray(x, dtype=float).reshape(self.n, -1)
-        um = _group_sum(self.unit, x2, self.n_units) / self._unit_count[:, None]
-        return x2 - um[self.unit]
-
-    def demean_fe(self, x: np.ndarray) -> np.ndarray:
-        """Two-way demeaning (unit and time effects only) of a vector or an (N, K) matrix."""
-        x = np.asarray(x, dtype=float)
-        vec = x.ndim == 1
-        x2 = x.reshape(self.n, -1)
-        if self.balanced:
-            # exact: x - unit mean - time mean + grand mean
-            um = _group_sum(self.unit, x2, self.n_units) / self._unit_count[:, None]
-            tm = _group_sum(self.time, x2, self.n_times) / self._time_count[:, None]
-            out = x2 - um[self.unit] - tm[self.time] + x2.mean(axis=0)
-        elif self._time_basis is not None:
-            w = self.unit_within(x2)
-            q = self._time_basis
-            out = w - q @ (q.T @ w)
-        else:
-            from pyfixest.estimation import demean
-
-            flist = np.column_stack([self.unit, self.time]).astype(np.uint64)
-            out, ok = demean(
-                np.ascontiguousarray(x2), flist, np.ones(self.n), tol=self.tol, maxiter=100_000
-            )
-            if not ok:  # pragma: no cover - pyfixest did not converge
-                raise RuntimeError("alternating projections did not converge")
-        return out[:, 0] if vec else out
-
-    def partial_out_controls(self, xt: np.ndarray) -> np.ndarray:
-        """Remove the (FE-demeaned) controls from an already FE-demeaned array."""
-        if self._ctrl is None:
-            return xt
-        q = self._ctrl
-        return xt - q @ (q.T @ xt)
-
-    def residualize(self, x: np.ndarray) -> np.ndarray:
-        """``M_W x``: FE demeaning followed by the controls' projection (FWL)."""
-        return self.partial_out_controls(self.demean_fe(x))
-
-    @property
-    def control_basis(self) -> np.ndarray | None:
-        """Orthonormal basis of the FE-demeaned controls (None without controls)."""
-        return self._ctrl
-
-    @property
-    def within_basis(self) -> np.ndarray | None:
-        """Unbalanced exact path: orthonormal basis ``B`` with ``M_W = M_unit - B B'`` on M_unit x."""
-        parts = [b for b in (self._time_basis, self._ctrl) if b is not None]
-        if self._time_basis is None:
-            return None
-        return np.hstack(parts)
-
-
-def _orthonormal_basis(x: np.ndarray) -> np.ndarray | None:
-    """Orthonormal basis of the column space of ``x`` (rank-revealing via SVD)."""
-    if x.size == 0:
-        return None
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
-    keep = s > 1e-10 * max(1.0, s.max()) * np.sqrt(x.shape[0])
-    return u[:, keep] if keep.any() else None
-
-
-def _group_sum(codes: np.ndarray, x: np.ndarray, n_groups: int) -> np.ndarray:
-    """Column sums of ``x`` by group code (vectorised via a sparse one-hot product)."""
+def group_sum(codes: np.ndarray, x: np.ndarray, n_groups: int) -> np.ndarray:
+    """Column sums of a vector or an (N, K) matrix by group code (one sparse one-hot product)."""
     from scipy import sparse
 
     onehot = sparse.csr_matrix(
@@ -155,3 +68,363 @@ def encode_panel(
     unit = pd.factorize(df[idname], sort=True)[0]
     time = pd.factorize(df[tname], sort=True)[0]
     return df, unit, time
+
+
+def nested_in(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
+    """True when every level of a fixed effect lies in a single cluster (fixest's "nested")."""
+    first = np.empty(int(fe_codes.max()) + 1, dtype=np.int64)
+    first[fe_codes] = cluster_codes
+    return bool((first[fe_codes] == cluster_codes).all())
+
+
+def independent_columns(gram: np.ndarray, norms: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
+    """Indices of the columns kept by the rank rule (``RANK_TOL``), from the Gram matrix.
+
+    ``gram`` is the (weighted) Gram matrix of the columns after the effects were removed, ``norms``
+    their norms before. Column j is kept if its residual on the kept columns before it has a norm of
+    at least ``tol * norms[j]``; the residual's squared norm is the Schur complement
+    ``G_jj - G_jK G_KK^-1 G_Kj`` (its rounding error, ~1e-16 G_jj, is far below ``tol**2``).
+    """
+    kept: list[int] = []
+    for j in range(gram.shape[0]):
+        scale = norms[j] if norms[j] > 0 else 1.0
+        resid2 = gram[j, j]
+        if kept:
+            g = gram[np.ix_(kept, [j])][:, 0]
+            resid2 -= g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
+        if resid2 >= (tol * scale) ** 2:
+            kept.append(j)
+    return np.asarray(kept, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------- small sample
+@dataclass(frozen=True)
+class SmallSample:
+    """CRV1 small-sample factor ``[(n - c)/(n - K)] * [G/(G - 1)]``, fixest's ``ssc()`` rule.
+
+    The default is fixest's default (``ssc(adj=TRUE, fixef.K="nested", cluster.adj=TRUE)``), the
+    one rule of this project. The switches are fixest's: ``fixef_k`` "nested" / "full" / "none",
+    ``adj`` and ``cluster_adj``. Two settings exist only to keep published numbers of methods
+    that are validated against other software:
+
+    * ``wild_cluster_bootstrap`` reports its CRV1 s.e. as ``wildboottest`` does (fixed effects as
+      dummies): ``fixef_k="full"``;
+    * ``psm_did`` reports linearmodels ``PanelOLS``'s default clustered covariance (``fit()``
+      defaults: ``debiased=True``, effects counted, no ``group_debias``):
+      ``n / (n - k - (N + T - 1))`` without ``G/(G-1)``, i.e. ``PANELOLS_DEFAULT`` below.
+    """
+
+    adj: bool = True
+    fixef_k: str = "nested"
+    cluster_adj: bool = True
+    n_minus_one: bool = True  # numerator n - 1 (fixest) or n (linearmodels)
+
+    def fe_df(self, fe_sizes: list[int], fe_nested: list[bool]) -> int:
+        """Degrees of freedom used by the fixed effects (pyfixest ``get_ssc``, fixest issue 554)."""
+        if self.fixef_k == "none" or not fe_sizes:
+            return 0
+        k_fe = sum(fe_sizes) - (len(fe_sizes) - 1)  # one level per extra effect is redundant
+        if self.fixef_k == "full":
+            return k_fe
+        if self.fixef_k != "nested":
+            raise ValueError("fixef_k must be 'nested', 'full' or 'none'")
+        nested = [s for s, f in zip(fe_sizes, fe_nested) if f]
+        return k_fe - sum(nested) + len(nested) if nested else k_fe
+
+    def factor(
+        self, n: int, k: int, n_clusters: int, fe_sizes: list[int], fe_nested: list[bool]
+    ) -> float:
+        out = 1.0
+        if self.adj:
+            df_k = k + self.fe_df(fe_sizes, fe_nested)
+            out *= ((n - 1) if self.n_minus_one else n) / (n - df_k)
+        if self.cluster_adj:
+            out *= n_clusters / (n_clusters - 1)
+        return out
+
+
+FIXEST = SmallSample()
+PANELOLS_DEFAULT = SmallSample(fixef_k="full", cluster_adj=False, n_minus_one=False)
+
+
+# --------------------------------------------------------------------------------- projector
+@dataclass
+class FEProjector:
+    """Residual maker ``M_W`` for ``W = [unit FE, time FE, controls]`` on a long panel.
+
+    Parameters
+    ----------
+    unit, time : integer codes (0..n_units-1, 0..n_times-1) per observation.
+    controls : optional (N, k) array of additional nuisance regressors (the rank rule drops those
+        absorbed by the effects or collinear with earlier ones).
+    weights : optional positive observation weights: ``M_W`` is then the residual maker of weighted
+        least squares, ``x - W (W' Omega W)^-1 W' Omega x``; bases below are Omega-orthonormal.
+    tol : convergence tolerance of the alternating projections (panels with many periods only).
+    """
+
+    unit: np.ndarray
+    time: np.ndarray
+    controls: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    tol: float = 1e-13
+
+    max_exact_times = 400
+
+    def __post_init__(self) -> None:
+        self.unit = np.asarray(self.unit, dtype=np.int64)
+        self.time = np.asarray(self.time, dtype=np.int64)
+        self.n = len(self.unit)
+        self.n_units = int(self.unit.max()) + 1
+        self.n_times = int(self.time.max()) + 1
+        cells = self.unit * self.n_times + self.time
+        self.balanced = (
+            self.n == self.n_units * self.n_times
+            and np.bincount(cells, minlength=self.n_units * self.n_times).max() == 1
+        )
+        w = None if self.weights is None else np.asarray(self.weights, dtype=float)
+        if w is not None and not (np.isfinite(w).all() and (w > 0).all()):
+            raise ValueError("weights must be positive and finite")
+        self.w = w
+        ones = np.ones(self.n) if w is None else w
+        self._unit_count = np.bincount(self.unit, weights=ones, minlength=self.n_units)
+        self._time_count = np.bincount(self.time, weights=ones, minlength=self.n_times)
+        # the closed form holds when the weights are constant within units (matching weights)
+        self.closed_form = self.balanced and (
+            w is None or np.ptp(w) == 0 or _constant_within(self.unit, w, self.n_units)
+        )
+        self._time_basis = None
+        if not self.closed_form and self.n_times <= self.max_exact_times:
+            # exact FWL: within-unit demeaning, then project out the within-demeaned time dummies
+            td = np.zeros((self.n, self.n_times - 1))
+            rows = self.time > 0
+            td[np.flatnonzero(rows), self.time[rows] - 1] = 1.0
+            self._time_basis = self._basis(self.unit_within(td), td)
+        self._ctrl = None
+        if self.controls is not None and np.size(self.controls):
+            c = np.asarray(self.controls, dtype=float).reshape(self.n, -1)
+            self._ctrl = self._basis(self.demean_fe(c), c)
+
+    # -- inner products in the (weighted) metric
+    def _w(self, x: np.ndarray) -> np.ndarray:
+        return x if self.w is None else x * self.w.reshape(-1, *([1] * (x.ndim - 1)))
+
+    def gram(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """``a' Omega b`` (Omega = diag(weights), identity without weights)."""
+        return a.T @ self._w(a if b is None else b)
+
+    def _basis(self, xd: np.ndarray, x_orig: np.ndarray) -> np.ndarray | None:
+        """Omega-orthonormal basis of the columns of ``xd`` kept by the rank rule."""
+        norms = np.sqrt(np.einsum("ij,ij->j", x_orig, self._w(x_orig)))
+        keep = independent_columns(self.gram(xd), norms)
+        if not len(keep):
+            return None
+        sw = np.ones(self.n) if self.w is None else np.sqrt(self.w)
+        q = np.linalg.qr(xd[:, keep] * sw[:, None])[0]
+        return q / sw[:, None]
+
+    @property
+    def n_params(self) -> int:
+        """Number of nuisance parameters (unit + time effects - 1 + non-absorbed controls)."""
+        k = 0 if self._ctrl is None else self._ctrl.shape[1]
+        return self.n_units + self.n_times - 1 + k
+
+    def unit_within(self, x: np.ndarray) -> np.ndarray:
+        """Within-unit (weighted) demeaning of an (N, K) matrix."""
+        x2 = np.asarray(x, dtype=float).reshape(self.n, -1)
+        um = group_sum(self.unit, self._w(x2), self.n_units) / self._unit_count[:, None]
+        return x2 - um[self.unit]
+
+    def demean_fe(self, x: np.ndarray) -> np.ndarray:
+        """Two-way demeaning (unit and time effects only) of a vector or an (N, K) matrix."""
+        x = np.asarray(x, dtype=float)
+        vec = x.ndim == 1
+        x2 = x.reshape(self.n, -1)
+        if self.closed_form:
+            # exact: x - unit mean - (weighted) time mean + (weighted) grand mean
+            um = group_sum(self.unit, x2, self.n_units) / float(self.n_times)
+            tm = group_sum(self.time, self._w(x2), self.n_times) / self._time_count[:, None]
+            grand = self._w(x2).sum(axis=0) / self._time_count.sum()
+            out = x2 - um[self.unit] - tm[self.time] + grand
+        elif self._time_basis is not None:
+            out = self._remove(self.unit_within(x2), self._time_basis)
+        else:
+            from pyfixest.estimation import demean
+
+            flist = np.column_stack([self.unit, self.time]).astype(np.uint64)
+            wts = np.ones(self.n) if self.w is None else self.w
+            out, ok = demean(np.ascontiguousarray(x2), flist, wts, tol=self.tol, maxiter=100_000)
+            if not ok:  # pragma: no cover - pyfixest did not converge
+                raise RuntimeError("alternating projections did not converge")
+        return out[:, 0] if vec else out
+
+    def demean_fe_inplace(self, z: np.ndarray) -> np.ndarray:
+        """Two-way demean the columns of ``z`` in place; return the Gram matrix of the
+        unit-demeaned columns (linearmodels' within R2 is defined on those).
+
+        The closed-form path works column by column with ``bincount`` (one O(N) pass each) so that a
+        10^7-row panel needs no copy beyond ``z`` itself; give ``z`` in Fortran order.
+        """
+        if not self.closed_form:
+            uw = self.unit_within(z)
+            gram_within = self.gram(uw)
+            if self._time_basis is not None:
+                z[:] = self._remove(uw, self._time_basis)
+            else:
+                z[:] = self.demean_fe(z)
+            return gram_within
+        for j in range(z.shape[1]):
+            z[:, j] -= (
+                np.bincount(self.unit, weights=z[:, j], minlength=self.n_units) / self.n_times
+            )[self.unit]
+        gram_within = self.gram(z)
+        for j in range(z.shape[1]):
+            wz = z[:, j] if self.w is None else z[:, j] * self.w
+            z[:, j] -= (
+                np.bincount(self.time, weights=wz, minlength=self.n_times) / self._time_count
+            )[self.time]
+        return gram_within
+
+    def _remove(self, x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """``x - q (q' Omega x)`` for an Omega-orthonormal basis ``q``."""
+        return x - q @ self.gram(q, x)
+
+    def partial_out_controls(self, xt: np.ndarray) -> np.ndarray:
+        """Remove the (FE-demeaned) controls from an already FE-demeaned array."""
+        return xt if self._ctrl is None else self._remove(xt, self._ctrl)
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        """``M_W x``: FE demeaning followed by the controls' projection (FWL)."""
+        return self.partial_out_controls(self.demean_fe(x))
+
+    @property
+    def control_basis(self) -> np.ndarray | None:
+        """Orthonormal basis of the FE-demeaned controls (None without controls)."""
+        return self._ctrl
+
+    @property
+    def within_basis(self) -> np.ndarray | None:
+        """Unbalanced exact path: orthonormal basis ``B`` with ``M_W = M_unit - B B'`` on M_unit x."""
+        if self._time_basis is None:
+            return None
+        return np.hstack([b for b in (self._time_basis, self._ctrl) if b is not None])
+
+
+def _constant_within(codes: np.ndarray, w: np.ndarray, n_groups: int) -> bool:
+    lo = np.full(n_groups, np.inf)
+    hi = np.full(n_groups, -np.inf)
+    np.minimum.at(lo, codes, w)
+    np.maximum.at(hi, codes, w)
+    return bool((lo == hi).all())
+
+
+# --------------------------------------------------------------------------------- regression
+class UnbalancedPanelError(ValueError):
+    """``fit_within(require_balanced=True)`` on a panel where the closed form does not apply."""
+
+
+@dataclass
+class WithinFit:
+    """OLS on the two-way demeaned data with CRV1 covariance (arrays; names of the kept columns)."""
+
+    names: list[str]
+    params: np.ndarray
+    cov: np.ndarray
+    nobs: int
+    n_units: int
+    n_times: int
+    n_clusters: int
+    cluster: str
+    r2_within: float
+    balanced: bool
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+
+def fit_within(
+    data: pd.DataFrame,
+    yname: str,
+    xnames: list[str],
+    idname: str,
+    tname: str,
+    cluster: str | None = None,
+    weights: str | None = None,
+    ssc: SmallSample = FIXEST,
+    require_balanced: bool = False,
+) -> WithinFit:
+    """Regress ``yname`` on ``xnames`` with unit and time effects, CRV1 SEs clustered by ``cluster``
+    (default: ``idname``), optionally weighted by the column ``weights``.
+
+    Rows with a missing value in any used column are dropped (as PanelOLS does). Regressors removed
+    by the rank rule (``RANK_TOL``) are left out of the result. ``require_balanced`` raises a
+    ``ValueError`` unless the closed-form (balanced) path applies. ``r2_within`` is linearmodels'
+    within R2: ``1 - |y~ - X~ b|^2 / |y~|^2`` on the unit-demeaned data.
+    """
+    cluster = cluster or idname
+    xnames = list(xnames)
+    cols = [yname, *xnames]
+    ok = np.ones(len(data), dtype=bool)
+    for c in cols + ([weights] if weights else []):
+        ok &= np.isfinite(data[c].to_numpy(dtype=float))
+    for c in dict.fromkeys([idname, tname, cluster]):
+        ok &= pd.notna(data[c]).to_numpy()
+    full = bool(ok.all())
+
+    def col(name: str) -> np.ndarray:
+        v = (
+            data[name].to_numpy()
+            if name in (idname, tname, cluster)
+            else data[name].to_numpy(dtype=float)
+        )
+        return v if full else v[ok]
+
+    # one Fortran-ordered working copy: the column passes then read contiguous memory
+    z = np.empty((int(ok.sum()), len(cols)), order="F")
+    for j, c in enumerate(cols):
+        z[:, j] = col(c)
+    unit = pd.factorize(col(idname))[0]
+    time = pd.factorize(col(tname))[0]
+    w = col(weights) if weights else None
+    proj = FEProjector(unit, time, weights=w)
+    if require_balanced and not proj.closed_form:
+        raise UnbalancedPanelError(
+            "method='demean' needs a balanced panel (each unit observed once in every period)"
+        )
+    n = proj.n
+    norms = np.sqrt(np.einsum("ij,ij->j", z, proj._w(z)))
+    gram_within = proj.demean_fe_inplace(z)
+    gram = proj.gram(z)
+    keep = independent_columns(gram[1:, 1:], norms[1:])
+    if not len(keep):
+        raise ValueError("all regressors are absorbed by the fixed effects")
+    xk = 1 + keep
+    bread = np.linalg.inv(gram[np.ix_(xk, xk)])
+    beta = bread @ gram[xk, 0]
+    u = z[:, 0] - z[:, xk] @ beta
+    if w is not None:
+        u = u * w
+    cl = unit if cluster == idname else time if cluster == tname else pd.factorize(col(cluster))[0]
+    n_clusters = int(cl.max()) + 1
+    # cluster scores sum_{i in g} x_i w_i u_i, one bincount per regressor
+    scores = np.column_stack(
+        [np.bincount(cl, weights=z[:, j] * u, minlength=n_clusters) for j in xk]
+    )
+    fe_sizes = [proj.n_units, proj.n_times]
+    fe_nested = [nested_in(unit, cl), nested_in(time, cl)]
+    cov = bread @ (scores.T @ scores) @ bread
+    cov *= ssc.factor(n, len(keep), n_clusters, fe_sizes, fe_nested)
+    gy, gxy, gxx = gram_within[0, 0], gram_within[xk, 0], gram_within[np.ix_(xk, xk)]
+    r2_within = 1.0 - (gy - 2 * beta @ gxy + beta @ gxx @ beta) / gy
+    return WithinFit(
+        names=[xnames[j] for j in keep],
+        params=beta,
+        cov=(cov + cov.T) / 2,
+        nobs=n,
+        n_units=proj.n_units,
+        n_times=proj.n_times,
+        n_clusters=n_clusters,
+        cluster=cluster,
+        r2_within=float(r2_within),
+        balanced=bool(proj.balanced),
+    )

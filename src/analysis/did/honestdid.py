@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from math import comb
 from dataclasses import dataclass, field
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -821,14 +821,30 @@ def honest_did(
     seed: int = 0,
     n_jobs: int = 1,
     progress: bool = False,
+    grid: str = "default",
 ) -> HonestDiDResult:
     """Sensitivity analysis for an event study (Rambachan & Roth 2023).
 
     ``betahat``/``sigma``: pre- then post-period event-study coefficients (reference period
     excluded) and their covariance. ``type``: "smoothness" (Delta^SD(M), FLCI),
     "relative_magnitude" (Delta^RM(Mbar), C-LF) or "both".
+
+    ``grid``: the candidate values of ``l'tau`` the Delta^RM confidence sets are read from.
+    ``"default"`` is R's, ``+/- 20 SE`` around zero; it cuts the confidence set off when the estimate
+    lies more than 20 SE from zero. ``"centered"`` centres it on the estimate with half-width
+    ``max(20 SE, 1.5 |estimate|)``, which always contains the estimate and zero.
     """
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec)
+    post = slice(numPrePeriods, None)
+    estimate = float(l_vec @ betahat[post])
+    std_error = float(np.sqrt(l_vec @ sigma[post, post] @ l_vec))
+    if grid == "default":
+        grid_lb = grid_ub = None
+    elif grid == "centered":
+        half = max(20 * std_error, 1.5 * abs(estimate))
+        grid_lb, grid_ub = estimate - half, estimate + half
+    else:
+        raise ValueError("grid must be 'default' or 'centered'")
     frames = []
     if type in ("smoothness", "both"):
         frames.append(
@@ -845,6 +861,8 @@ def honest_did(
                 l_vec,
                 alpha,
                 gridPoints=gridPoints,
+                grid_lb=grid_lb,
+                grid_ub=grid_ub,
                 seed=seed,
                 n_jobs=n_jobs,
                 progress=progress,
@@ -853,14 +871,13 @@ def honest_did(
     if not frames:
         raise ValueError("type must be 'smoothness', 'relative_magnitude' or 'both'")
     lb, ub = original_cs(betahat, sigma, numPrePeriods, numPostPeriods, l_vec, alpha)
-    post = slice(numPrePeriods, None)
     original = pd.DataFrame(
         [{"M": np.nan, "lb": lb, "ub": ub, "method": "Original", "delta": None}]
     )
     return HonestDiDResult(
         results=pd.concat(frames, ignore_index=True),
         original=original,
-        estimate=float(l_vec @ betahat[post]),
-        std_error=float(np.sqrt(l_vec @ sigma[post, post] @ l_vec)),
+        estimate=estimate,
+        std_error=std_error,
         alpha=alpha,
     )

@@ -38,21 +38,9 @@ from scipy import stats
 from scipy.linalg import qr as scipy_qr
 from scipy.sparse.linalg import splu
 
-from .results import tidy_frame
+from .results import PretrendTest, tidy_frame
 
 __all__ = ["ImputationResult", "PretrendTest", "imputation"]
-
-
-@dataclass
-class PretrendTest:
-    """BJS (2024) Test 1: leads estimated on untreated observations, joint Wald test = 0."""
-
-    leads: pd.DataFrame  # tidy frame of lead coefficients (term = "lead::k", k = 1..K)
-    wald: float
-    df: int
-    p_value: float
-    f_stat: float
-    f_p_value: float
 
 
 @dataclass
@@ -218,9 +206,9 @@ def _pretrend_test(df, cov_names, n_leads):
     g = d["_cl"].nunique()
     terms = [f"lead::{coefs[i].split('_')[1]}" for i in idx]
     return PretrendTest(
-        leads=tidy_frame(terms, b, np.sqrt(np.diag(V))),
-        wald=wald,
+        statistic=wald,
         df=k,
+        leads=tidy_frame(terms, b, np.sqrt(np.diag(V))),
         p_value=float(stats.chi2.sf(wald, k)),
         f_stat=wald / k,
         f_p_value=float(stats.f.sf(wald / k, k, g - 1)),

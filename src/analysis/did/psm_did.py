@@ -10,8 +10,9 @@ standardized differences and variance ratios as balance diagnostics):
 3. matching on the logit score (or the score): nearest neighbour(s) within a caliper, with or
    without replacement, or Epanechnikov kernel matching; the result is a weight per unit
    (treated 1, controls the number/kernel share of treated they stand in for);
-4. TWFE DiD with unit and year effects on the matched units, weighted (linearmodels ``PanelOLS``
-   with ``weights``), standard errors clustered (by unit unless ``cluster`` is given).
+4. TWFE DiD with unit and year effects on the matched units, weighted by the matching weights (the
+   fixed-effects kernel ``analysis.did.fe.fit_within``), standard errors clustered (by unit unless
+   ``cluster`` is given) with linearmodels ``PanelOLS``'s default small-sample convention.
 
 Hand-written matching: none of the project's dependencies (statsmodels, linearmodels, pyfixest)
 offers caliper / kernel matching on a given score with ATT weights, and it is a few vectorised lines.
@@ -24,10 +25,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from linearmodels.panel import PanelOLS
 
+from analysis.did.fe import (
+    PANELOLS_DEFAULT,
+    WithinFit,
+    encode_panel,
+    fit_within,
+    treatment_from_cohort,
+)
 from analysis.did.results import tidy_frame
-from analysis.did.fe import encode_panel, treatment_from_cohort
 
 __all__ = ["PSMDiDResult", "balance_table", "match_units", "psm_did", "unit_covariates"]
 
@@ -236,15 +242,12 @@ class PSMDiDResult:
 
 
 # -------------------------------------------------------------------------------- estimator
-def _twfe(df, yname, idname, tname, controls, cluster, weights=None):
-    p = df.set_index([idname, tname])
-    exog = p[["_D", *controls]]
-    mod = PanelOLS(
-        p[yname], exog, weights=weights, entity_effects=True, time_effects=True, drop_absorbed=True
+def _twfe(df, yname, idname, tname, controls, cluster, weights=None) -> WithinFit:
+    # linearmodels PanelOLS's default clustered covariance (n / (n - k - #effects), no G/(G-1)),
+    # the convention of the published PSM-DID numbers; see analysis.did.fe.PANELOLS_DEFAULT
+    return fit_within(
+        df, yname, ["_D", *controls], idname, tname, cluster, weights, ssc=PANELOLS_DEFAULT
     )
-    cl = p.index.get_level_values(0) if cluster == idname else p[cluster]
-    clusters = pd.Series(pd.factorize(cl)[0], index=p.index, name="cluster")
-    return mod.fit(cov_type="clustered", clusters=clusters)
 
 
 def psm_did(
@@ -319,17 +322,16 @@ def psm_did(
     fit_u = _twfe(full, yname, idname, tname, controls, cluster)
     wmap = units["weight"]
     matched = full[full[idname].map(wmap) > 0].copy()
-    mw = pd.Series(
-        matched[idname].map(wmap).to_numpy(float),
-        index=pd.MultiIndex.from_frame(matched[[idname, tname]]),
-    )
-    fit_m = _twfe(matched, yname, idname, tname, controls, cluster, weights=mw)
+    matched["_w"] = matched[idname].map(wmap).to_numpy(float)
+    fit_m = _twfe(matched, yname, idname, tname, controls, cluster, weights="_w")
+    if "_D" not in fit_m.names or "_D" not in fit_u.names:
+        raise ValueError("the treatment is absorbed by the fixed effects")
     return PSMDiDResult(
         term=f"D({gname})",
-        estimate=float(fit_m.params["_D"]),
-        std_error=float(fit_m.std_errors["_D"]),
-        estimate_unmatched=float(fit_u.params["_D"]),
-        std_error_unmatched=float(fit_u.std_errors["_D"]),
+        estimate=float(fit_m.params[0]),
+        std_error=float(fit_m.std_errors[0]),
+        estimate_unmatched=float(fit_u.params[0]),
+        std_error_unmatched=float(fit_u.std_errors[0]),
         method=method,
         n_treated=int(units["treated"].sum()),
         n_treated_matched=int((units["treated"] & (units["weight"] > 0)).sum()),

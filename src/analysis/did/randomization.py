@@ -17,10 +17,21 @@ denominator has a closed form (two-way demeaning of a 0/1 matrix); for unbalance
 ``D' M_W D = D' M_unit D - ||B' D||^2`` with ``B`` an orthonormal basis of the within-unit demeaned
 year dummies and controls, again a gather per draw (exact). Only panels with very many periods fall
 back to demeaning the placebo ``D`` columns in batches by alternating projections (pyfixest).
+
+``permutation_test`` is the general version for any staggered-adoption estimator (BJS imputation,
+Callaway-Sant'Anna, ...): the same permutations of the cohort vector (within strata), a user
+statistic ``stat(data) -> (estimate, se)`` re-evaluated on each placebo data set, and by default
+the *studentized* statistic ``t = estimate / se``. Studentizing makes the test asymptotically valid
+for the weak null ``ATT = 0`` as well as exact for the sharp null of no effect for any unit (Chung &
+Romano 2013, Ann. Statist. 41(2); Wu & Ding 2021, JASA 116(536)), and it is the version MacKinnon &
+Webb (2020) recommend over the coefficient when treated clusters are few. ``bjs_statistic`` and
+``cs_statistic`` build the statistic for the project's BJS and CS estimators.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,10 +39,22 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from analysis.did.fe import FEProjector, encode_panel, group_sum, treatment_from_cohort
 from analysis.did.results import tidy_frame
-from analysis.did.fe import FEProjector, _group_sum, encode_panel, treatment_from_cohort
+from analysis.pvalues import format_p
 
-__all__ = ["RandomizationResult", "permute_cohorts", "randomization_inference"]
+__all__ = [
+    "BJSStatistic",
+    "CSStatistic",
+    "PermutationTestResult",
+    "RandomizationResult",
+    "bjs_statistic",
+    "cs_statistic",
+    "permutation_p_value",
+    "permutation_test",
+    "permute_cohorts",
+    "randomization_inference",
+]
 
 
 @dataclass
@@ -53,6 +76,16 @@ class RandomizationResult:
     @property
     def n_draws(self) -> int:
         return len(self.draws)
+
+    @property
+    def at_floor(self) -> bool:
+        """True when the p-value is the smallest attainable, ``1 / (draws + 1)``."""
+        return _at_floor(self.p_value, self.n_draws)
+
+    @property
+    def p_value_text(self) -> str:
+        """``"p = 0.034"`` or, at the floor, ``"p <= 0.001"``."""
+        return _p_text(self.p_value, self.n_draws)
 
     def placebo_cohorts(self, b: int) -> pd.Series:
         """Cohort (first treatment year, 0 = never) per unit in placebo draw ``b``."""
@@ -146,8 +179,8 @@ class _PlaceboTWFE:
         self.dobs = dobs
         n_u = proj.n_units
         # numerator table: C[i, j] = sum_{obs of unit i} D_j * M_W y
-        self.C = _group_sum(proj.unit, dobs * y_res[:, None], n_u)
-        self.L = _group_sum(proj.unit, dobs, n_u)  # treated periods per (unit, cohort)
+        self.C = group_sum(proj.unit, dobs * y_res[:, None], n_u)
+        self.L = group_sum(proj.unit, dobs, n_u)  # treated periods per (unit, cohort)
         self.Q = None
         if proj.balanced:
             tpat = np.zeros((len(cohort_values), proj.n_times))
@@ -159,7 +192,7 @@ class _PlaceboTWFE:
         if q is not None:  # Q[i, j, :] = sum_{obs of unit i} D_j * q
             k = q.shape[1]
             prod = (dobs[:, :, None] * q[:, None, :]).reshape(len(dobs), -1)
-            self.Q = _group_sum(proj.unit, prod, n_u).reshape(n_u, len(cohort_values), k)
+            self.Q = group_sum(proj.unit, prod, n_u).reshape(n_u, len(cohort_values), k)
 
     def coefs(self, idx: np.ndarray) -> np.ndarray:
         """TWFE coefficients for a (draws, n_units) array of cohort indices."""
@@ -278,3 +311,341 @@ def randomization_inference(
         cohort_values=cvals,
         placebo_index=index,
     )
+
+
+# ------------------------------------------------------------------ p-value helpers (shared)
+def permutation_p_value(actual: float, draws: np.ndarray) -> float:
+    """Two-sided ``(1 + #{|draw| >= |actual|}) / (1 + B)`` over the finite draws.
+
+    A relative tolerance of 1e-10 makes a placebo draw that reproduces the actual assignment count
+    as a tie (it is one, up to rounding).
+    """
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    extreme = np.abs(draws) >= abs(actual) * (1 - 1e-10)
+    return float((1 + extreme.sum()) / (1 + len(draws)))
+
+
+def _at_floor(p_value: float, n_draws: int) -> bool:
+    return bool(p_value <= 1.0 / (n_draws + 1) * (1 + 1e-12))
+
+
+def _p_text(p_value: float, n_draws: int) -> str:
+    return format_p(p_value, n_draws, space=" ")
+
+
+# ------------------------------------------------------------------ general (any estimator)
+@dataclass
+class PermutationTestResult:
+    """Actual statistic, its placebo distribution and the randomization p-value.
+
+    ``statistic`` is ``"t"`` (estimate / se, the default) or ``"estimate"``; ``draws`` holds the
+    placebo values of that statistic (NaN where the estimator returned a non-finite value; those
+    draws are left out of the p-value and counted in ``n_failed``).
+    """
+
+    estimate: float
+    std_error: float
+    statistic: str
+    actual: float  # the observed statistic (t or estimate)
+    draws: np.ndarray
+    draws_estimate: np.ndarray
+    draws_se: np.ndarray
+    p_value: float
+    n_failed: int
+    within: str | None
+    seed: int | None
+    label: str = "ATT"
+    unit_ids: np.ndarray = field(default=None, repr=False)
+    cohort_values: np.ndarray = field(default=None, repr=False)
+    placebo_index: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def n_draws(self) -> int:
+        """Number of placebo draws used in the p-value (finite statistic)."""
+        return int(np.isfinite(self.draws).sum())
+
+    @property
+    def t_stat(self) -> float:
+        return self.estimate / self.std_error
+
+    @property
+    def at_floor(self) -> bool:
+        """True when the p-value is the smallest attainable, ``1 / (draws + 1)``: report it as
+        ``p <= 1/(B+1)`` (see ``p_value_text``), not as an exact value."""
+        return _at_floor(self.p_value, self.n_draws)
+
+    @property
+    def p_value_floor(self) -> float:
+        return 1.0 / (self.n_draws + 1)
+
+    @property
+    def p_value_text(self) -> str:
+        return _p_text(self.p_value, self.n_draws)
+
+    def placebo_cohorts(self, b: int) -> pd.Series:
+        """Cohort (first treatment period, 0 = never) per unit in placebo draw ``b``."""
+        return pd.Series(
+            self.cohort_values[self.placebo_index[b]], index=self.unit_ids, name="placebo_cohort"
+        )
+
+    def tidy(self) -> pd.DataFrame:
+        """One row: the actual estimate and its (analytic) s.e.; ``p_value`` is the RI p-value.
+
+        No confidence interval (NaN): a permutation test of the null gives none without a model
+        for the effects under alternatives.
+        """
+        out = tidy_frame([self.label], [self.estimate], [self.std_error])
+        out["statistic"] = self.actual
+        out["p_value"] = self.p_value
+        out[["conf_low", "conf_high"]] = np.nan
+        return out
+
+    def summary(self) -> str:
+        strata = f" within {self.within}" if self.within else ""
+        failed = f" ({self.n_failed} failed draws left out)" if self.n_failed else ""
+        kind = "studentized (t = estimate / se)" if self.statistic == "t" else "unstudentized"
+        return (
+            f"Randomization inference, {kind}, for {self.label}\n"
+            f"  draws {self.n_draws}{strata}{failed}\n"
+            f"  estimate {self.estimate:.6g}, s.e. {self.std_error:.4g}, "
+            f"statistic {self.actual:.4g}; placebo sd {np.nanstd(self.draws, ddof=1):.4g}\n"
+            f"  two-sided RI {self.p_value_text}"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None, bins: int = 40):
+        """Histogram of the placebo statistics with the actual one as a line."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        d = self.draws[np.isfinite(self.draws)]
+        ax.hist(d, bins=bins, density=True, color="0.75", edgecolor="white", label="placebo")
+        ax.axvline(self.actual, color="C3", lw=2, label=f"actual = {self.actual:.3g}")
+        name = "t statistic" if self.statistic == "t" else "estimate"
+        ax.set_xlabel(f"{name} of {self.label}")
+        ax.set_ylabel("density")
+        ax.set_title(f"Randomization inference ({self.p_value_text}, {self.n_draws} draws)")
+        ax.legend(frameon=False)
+        return ax
+
+
+def _unit_layout(data: pd.DataFrame, idname: str, gname: str, within: str | None):
+    """Per-unit cohort index and strata codes, in sorted-unit order (as ``randomization_inference``
+    so that the same seed gives the same permutations in both paths)."""
+    if data[idname].isna().any():
+        raise ValueError(f"missing values in {idname}")
+    row_unit, unit_ids = pd.factorize(data[idname], sort=True)
+    g = data[gname].fillna(0)
+    by_unit = pd.DataFrame({"u": row_unit, "g": g.to_numpy()}).groupby("u", sort=True)["g"]
+    if (by_unit.nunique() > 1).any():
+        raise ValueError(f"{gname} must be constant within {idname}")
+    cohort_u = by_unit.first().to_numpy()
+    strata = None
+    if within:
+        if data[within].isna().any():
+            raise ValueError(f"missing values in the strata column {within}")
+        s = pd.DataFrame({"u": row_unit, "s": data[within].to_numpy()}).groupby("u", sort=True)
+        if (s["s"].nunique() > 1).any():
+            raise ValueError(f"{within} must be constant within {idname}")
+        strata = pd.factorize(s["s"].first())[0]
+    cvals, cidx = np.unique(cohort_u, return_inverse=True)
+    return row_unit, np.asarray(unit_ids), cvals, cidx, strata
+
+
+def _evaluate(data, stat, gname, row_unit, cvals, idx_rows) -> np.ndarray:
+    """(k, 2) array of (estimate, se) for k placebo assignments (rows of unit cohort indices)."""
+    out = np.full((len(idx_rows), 2), np.nan)
+    for k, idx in enumerate(idx_rows):
+        placebo = data.assign(**{gname: cvals[idx][row_unit]})
+        est, se = stat(placebo)
+        out[k] = float(est), float(np.nan if se is None else se)
+    return out
+
+
+def permutation_test(
+    data: pd.DataFrame,
+    stat: Callable[[pd.DataFrame], tuple[float, float]],
+    idname: str,
+    gname: str,
+    within: str | None = None,
+    draws: int = 999,
+    seed: int | None = None,
+    statistic: str = "t",
+    n_jobs: int = 1,
+    backend: str | None = None,
+    chunk_size: int = 20,
+    progress: bool = True,
+    label: str = "ATT",
+) -> PermutationTestResult:
+    """Randomization inference for any staggered-adoption estimator by permuting adoption dates.
+
+    The per-unit cohort vector (``gname``: first treated period, 0/NaN = never treated, written
+    back as 0) is permuted across units keeping the cohort sizes -- within the strata of
+    ``within`` if given (e.g. province, or a region x coastal cell), so that the test compares the
+    actual assignment only with assignments that the design could have produced. For each placebo
+    data set ``stat(placebo) -> (estimate, se)`` is evaluated; the statistic is ``estimate / se``
+    (``statistic="t"``, studentized: valid for the weak null ATT = 0 asymptotically, exact for the
+    sharp null) or the estimate (``"estimate"``: exact for the sharp null only). p-value:
+    ``(1 + #{|s_b| >= |s|}) / (1 + B)`` over the placebo draws with a finite statistic.
+
+    Only ``gname`` is replaced in the placebo data sets: the statistic must derive treatment
+    from it (a stored treatment dummy would keep the actual assignment).
+
+    Parameters
+    ----------
+    stat : callable on a data frame shaped like ``data``; see :func:`bjs_statistic` and
+        :func:`cs_statistic`. Must be deterministic. With ``n_jobs > 1`` and the default
+        process backend it must be picklable (module-level function or the classes below).
+    within : unit-level strata column; permutations never move a cohort across strata.
+    draws, seed : number of placebo assignments and the seed of ``numpy.random.default_rng``;
+        the permutations are drawn up front, so results depend on ``seed`` only (not ``n_jobs``).
+    n_jobs, backend, chunk_size : joblib workers over chunks of ``chunk_size`` draws
+        (``backend=None``: joblib's default, processes).
+    progress : tqdm bar over draws.
+    """
+    if statistic not in ("t", "estimate"):
+        raise ValueError("statistic must be 't' or 'estimate'")
+    if draws < 1:
+        raise ValueError("draws must be >= 1")
+    row_unit, unit_ids, cvals, cidx, strata = _unit_layout(data, idname, gname, within)
+    if len(cvals) < 2:
+        raise ValueError(f"{gname} takes a single value: nothing to permute")
+
+    def value(res: np.ndarray) -> np.ndarray:
+        if statistic == "estimate":
+            return res[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(res[:, 1] > 0, res[:, 0] / res[:, 1], np.nan)
+
+    actual_pair = _evaluate(data, stat, gname, row_unit, cvals, cidx[None, :])
+    actual = float(value(actual_pair)[0])
+    if not np.isfinite(actual):
+        raise ValueError(f"the statistic is not finite on the actual data: {actual_pair[0]}")
+
+    rng = np.random.default_rng(seed)
+    index = permute_cohorts(cidx, strata, draws, rng)
+    chunks = [index[i : i + chunk_size] for i in range(0, draws, chunk_size)]
+    runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+    jobs = runner(delayed(_evaluate)(data, stat, gname, row_unit, cvals, c) for c in chunks)
+    parts = []
+    with tqdm(total=draws, disable=not progress, desc="placebo draws", unit="draw") as bar:
+        for part in jobs:
+            parts.append(part)
+            bar.update(len(part))
+    res = np.concatenate(parts)
+    vals = value(res)
+    n_failed = int((~np.isfinite(vals)).sum())
+    if n_failed:
+        warnings.warn(
+            f"{n_failed} of {draws} placebo draws gave a non-finite statistic; left out",
+            stacklevel=2,
+        )
+    return PermutationTestResult(
+        estimate=float(actual_pair[0, 0]),
+        std_error=float(actual_pair[0, 1]),
+        statistic=statistic,
+        actual=actual,
+        draws=vals,
+        draws_estimate=res[:, 0],
+        draws_se=res[:, 1],
+        p_value=permutation_p_value(actual, vals),
+        n_failed=n_failed,
+        within=within,
+        seed=seed,
+        label=label,
+        unit_ids=unit_ids,
+        cohort_values=cvals,
+        placebo_index=index,
+    )
+
+
+# ------------------------------------------------------------------ statistics for the estimators
+@dataclass(frozen=True)
+class BJSStatistic:
+    """``data -> (overall ATT, conservative clustered s.e.)`` of the BJS imputation estimator
+    (:func:`analysis.did.imputation.imputation` with ``horizons=False``). Picklable."""
+
+    yname: str
+    tname: str
+    idname: str
+    gname: str
+    covariates: tuple[str, ...] = ()
+    cluster: str | None = None
+    leaveout: bool = False
+
+    def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
+        from analysis.did.imputation import imputation
+
+        with warnings.catch_warnings():
+            # placebo assignments can leave treated cells without untreated support; the
+            # estimator drops them with a warning, which would flood the output 1,000 times
+            warnings.simplefilter("ignore")
+            r = imputation(
+                data,
+                self.yname,
+                self.tname,
+                self.idname,
+                self.gname,
+                covariates=list(self.covariates),
+                horizons=False,
+                cluster=self.cluster,
+                leaveout=self.leaveout,
+            )
+        return float(r.estimates[0]), float(r.std_errors[0])
+
+
+def bjs_statistic(
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    leaveout: bool = False,
+) -> BJSStatistic:
+    """Statistic for :func:`permutation_test`: the BJS overall ATT and its s.e."""
+    return BJSStatistic(yname, tname, idname, gname, tuple(covariates or ()), cluster, leaveout)
+
+
+@dataclass(frozen=True)
+class CSStatistic:
+    """``data -> (aggregated ATT, analytic s.e.)`` of Callaway & Sant'Anna
+    (:func:`analysis.did.callaway_santanna.att_gt` then ``.aggregate(aggregation)``; the overall
+    ATT of that aggregation). ``options`` are passed to ``att_gt`` (``xformla``,
+    ``control_group``, ``est_method``, ``base_period``, ``clustervars``, ...). Picklable."""
+
+    yname: str
+    tname: str
+    idname: str
+    gname: str
+    aggregation: str = "simple"
+    options: tuple = ()
+
+    def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
+        from analysis.did.callaway_santanna import att_gt
+
+        opts = {k: list(v) if isinstance(v, tuple) else v for k, v in self.options}
+        opts.setdefault("progress", False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gt = att_gt(data, self.yname, self.tname, self.idname, self.gname, **opts)
+            agg = gt.aggregate(self.aggregation, na_rm=True)
+        return float(agg.overall_att), float(agg.overall_se)
+
+
+def cs_statistic(
+    yname: str, tname: str, idname: str, gname: str, aggregation: str = "simple", **att_gt_options
+) -> CSStatistic:
+    """Statistic for :func:`permutation_test`: a Callaway-Sant'Anna aggregated ATT and its s.e.
+
+    ``att_gt_options`` go to ``att_gt`` (e.g. ``xformla=["x"]``, ``control_group="notyettreated"``);
+    keep ``bstrap=False`` (the default) so that the s.e. is analytic and deterministic.
+    """
+    opts = tuple(
+        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in att_gt_options.items())
+    )
+    return CSStatistic(yname, tname, idname, gname, aggregation, opts)

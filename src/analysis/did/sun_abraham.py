@@ -80,6 +80,14 @@ class SunAbrahamResult:
         a = self.alpha if alpha is None else alpha
         return tidy_frame(["ATT"], [self.att], [self.att_se], alpha=a)
 
+    def se_fixed_weights(self, cells: np.ndarray) -> float:
+        """SE of the observation-share-weighted average of the CATTs in ``cells`` (boolean mask over
+        ``catt``) with the weights held fixed (``fixest::aggregate``). ``std_errors_fixed_weights``
+        (per event time) and ``att_se_fixed_weights`` (``cells = event_time >= 0``) are this quantity."""
+        w = self.catt["n_obs"].to_numpy(float) * np.asarray(cells)
+        w /= w.sum()
+        return float(np.sqrt(w @ self.vcov_catt @ w))
+
     @property
     def n(self) -> int:
         return self.n_obs

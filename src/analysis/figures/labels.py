@@ -1,4 +1,26 @@
-"""Figure labels in English and Chinese (params.yaml: report.lang)."""
+"""Every string a figure shows, in English and Chinese (each figure is drawn in both languages).
+
+Three kinds of string:
+
+- ``label(key, lang)``: fixed figure labels (axis titles, legends, titles), by key;
+- ``tr(text, lang)``: strings that arrive with the data (row labels of the robustness summary,
+  Goodman-Bacon comparison types, HonestDiD restrictions, specification-curve choices,
+  heterogeneity groups, simulation designs). English is their source language; ``TRANSLATIONS_ZH``
+  holds the fixed ones and ``PATTERNS_ZH`` the ones that carry a number or a name
+  (``"TWFE, placebo RI p = 0.010"``). A string with no translation is returned unchanged, so a new
+  label shows up in English in the zh figures, which the zh-figure test catches;
+- ``p_text(p, draws)``: a p-value as printed in figures (never ``p = 0``).
+
+Estimator acronyms (TWFE, CS, SA, BJS, PSM-DID), citations and proper names stay as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from analysis.pvalues import format_p
+
+LANGS = ("en", "zh")
 
 LABELS = {
     "en": {
@@ -9,6 +31,7 @@ LABELS = {
         "never": "Never designated",
         "cohort": "Designation year",
         "log_exports": "Log exports (USD mn)",
+        "n_cities": "Number of cities",
         "share_cities": "Share of cities (poorest to richest exporters)",
         "share_exports": "Share of exports",
         "event_time": "Years relative to treatment",
@@ -17,15 +40,24 @@ LABELS = {
         "twfe_es": "TWFE event study",
         "dose": "Broadband users per 100 people",
         "dose_effect": "Effect on log exports (vs lowest bin)",
+        "spline": "TWFE, cubic B-spline",
+        "bins": "TWFE, quantile bins (vs lowest bin)",
         "rollout_title": "Roll-out of the treatments",
-        "map_title": "Pilot zones by designation year",
         "dist_title": "Export distribution across cities",
         "lorenz_title": "Concentration of exports",
+        "top_exporters": "Largest exporters",
         "pilot_es_title": "Pilot zones: effect on log exports by years since designation",
         "rail_es_title": "Rail links: effect on log exports by years since first service",
         "dose_title": "Network coverage: dose-response of log exports",
-        "lon": "Longitude",
-        "lat": "Latitude",
+        "sim_error": "Estimate − true ATT",
+        "bjs_city_effect": "Mean imputed effect on log exports (BJS)",
+        "synthetic_badge": "SYNTHETIC DATA — not real exports",
+        "actual": "actual = {value:.3f}",
+        "pooled": "pooled = {value:.3f}",
+        "median": "median = {value:.3f}",
+        "true_att": "true ATT = {value:.3f} (simulation)",
+        "twfe_line": "TWFE = {value:.3f}",
+        "ri_title": "Randomization inference ({draws} draws, {p})",
     },
     "zh": {
         "year": "年份",
@@ -35,35 +67,206 @@ LABELS = {
         "never": "未设立",
         "cohort": "设立年份",
         "log_exports": "出口额对数（百万美元）",
+        "n_cities": "城市数",
         "share_cities": "城市累计占比（按出口额由低到高）",
         "share_exports": "出口累计占比",
         "event_time": "相对处理年份",
         "effect": "对出口额对数的影响",
         "truth": "真实效应（模拟）",
-        "twfe_es": "双向固定效应事件研究",
+        "twfe_es": "TWFE 事件研究",
         "dose": "每百人宽带用户数",
         "dose_effect": "对出口额对数的影响（相对最低组）",
+        "spline": "TWFE，三次 B 样条",
+        "bins": "TWFE，分位数分组（相对最低组）",
         "rollout_title": "政策与基础设施的推进",
-        "map_title": "综试区设立年份的空间分布",
         "dist_title": "城市出口额分布",
         "lorenz_title": "出口集中度",
+        "top_exporters": "出口额最大的城市",
         "pilot_es_title": "综试区：设立后各年对出口额对数的影响",
         "rail_es_title": "铁路联通：首趟班列后各年对出口额对数的影响",
         "dose_title": "网络覆盖：出口额对数的剂量反应",
-        "lon": "经度",
-        "lat": "纬度",
+        "sim_error": "估计值 − 真实 ATT",
+        "bjs_city_effect": "插补估计的城市平均效应（出口额对数，BJS）",
+        "synthetic_badge": "模拟数据——非真实出口",
+        "actual": "实际估计 = {value:.3f}",
+        "pooled": "合并估计 = {value:.3f}",
+        "median": "中位数 = {value:.3f}",
+        "true_att": "真实 ATT = {value:.3f}（模拟）",
+        "twfe_line": "TWFE = {value:.3f}",
+        "ri_title": "随机化推断（{draws} 次抽样，{p}）",
     },
 }
 
 
-def label(key: str, lang: str = "en") -> str:
-    return LABELS[lang][key]
+def label(key: str, lang: str = "en", **values) -> str:
+    text = LABELS[lang][key]
+    return text.format(**values) if values else text
 
 
-# Free-text figure strings (robustness figures): English source -> Chinese.
-TRANSLATIONS_ZH = {'Heterogeneity of the pilot-zone effect': '综试区效应的异质性', 'Specification curve': '设定曲线', 'Pilot-zone effect across robustness checks': '各稳健性检验下的综试区效应', 'Effect on log exports (95% CI)': '对出口额对数的影响（95% 置信区间）', 'Estimate (95% CI)': '估计值（95% 置信区间）', 'Specifications, ordered by estimate': '设定（按估计值排序）', 'TWFE coefficient under placebo timing': '安慰剂设立时间下的 TWFE 系数', 'Density': '密度', 'Weight': '权重', '2x2 DiD estimate': '2x2 双重差分估计', 'Goodman-Bacon decomposition': 'Goodman-Bacon 分解', 'Robust 95% CI of the average post effect': '设立后平均效应的稳健 95% 置信区间', '|standardized mean difference|': '|标准化均值差|', 'Covariate balance (PSM)': '协变量平衡（倾向得分匹配）', 'placebo estimates': '安慰剂估计', 'baseline': '基准', 'before matching': '匹配前', 'after matching': '匹配后', 'original': '原始区间'}
+# Strings that come with the data, English source -> Chinese.
+TRANSLATIONS_ZH = {
+    # robustness figures: titles and axes
+    "Heterogeneity of the pilot-zone effect": "综试区效应的异质性",
+    "Specification curve": "设定曲线",
+    "Pilot-zone effect across robustness checks": "各稳健性检验下的综试区效应",
+    "Effect on log exports (95% CI)": "对出口额对数的影响（95% 置信区间）",
+    "Estimate (95% CI)": "估计值（95% 置信区间）",
+    "Specifications, ordered by estimate": "设定（按估计值排序）",
+    "TWFE coefficient under placebo timing": "安慰剂设立时间下的 TWFE 系数",
+    "Density": "密度",
+    "Weight": "权重",
+    "2x2 DiD estimate": "2x2 双重差分估计",
+    "Goodman-Bacon decomposition": "Goodman-Bacon 分解",
+    "Robust 95% CI of the average post effect": "设立后平均效应的稳健 95% 置信区间",
+    "|standardized mean difference|": "|标准化均值差|",
+    "Covariate balance (PSM)": "协变量平衡（倾向得分匹配）",
+    "placebo estimates": "安慰剂估计",
+    "baseline": "基准",
+    "before matching": "匹配前",
+    "after matching": "匹配后",
+    "original": "原始区间",
+    "Original": "原始区间",
+    # robustness summary rows (analysis.studies.robustness.checklist)
+    "TWFE (baseline, city-clustered CI)": "TWFE（基准，城市聚类置信区间）",
+    "PSM-DID": "PSM-DID（倾向得分匹配双重差分）",
+    "TWFE without controls (Bacon total)": "无控制变量的 TWFE（Bacon 分解总和）",
+    "CS simple ATT": "CS 简单平均 ATT",
+    "pilot free trade zone": "自由贸易试验区",
+    "average": "平均",
+    "first": "设立当年",
+    # Goodman-Bacon comparison types (analysis.did.bacon)
+    "Treated vs Untreated": "处理组 vs 从未处理组",
+    "Earlier vs Later Treated": "较早处理组 vs 较晚处理组（以未处理期为对照）",
+    "Later vs Earlier Treated": "较晚处理组 vs 较早处理组（以已处理组为对照）",
+    "Later vs Always Treated": "较晚处理组 vs 始终处理组",
+    # HonestDiD restrictions and methods (analysis.did.honestdid)
+    "DeltaSD": r"平滑性限制 $\Delta^{SD}(M)$",
+    "DeltaRM": r"相对幅度限制 $\Delta^{RM}(\bar{M})$",
+    "FLCI": "FLCI（固定长度置信区间）",
+    "C-LF": "C-LF（条件-最小有利混合检验）",
+    "Conditional": "条件检验",
+    # heterogeneity (analysis.studies.robustness.heterogeneity)
+    "region": "地区",
+    "coastal": "沿海",
+    "inland": "内陆",
+    "batch": "批次",
+    "size": "规模（2010 年出口额三分位）",
+    "east": "东部",
+    "central": "中部",
+    "west": "西部",
+    "northeast": "东北",
+    "small": "小",
+    "medium": "中",
+    "large": "大",
+    "interaction": "交互项",
+    "split": "分样本",
+    "pooled": "合并",
+    # specification-curve dimensions and choices (analysis.studies.robustness.spec_curve)
+    "estimator": "估计量",
+    "controls": "控制变量",
+    "sample": "样本",
+    "cluster": "聚类",
+    "timing": "处理时点",
+    "outcome": "结果变量",
+    "none": "无",
+    "controls+treatments": "控制变量+其他处理",
+    "all": "全部城市",
+    "drop_ftz": "剔除自贸区城市",
+    "city_code": "城市",
+    "province": "省份",
+    "approval": "批复当年",
+    "following": "批复次年",
+    "log_exports": "出口额对数",
+    "export_growth": "出口增长率",
+    "log_exports_pc": "人均出口额对数",
+    # covariates (PSM balance)
+    "log_gdp_pc": "人均 GDP 对数",
+    "log_population": "人口对数",
+    "log_fdi": "FDI 对数",
+    "industry_share_pct": "第二产业占比（%）",
+    # simulation designs and estimators (analysis.studies.simulation)
+    "homogeneous, constant effect": "同质、恒定效应",
+    "heterogeneous, growing effect (default)": "异质、逐年增长的效应（默认）",
+    "TWFE (one dummy)": "TWFE（单一处理虚拟变量）",
+    "Imputation (BJS)": "插补估计（BJS）",
+    "Callaway-Sant'Anna": "Callaway-Sant'Anna",
+    "Sun-Abraham": "Sun-Abraham",
+    "TWFE event study": "TWFE 事件研究",
+}
+
+
+def _zh(text: str) -> str:
+    return tr(text, "zh")
+
+
+# Strings with a number or a name inside: (pattern, Chinese with the groups translated).
+PATTERNS_ZH: list[tuple[re.Pattern, object]] = [
+    (
+        re.compile(r"^TWFE, wild bootstrap CI \((.+)\)$"),
+        lambda m: f"TWFE，野聚类自助法置信区间（按{_zh(m[1])}聚类）",
+    ),
+    (re.compile(r"^TWFE, placebo RI (p .+)$"), lambda m: f"TWFE，安慰剂随机化推断 {m[1]}"),
+    (
+        re.compile(r"^Event study, (\w+) post effect$"),
+        lambda m: f"事件研究，设立后{_zh(m[1])}效应",
+    ),
+    (
+        re.compile(r"^Spec curve median \(range of (\d+)\)$"),
+        lambda m: f"设定曲线中位数（{m[1]} 个设定的范围）",
+    ),
+    (re.compile(r"^control: (.+)$"), lambda m: f"控制：{_zh(m[1])}"),
+    (re.compile(r"^drop: (.+)$"), lambda m: f"剔除：{_zh(m[1])}"),
+    (re.compile(r"^batch (\d+)$"), lambda m: f"第 {m[1]} 批"),
+    (re.compile(r"^(TWFE|CS simple ATT|SA|BJS), (.+)$"), lambda m: f"{_zh(m[1])}，{_zh(m[2])}"),
+    (re.compile(r"^(\w+): (.+)$"), lambda m: f"{_zh(m[1])}：{_zh(m[2])}"),
+    (re.compile(r"^(.+), (.+)$"), lambda m: f"{_zh(m[1])}，{_zh(m[2])}"),
+]
 
 
 def tr(text: str, lang: str = "en") -> str:
-    """``text`` in ``lang`` (English is the source language)."""
-    return TRANSLATIONS_ZH.get(text, text) if lang == "zh" else text
+    """``text`` in ``lang`` (English is the source language; untranslated text is returned as is)."""
+    text = str(text)
+    if lang != "zh":
+        return text
+    if text in TRANSLATIONS_ZH:
+        return TRANSLATIONS_ZH[text]
+    for pattern, replace in PATTERNS_ZH:
+        match = pattern.match(text)
+        if match:
+            return replace(match)
+    return text
+
+
+COVARIATES_EN = {
+    "log_gdp_pc": "log GDP per capita",
+    "log_population": "log population",
+    "log_fdi": "log FDI",
+    "industry_share_pct": "industry share (%)",
+}
+
+
+def covariate(name: str, lang: str = "en") -> str:
+    return tr(name, lang) if lang == "zh" else COVARIATES_EN.get(name, name)
+
+
+ESTIMATOR_CODES = ("twfe", "cs", "sa", "bjs")
+
+
+def spec_choice(dimension: str, option: str, lang: str = "en") -> str:
+    """A row label of the specification curve's indicator panel: the code names in English
+    (``cluster: province``, as in params.yaml), translated in Chinese (estimators as acronyms)."""
+    if lang != "zh":
+        return f"{dimension}: {option}"
+    if option in ESTIMATOR_CODES:
+        shown = option.upper()
+    elif (dimension, option) == ("controls", "controls"):
+        shown = "有"
+    else:
+        shown = tr(option, lang)
+    return f"{tr(dimension, lang)}：{shown}"
+
+
+def p_text(p: float | None, draws: int | None = None) -> str:
+    """A p-value for a figure, in the one convention of :mod:`analysis.pvalues` (never ``p = 0``;
+    a resampling p-value at its floor 1/(B+1) is printed as that bound)."""
+    return format_p(p, draws, na="p = n/a", space=" ")

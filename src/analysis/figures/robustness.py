@@ -9,10 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.figures.labels import tr
+from analysis.figures.labels import covariate, label, p_text, spec_choice, tr
 from analysis.figures.style import PALETTE
 
 SPEC_DIMENSIONS = ["estimator", "controls", "sample", "cluster", "timing", "outcome"]
+DELTA_EN = {
+    "DeltaSD": r"Smoothness restriction $\Delta^{SD}(M)$",
+    "DeltaRM": r"Relative magnitudes $\Delta^{RM}(\bar{M})$",
+}
 _METHOD_STYLE = {
     "interaction": (PALETTE[0], "o"),
     "split": (PALETTE[1], "s"),
@@ -44,7 +48,7 @@ def coefficient_axes(
         lw=1.2,
         ms=5,
     )
-    ax.set_yticks(y, frame[label_col].astype(str))
+    ax.set_yticks(y, [tr(text, lang) for text in frame[label_col].astype(str)])
     if ref is not None:
         ax.axvline(ref, color="0.3", lw=0.8, ls="--")
     ax.set_xlabel(tr("Effect on log exports (95% CI)", lang))
@@ -52,17 +56,18 @@ def coefficient_axes(
 
 
 def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None, lang: str = "en"):
-    """Group effects by dimension (header rows in bold), interaction and split-sample side by side."""
+    """Group effects by dimension (header rows dark, groups indented and grey), interaction and
+    split-sample side by side. (No bold: the CJK font has no bold face.)"""
     dims = list(dict.fromkeys(table["dimension"]))
     rows, labels, bold = {}, [], []
     pos = 0
     for dim in dims:  # top to bottom: a header, then the groups of the dimension
-        labels.append(dim)
+        labels.append(tr(dim, lang))
         bold.append(True)
         pos += 1
         for group in dict.fromkeys(table.loc[table["dimension"] == dim, "group"]):
             rows[(dim, group)] = pos
-            labels.append(str(group))
+            labels.append("   " + tr(str(group), lang))
             bold.append(False)
             pos += 1
     if ax is None:
@@ -83,15 +88,15 @@ def heterogeneity_axes(table: pd.DataFrame, pooled: float | None = None, ax=None
             capsize=2.5,
             lw=1.1,
             ms=4.5,
-            label=method,
+            label=tr(method, lang),
         )
     ax.set_yticks(range(pos), labels)
-    for tick, b in zip(ax.get_yticklabels(), bold):
-        tick.set_fontweight("bold" if b else "normal")
+    for tick, header in zip(ax.get_yticklabels(), bold):
+        tick.set_color("0.05" if header else "0.35")
     ax.set_ylim(pos - 0.5, -0.5)  # first dimension on top
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
     if pooled is not None:
-        ax.axvline(pooled, color="0.2", lw=1.0, ls=":", label=f"pooled = {pooled:.3f}")
+        ax.axvline(pooled, color="0.2", lw=1.0, ls=":", label=label("pooled", lang, value=pooled))
     ax.set_xlabel(tr("Effect on log exports (95% CI)", lang))
     ax.legend(fontsize=8, loc="lower right")
     return ax
@@ -125,8 +130,11 @@ def plot_spec_curve(
     dims = [d for d in (dims or SPEC_DIMENSIONS) if d in curve.columns]
     # Sort on rounded estimates: specifications that differ only in the cluster level share the
     # estimate up to the last bit, which may differ between runs; spec_id then breaks the tie.
-    c = (curve.assign(_order=curve["estimate"].round(10))
-         .sort_values(["_order", "spec_id"], kind="mergesort").reset_index(drop=True))
+    c = (
+        curve.assign(_order=curve["estimate"].round(10))
+        .sort_values(["_order", "spec_id"], kind="mergesort")
+        .reset_index(drop=True)
+    )
     x = np.arange(len(c))
     options = [(d, o) for d in dims for o in dict.fromkeys(curve[d].astype(str))]
     fig, (top, bottom) = plt.subplots(
@@ -146,7 +154,7 @@ def plot_spec_curve(
         color=PALETTE[3],
         lw=0.9,
         ls=":",
-        label=f"median = {c['estimate'].median():.3f}",
+        label=label("median", lang, value=c["estimate"].median()),
     )
     if baseline is not None and (c["spec_id"] == baseline).any():
         i = int(np.flatnonzero(c["spec_id"] == baseline)[0])
@@ -171,7 +179,9 @@ def plot_spec_curve(
             s=30,
             color=PALETTE[dims.index(d) % len(PALETTE)],
         )
-    bottom.set_yticks(range(len(options)), [f"{d}: {o}" for d, o in options], fontsize=7)
+    bottom.set_yticks(
+        range(len(options)), [spec_choice(d, o, lang) for d, o in options], fontsize=7
+    )
     bottom.set_ylim(len(options) - 0.5, -0.5)
     bottom.set_xlabel(tr("Specifications, ordered by estimate", lang))
     bottom.grid(False)
@@ -192,14 +202,16 @@ def plot_estimates(
     hi = frame["conf_high"].fillna(frame["estimate"])
     coefficient_axes(frame.assign(conf_low=lo, conf_high=hi), ax=ax, lang=lang)
     if truth is not None:
-        ax.axvline(truth, color="black", lw=1.0, label=f"true ATT = {truth:.3f} (simulation)")
+        ax.axvline(truth, color="black", lw=1.0, label=label("true_att", lang, value=truth))
         ax.legend(fontsize=8, loc="best")
     ax.set_title(tr(title, lang))
     fig.tight_layout()
     return fig
 
 
-def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40, lang: str = "en"):
+def plot_placebo(
+    draws: pd.DataFrame, estimate: float, p_value: float, bins: int = 40, lang: str = "en"
+):
     """Placebo (randomization-inference) distribution with the actual estimate."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.hist(
@@ -210,10 +222,10 @@ def plot_placebo(draws: pd.DataFrame, estimate: float, p_value: float, bins: int
         edgecolor="white",
         label=tr("placebo estimates", lang),
     )
-    ax.axvline(estimate, color=PALETTE[3], lw=2, label=f"actual = {estimate:.3f}")
+    ax.axvline(estimate, color=PALETTE[3], lw=2, label=label("actual", lang, value=estimate))
     ax.set_xlabel(tr("TWFE coefficient under placebo timing", lang))
     ax.set_ylabel(tr("Density", lang))
-    ax.set_title(f"Randomization inference ({len(draws)} draws, p = {p_value:.3f})")
+    ax.set_title(label("ri_title", lang, draws=len(draws), p=p_text(p_value, draws=len(draws))))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -223,8 +235,10 @@ def plot_bacon(two_by_twos: pd.DataFrame, twfe: float, lang: str = "en"):
     """Goodman-Bacon (2021) 2x2 estimates against their weights, by comparison type."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, (typ, sub) in enumerate(two_by_twos.groupby("type", sort=False)):
-        ax.scatter(sub["weight"], sub["estimate"], color=PALETTE[i], label=typ, alpha=0.85)
-    ax.axhline(twfe, color="black", lw=1, ls="--", label=f"TWFE = {twfe:.3f}")
+        ax.scatter(
+            sub["weight"], sub["estimate"], color=PALETTE[i], label=tr(typ, lang), alpha=0.85
+        )
+    ax.axhline(twfe, color="black", lw=1, ls="--", label=label("twfe_line", lang, value=twfe))
     ax.set_xlabel(tr("Weight", lang))
     ax.set_ylabel(tr("2x2 DiD estimate", lang))
     ax.set_title(tr("Goodman-Bacon decomposition", lang))
@@ -262,11 +276,11 @@ def plot_honestdid(sensitivity: pd.DataFrame, lang: str = "en"):
             fmt="none",
             color=PALETTE[0],
             capsize=4,
-            label=str(res["method"].iloc[0]),
+            label=tr(str(res["method"].iloc[0]), lang),
         )
         ax.axhline(0, color="0.3", lw=0.8, ls="--")
         ax.set_xlabel(r"$\bar{M}$" if delta.startswith("DeltaRM") else "M")
-        ax.set_title(delta)
+        ax.set_title(tr(delta, lang) if lang == "zh" else DELTA_EN.get(delta, delta))
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel(tr("Robust 95% CI of the average post effect", lang))
     fig.tight_layout()
@@ -286,9 +300,12 @@ def plot_balance(balance: pd.DataFrame, threshold: float = 0.1, lang: str = "en"
         label=tr("before matching", lang),
         zorder=3,
     )
-    ax.scatter(b["smd_after"].abs(), pos, color=PALETTE[0], label=tr("after matching", lang), zorder=3)
+    ax.scatter(
+        b["smd_after"].abs(), pos, color=PALETTE[0], label=tr("after matching", lang), zorder=3
+    )
     ax.axvline(threshold, color="0.5", ls="--", lw=1)
-    ax.set_yticks(pos, b.index if "covariate" not in b.columns else b["covariate"])
+    names = b.index if "covariate" not in b.columns else b["covariate"]
+    ax.set_yticks(pos, [covariate(str(n), lang) for n in names])
     ax.set_xlabel(tr("|standardized mean difference|", lang))
     ax.set_title(tr("Covariate balance (PSM)", lang))
     ax.legend(fontsize=8, loc="lower right")

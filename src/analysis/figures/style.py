@@ -10,10 +10,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib import font_manager
+
+from analysis.figures import labels
 
 PALETTE = sns.color_palette("colorblind")
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
@@ -48,34 +50,67 @@ def use_house_style() -> None:
     )
 
 
-def add_synthetic_badge(fig, data_source: str) -> None:
-    """Stamp figures built from the synthetic default data so they cannot be mistaken for real data."""
+def add_synthetic_badge(fig, data_source: str, lang: str = "en") -> None:
+    """Stamp figures built from the synthetic default data so they cannot be mistaken for real data.
+    Regular weight: the CJK font has no bold face (a bold badge made matplotlib warn ``findfont``)."""
     if data_source == "synthetic":
-        fig.text(0.99, 0.01, "SYNTHETIC DATA — not real exports", ha="right", va="bottom", fontsize=8,
-                 color="white", weight="bold", bbox={"boxstyle": "round", "fc": "#c0392b", "ec": "none"})
+        fig.text(
+            0.99,
+            0.01,
+            labels.label("synthetic_badge", lang),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="white",
+            bbox={"boxstyle": "round", "fc": "#c0392b", "ec": "none"},
+        )
 
 
-def save_figure(fig, stem: Path | str, data_source: str) -> list[Path]:
-    """Write PNG and SVG with fixed metadata (byte-identical across runs); return the paths."""
+def save_figure(fig, stem: Path | str, data_source: str, lang: str = "en") -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` with fixed metadata (byte-identical across runs),
+    close the figure and return the paths. ``stem`` may contain dots (``pilot_event_study.zh``)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    add_synthetic_badge(fig, data_source)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    add_synthetic_badge(fig, data_source, lang)
+    png, svg = stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"
     fig.savefig(png, metadata={"Software": None})
     fig.savefig(svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
 
 
-def event_study_axes(tidy: pd.DataFrame, ax=None, label=None, color=None, offset: float = 0.0, marker="o"):
+def event_study_axes(
+    tidy: pd.DataFrame, ax=None, label=None, color=None, offset: float = 0.0, marker="o", lang="en"
+):
     """Point estimates with 95% CIs by event time; dashed zero line and treatment onset."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     x = tidy["event_time"].to_numpy() + offset
-    ax.errorbar(x, tidy["estimate"], yerr=[tidy["estimate"] - tidy["conf_low"], tidy["conf_high"] - tidy["estimate"]],
-                fmt=marker, capsize=3, label=label, color=color, lw=1.2, ms=5)
+    ax.errorbar(
+        x,
+        tidy["estimate"],
+        yerr=[tidy["estimate"] - tidy["conf_low"], tidy["conf_high"] - tidy["estimate"]],
+        fmt=marker,
+        capsize=3,
+        label=label,
+        color=color,
+        lw=1.2,
+        ms=5,
+    )
     ax.axhline(0, color="0.3", lw=0.8, ls="--")
     ax.axvline(-0.5, color="0.6", lw=0.8, ls=":")
-    ax.set_xlabel("Years relative to treatment")
-    ax.set_ylabel("Effect on log exports")
+    ax.set_xlabel(labels.label("event_time", lang))
+    ax.set_ylabel(labels.label("effect", lang))
     return ax
+
+
+def plot_not_estimated(reason: str, lang: str = "en"):
+    """A figure that states why it has no data (drawn instead of an estimate that could not be
+    computed on this panel, so a skipped check is explained, never a blank or a missing file)."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(6.4, 1.8))
+    ax.axis("off")
+    head = "未估计" if lang == "zh" else "Not estimated on this panel"
+    ax.text(0.5, 0.5, head + "\n" + textwrap.fill(reason, 80), ha="center", va="center", fontsize=9)
+    return fig

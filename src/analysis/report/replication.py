@@ -1,37 +1,51 @@
-"""The replication-package summary printed at the end of the report (README section of an AEA
-replication package): which notebook makes which figure and table, how long each stage ran, on
-what hardware and software, where the data come from, and the two commands that reproduce it.
+"""The replication-package facts printed at the end of the report (README section of an AEA
+replication package): which notebook makes which exhibit, how long each stage ran, on what
+hardware and software, where the data come from, and the commands that reproduce it.
 
 Follows the Social Science Data Editors' template README ("A template README for social science
 replication packages", Vilhuber et al. 2020, doi:10.5281/zenodo.4319999) and the AEA Data Editor's
 Data and Code Availability Policy. Everything is read from the project (dvc.yaml, output/runtime,
-params.yaml) or the running machine; nothing is typed in.
+params.yaml), the exhibit registry passed in, or the running machine; nothing is typed in. This
+module returns plain data only: the report text (report/text/<lang>.yaml) words it per language.
 """
 
 from __future__ import annotations
 
-import html
 import importlib.metadata
 import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "pyfixest", "matplotlib", "seaborn",
-                "papermill", "dvc", "typst")
-SOURCES_MD = "data/reference/SOURCES.md"
-INSTRUCTIONS = (
-    ("make reproduce", ("Builds .venv from uv.lock (first time), then runs the DVC pipeline "
-                       "(data -> estimates -> figures -> reports/report.html and report.pdf).")),
-    ("make test", "Runs the test suite (tests marked slow excluded)."),
+from analysis.report.exhibits import EXTRA_SOURCES, Exhibit, numbers
+
+KEY_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "linearmodels",
+    "pyfixest",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "dvc",
+    "typst",
 )
+SOURCES_MD = "data/reference/SOURCES.md"
+COMMANDS = (
+    "make reproduce",
+    "make test",
+)  # what each does: report/text/<lang>.yaml, replication.commands
 
 
-# --- (a) figure/table -> notebook -> output files -------------------------------------------------
+# --- (a) exhibit -> stage -> notebook -> output files ---------------------------------------------
+
 
 def _paths(entries: list | None) -> list[str]:
     """dvc.yaml outs/metrics/plots entries are either 'path' or {'path': {options}}."""
@@ -43,7 +57,7 @@ def _paths(entries: list | None) -> list[str]:
 
 def _notebook(stage: dict) -> str | None:
     for dep in stage.get("deps", []) or []:
-        if isinstance(dep, str) and dep.startswith("notebooks/") and dep.endswith(".ipynb"):
+        if isinstance(dep, str) and re.fullmatch(r"notebooks/[^/]+\.(ipynb|py)", dep):
             return dep
     return None
 
@@ -53,43 +67,65 @@ def load_stages(root: Path) -> dict[str, dict]:
         return (yaml.safe_load(fh) or {}).get("stages", {}) or {}
 
 
-def output_map(root: Path, figures: list[tuple] | None = None, tables: list[tuple] | None = None) -> list[dict]:
-    """One row per report figure/table: label, stem, stage, notebook, output files, caption.
-
-    Figure numbers come from ``analysis.report.build.FIGURES`` (the report's own numbering); tables from
-    ``report.TABLES`` when the report defines one (same (stem, notebook, caption) layout), else in
-    dvc.yaml order. Passing ``figures`` skips importing the report (and ``tables`` then defaults to
-    dvc.yaml order). Outputs in dvc.yaml that the report does not show are listed after, unnumbered.
-    """
-    if figures is None:
-        from analysis.report import build as report  # heavy (matplotlib): only when the numbering is not given
-
-        figures = report.FIGURES
-        tables = getattr(report, "TABLES", None) if tables is None else tables
-    found: dict[tuple[str, str], dict] = {}  # (kind, stem) -> row, in dvc.yaml order
+def _dvc_outputs(root: Path) -> dict[tuple[str, str], dict]:
+    """(kind, stem) -> {stage, notebook, outputs} for every figure/table file dvc.yaml declares."""
+    found: dict[tuple[str, str], dict] = {}
     for stage_name, stage in load_stages(root).items():
-        for path in _paths(stage.get("outs")) + _paths(stage.get("metrics")) + _paths(stage.get("plots")):
-            m = re.fullmatch(r"output/(figures|tables)/([^/]+)\.(\w+)", path)
+        for path in (
+            _paths(stage.get("outs")) + _paths(stage.get("metrics")) + _paths(stage.get("plots"))
+        ):
+            # figures are saved once per language: <stem>.<lang>.<ext> (one exhibit, both files)
+            m = re.fullmatch(r"output/(figures|tables)/([^/.]+)(?:\.[a-z]{2})?\.(\w+)", path)
             if not m:
                 continue
             kind = "figure" if m.group(1) == "figures" else "table"
-            row = found.setdefault((kind, m.group(2)), {
-                "kind": kind, "stem": m.group(2), "stage": stage_name, "notebook": _notebook(stage),
-                "outputs": [], "label": None, "caption": "",
-            })
+            row = found.setdefault(
+                (kind, m.group(2)),
+                {"stage": stage_name, "notebook": _notebook(stage), "outputs": []},
+            )
             row["outputs"].append(path)
-    table_order = [(s, c) for s, _, c in tables] if tables else [(stem, "") for kind, stem in found if kind == "table"]
+    return found
+
+
+def output_map(root: Path, exhibits: Sequence[Exhibit]) -> list[dict]:
+    """One row per exhibit of the report, in the registry's order, then the figure/table files in
+    dvc.yaml that the report does not show (``number`` None).
+
+    Row keys: id (None if not in report), kind, number, stem, stage, notebook, outputs. Stage and
+    notebook come from dvc.yaml (None when dvc.yaml does not declare the file).
+    """
+    found = _dvc_outputs(root)
+    nums = numbers(tuple(exhibits))
     rows = []
-    for kind, order, word in (("figure", [(s, c) for s, _, c in figures], "Figure"), ("table", table_order, "Table")):
-        for n, (stem, caption) in enumerate(order, start=1):
-            row = found.pop((kind, stem), None) or {"kind": kind, "stem": stem, "stage": None, "notebook": None,
-                                                   "outputs": []}
-            rows.append({**row, "label": f"{word} {n}", "caption": caption})
-    rows.extend({**row, "label": "not in report"} for row in found.values())
+    for ex in exhibits:
+        hit = found.pop((ex.kind, ex.stem), None) or {
+            "stage": None,
+            "notebook": None,
+            "outputs": [],
+        }
+        outputs = list(hit["outputs"])
+        if ex.id in EXTRA_SOURCES:
+            extra = found.pop((ex.kind, EXTRA_SOURCES[ex.id][1]), None)
+            outputs += extra["outputs"] if extra else []
+        rows.append(
+            {
+                "id": ex.id,
+                "kind": ex.kind,
+                "number": nums[ex.id],
+                "stem": ex.stem,
+                **hit,
+                "outputs": outputs,
+            }
+        )
+    rows.extend(
+        {"id": None, "kind": kind, "number": None, "stem": stem, **row}
+        for (kind, stem), row in found.items()
+    )
     return rows
 
 
 # --- (b) runtime ----------------------------------------------------------------------------------
+
 
 def stage_runtimes(root: Path) -> list[dict]:
     """Seconds per dvc stage from output/runtime/<stage>.json (written by the notebook runner);
@@ -106,6 +142,7 @@ def stage_runtimes(root: Path) -> list[dict]:
 
 # --- (c) hardware, (d) software -------------------------------------------------------------------
 
+
 def _proc_field(path: str, name: str) -> str | None:
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -118,7 +155,10 @@ def _proc_field(path: str, name: str) -> str | None:
 def hardware() -> dict[str, Any]:
     """CPU model, logical/physical cores, memory (GB), OS; psutil when installed, else /proc."""
     info: dict[str, Any] = {
-        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine() or "unknown",
+        "cpu": _proc_field("/proc/cpuinfo", "model name")
+        or platform.processor()
+        or platform.machine()
+        or "unknown",
         "logical_cores": os.cpu_count(),
         "physical_cores": None,
         "memory_gb": None,
@@ -138,116 +178,52 @@ def hardware() -> dict[str, Any]:
 
 
 def software(packages: tuple[str, ...] = KEY_PACKAGES) -> list[dict]:
-    rows = [{"package": "python", "version": f"{platform.python_version()} ({platform.python_implementation()})"}]
+    rows = [
+        {
+            "package": "python",
+            "version": f"{platform.python_version()} ({platform.python_implementation()})",
+        }
+    ]
     for name in packages:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            version = "not installed"
+            version = None
         rows.append({"package": name, "version": version})
     return rows
 
 
-# --- (e) data availability, (f) instructions -------------------------------------------------------
+# --- (e) data availability ------------------------------------------------------------------------
+
 
 def data_availability(params: dict, root: Path) -> dict[str, Any]:
+    """The facts the data-availability statement is worded from (report/text/<lang>.yaml)."""
     data = params.get("data", {}) or {}
-    source = data.get("source", "synthetic")
-    sources_md = SOURCES_MD if (Path(root) / SOURCES_MD).exists() else f"{SOURCES_MD} (missing)"
-    common = (f"The treatment timing (pilot-zone roster, rail links) and the national export series are "
-              f"public facts typed in from government announcements; they are included in data/reference/ "
-              f"with their provenance in {sources_md}. ")
-    not_redistributed = ("City-level export data from statistical yearbooks or customs are not redistributed "
-                         "with this package; users supply their own (params.yaml, data.file).")
-    if source == "synthetic":
-        seed = (params.get("synthetic", {}) or {}).get("seed")
-        statement = ("All estimates are computed on SYNTHETIC data: a calibrated simulated city panel generated by "
-                     f"src/analysis/data/synthetic.py with seed {seed} (params.yaml, synthetic.*), so every number "
-                     "can be reproduced without access to restricted data. They describe a simulation, not China. "
-                     + common + not_redistributed)
-    else:
-        statement = (f"The estimates use a city panel read from the user's file {data.get('file')!s} "
-                     "(params.yaml, data.file; never modified). " + common + not_redistributed
-                     + " Without that file, `make reproduce` runs on the synthetic data instead (data.source: synthetic).")
-    return {"source": source, "sources_file": SOURCES_MD, "statement": statement}
+    return {
+        "source": data.get("source", "synthetic"),
+        "seed": (params.get("synthetic", {}) or {}).get("seed"),
+        "file": None if data.get("file") is None else str(data.get("file")),
+        "sources_file": SOURCES_MD,
+        "sources_missing": not (Path(root) / SOURCES_MD).exists(),
+    }
 
 
-def replication_section(root: Path, params: dict, *, figures: list[tuple] | None = None,
-                        tables: list[tuple] | None = None) -> dict:
-    """The replication-package summary as plain (JSON-serialisable) data.
+def replication_section(root: Path, params: dict, exhibits: Sequence[Exhibit]) -> dict:
+    """The replication-package facts as plain (JSON-serialisable) data.
 
-    Keys: ``outputs`` (rows label, kind, stem, stage, notebook, outputs, caption), ``runtime`` (rows
-    stage, seconds or None), ``total_seconds``, ``hardware``, ``software`` (rows package, version),
-    ``data_availability`` (source, sources_file, statement), ``instructions`` (rows command, what).
-    ``figures``/``tables`` override ``report.FIGURES``/``report.TABLES`` (for tests; with ``figures``
-    given and ``tables`` None, tables are numbered in dvc.yaml order).
+    Keys: ``outputs`` (see :func:`output_map`), ``runtime`` (rows stage, seconds or None),
+    ``total_seconds``, ``hardware``, ``software`` (rows package, version or None),
+    ``data_availability`` (see :func:`data_availability`), ``commands``.
     """
     root = Path(root)
     runtime = stage_runtimes(root)
     timed = [r["seconds"] for r in runtime if r["seconds"] is not None]
     return {
-        "outputs": output_map(root, figures, tables),
+        "outputs": output_map(root, exhibits),
         "runtime": runtime,
         "total_seconds": sum(timed) if timed else None,
         "hardware": hardware(),
         "software": software(),
         "data_availability": data_availability(params, root),
-        "instructions": [{"command": c, "what": w} for c, w in INSTRUCTIONS],
+        "commands": list(COMMANDS),
     }
-
-
-# --- rendering ------------------------------------------------------------------------------------
-
-def _secs(v: float | None) -> str:
-    return "n/a (not timed)" if v is None else f"{v:.1f} s"
-
-
-def _hardware_rows(hw: dict) -> list[tuple[str, str]]:
-    na = lambda v: "n/a" if v is None else str(v)
-    return [("CPU", na(hw["cpu"])), ("Cores (logical / physical)", f"{na(hw['logical_cores'])} / {na(hw['physical_cores'])}"),
-            ("Memory", "n/a" if hw["memory_gb"] is None else f"{hw['memory_gb']} GB"), ("OS", na(hw["os"]))]
-
-
-def _tables(section: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of every table in the section, shared by the two renderers."""
-    outputs = [[r["label"], (r["notebook"] or f"stage {r['stage']}") if r["stage"] else "n/a",
-                ", ".join(r["outputs"]) or "n/a"] for r in section["outputs"]]
-    runtime = [[r["stage"], _secs(r["seconds"])] for r in section["runtime"]]
-    runtime.append(["total (timed stages)", _secs(section["total_seconds"])])
-    return [
-        ("Figures and tables", ["Exhibit", "Notebook", "Output files"], outputs),
-        ("Runtime by stage", ["Stage", "Runtime"], runtime),
-        ("Hardware", ["Item", "Value"], [list(r) for r in _hardware_rows(section["hardware"])]),
-        ("Software", ["Package", "Version"], [[r["package"], r["version"]] for r in section["software"]]),
-    ]
-
-
-def render_markdown(section: dict) -> str:
-    """The section as Markdown (pipe tables), e.g. for README or the report's appendix."""
-    esc = lambda s: str(s).replace("|", "\\|")
-    parts = ["## Replication package", ""]
-    for title, header, rows in _tables(section):
-        parts += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        parts += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-        parts.append("")
-    parts += ["### Data availability", "", section["data_availability"]["statement"], "",
-              "### Instructions", ""]
-    parts += [f"{n}. `{i['command']}`: {i['what']}" for n, i in enumerate(section["instructions"], start=1)]
-    return "\n".join(parts) + "\n"
-
-
-def render_html(section: dict) -> str:
-    """The section as an HTML fragment (``<section class="replication">``) for the HTML report."""
-    e = html.escape
-    parts = ['<section class="replication">', "<h2>Replication package</h2>"]
-    for title, header, rows in _tables(section):
-        parts.append(f"<h3>{e(title)}</h3>")
-        parts.append('<table class="replication">')
-        parts.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows]
-        parts.append("</table>")
-    parts += ["<h3>Data availability</h3>", f"<p>{e(section['data_availability']['statement'])}</p>",
-              "<h3>Instructions</h3>", "<ol>"]
-    parts += [f"<li><code>{e(i['command'])}</code>: {e(i['what'])}</li>" for i in section["instructions"]]
-    parts += ["</ol>", "</section>"]
-    return "\n".join(parts) + "\n"

@@ -59,6 +59,7 @@ _FAIL_STATUSES = ("mismatch", "missing_in_fresh", "missing_in_published", "non_n
 
 # --- flattening -----------------------------------------------------------------------------------
 
+
 def _flatten_json(value: Any, prefix: str, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         if not value:
@@ -114,6 +115,7 @@ def collect(directory: Path | str, patterns: tuple[str, ...] = RESULT_PATTERNS) 
 
 # --- comparison -----------------------------------------------------------------------------------
 
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -131,7 +133,13 @@ def tolerance_for(key: str, tolerances: Mapping[str, Tolerance] | None = None) -
 
 
 def _compare(key: str, pub: Any, fresh: Any, tol: Tolerance) -> dict:
-    row = {"key": key, "published": pub, "fresh": fresh, "abs_diff": math.nan, "tolerance": math.nan}
+    row = {
+        "key": key,
+        "published": pub,
+        "fresh": fresh,
+        "abs_diff": math.nan,
+        "tolerance": math.nan,
+    }
     if _missing(pub) and _missing(fresh):
         return {**row, "status": "equal", "ok": True}
     if _is_number(pub) and _is_number(fresh):
@@ -139,8 +147,13 @@ def _compare(key: str, pub: Any, fresh: Any, tol: Tolerance) -> dict:
         if math.isinf(pub) or math.isinf(fresh):
             diff = 0.0 if pub == fresh else math.inf
         ok = diff <= bound
-        return {**row, "abs_diff": diff, "tolerance": bound, "ok": ok,
-                "status": ("equal" if diff == 0 else "within_tolerance") if ok else "mismatch"}
+        return {
+            **row,
+            "abs_diff": diff,
+            "tolerance": bound,
+            "ok": ok,
+            "status": ("equal" if diff == 0 else "within_tolerance") if ok else "mismatch",
+        }
     if pub == fresh and type(pub) is type(fresh):
         return {**row, "status": "equal", "ok": True}
     # one side numeric, the other None/text, or two different labels
@@ -188,9 +201,12 @@ class VerifyResult:
         return self.summary()
 
 
-def verify(published_dir: Path | str, fresh_dir: Path | str,
-           tolerances: Mapping[str, Tolerance | tuple[float, float]] | None = None,
-           patterns: tuple[str, ...] = RESULT_PATTERNS) -> VerifyResult:
+def verify(
+    published_dir: Path | str,
+    fresh_dir: Path | str,
+    tolerances: Mapping[str, Tolerance | tuple[float, float]] | None = None,
+    patterns: tuple[str, ...] = RESULT_PATTERNS,
+) -> VerifyResult:
     """Compare every number of the published results with a fresh run's.
 
     ``tolerances`` maps fnmatch patterns over keys to ``Tolerance(abs, rel)`` (or ``(abs, rel)``
@@ -201,11 +217,29 @@ def verify(published_dir: Path | str, fresh_dir: Path | str,
     rows = []
     for key in sorted(published.keys() | fresh.keys()):
         if key not in fresh:
-            rows.append({"key": key, "status": "missing_in_fresh", "published": published[key], "fresh": None,
-                         "abs_diff": math.nan, "tolerance": math.nan, "ok": False})
+            rows.append(
+                {
+                    "key": key,
+                    "status": "missing_in_fresh",
+                    "published": published[key],
+                    "fresh": None,
+                    "abs_diff": math.nan,
+                    "tolerance": math.nan,
+                    "ok": False,
+                }
+            )
         elif key not in published:
-            rows.append({"key": key, "status": "missing_in_published", "published": None, "fresh": fresh[key],
-                         "abs_diff": math.nan, "tolerance": math.nan, "ok": False})
+            rows.append(
+                {
+                    "key": key,
+                    "status": "missing_in_published",
+                    "published": None,
+                    "fresh": fresh[key],
+                    "abs_diff": math.nan,
+                    "tolerance": math.nan,
+                    "ok": False,
+                }
+            )
         else:
             rows.append(_compare(key, published[key], fresh[key], tolerance_for(key, tolerances)))
     return VerifyResult(rows=rows, published_dir=Path(published_dir), fresh_dir=Path(fresh_dir))
@@ -213,8 +247,10 @@ def verify(published_dir: Path | str, fresh_dir: Path | str,
 
 # --- publishing -----------------------------------------------------------------------------------
 
-def publish(fresh_dir: Path | str, published_dir: Path | str,
-            patterns: tuple[str, ...] = RESULT_PATTERNS) -> list[Path]:
+
+def publish(
+    fresh_dir: Path | str, published_dir: Path | str, patterns: tuple[str, ...] = RESULT_PATTERNS
+) -> list[Path]:
     """Copy the results files of a run into the published directory; return the copied paths.
 
     Files matching ``patterns`` in ``published_dir`` that the run no longer writes are removed, so
@@ -240,6 +276,7 @@ def publish(fresh_dir: Path | str, published_dir: Path | str,
 
 # --- command line (registered in analysis.cli) ----------------------------------------------------
 
+
 def _anchor(path: Path) -> Path:
     """Relative paths are taken from the project root, like the pipeline's other commands."""
     from analysis import config as paths
@@ -251,14 +288,20 @@ MAX_PRINTED = 50
 
 
 def verify_command(
-    published: Annotated[Path, typer.Option(help="Published results (committed), relative to the project root")] = Path("results/published"),
-    fresh: Annotated[Path, typer.Option(help="Output directory of a fresh run, relative to the project root")] = Path("output"),
+    published: Annotated[
+        Path, typer.Option(help="Published results (committed), relative to the project root")
+    ] = Path("results/published"),
+    fresh: Annotated[
+        Path, typer.Option(help="Output directory of a fresh run, relative to the project root")
+    ] = Path("output"),
 ) -> None:
     """Compare a fresh run's numbers with the published results; exit 1 on any difference."""
     result = verify(_anchor(published), _anchor(fresh))
     failures = result.table(failures_only=True)
     if not failures.empty:
-        with pd.option_context("display.max_colwidth", 80, "display.width", 200, "display.precision", 10):
+        with pd.option_context(
+            "display.max_colwidth", 80, "display.width", 200, "display.precision", 10
+        ):
             typer.echo(failures.head(MAX_PRINTED).to_string(index=False))
         if len(failures) > MAX_PRINTED:
             typer.echo(f"... and {len(failures) - MAX_PRINTED} more differences")
@@ -268,8 +311,13 @@ def verify_command(
 
 
 def publish_command(
-    fresh: Annotated[Path, typer.Option(help="Output directory of the run to publish, relative to the project root")] = Path("output"),
-    published: Annotated[Path, typer.Option(help="Published results directory, relative to the project root")] = Path("results/published"),
+    fresh: Annotated[
+        Path,
+        typer.Option(help="Output directory of the run to publish, relative to the project root"),
+    ] = Path("output"),
+    published: Annotated[
+        Path, typer.Option(help="Published results directory, relative to the project root")
+    ] = Path("results/published"),
 ) -> None:
     """Copy the run's results (results/*.json, tables/*.csv, metrics/*.json) into the published directory."""
     try:

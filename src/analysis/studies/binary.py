@@ -1,29 +1,135 @@
-"""The computations each study notebook narrates: estimates, comparison with the known truth, and
-the results files. Notebooks call these; tests reach them directly."""
+"""The binary staggered treatments (pilot zones, rail links): what their notebooks narrate --
+estimates, comparison with the known truth, and the results files. Every estimator runs through
+:func:`analysis.did.estimate.estimate`. Network coverage (a continuous treatment) is in
+:mod:`analysis.studies.coverage`.
+
+Studies use what the panel has. Each study runs the design check of the panel stage
+(:func:`analysis.data.design.check_design`) on the panel it receives, so the same rule decides
+which controls enter (a control observed for too few city-years is dropped) and which estimators
+run; an estimator that cannot run on this design is recorded as ``{"skipped": "<reason>"}`` in
+the results, never a crash and never a silent zero.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.did.event_study import event_study
+from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, check_design
+from analysis.did.estimate import estimate
 from analysis.did.twfe import twfe
-from analysis.data.schema import CONTROLS
 
 TREATMENTS = ["pilot", "rail", "log_broadband"]
+BINARY = {"pilot": "pilot_year", "rail": "rail_year"}
+
+# --- what the panel offers: the design check, applied inside every study ----------------------
 
 
-def twfe_table(panel: pd.DataFrame, cluster: str = "city_code") -> pd.DataFrame:
-    """The three treatments jointly, without and with controls (one tidy block per specification)."""
-    blocks = []
-    for spec, xs in (("no controls", TREATMENTS), ("controls", TREATMENTS + CONTROLS)):
-        fit = twfe(panel, "log_exports", xs, cluster=cluster)
-        tidy = fit.tidy().assign(specification=spec, nobs=fit.nobs, n_clusters=fit.n_clusters,
-                                 r2_within=fit.r2_within)
+def study_design(
+    panel: pd.DataFrame, share: float = MIN_CONTROL_SHARE, wild_cluster: str = "province"
+) -> DesignCheck:
+    """The design check of :mod:`analysis.data.design` on the panel a study receives; ``share``:
+    params.yaml ``panel.min_control_share`` (the notebooks receive it from papermill), so a study
+    drops the same controls as the design check of the panel stage (data/processed/design.md)."""
+    return check_design(panel, min_control_share=share, wild_cluster=wild_cluster)
+
+
+def treatment_covariates(design: DesignCheck, treatment: str | None) -> list[str]:
+    """The other treatments that vary in this panel (a binary treatment whose TWFE cannot run has
+    no variation left after city and year effects; broadband only when the coverage study runs),
+    in the order of ``TREATMENTS``."""
+    keep = []
+    for t in TREATMENTS:
+        if t == treatment:
+            continue
+        if (
+            t in BINARY
+            and design.runs(t, "twfe")
+            or t == "log_broadband"
+            and design.coverage is None
+        ):
+            keep.append(t)
+    return keep
+
+
+def controls_record(design: DesignCheck) -> dict:
+    """What every results JSON says about controls: used, and dropped with the reason."""
+    return {
+        "controls_used": list(design.controls_used),
+        "controls_dropped": dict(design.controls_dropped),
+    }
+
+
+# Numerical failures the design check cannot foresee on a small or odd panel (a singular matrix,
+# a rank or collinearity check inside an estimator). Only these become recorded skips; any other
+# error is a bug and propagates.
+NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError)
+_NUMERICAL_MESSAGE = re.compile(
+    r"rank|singular|collinear|invertib|positive definite|no never[- ]treated|no (untreated|treated|"
+    r"control|pre-?(treatment)?[- ]period|post)|not enough|too few|no observations|empty|"
+    r"zero-size|no valid|cannot be estimated|feasible|absorbed|no variation|at least",
+    re.IGNORECASE,
+)
+
+
+def is_numerical_failure(exc: BaseException) -> bool:
+    if isinstance(exc, np.linalg.LinAlgError):
+        return True
+    return isinstance(exc, ValueError) and bool(_NUMERICAL_MESSAGE.search(str(exc)))
+
+
+def attempt(fn: Callable, *args, **kwargs):
+    """``(fn(*args, **kwargs), None)``, or ``(None, reason)`` when it fails numerically."""
+    try:
+        return fn(*args, **kwargs), None
+    except NUMERICAL_ERRORS as exc:
+        if not is_numerical_failure(exc):
+            raise
+        return None, f"estimation failed on this panel: {type(exc).__name__}: {exc}"
+
+
+def skipped(reason: str, **extra) -> dict:
+    return {"skipped": reason, **extra}
+
+
+def is_skipped(entry) -> bool:
+    return isinstance(entry, dict) and "skipped" in entry
+
+
+def twfe_table(
+    panel: pd.DataFrame, cluster: str = "city_code", design: DesignCheck | None = None
+) -> pd.DataFrame:
+    """The treatments jointly, without and with controls (one tidy block per specification).
+
+    Only the treatments that vary in the panel and the usable controls enter. A specification
+    that cannot run is absent from the table and named with its reason in
+    ``table.attrs["skipped"]`` (without usable controls, "controls" would repeat the first)."""
+    design = design or study_design(panel)
+    xs = treatment_covariates(design, None)
+    blocks, skips = [], {}
+    specs = [("no controls", xs), ("controls", xs + list(design.controls_used))]
+    for spec, cols in specs:
+        if not xs:
+            skips[spec] = "no treatment varies in this panel"
+            continue
+        if spec == "controls" and not design.controls_used:
+            skips[spec] = "no usable control in the panel"
+            continue
+        fit, why = attempt(twfe, panel, "log_exports", cols, "city_code", "year", cluster=cluster)
+        if fit is None:
+            skips[spec] = why
+            continue
+        tidy = fit.tidy().assign(
+            specification=spec, nobs=fit.nobs, n_clusters=fit.n_clusters, r2_within=fit.r2_within
+        )
         blocks.append(tidy)
-    return pd.concat(blocks, ignore_index=True)
+    table = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+    table.attrs["skipped"] = skips
+    return table
 
 
 def truth_by_event_time(truth: dict, key: str, window: tuple[int, int]) -> pd.Series | None:
@@ -33,7 +139,7 @@ def truth_by_event_time(truth: dict, key: str, window: tuple[int, int]) -> pd.Se
     post = pd.Series({int(k): v for k, v in truth[key]["att_by_event_time"].items()}).sort_index()
     lo, hi = window
     series = pd.Series(0.0, index=range(lo, hi + 1))
-    for e in range(0, hi + 1):
+    for e in range(hi + 1):
         series[e] = post[post.index >= hi].mean() if e == hi else post.get(e, np.nan)
     return series
 
@@ -42,90 +148,180 @@ ROBUST_ESTIMATORS = ("cs", "sa", "bjs")
 ROBUST_LABELS = {"cs": "Callaway-Sant'Anna", "sa": "Sun-Abraham", "bjs": "Imputation (BJS)"}
 
 
-def _event_rows(terms, tidy: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
-    frame = tidy.assign(event_time=terms).dropna(subset=["event_time"])
-    frame["event_time"] = frame["event_time"].astype(int)
-    lo, hi = window
-    frame = frame[(frame["event_time"] >= lo) & (frame["event_time"] <= hi)]
-    return frame[["event_time", "estimate", "std_error", "conf_low", "conf_high"]].reset_index(drop=True)
+def robust_options(design: DesignCheck | None, treatment: str | None) -> dict[str, dict]:
+    """Per-estimator options the design needs: without never-treated cities, Callaway-Sant'Anna
+    compares with not-yet-treated cities and Sun-Abraham uses the last-treated cohort as control
+    (the rules of :mod:`analysis.data.design`)."""
+    options = {"bjs": {"leaveout": True}}
+    if (
+        design is not None
+        and treatment in design.treatments
+        and design.treatments[treatment].never_treated == 0
+    ):
+        options["cs"] = {"control_group": "notyettreated"}
+        options["sa"] = {"control": "last"}
+    return options
 
 
 def robust_estimates(
-    panel: pd.DataFrame, cohort_col: str, covariates: list[str], window: tuple[int, int], cluster: str,
+    panel: pd.DataFrame,
+    cohort_col: str,
+    covariates: list[str],
+    window: tuple[int, int],
+    cluster: str,
     estimators=ROBUST_ESTIMATORS,
+    design: DesignCheck | None = None,
+    treatment: str | None = None,
 ) -> dict:
     """Heterogeneity-robust overall ATT and event-time effects.
 
     CS: never-treated controls, no covariates (its covariates are pre-treatment characteristics; the
     time-varying controls cannot enter). SA and BJS: the other treatments and time-varying controls
-    enter the untreated-outcome model linearly.
-    """
-    from analysis.did.callaway_santanna import att_gt
-    from analysis.did.imputation import imputation
-    from analysis.did.sun_abraham import sun_abraham
+    enter the untreated-outcome model linearly. BJS uses the leave-out variance (BJS 2024, App. A.6):
+    small cohorts (one city in 2015) otherwise understate the SE (Monte Carlo coverage 92% -> 95%).
 
-    lo, hi = window
+    With ``design`` (and ``treatment``), an estimator the design check rules out, or one that fails
+    numerically on this panel, is recorded as ``{"skipped": reason, "label": ...}``.
+    """
+    spec = {
+        "y": "log_exports",
+        "unit": "city_code",
+        "time": "year",
+        "cohort": cohort_col,
+        "cluster": cluster,
+        "window": tuple(window),
+    }
+    covariates_of = {"cs": [], "sa": covariates, "bjs": covariates}
+    options = robust_options(design, treatment)
     out = {}
-    if "cs" in estimators:
-        fit = att_gt(panel, "log_exports", "year", "city_code", cohort_col, control_group="nevertreated",
-                     clustervars=None if cluster == "city_code" else [cluster], progress=False)
-        dyn = fit.aggregate("dynamic").tidy()
-        simple = fit.aggregate("simple").tidy().iloc[0]
-        terms = dyn["term"].str.extract(r"event_time=(-?\d+)")[0].astype(float)
-        out["cs"] = {"overall": simple.to_dict(), "event_study": _event_rows(terms, dyn, window)}
-    if "sa" in estimators:
-        fit = sun_abraham(panel, "log_exports", "year", "city_code", cohort_col, covariates=covariates,
-                          min_e=lo, max_e=hi, cluster=cluster)
-        es = fit.tidy()
-        terms = es["term"].str.extract(r"event_time::(-?\d+)")[0].astype(float)
-        out["sa"] = {"overall": fit.aggregate_att().iloc[0].to_dict(), "event_study": _event_rows(terms, es, window)}
-    if "bjs" in estimators:
-        # leave-out variance (BJS 2024, App. A.6): small cohorts (one city in 2015) otherwise
-        # understate the SE (Monte Carlo coverage 92% -> 95%).
-        fit = imputation(panel, "log_exports", "year", "city_code", cohort_col, covariates=covariates, leaveout=True,
-                         horizons=list(range(0, hi + 1)), cluster=cluster)
-        es = fit.tidy()
-        terms = es["term"].str.extract(r"horizon::(-?\d+)")[0].astype(float)
-        out["bjs"] = {"overall": es.iloc[0].to_dict(), "event_study": _event_rows(terms, es, window)}
-    for key, value in out.items():
-        value["label"] = ROBUST_LABELS[key]
+    for key in ROBUST_ESTIMATORS:
+        if key not in estimators:
+            continue
+        label = ROBUST_LABELS[key]
+        if design is not None and treatment in design.treatments:
+            why = design.treatments[treatment].estimators.get(key)
+            if why:
+                out[key] = skipped(why, label=label)
+                continue
+        est, why = attempt(
+            estimate, key, panel, covariates=covariates_of[key], **spec, **options.get(key, {})
+        )
+        if est is None:
+            out[key] = skipped(why, label=label)
+            continue
+        out[key] = {
+            "overall": est.overall().to_dict(),
+            "event_study": est.event_study,
+            "label": label,
+        }
     return out
 
 
 def binary_study(
-    panel: pd.DataFrame, truth: dict, treatment: str, cohort_col: str, window: tuple[int, int], cluster: str,
+    panel: pd.DataFrame,
+    truth: dict,
+    treatment: str,
+    cohort_col: str,
+    window: tuple[int, int],
+    cluster: str,
     estimators=ROBUST_ESTIMATORS,
+    design: DesignCheck | None = None,
 ) -> dict:
     """TWFE (one dummy), TWFE event study and the heterogeneity-robust estimators for one binary
-    staggered treatment, against the truth. The other treatments and the controls enter as covariates.
-    """
-    others = [t for t in TREATMENTS if t != treatment]
-    single = twfe(panel, "log_exports", [treatment] + others + CONTROLS, cluster=cluster)
-    es = event_study(panel, "log_exports", cohort_col, window=tuple(window),
-                     controls=others + CONTROLS, cluster=cluster)
-    es_tidy = es.tidy()
-    true_es = truth_by_event_time(truth, treatment, tuple(window))
-    if true_es is not None:
-        es_tidy["truth"] = es_tidy["event_time"].map(true_es)
-    row = single.tidy().set_index("term").loc[treatment]
+    staggered treatment, against the truth. The other treatments that vary in the panel and the
+    usable controls (design check) enter as covariates. Estimators the design rules out, or that
+    fail numerically, are recorded skips (``{"skipped": reason}``)."""
+    design = design or study_design(panel)
+    others = treatment_covariates(design, treatment)
+    covariates = others + list(design.controls_used)
     true_att = truth.get(treatment, {}).get("att_overall")
-    return {
+    record = {
         "treatment": treatment,
-        "twfe": {**row.to_dict(), "nobs": single.nobs, "n_clusters": single.n_clusters, "cluster": cluster},
+        **controls_record(design),
+        "covariates": covariates,
         "true_att_overall": true_att,
-        "twfe_bias": None if true_att is None else float(row["estimate"] - true_att),
-        "event_study": es_tidy,
-        "pretrend_test": es.pretrend_test(),
         "n_treated_cities": int(panel.loc[panel[cohort_col] > 0, "city_code"].nunique()),
         "cohorts": sorted(int(g) for g in panel[cohort_col].unique() if g > 0),
-        "robust": robust_estimates(panel, cohort_col, others + CONTROLS, tuple(window), cluster, estimators),
     }
+    why = design.treatments[treatment].estimators.get("twfe")
+    if why:  # the design rules out every estimator of this treatment (see analysis.data.design)
+        return {
+            **record,
+            "skipped": why,
+            "twfe": skipped(why),
+            "twfe_bias": None,
+            "event_study": pd.DataFrame(),
+            "pretrend_test": skipped(why),
+            "robust": {k: skipped(why, label=ROBUST_LABELS[k]) for k in estimators},
+        }
+    spec = {
+        "y": "log_exports",
+        "unit": "city_code",
+        "time": "year",
+        "cohort": cohort_col,
+        "covariates": covariates,
+        "cluster": cluster,
+    }
+    single, why_twfe = attempt(estimate, "twfe", panel, treatment=treatment, **spec)
+    es, why_es = attempt(estimate, "event_study", panel, window=tuple(window), **spec)
+    if es is not None:
+        es_tidy = es.fit.tidy()  # with the reference period and the binned flags
+        true_es = truth_by_event_time(truth, treatment, tuple(window))
+        if true_es is not None:
+            es_tidy["truth"] = es_tidy["event_time"].map(true_es)
+        pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"}
+    else:
+        es_tidy, pretrend = pd.DataFrame(), skipped(why_es)
+    if single is not None:
+        twfe_row = {
+            **single.overall().drop("term").to_dict(),
+            "nobs": single.fit.nobs,
+            "n_clusters": single.fit.n_clusters,
+            "cluster": cluster,
+        }
+    else:
+        twfe_row = skipped(why_twfe)
+    return {
+        "treatment": treatment,
+        "twfe": twfe_row,
+        "true_att_overall": true_att,
+        "twfe_bias": None if true_att is None or single is None else float(single.att - true_att),
+        "event_study": es_tidy,
+        "pretrend_test": pretrend,
+        "n_treated_cities": record["n_treated_cities"],
+        "cohorts": record["cohorts"],
+        "robust": robust_estimates(
+            panel, cohort_col, covariates, tuple(window), cluster, estimators, design, treatment
+        ),
+        **controls_record(design),
+        "covariates": covariates,
+        **({"event_study_skipped": why_es} if why_es else {}),
+    }
+
+
+def skips(study: dict) -> dict[str, str]:
+    """``{what: why}`` for every estimator of a study result that did not run."""
+    out = {}
+    if study.get("skipped"):
+        out["study"] = study["skipped"]
+    if is_skipped(study.get("twfe")):
+        out["twfe"] = study["twfe"]["skipped"]
+    if study.get("event_study_skipped"):
+        out["event_study"] = study["event_study_skipped"]
+    for key, value in study.get("robust", {}).items():
+        if is_skipped(value):
+            out[key] = value["skipped"]
+    return out
 
 
 def headline_metrics(result: dict) -> dict:
     """Small flat dict for `dvc metrics show`."""
-    out = {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
+    out = {}
+    if not is_skipped(result.get("twfe")):
+        out = {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
     for key, value in result.get("robust", {}).items():
+        if is_skipped(value):
+            continue
         out[f"{key}_att"] = value["overall"]["estimate"]
         out[f"{key}_se"] = value["overall"]["std_error"]
     if result.get("true_att_overall") is not None:
@@ -141,43 +337,31 @@ def output_dirs(output_dir: str | Path) -> dict[str, Path]:
     return dirs
 
 
-def coverage_study(panel: pd.DataFrame, truth: dict, n_bins: int, cluster: str) -> dict:
-    """Network coverage as a continuous treatment: elasticity (TWFE on log broadband), and the
-    dose-response in broadband users per 100 people by quantile bins and by a cubic B-spline."""
-    from analysis.did.continuous import twfe_dose_response
-
-    others = ["pilot", "rail"]
-    fit = twfe(panel, "log_exports", ["log_broadband"] + others + CONTROLS, cluster=cluster)
-    naive = twfe(panel, "log_exports", ["log_broadband"] + others, cluster=cluster)
-    row = fit.tidy().set_index("term").loc["log_broadband"]
-    bins = twfe_dose_response(panel, "log_exports", "broadband_per100", "year", "city_code", method="bins",
-                              n_bins=n_bins, covariates=others + CONTROLS, cluster=cluster)
-    curve = bins.tidy().assign(dose=bins.grid)
-    spline = twfe_dose_response(panel, "log_exports", "broadband_per100", "year", "city_code", method="spline",
-                                covariates=others + CONTROLS, cluster=cluster, grid=40)
-    spline_curve = spline.tidy().assign(dose=spline.grid)
-    true_elasticity = truth.get("broadband", {}).get("elasticity")
-    if true_elasticity is not None:
-        curve["truth"] = true_elasticity * (np.log(curve["dose"]) - np.log(bins.ref_dose))
-        spline_curve["truth"] = true_elasticity * (np.log(spline_curve["dose"]) - np.log(spline.ref_dose))
-    return {
-        "treatment": "log_broadband",
-        "twfe": {**row.to_dict(), "nobs": fit.nobs, "n_clusters": fit.n_clusters, "cluster": cluster},
-        "twfe_no_controls": naive.tidy().set_index("term").loc["log_broadband"].to_dict(),
-        "true_elasticity": true_elasticity,
-        "twfe_bias": None if true_elasticity is None else float(row["estimate"] - true_elasticity),
-        "dose_bins": curve,
-        "bin_edges": bins.bins,
-        "dose_spline": spline_curve,
-    }
-
-
 def overall_comparison(study: dict) -> pd.DataFrame:
     """Overall effect by estimator (TWFE single dummy and the robust ones) against the truth."""
-    rows = [{"estimator": "TWFE (one dummy)", **{k: study["twfe"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")}}]
+    rows = []
+    if not is_skipped(study["twfe"]):
+        rows.append(
+            {
+                "estimator": "TWFE (one dummy)",
+                **{k: study["twfe"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")},
+            }
+        )
     for value in study.get("robust", {}).values():
-        rows.append({"estimator": value["label"], **{k: value["overall"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")}})
-    frame = pd.DataFrame(rows)
+        if is_skipped(value):
+            continue
+        rows.append(
+            {
+                "estimator": value["label"],
+                **{
+                    k: value["overall"][k]
+                    for k in ("estimate", "std_error", "conf_low", "conf_high")
+                },
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["estimator", "estimate", "std_error", "conf_low", "conf_high"]
+    )
     truth = study.get("true_att_overall")
     if truth is not None:
         frame["truth"] = truth
@@ -188,7 +372,11 @@ def overall_comparison(study: dict) -> pd.DataFrame:
 
 def event_study_series(study: dict) -> dict[str, pd.DataFrame]:
     """Event-study frames by estimator, for the figure."""
-    series = {"TWFE event study": study["event_study"]}
+    series = {}
+    if len(study["event_study"]):
+        series["TWFE event study"] = study["event_study"]
     for value in study.get("robust", {}).values():
+        if is_skipped(value):
+            continue
         series[value["label"]] = pd.DataFrame(value["event_study"])
     return series

@@ -30,9 +30,17 @@ def overview_results(panel: pd.DataFrame, year: int) -> dict:
         "n_city_years": int(panel.shape[0]),
         "n_pilot_cities": int((cities["pilot_year"] > 0).sum()),
         "n_rail_cities": int((cities["rail_year"] > 0).sum()),
-        "pilot_cohort_sizes": {str(int(g)): int(n) for g, n in cities.loc[cities["pilot_year"] > 0, "pilot_year"].value_counts().sort_index().items()},
+        "pilot_cohort_sizes": {
+            str(int(g)): int(n)
+            for g, n in cities.loc[cities["pilot_year"] > 0, "pilot_year"]
+            .value_counts()
+            .sort_index()
+            .items()
+        },
         "overview_year": year,
         "top10_share": top_share(panel, year, 0.1),
-        "total_exports_usd_bn": float(panel.loc[panel["year"] == year, "exports_usd_mn"].sum() / 1000),
+        "total_exports_usd_bn": float(
+            panel.loc[panel["year"] == year, "exports_usd_mn"].sum() / 1000
+        ),
         "rollout": rollout_table(panel),
     }

@@ -11,9 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from analysis import config as paths
-from analysis.data import reference
-from analysis.data import synthetic
-from analysis.data import treatments
+from analysis.data import reference, synthetic, treatments
 from analysis.data.cities import build_city_master
 
 
@@ -24,12 +22,16 @@ def master() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def table(master) -> pd.DataFrame:
-    return treatments.city_treatments(master, reference.load_pilot_zones(), reference.load_rail_links())
+    return treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
 
 
 @pytest.fixture(scope="session")
 def synthetic_panel(master, table) -> pd.DataFrame:
-    panel, _ = synthetic.simulate_panel(master, table, reference.load_national_exports(), synthetic.SyntheticDesign())
+    panel, _ = synthetic.simulate_panel(
+        master, table, reference.load_national_exports(), synthetic.SyntheticDesign()
+    )
     return panel
 
 
@@ -40,9 +42,11 @@ def project(tmp_path, monkeypatch, master) -> Path:
 
     root = tmp_path / "project"
     (root / "data" / "raw").mkdir(parents=True)
-    params = {"data": {"source": "file", "file": "data/raw/yearbook.csv", "column_map": None},
-              "panel": {"first_year": 2010, "last_year": 2023},
-              "treatment": {"include_county_units": True, "year_rule": "approval"}}
+    params = {
+        "data": {"source": "file", "file": "data/raw/yearbook.csv", "column_map": None},
+        "panel": {"first_year": 2010, "last_year": 2023},
+        "treatment": {"include_county_units": True, "year_rule": "approval"},
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr(paths, "ROOT", root)
     monkeypatch.setattr(paths, "PARAMS", root / "params.yaml")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs
 
-from analysis.errors import InputError
 from analysis.did.twfe import twfe
+from analysis.errors import InputError
 from analysis.studies.robustness import concurrent as cc
 
 HEADER = "prefecture,zone,approved,verification\n"
@@ -136,7 +136,7 @@ def test_matches_twfe_with_hand_made_dummy():
             & (panel["year"] >= panel["city_code"].map(years.iloc[:, 0]))
         ).astype(int)
     )
-    ref = twfe(manual, "log_exports", ["pilot", "c"])
+    ref = twfe(manual, "log_exports", ["pilot", "c"], "city_code", "year")
     np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
     np.testing.assert_allclose(fit.std_errors.to_numpy(), ref.std_errors.to_numpy(), rtol=1e-8)
 

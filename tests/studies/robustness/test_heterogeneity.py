@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs
 
-from analysis.did.twfe import twfe
-from analysis.figures.robustness import plot_heterogeneity
 from analysis.data.schema import CONTROLS
-from analysis.did._twfe_fast import twfe_fast
+from analysis.did.twfe import twfe, twfe_fwl
+from analysis.figures.robustness import plot_heterogeneity
 from analysis.studies.robustness.heterogeneity import city_groups, heterogeneity
 
 
@@ -30,8 +29,8 @@ def test_fast_twfe_equals_panelols(panel, cluster, unbalanced):
     data = panel.drop(panel.index[::9]) if unbalanced else panel
     xs = ["pilot", "rail", "log_broadband", *CONTROLS]
     a, b = (
-        twfe(data, "log_exports", xs, cluster=cluster),
-        twfe_fast(data, "log_exports", xs, cluster=cluster),
+        twfe(data, "log_exports", xs, "city_code", "year", cluster=cluster),
+        twfe_fwl(data, "log_exports", xs, "city_code", "year", cluster=cluster),
     )
     np.testing.assert_allclose(b.params.to_numpy(), a.params.to_numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(b.std_errors.to_numpy(), a.std_errors.to_numpy(), rtol=1e-8)

@@ -12,9 +12,11 @@ matplotlib.use("Agg")
 import pytest
 from helpers.city_panel_data import city_inputs
 
-from analysis.did.twfe import twfe
 from analysis.data.schema import CONTROLS
-from analysis.studies.robustness.checklist import make_figures, resolve_params, robustness_study
+from analysis.did.twfe import twfe
+from analysis.errors import InputError
+from analysis.studies.robustness import checklist
+from analysis.studies.robustness.checklist import make_figures, robustness_options, robustness_study
 
 SMALL = {
     "placebo_draws": 99,
@@ -69,7 +71,9 @@ def test_sections_and_json(study):
 def test_consistent_with_the_pieces(study):
     _, panel, _ = city_inputs()
     res = study["results"]
-    fit = twfe(panel, "log_exports", ["pilot", "rail", "log_broadband", *CONTROLS])
+    fit = twfe(
+        panel, "log_exports", ["pilot", "rail", "log_broadband", *CONTROLS], "city_code", "year"
+    )
     assert res["baseline"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
     # the placebo and wild bootstrap test the same coefficient
     assert res["placebo"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-8)
@@ -90,9 +94,49 @@ def test_figures_are_callable(study):
 
 
 def test_unknown_parameter_is_an_error():
-    with pytest.raises(KeyError, match="placebo_drawz"):
-        resolve_params({"placebo_drawz": 5})
-    assert resolve_params({"psm": {"caliper": 0.1}})["psm"]["n_neighbors"] == 1
+    with pytest.raises(InputError, match="unknown key 'notebooks.robustness.placebo_drawz'") as err:
+        robustness_options({"placebo_drawz": 5})
+    assert "did you mean 'placebo_draws'?" in str(err.value)
+    options = robustness_options({"psm": {"caliper": 0.1}})
+    assert options.psm.caliper == 0.1 and options.psm.n_neighbors == 1
+
+
+def test_settings_record_the_options_and_the_design(study):
+    """The results record every option (params.yaml and the schema's defaults) and the design."""
+    settings = study["results"]["settings"]
+    expected = {**checklist.DESIGN, **robustness_options(SMALL).__dict__, "year_rule": "approval"}
+    assert set(settings) == set(expected) | {"progress", "cities_path"}
+    assert settings["psm"]["caliper"] == 0.25 and settings["honestdid"]["grid_points"] == 100
+    assert settings["heterogeneity"] == {
+        "dimensions": ["coastal"],
+        "size_bins": 3,
+        "methods": ["interaction", "split"],
+    }
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_concurrent_rosters_follow_the_treatment_year_rule(monkeypatch):
+    """The rosters are coded with treatment.year_rule, passed in by the notebook (not an option of
+    the checklist's own), and are read before any estimation: a bad roster fails fast."""
+    seen = {}
+
+    def loader(files, master, year_rule):
+        seen.update(files=files, year_rule=year_rule)
+        raise _Stop
+
+    monkeypatch.setattr(checklist.concurrent, "load_concurrent_policies", loader)
+    monkeypatch.setattr(checklist, "_city_master", lambda path: None)
+    monkeypatch.setattr(
+        checklist, "twfe", lambda *a, **k: pytest.fail("estimated before the rosters")
+    )
+    with pytest.raises(_Stop):
+        robustness_study(
+            None, {}, {"concurrent_policies": {"x": "data/raw/x.csv"}}, year_rule="following"
+        )
+    assert seen == {"files": {"x": "data/raw/x.csv"}, "year_rule": "following"}
 
 
 def test_figures_in_chinese(study):
@@ -102,6 +146,10 @@ def test_figures_in_chinese(study):
 
     use_house_style()
     figs = make_figures(study, "zh")
-    titles = [ax.get_title() + ax.get_xlabel() + ax.get_ylabel() for fig in figs.values() for ax in fig.axes]
+    titles = [
+        ax.get_title() + ax.get_xlabel() + ax.get_ylabel()
+        for fig in figs.values()
+        for ax in fig.axes
+    ]
     assert any("置信区间" in t for t in titles)
     plt.close("all")

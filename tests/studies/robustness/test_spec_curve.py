@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs, subset_panel
 
+from analysis.data.schema import CONTROLS
 from analysis.did.callaway_santanna import att_gt
 from analysis.did.imputation import imputation
 from analysis.did.sun_abraham import sun_abraham
 from analysis.did.twfe import twfe
 from analysis.figures.robustness import plot_spec_curve
-from analysis.data.schema import CONTROLS
 from analysis.studies.robustness import concurrent as cc
 from analysis.studies.robustness.spec_curve import DEFAULT_OPTIONS, spec_curve, spec_grid
 
@@ -94,7 +94,7 @@ def test_small_curve_matches_direct_estimator_calls(data, small_curve):
     t = small_curve.table.set_index(["estimator", "cluster", "timing", "outcome"])
     assert len(t) == 32 and small_curve.infeasible.empty
 
-    fit = twfe(panel, "log_exports", ["pilot"], cluster="province")
+    fit = twfe(panel, "log_exports", ["pilot"], "city_code", "year", cluster="province")
     row = t.loc[("twfe", "province", "approval", "log_exports")]
     assert row["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
     assert row["std_error"] == pytest.approx(fit.std_errors["pilot"], rel=1e-8)
@@ -105,7 +105,7 @@ def test_small_curve_matches_direct_estimator_calls(data, small_curve):
     # "following": the first year moves one year on and the dummy is rebuilt
     g1 = np.where(panel["pilot_year"] > 0, panel["pilot_year"] + 1, 0)
     shifted = panel.assign(pilot_year=g1, pilot=((g1 > 0) & (panel["year"] >= g1)).astype(int))
-    fit = twfe(shifted, "log_exports", ["pilot"])
+    fit = twfe(shifted, "log_exports", ["pilot"], "city_code", "year")
     assert t.loc[("twfe", "city_code", "following", "log_exports"), "estimate"] == pytest.approx(
         fit.params["pilot"], rel=1e-9
     )
@@ -167,7 +167,13 @@ def test_controls_and_samples(data):
     )
     # per-capita outcome: log_population leaves the controls (it is part of the outcome)
     xs = [c for c in CONTROLS if c != "log_population"]
-    fit = twfe(sub.assign(pc=sub["log_exports"] - sub["log_population"]), "pc", ["pilot", *xs])
+    fit = twfe(
+        sub.assign(pc=sub["log_exports"] - sub["log_population"]),
+        "pc",
+        ["pilot", *xs],
+        "city_code",
+        "year",
+    )
     assert t.loc["drop_ftz", "estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
     assert t.loc["east", "n_cities"] == panel.loc[panel["region"] == "east", "city_code"].nunique()
 

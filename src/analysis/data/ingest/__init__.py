@@ -1,4 +1,4 @@
-"""Real-data path: a user's yearbook file (CSV/XLSX) -> the processed panel (PANEL_SCHEMA).
+"""Real-data path: a user's yearbook file(s) (CSV/XLSX/XLS, a folder or a list) -> the processed panel.
 
 ``ingest_file`` does the work and returns the panel plus a validation report;
 ``ingest_for_pipeline`` is what ``pipeline.build_panel`` calls when params.yaml says
@@ -12,22 +12,37 @@ import pandas as pd
 from analysis import config as paths
 from analysis.data.ingest.core import IngestResult, ingest_file
 from analysis.data.ingest.outputs import report_path, write_atomic
+from analysis.data.ingest.sources import input_files
 
-__all__ = ["IngestResult", "ingest_file", "ingest_for_pipeline", "report_path", "write_atomic"]
+__all__ = [
+    "IngestResult",
+    "ingest_file",
+    "ingest_for_pipeline",
+    "input_files",
+    "report_path",
+    "write_atomic",
+]
 
 
 def ingest_for_pipeline(params: dict, master: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """The panel from ``params['data']['file']`` (relative to the project root), for build_panel.
 
+    ``data.file`` is a file, a folder (every CSV/XLSX/XLS in it) or a list of files.
     The validation report is written to data/processed/panel_report.md (beside the default panel).
     """
     data = params["data"]
     if not data.get("file"):
-        raise ValueError("params.yaml data.source is 'file' but data.file is empty: give data/raw/<name>")
+        raise ValueError(
+            "params.yaml data.source is 'file' but data.file is empty: give data/raw/<name>"
+        )
     column_map = data.get("column_map")
     panel_years = params.get("panel", {})
+    spec = data["file"]
+    source = (
+        [paths.ROOT / f for f in spec] if isinstance(spec, (list, tuple)) else paths.ROOT / spec
+    )
     result = ingest_file(
-        paths.ROOT / data["file"],
+        source,
         master,
         table,
         column_map=paths.ROOT / column_map if column_map else None,

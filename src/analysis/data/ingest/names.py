@@ -29,13 +29,37 @@ from rapidfuzz import fuzz, process
 from analysis import config as paths
 from analysis.errors import InputError, validate_frame
 
-ETHNIC = ["朝鲜族", "土家族", "苗族", "藏族", "羌族", "彝族", "布依族", "侗族", "哈尼族", "壮族", "傣族", "白族",
-          "景颇族", "傈僳族", "回族", "蒙古族", "蒙古", "柯尔克孜", "哈萨克", "维吾尔"]
+ETHNIC = [
+    "朝鲜族",
+    "土家族",
+    "苗族",
+    "藏族",
+    "羌族",
+    "彝族",
+    "布依族",
+    "侗族",
+    "哈尼族",
+    "壮族",
+    "傣族",
+    "白族",
+    "景颇族",
+    "傈僳族",
+    "回族",
+    "蒙古族",
+    "蒙古",
+    "柯尔克孜",
+    "哈萨克",
+    "维吾尔",
+]
 PREFECTURE_SUFFIXES = ["自治州", "地区", "盟", "州", "市"]
 COUNTY_SUFFIXES = ["自治县", "自治旗", "林区", "特区", "市", "县", "区", "旗"]
 MUNICIPALITY_PROVINCES = {"11", "12", "31", "50"}
 # Common short forms that suffix rules cannot derive (autonomous prefectures of Xinjiang).
-SHORT_FORMS = {"博州": "博尔塔拉蒙古自治州", "巴州": "巴音郭楞蒙古自治州", "克州": "克孜勒苏柯尔克孜自治州"}
+SHORT_FORMS = {
+    "博州": "博尔塔拉蒙古自治州",
+    "巴州": "巴音郭楞蒙古自治州",
+    "克州": "克孜勒苏柯尔克孜自治州",
+}
 _TRAILING_MARKS = re.compile(r"[\d*△▲#†‡＊]+$")
 PROVINCE_SUFFIX = re.compile(r"(壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|省|市)$")
 
@@ -83,8 +107,12 @@ ADMIN_CHANGES_SCHEMA = pa.DataFrameSchema(
         "city_code": pa.Column(str, pa.Check.str_matches(r"^\d{6}$"), nullable=True),
         "old_code": pa.Column(str, pa.Check.str_matches(r"^\d{6}$"), nullable=True),
         "year": pa.Column(int, pa.Check.in_range(1949, 2030)),
-        "kind": pa.Column(str, pa.Check.isin(["renamed", "prefecture-to-city", "new-prefecture", "merged",
-                                              "dissolved"])),
+        "kind": pa.Column(
+            str,
+            pa.Check.isin(
+                ["renamed", "prefecture-to-city", "new-prefecture", "merged", "dissolved"]
+            ),
+        ),
         "source": pa.Column(str),
         "verification": pa.Column(str, pa.Check.isin(["2nd-source", "single-source"])),
     },
@@ -97,12 +125,16 @@ ADMIN_CHANGES_SCHEMA = pa.DataFrameSchema(
 def load_admin_changes(path: Path | None = None) -> pd.DataFrame:
     """data/reference/admin_changes.csv, validated (a user's extended copy goes through the same checks)."""
     path = path or paths.REFERENCE / "admin_changes.csv"
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False).replace({"": None})
+    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False).replace(
+        {"": None}
+    )
     frame = validate_frame(frame, ADMIN_CHANGES_SCHEMA, path)
     bad = frame["kind"].ne("dissolved") & frame["city_code"].isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(path, "city_code is required unless kind is 'dissolved'", row=i + 2, column="city_code")
+        raise InputError(
+            path, "city_code is required unless kind is 'dissolved'", row=i + 2, column="city_code"
+        )
     return frame.assign(old_core=frame["old_name"].map(lambda n: prefecture_core(clean_name(n))))
 
 
@@ -120,7 +152,9 @@ class NameIndex:
     changes: pd.DataFrame
     exact: dict[str, str]
     core: dict[str, str]
-    county: dict[str, list[tuple[str, str]]]  # name or core -> [(prefecture code or '', county name)]
+    county: dict[
+        str, list[tuple[str, str]]
+    ]  # name or core -> [(prefecture code or '', county name)]
     province_of: dict[str, str]
     choices: list[str]
     _by_name: dict | None = None
@@ -130,8 +164,11 @@ class NameIndex:
     def cached(cls, master: pd.DataFrame) -> NameIndex:
         """The index for ``master`` and the committed admin_changes.csv, built once per process."""
         path = paths.REFERENCE / "admin_changes.csv"
-        key = (int(pd.util.hash_pandas_object(master[["city_code", "city"]], index=False).sum()),
-               str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        key = (
+            int(pd.util.hash_pandas_object(master[["city_code", "city"]], index=False).sum()),
+            str(path),
+            path.stat().st_mtime_ns if path.exists() else 0,
+        )
         if key not in _INDEX_CACHE:
             _INDEX_CACHE.clear()
             _INDEX_CACHE[key] = cls.build(master)
@@ -140,7 +177,10 @@ class NameIndex:
     @classmethod
     def build(cls, master: pd.DataFrame, changes: pd.DataFrame | None = None) -> NameIndex:
         changes = load_admin_changes() if changes is None else changes
-        exact = {**dict(zip(master["city_short"], master["city_code"])), **dict(zip(master["city"], master["city_code"]))}
+        exact = {
+            **dict(zip(master["city_short"], master["city_code"])),
+            **dict(zip(master["city"], master["city_code"])),
+        }
         core = {prefecture_core(n): c for n, c in zip(master["city"], master["city_code"])}
         county: dict[str, list[tuple[str, str]]] = {}
         codes = set(master["city_code"])
@@ -163,15 +203,29 @@ class NameIndex:
             kind, when = change["kind"], int(change["year"])
             if kind == "dissolved":
                 if year is None or year < when:
-                    return Match(None, "dissolved", f"{change['old_name']} dissolved in {when}: {change['source']}")
+                    return Match(
+                        None,
+                        "dissolved",
+                        f"{change['old_name']} dissolved in {when}: {change['source']}",
+                    )
             elif kind == "merged":
                 if year is None or year < when:
-                    return Match(change["city_code"], "merged",
-                                 f"{change['old_name']} merged into {change['new_name']} in {when}: summed into it")
-                return Match(change["city_code"], "county",
-                             f"{change['old_name']} is part of {change['new_name']} since {when}")
+                    return Match(
+                        change["city_code"],
+                        "merged",
+                        f"{change['old_name']} merged into {change['new_name']} in {when}: summed into it",
+                    )
+                return Match(
+                    change["city_code"],
+                    "county",
+                    f"{change['old_name']} is part of {change['new_name']} since {when}",
+                )
             else:
-                return Match(change["city_code"], kind, f"{change['old_name']} -> {change['new_name']} ({when})")
+                return Match(
+                    change["city_code"],
+                    kind,
+                    f"{change['old_name']} -> {change['new_name']} ({when})",
+                )
         if n in self.exact:
             return Match(self.exact[n], "direct")
         c = prefecture_core(n)
@@ -180,16 +234,26 @@ class NameIndex:
         units = self.county.get(n) or self.county.get(county_core(n)) or []
         if province is not None and len(units) > 1:
             pc = province_core(province)
-            units = [u for u in units if u[0] and self.province_of.get(u[0], "").startswith(pc[:2])] or units
+            units = [
+                u for u in units if u[0] and self.province_of.get(u[0], "").startswith(pc[:2])
+            ] or units
         prefs = sorted({u[0] for u in units})
         if len(prefs) == 1 and prefs[0]:
             return Match(prefs[0], "county", f"county-level unit {units[0][1]} -> its prefecture")
         if len(prefs) == 1:
-            return Match(None, "unknown", f"{units[0][1]} is a county-level unit directly under its province; "
-                                          "not a prefecture of the city master")
+            return Match(
+                None,
+                "unknown",
+                f"{units[0][1]} is a county-level unit directly under its province; "
+                "not a prefecture of the city master",
+            )
         if len(prefs) > 1:
-            where = ", ".join(self.master.set_index("city_code").loc[[p for p in prefs if p], "city"])
-            return Match(None, "unknown", f"ambiguous county-level name (in {where}); add a province column")
+            where = ", ".join(
+                self.master.set_index("city_code").loc[[p for p in prefs if p], "city"]
+            )
+            return Match(
+                None, "unknown", f"ambiguous county-level name (in {where}); add a province column"
+            )
         return Match(None, "unknown", suggestions=self.suggest(n))
 
     def _change(self, n: str, exact_only: bool) -> dict | None:
@@ -203,7 +267,9 @@ class NameIndex:
         return hit
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
-        found = process.extract(name, self.choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=50)
+        found = process.extract(
+            name, self.choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=50
+        )
         return [f[0] for f in found]
 
 
@@ -219,19 +285,33 @@ def _county_units() -> tuple[tuple[str, str], ...]:
     return tuple(zip(county["code6"], county["name"]))
 
 
-def resolve(names: np.ndarray, years: np.ndarray, provinces: np.ndarray | None, index: NameIndex) -> pd.DataFrame:
+def resolve(
+    names: np.ndarray, years: np.ndarray, provinces: np.ndarray | None, index: NameIndex
+) -> pd.DataFrame:
     """Per row: code, kind, note (unique name/year/province combinations are matched once)."""
-    frame = pd.DataFrame({"name": names, "year": years,
-                          "province": provinces if provinces is not None else None})
+    frame = pd.DataFrame(
+        {"name": names, "year": years, "province": provinces if provinces is not None else None}
+    )
     # Year only matters for names with a change entry; other names are matched once.
     has_change = set(index.changes["old_name"]) | set(index.changes["old_core"])
     core = frame["name"].map(lambda s: prefecture_core(clean_name(s)))
-    frame["key_year"] = np.where(frame["name"].isin(has_change) | core.isin(has_change), frame["year"], -1)
+    frame["key_year"] = np.where(
+        frame["name"].isin(has_change) | core.isin(has_change), frame["year"], -1
+    )
     keys = frame[["name", "key_year", "province"]].drop_duplicates()
-    results = [index.match(r.name, None if r.key_year == -1 else int(r.key_year),
-                           None if r.province is None or pd.isna(r.province) else r.province)
-               for r in keys.itertuples(index=False)]
-    keys = keys.assign(code=[m.code for m in results], kind=[m.kind for m in results],
-                       note=[m.note for m in results], suggestions=[m.suggestions for m in results])
+    results = [
+        index.match(
+            r.name,
+            None if r.key_year == -1 else int(r.key_year),
+            None if r.province is None or pd.isna(r.province) else r.province,
+        )
+        for r in keys.itertuples(index=False)
+    ]
+    keys = keys.assign(
+        code=[m.code for m in results],
+        kind=[m.kind for m in results],
+        note=[m.note for m in results],
+        suggestions=[m.suggestions for m in results],
+    )
     out = frame.merge(keys, on=["name", "key_year", "province"], how="left", sort=False)
     return out[["code", "kind", "note", "suggestions"]]

@@ -14,9 +14,33 @@ import pandas as pd
 
 from analysis.data.ingest import units as U
 
-MISSING = {"", "-", "--", "—", "——", "–", "…", "...", "..", "na", "n/a", "n.a.", "nan", "null", "none", "无",
-           "/", "x", "*", "#n/a", "不详", "缺失"}
-_NUMBER = re.compile(r"^([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[+-]?\d+)?)(.*)$", re.IGNORECASE)
+MISSING = {
+    "",
+    "-",
+    "--",
+    "—",
+    "——",
+    "–",
+    "…",
+    "...",
+    "..",
+    "na",
+    "n/a",
+    "n.a.",
+    "nan",
+    "null",
+    "none",
+    "无",
+    "/",
+    "x",
+    "*",
+    "#n/a",
+    "不详",
+    "缺失",
+}
+_NUMBER = re.compile(
+    r"^([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:e[+-]?\d+)?)(.*)$", re.IGNORECASE
+)
 
 
 class CellError(ValueError):
@@ -56,13 +80,24 @@ def to_numbers(cells: list | np.ndarray, unit: U.Unit | None = None, label: str 
         try:
             value, suffix = _clean(cell)
         except ValueError:
-            raise CellError(int(pos), f"not a number: {str(cell)!r}",
-                            hint="use digits, leave the cell empty or '-' if missing") from None
+            raise CellError(
+                int(pos),
+                f"not a number: {str(cell)!r}",
+                hint="use digits, leave the cell empty or '-' if missing",
+            ) from None
         if suffix is not None and unit is not None:
             cell_unit = U.lookup_unit(suffix)
-            if cell_unit is None or cell_unit.scale != unit.scale or cell_unit.currency != unit.currency:
-                raise CellError(int(pos), f"mixed units: cell {str(cell)!r} is in {suffix} but the column is in "
-                                f"{unit.label}", hint="convert the cell or split the column by unit")
+            if (
+                cell_unit is None
+                or cell_unit.scale != unit.scale
+                or cell_unit.currency != unit.currency
+            ):
+                raise CellError(
+                    int(pos),
+                    f"mixed units: cell {str(cell)!r} is in {suffix} but the column is in "
+                    f"{unit.label}",
+                    hint="convert the cell or split the column by unit",
+                )
         fast[pos] = value
     return fast
 
@@ -74,14 +109,22 @@ def to_years(cells: list | np.ndarray) -> np.ndarray:
     todo = np.flatnonzero(np.isnan(fast) & series.notna().to_numpy())
     for pos in todo:
         cell = series.iat[pos]
-        text = unicodedata.normalize("NFKC", str(cell)).strip().removesuffix("年").removesuffix("年度")
+        text = (
+            unicodedata.normalize("NFKC", str(cell)).strip().removesuffix("年").removesuffix("年度")
+        )
         if text.lower() in MISSING:
             continue
         try:
             fast[pos] = float(text)
         except ValueError:
-            raise CellError(int(pos), f"not a year: {str(cell)!r}", hint="write a four-digit year, e.g. 2015") from None
+            raise CellError(
+                int(pos), f"not a year: {str(cell)!r}", hint="write a four-digit year, e.g. 2015"
+            ) from None
     bad = np.flatnonzero(~np.isnan(fast) & (fast != np.round(fast)))
     if bad.size:
-        raise CellError(int(bad[0]), f"not a year: {series.iat[bad[0]]!r}", hint="write a four-digit year, e.g. 2015")
+        raise CellError(
+            int(bad[0]),
+            f"not a year: {series.iat[bad[0]]!r}",
+            hint="write a four-digit year, e.g. 2015",
+        )
     return fast

@@ -9,17 +9,33 @@ from pathlib import Path
 from analysis.data.ingest.outputs import write_atomic
 
 COLUMNS = {
-    "zh": [("省份", ""), ("城市", ""), ("年份", ""), ("货物出口额", "万美元"), ("地区生产总值", "万元"),
-           ("年末总人口", "万人"), ("实际使用外资金额", "万美元"), ("第二产业增加值占GDP比重", "%"),
-           ("互联网宽带接入用户数", "万户")],
-    "en": [("province", ""), ("city", ""), ("year", ""), ("exports", "10k USD"), ("gdp", "10k yuan"),
-           ("population", "10k persons"), ("fdi", "10k USD"), ("industry_share", "%"),
-           ("broadband_users", "10k subscribers")],
+    "zh": [
+        ("省份", ""),
+        ("城市", ""),
+        ("年份", ""),
+        ("货物出口额", "万美元"),
+        ("地区生产总值", "万元"),
+        ("年末总人口", "万人"),
+        ("实际使用外资金额", "万美元"),
+        ("第二产业增加值占GDP比重", "%"),
+        ("互联网宽带接入用户数", "万户"),
+    ],
+    "en": [
+        ("province", ""),
+        ("city", ""),
+        ("year", ""),
+        ("exports", "10k USD"),
+        ("gdp", "10k yuan"),
+        ("population", "10k persons"),
+        ("fdi", "10k USD"),
+        ("industry_share", "%"),
+        ("broadband_users", "10k subscribers"),
+    ],
 }
 FOOTNOTE = {
     "zh": "注：每行一个城市一个年份；城市、年份、货物出口额必填，其余可空；第二行为单位，可改为亿元、万元等（见 data/README.md）。",
     "en": "Note: one row per city and year; city, year and exports are required, the rest may be empty; "
-          "the second row holds units and may be changed (see data/README.md).",
+    "the second row holds units and may be changed (see data/README.md).",
 }
 
 

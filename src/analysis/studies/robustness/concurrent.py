@@ -30,7 +30,8 @@ A UTF-8 CSV (a BOM is fine) with exactly these columns:
 
 A city listed several times (several areas, expansions) is treated from its earliest date. The
 treatment year follows ``year_rule`` (``approval``: calendar year of ``approved``; ``following``: the
-year after), as for the pilot zones. Extra rosters go in ``data/raw/`` and are declared in
+year after); the robustness checklist passes params.yaml's ``treatment.year_rule``, so the rosters are
+coded as the pilot zones are. Extra rosters go in ``data/raw/`` and are declared in
 params.yaml as a mapping from policy name to file, e.g.
 ``concurrent_policies: {"broadband china": data/raw/broadband_china.csv}`` for the 宽带中国
 demonstration cities (batches 2014, 2015, 2016). The pilot free trade zones
@@ -49,10 +50,10 @@ import pandera.pandas as pa
 
 from analysis import config as paths
 from analysis.data.cities import match_city_names
-from analysis.errors import InputError, validate_frame
-from analysis.did.results import TIDY_COLUMNS, tidy_frame
 from analysis.data.reference import VERIFICATION, treatment_year
-from analysis.did._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
+from analysis.did.results import TIDY_COLUMNS, tidy_frame
+from analysis.did.twfe import twfe_fwl as twfe  # = analysis.did.twfe.twfe, by the FWL kernel
+from analysis.errors import InputError, validate_frame
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -115,12 +116,13 @@ def load_policy_file(
     frame = pd.read_csv(
         path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
     )
-    frame = validate_frame(frame, POLICY_SCHEMA, path)
+    shown = paths.display_path(path)  # errors name the file as params.yaml does
+    frame = validate_frame(frame, POLICY_SCHEMA, shown)
     codes = match_city_names(frame["prefecture"], master)
     if codes.isna().any():
         i = int(codes.isna().to_numpy().nonzero()[0][0])
         raise InputError(
-            path,
+            shown,
             f"unknown prefecture {frame['prefecture'].iloc[i]!r}",
             row=i + 2,
             column="prefecture",

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.did.results import TIDY_COLUMNS, tidy_frame
-from analysis.did._twfe_fast import twfe_fast as twfe  # = estimators.twfe.twfe, FWL-fast
+from analysis.did.twfe import twfe_fwl as twfe  # = analysis.did.twfe.twfe, by the FWL kernel
 
 __all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity"]
 

@@ -57,7 +57,9 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
+from analysis.did.estimate import estimate
 from analysis.did.results import TIDY_COLUMNS, tidy_frame
+from analysis.did.twfe import twfe_fwl
 
 __all__ = ["DEFAULT_OPTIONS", "SpecCurveResult", "default_control_sets", "spec_curve", "spec_grid"]
 
@@ -91,6 +93,23 @@ def default_control_sets() -> dict[str, list[str]]:
         "controls": list(CONTROLS),
         "controls+treatments": [*CONTROLS, "rail", "log_broadband"],
     }
+
+
+def usable_control_sets(design) -> dict[str, list[str]]:
+    """The control sets restricted to what the panel has (an
+    :class:`analysis.data.design.DesignCheck`): its usable controls, and the other treatments only
+    when they vary. On the full synthetic panel these equal :func:`default_control_sets`."""
+    extra = [t for t in ("rail", "log_broadband") if t in _varying_treatments(design)]
+    return {
+        "none": [],
+        "controls": list(design.controls_used),
+        "controls+treatments": [*design.controls_used, *extra],
+    }
+
+
+def _varying_treatments(design) -> list[str]:
+    out = [t for t in ("pilot", "rail") if design.runs(t, "twfe")]
+    return out + (["log_broadband"] if design.coverage is None else [])
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -137,7 +156,7 @@ def _spec_data(panel, spec, control_sets, dropped, yname, gname, idname, tname):
     elif outcome == "export_growth":
         y = df.sort_values(tname).groupby(idname)[yname].diff().reindex(df.index)
     elif outcome == "log_exports_pc":
-        y = df[yname] - df["log_population"]
+        y = df[yname] - df.get("log_population", np.nan)
     else:
         raise ValueError(f"unknown outcome {outcome!r}")
     controls = list(control_sets[spec["controls"]])
@@ -155,6 +174,8 @@ def _infeasible(
     data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str, min_clusters: int
 ) -> str | None:
     """Reason why a specification cannot be estimated, or None."""
+    if data.empty:
+        return "no observations (the outcome or a control is not in this panel)"
     if data[spec["cluster"]].nunique() < min_clusters:
         return f"fewer than {min_clusters} clusters of {spec['cluster']}"
     never = data["_g"] == 0
@@ -173,51 +194,30 @@ def _infeasible(
 def _estimate(
     data: pd.DataFrame, spec: dict, controls: list[str], idname: str, tname: str
 ) -> tuple[float, float]:
-    cluster = spec["cluster"]
-    est = spec["estimator"]
-    if est == "twfe":
-        from analysis.did._twfe_fast import twfe_fast  # = estimators.twfe.twfe, ~30x faster
-
-        fit = twfe_fast(data, "_y", ["_D", *controls], idname, tname, cluster)
-        return float(fit.params["_D"]), float(fit.std_errors["_D"])
-    if est == "cs":
-        from analysis.did.callaway_santanna import att_gt
-
-        res = att_gt(
-            data,
-            "_y",
-            tname,
-            idname,
-            "_g",
-            xformla=controls or None,
-            est_method="reg" if controls else "dr",
-            clustervars=None if cluster == idname else [cluster],
-            progress=False,
-        )
-        agg = res.aggregate("simple")
-        return float(agg.overall_att), float(agg.overall_se)
-    if est == "sa":
-        from analysis.did.sun_abraham import sun_abraham
-
-        res = sun_abraham(
-            data, "_y", tname, idname, "_g", covariates=controls or None, cluster=cluster
-        )
-        return float(res.att), float(res.att_se)
-    if est == "bjs":
-        from analysis.did.imputation import imputation
-
-        res = imputation(
-            data,
-            "_y",
-            tname,
-            idname,
-            "_g",
-            covariates=controls or None,
-            horizons=None,
-            cluster=cluster,
-        )
-        return float(res.att), float(res.std_errors[0])
-    raise ValueError(f"unknown estimator {est!r}; choose from {ESTIMATORS}")
+    """Overall ATT and SE of one specification, through :func:`analysis.did.estimate.estimate`."""
+    name = spec["estimator"]
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {name!r}; choose from {ESTIMATORS}")
+    options = {
+        # the FWL kernel: twfe's numbers at a fraction of PanelOLS's cost (hundreds of fits)
+        "twfe": {"treatment": "_D", "engine": twfe_fwl},
+        # outcome regression with covariates: the DR logit is singular for the one-city 2015 cohort
+        "cs": {"est_method": "reg" if controls else "dr"},
+        "sa": {},
+        "bjs": {"horizons": None},
+    }[name]
+    est = estimate(
+        name,
+        data,
+        y="_y",
+        unit=idname,
+        time=tname,
+        cohort="_g",
+        covariates=controls,
+        cluster=spec["cluster"],
+        **options,
+    )
+    return est.att, est.se
 
 
 def _run_spec(panel, spec, control_sets, dropped, yname, gname, idname, tname) -> dict:
@@ -388,7 +388,7 @@ def spec_curve(
                 tname,
                 yname,
                 gname,
-                "log_population",
+                *(["log_population"] if "log_population" in panel else []),
                 "region",
                 "coastal",
                 "province",

@@ -1,0 +1,215 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Policy: did cross-border e-commerce pilot zones raise exports?
+#
+# **Question.** The first claim of Guo (2025) is that policy support, led by the cross-border
+# e-commerce comprehensive pilot zones, opens new opportunities for exports. We test it: how much
+# did a city's exports change after it (or a county-level unit inside it) was designated?
+#
+# **Design.** Staggered difference-in-differences: cities designated in different years are compared
+# with cities not (yet) designated, after removing city effects (permanent differences) and year
+# effects (shocks common to all cities).
+
+# %% tags=["parameters"]
+# Parameters: `analysis notebook pilot_zones` (papermill) injects params.yaml's values after this
+# cell; the values here are the defaults of analysis.config, for interactive runs.
+panel_path = "data/processed/panel.csv"
+truth_path = "data/processed/truth.json"
+cities_path = "data/interim/cities.csv"
+treatments_path = "data/interim/treatments.csv"
+output_dir = "output"
+lang = "en"
+window = [-5, 5]
+cluster = "city_code"
+estimators = ["cs", "sa", "bjs"]
+min_control_share = 0.8
+
+# %%
+from analysis.studies.context import setup
+
+ctx = setup(panel_path, truth_path, output_dir, lang)
+cities_path, treatments_path = ctx.resolve(cities_path), ctx.resolve(treatments_path)
+panel, truth, out = ctx.panel, ctx.truth, ctx.dirs
+ctx.banner()
+
+# %% [markdown]
+# ## Two-way fixed effects (TWFE)
+#
+# `log_exports ~ pilot + rail + log_broadband + controls | city + year`, standard errors clustered
+# by city (Bertrand, Duflo & Mullainathan 2004). With effects that differ across batches and grow
+# over time, this single coefficient is a weighted average with some negative weights (Goodman-Bacon
+# 2021; de Chaisemartin & D'Haultfoeuille 2020), so it need not equal the average effect.
+
+# %%
+from analysis.studies.binary import (
+    binary_study,
+    controls_record,
+    headline_metrics,
+    skips,
+    study_design,
+    twfe_table,
+)
+
+# What this panel allows (the design check of the panel stage, data/processed/design.md): the
+# controls observed for enough city-years, the treatments that vary, the estimators that can run.
+design = study_design(panel, share=min_control_share)
+ctx.controls(controls_record(design))
+table = twfe_table(panel, cluster, design=design)
+for spec, why in table.attrs.get("skipped", {}).items():
+    ctx.skipped(f"TWFE, {spec}", why)
+ctx.write_table(table, "twfe_joint")
+ctx.table(table, digits=4)
+
+# %% [markdown]
+# **Reading the table.** One row per regressor and specification ("no controls" / "controls").
+# `estimate` is the change in log exports (about a percentage change when small) associated with
+# the pilot dummy, the rail dummy, or a one-unit change of log broadband, holding the city and year
+# effects fixed; `conf_low`/`conf_high` is the 95% interval. What it does *not* say: the pilot
+# coefficient is not yet "the" effect, because with staggered, growing effects TWFE mixes good and
+# bad comparisons (next cells). With your own file, only the controls and treatments your panel
+# has enter; the line above the table lists the controls used and those dropped, with the reason.
+
+# %%
+study = binary_study(panel, truth, "pilot", "pilot_year", window, cluster, estimators, design)
+for what, why in skips(study).items():  # estimators this panel does not allow, with the reason
+    ctx.skipped(what, why)
+ctx.table(ctx.compare_with_truth(study), digits=4)
+
+# %% [markdown]
+# **Reading the comparison.** On the synthetic data we know the true average effect on the treated
+# (`truth`), so `bias` is the estimate minus the truth and `truth_in_ci` says whether the 95%
+# interval covers it. A TWFE interval that misses the truth is the failure the next section
+# explains; on real data there is no `truth` column and this check is impossible.
+
+# %% [markdown]
+# ## Heterogeneity-robust estimators
+#
+# Three estimators avoid the forbidden comparisons of TWFE (already-treated cities used as
+# controls):
+#
+# * **Callaway & Sant'Anna (2021)**: estimate a separate effect for each designation cohort and
+#   year, ATT(g,t), comparing the cohort with never-designated cities, then average them (by event
+#   time, or overall weighting cohorts by size). It conditions only on pre-treatment
+#   characteristics, so here it uses no time-varying controls.
+# * **Sun & Abraham (2021)**: a regression with one dummy per cohort and event time, averaged with
+#   cohort-share weights; the time-varying controls enter linearly.
+# * **Borusyak, Jaravel & Spiess (2024)**: fit city and year effects (and controls) on untreated
+#   city-years only, impute each treated city-year's untreated outcome, and average the differences.
+#
+# On the synthetic data the truth is known, so the table shows each estimator's bias.
+
+# %%
+from analysis.studies.binary import event_study_series, overall_comparison
+
+overall = overall_comparison(study)
+ctx.write_table(overall, "pilot_overall")
+ctx.table(overall, digits=4)
+
+# %% [markdown]
+# **Reading the table.** Same quantity, four estimators. If the robust estimators agree with each
+# other and differ from TWFE, the difference is the TWFE weighting problem, not noise: compare the
+# gap between rows with the standard errors. The estimators weight cohorts differently (CS by cohort
+# size, BJS by treated city-years), so small differences among them are expected even when all are
+# unbiased.
+
+# %% [markdown]
+# ## Event study
+#
+# One coefficient per year relative to designation (the year before is the reference; the end points
+# bin everything further out). Leads (negative years) test for pre-trends: if designated cities were
+# already diverging before designation, the design is in doubt. The joint Wald test below tests that
+# all leads are zero.
+
+# %%
+from analysis.figures.effects import plot_event_study
+
+ctx.wald_sentence(study["pretrend_test"], "Pre-trend test (TWFE event study: all leads are zero)")
+if event_study_series(study):
+    ctx.figure(
+        "pilot_event_study",
+        plot_event_study,
+        event_study_series(study),
+        ctx.truth_series(study),
+        "pilot_es_title",
+    )
+else:
+    ctx.skipped_figure(
+        "pilot_event_study", "the event study", skips(study).get("study", "no estimator ran")
+    )
+
+# %% [markdown]
+# **Reading the test and the figure.** A large p-value means the leads are jointly
+# indistinguishable from zero: no *detectable* pre-trend. It does not prove parallel trends (the
+# test can lack power, and trends could diverge only after designation; the HonestDiD section of
+# the robustness notebook asks how much that could matter). After designation, the points trace how
+# the effect builds up with time since designation; on synthetic data the black dashes are the true
+# effects, so you can see which estimator tracks them. Points far out in event time rest on the
+# early, small cohorts and have wide intervals.
+
+# %% [markdown]
+# ## Where are the effects? City-level imputed effects
+#
+# The imputation estimator gives an effect for every treated city-year: the city's exports minus
+# its imputed untreated exports. Averaging them by city gives one number per pilot city, mapped
+# below.
+
+# %%
+from analysis.did.imputation import imputation
+from analysis.figures.maps import plot_effect_map
+from analysis.studies.binary import attempt
+
+# the covariates of the BJS estimate above (the other treatments and controls this panel has)
+bjs, why = (None, skips(study).get("bjs", "BJS is not among the estimators run"))
+if "bjs" in study["robust"] and "bjs" not in skips(study):
+    bjs, why = attempt(
+        imputation,
+        panel,
+        "log_exports",
+        "year",
+        "city_code",
+        "pilot_year",
+        covariates=study["covariates"],
+        horizons=None,
+        leaveout=True,
+    )
+if bjs is not None:
+    city_effects = bjs.tau.groupby("city_code")["tau"].mean()
+    ctx.figure(
+        "pilot_effect_map",
+        plot_effect_map,
+        city_effects,
+        ctx.cities(cities_path),
+        label="bjs_city_effect",
+    )
+    ctx.table(city_effects.describe().to_frame("mean imputed effect by city").T, digits=3)
+else:
+    ctx.skipped_figure("pilot_effect_map", "city-level imputed effects", why)
+
+# %% [markdown]
+# **Reading the map.** Red cities gained more than the average, blue ones less (the colour scale
+# is centred at zero); grey prefectures were never designated. Each city's number averages only its
+# few treated years, so it is *noisy*: it includes that city's own shocks (on the synthetic data,
+# the simulated noise of the data-generating process), and a single city's value should not be
+# read as its effect. Patterns across many cities (e.g. by region or batch) are informative; the
+# robustness notebook tests them formally in the heterogeneity section. Later batches have had
+# fewer years for the effect to grow, so they look paler even if their long-run effect is the same.
+
+# %%
+_ = ctx.write_results(
+    "pilot_zones",
+    study,
+    metrics=headline_metrics(study),
+    plot=study["event_study"].reindex(columns=["event_time", "estimate", "conf_low", "conf_high"]),
+)
+
+# %% [markdown]
+# The estimates, the event study and the truth are saved in `output/results/pilot_zones.json`
+# (read by the report); the robustness notebook attacks the pilot-zone estimate from eight
+# directions.

@@ -1,0 +1,261 @@
+"""One entry point for every staggered-adoption estimator: ``estimate(name, data, ...) -> Estimate``.
+
+The estimator modules keep their own result classes (each mirrors the R package it is validated
+against); this module only calls them with one set of argument names and reads their answers into
+:class:`analysis.did.results.Estimate`, so a caller never needs to know that Callaway-Sant'Anna
+says ``overall_att`` and Sun-Abraham ``att``. Like pyfixest's ``event_study(estimator=...)``
+dispatcher (pyfixest/did/estimation.py), but returning one result type.
+
+Estimators (``name``):
+
+``twfe``         one post-treatment dummy with unit and time effects (:func:`analysis.did.twfe.twfe`);
+                 biased under heterogeneous, dynamic effects (Goodman-Bacon 2021).
+``event_study``  TWFE leads and lags, binned end points, reference period -1
+                 (:func:`analysis.did.event_study.event_study`).
+``cs``           Callaway & Sant'Anna (2021), never-treated controls
+                 (:func:`analysis.did.callaway_santanna.att_gt`); ``covariates`` enter as R did's
+                 ``xformla`` (base-period values).
+``cs_adjusted``  Callaway & Sant'Anna on the outcome net of time-varying covariates
+                 (:func:`analysis.did.callaway_santanna.att_gt_adjusted`).
+``sa``           Sun & Abraham (2021) interaction-weighted estimator
+                 (:func:`analysis.did.sun_abraham.sun_abraham`).
+``bjs``          Borusyak, Jaravel & Spiess (2024) imputation (:func:`analysis.did.imputation.imputation`).
+
+The overall ATT is each estimator's own: the TWFE coefficient, R did's ``aggte(type="simple")``,
+fixest's ``aggregate(..., "att")``, didimputation's static ATT. The TWFE event study has none; its
+``att`` is the mean of the post-period coefficients (event times ``0..window[1]``), the analogue of
+R did's ``aggte(type="dynamic")`` overall effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.did.results import EVENT_STUDY_COLUMNS, Estimate, event_study_frame, tidy_frame
+
+ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs")
+
+
+def estimate(
+    name: str,
+    data: pd.DataFrame,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    window: tuple[int, int] | None = None,
+    **options,
+) -> Estimate:
+    """Estimate the overall ATT and the event-time effects of a staggered binary treatment.
+
+    Parameters
+    ----------
+    name : one of ``ESTIMATORS``.
+    y, unit, time : outcome, unit and (integer) period columns.
+    cohort : first treatment period of each unit (0 = never treated in the sample).
+    covariates : control columns (time-varying for ``twfe``, ``event_study``, ``cs_adjusted``, ``sa``
+        and ``bjs``; base-period covariates for ``cs``).
+    cluster : column of the clustered standard errors (default: ``unit``). ``cs_adjusted`` supports
+        unit clustering only.
+    window : ``(lo, hi)`` event times to report (``event_study``: the binned window, default
+        ``(-5, 5)``; ``sa``: its ``min_e``/``max_e``; ``bjs``: horizons ``0..hi``).
+    options : passed to the estimator function; besides its own keywords:
+        ``treatment`` (``twfe``: the 0/1 treatment column; default built from ``cohort``),
+        ``engine`` (``twfe``: a function with :func:`analysis.did.twfe.twfe`'s signature, e.g.
+        ``twfe_fwl``), ``fixed_weights`` (``sa``, ``cs_adjusted``: SEs with the cohort-share
+        weights held fixed, i.e. conditional on the treatment timing).
+    """
+    if name not in _DISPATCH:
+        raise ValueError(f"unknown estimator {name!r}; choose from {ESTIMATORS}")
+    if window is not None:
+        window = (int(window[0]), int(window[1]))
+    spec = _Spec(y, unit, time, cohort, list(covariates), cluster or unit, window)
+    est = _DISPATCH[name](data, spec, dict(options))
+    if window is not None:
+        lo, hi = window
+        es = est.event_study
+        est.event_study = es[(es["event_time"] >= lo) & (es["event_time"] <= hi)].reset_index(
+            drop=True
+        )
+    return est
+
+
+@dataclass(frozen=True)
+class _Spec:
+    y: str
+    unit: str
+    time: str
+    cohort: str
+    covariates: list[str]
+    cluster: str
+    window: tuple[int, int] | None
+
+
+def _normal(term: str, att: float, se: float, alpha: float = 0.05) -> pd.Series:
+    """One tidy row with a normal CI (the same arithmetic as every estimator's own ``tidy``)."""
+    return tidy_frame([term], [att], [se], alpha).iloc[0]
+
+
+def _result(name, row: pd.Series, event_study, pretrend, fit, term: str | None = None) -> Estimate:
+    return Estimate(
+        estimator=name,
+        att=float(row["estimate"]),
+        se=float(row["std_error"]),
+        conf_low=float(row["conf_low"]),
+        conf_high=float(row["conf_high"]),
+        event_study=event_study,
+        pretrend=pretrend,
+        fit=fit,
+        term=str(row["term"]) if term is None else term,
+    )
+
+
+def _no_event_study() -> pd.DataFrame:
+    return event_study_frame([], [], [], [], [])[EVENT_STUDY_COLUMNS]
+
+
+def _from_tidy(event_times, tidy: pd.DataFrame) -> pd.DataFrame:
+    return event_study_frame(
+        event_times, tidy["estimate"], tidy["std_error"], tidy["conf_low"], tidy["conf_high"]
+    )
+
+
+# ------------------------------------------------------------------------------------ estimators
+def _twfe(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.twfe import twfe
+
+    engine = opts.pop("engine", twfe)
+    treatment = opts.pop("treatment", None)
+    if treatment is None:
+        treatment = "treated"
+        g, t = data[s.cohort].to_numpy(), data[s.time].to_numpy()
+        data = data.assign(treated=((g > 0) & (t >= g)).astype(float))
+    fit = engine(data, s.y, [treatment, *s.covariates], s.unit, s.time, s.cluster, **opts)
+    row = fit.tidy().set_index("term").loc[treatment]
+    return _result("twfe", row, _no_event_study(), None, fit, term=treatment)
+
+
+def _event_study(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.event_study import event_study
+
+    window = s.window or (-5, 5)
+    fit = event_study(
+        data,
+        s.y,
+        s.cohort,
+        s.unit,
+        s.time,
+        window=window,
+        controls=s.covariates,
+        cluster=s.cluster,
+        **opts,
+    )
+    k = len(fit.periods)
+    post = np.array([p >= 0 for p in fit.periods], dtype=float)
+    weights = post / post.sum()
+    att = float(weights @ fit.fit.params.to_numpy()[:k])
+    se = float(np.sqrt(weights @ fit.fit.cov.to_numpy()[:k, :k] @ weights))
+    tidy = fit.tidy(include_ref=False)
+    return _result(
+        "event_study",
+        _normal("post_average", att, se),
+        _from_tidy(tidy["event_time"], tidy),
+        fit.pretrend,
+        fit,
+    )
+
+
+def _cs(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.callaway_santanna import att_gt
+
+    opts.setdefault("progress", False)
+    fit = att_gt(
+        data,
+        s.y,
+        s.time,
+        s.unit,
+        s.cohort,
+        xformla=s.covariates or None,
+        clustervars=None if s.cluster == s.unit else [s.cluster],
+        **opts,
+    )
+    return _cs_result("cs", fit, fit.aggregate("simple"), fit.aggregate("dynamic"), fit.pretest())
+
+
+def _cs_adjusted(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.callaway_santanna import att_gt_adjusted
+
+    if s.cluster != s.unit:
+        raise ValueError("cs_adjusted clusters by unit only")
+    if not s.covariates:
+        raise ValueError("cs_adjusted needs covariates (without them it is cs)")
+    fixed_weights = opts.pop("fixed_weights", False)
+    fit = att_gt_adjusted(data, s.y, s.time, s.unit, s.cohort, s.covariates, **opts)
+    simple = fit.aggregate("simple", fixed_weights=fixed_weights)
+    return _cs_result("cs_adjusted", fit, simple, fit.aggregate("dynamic"), None)
+
+
+def _cs_result(name, fit, simple, dynamic, pretrend) -> Estimate:
+    tidy = dynamic.tidy().iloc[1:]  # row 0: the dynamic overall effect
+    return _result(name, simple.tidy().iloc[0], _from_tidy(dynamic.egt, tidy), pretrend, fit)
+
+
+def _sa(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.sun_abraham import sun_abraham
+
+    fixed_weights = opts.pop("fixed_weights", False)
+    lo, hi = s.window or (None, None)
+    fit = sun_abraham(
+        data,
+        s.y,
+        s.time,
+        s.unit,
+        s.cohort,
+        covariates=s.covariates or None,
+        min_e=lo,
+        max_e=hi,
+        cluster=s.cluster,
+        **opts,
+    )
+    if fixed_weights:
+        row = _normal("ATT", fit.att, fit.att_se_fixed_weights, fit.alpha)
+        tidy = tidy_frame(fit.event_times, fit.estimates, fit.std_errors_fixed_weights, fit.alpha)
+    else:
+        row, tidy = fit.aggregate_att().iloc[0], fit.tidy()
+    return _result("sa", row, _from_tidy(fit.event_times, tidy), None, fit)
+
+
+def _bjs(data, s: _Spec, opts) -> Estimate:
+    from analysis.did.imputation import imputation
+
+    if "horizons" not in opts:
+        opts["horizons"] = True if s.window is None else list(range(s.window[1] + 1))
+    fit = imputation(
+        data,
+        s.y,
+        s.time,
+        s.unit,
+        s.cohort,
+        covariates=s.covariates or None,
+        cluster=s.cluster,
+        **opts,
+    )
+    tidy = fit.tidy()
+    return _result("bjs", tidy.iloc[0], _from_tidy(fit.horizons, tidy.iloc[1:]), fit.pretrend, fit)
+
+
+_DISPATCH = {
+    "twfe": _twfe,
+    "event_study": _event_study,
+    "cs": _cs,
+    "cs_adjusted": _cs_adjusted,
+    "sa": _sa,
+    "bjs": _bjs,
+}

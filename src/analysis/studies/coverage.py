@@ -1,0 +1,113 @@
+"""Network coverage as a continuous treatment: what the network-coverage notebook narrates.
+
+The elasticity of exports with respect to broadband (TWFE on log broadband users per 100 people)
+and the shape of the dose-response, by quantile bins and by a cubic B-spline, against the known
+truth of the synthetic panel.
+
+Without broadband in the panel (or observed for too few city-years: the design check of
+:mod:`analysis.data.design`) the study is a recorded skip with the reason; the controls are the
+usable ones of the same check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.did.continuous import twfe_dose_response
+from analysis.did.twfe import twfe
+from analysis.studies import binary
+
+OTHER_TREATMENTS = ["pilot", "rail"]
+
+
+def coverage_study(
+    panel: pd.DataFrame, truth: dict, n_bins: int, cluster: str, design=None
+) -> dict:
+    """Network coverage as a continuous treatment: elasticity (TWFE on log broadband), and the
+    dose-response in broadband users per 100 people by quantile bins and by a cubic B-spline.
+
+    ``design``: the design check of the panel (default: computed from it). Skipped with the reason
+    (``{"skipped": ...}``) when the panel has no usable broadband or the estimation fails
+    numerically."""
+    design = design or binary.study_design(panel)
+    record = {
+        "treatment": "log_broadband",
+        **binary.controls_record(design),
+        "true_elasticity": truth.get("broadband", {}).get("elasticity"),
+    }
+    if design.coverage is not None:
+        return {**record, "skipped": design.coverage, "twfe": binary.skipped(design.coverage)}
+    others = [t for t in OTHER_TREATMENTS if t in binary.treatment_covariates(design, None)]
+    controls = list(design.controls_used)
+    try:
+        return {
+            **_coverage(panel, truth, n_bins, cluster, others, controls),
+            **record,
+            "covariates": others + controls,
+        }
+    except binary.NUMERICAL_ERRORS as exc:
+        if not binary.is_numerical_failure(exc):
+            raise
+        why = f"estimation failed on this panel: {type(exc).__name__}: {exc}"
+        return {**record, "skipped": why, "twfe": binary.skipped(why)}
+
+
+def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
+    fit = twfe(
+        panel,
+        "log_exports",
+        ["log_broadband"] + others + controls,
+        "city_code",
+        "year",
+        cluster=cluster,
+    )
+    naive = twfe(
+        panel, "log_exports", ["log_broadband"] + others, "city_code", "year", cluster=cluster
+    )
+    row = fit.tidy().set_index("term").loc["log_broadband"]
+    bins = twfe_dose_response(
+        panel,
+        "log_exports",
+        "broadband_per100",
+        "year",
+        "city_code",
+        method="bins",
+        n_bins=n_bins,
+        covariates=others + controls,
+        cluster=cluster,
+    )
+    curve = bins.tidy().assign(dose=bins.grid)
+    spline = twfe_dose_response(
+        panel,
+        "log_exports",
+        "broadband_per100",
+        "year",
+        "city_code",
+        method="spline",
+        covariates=others + controls,
+        cluster=cluster,
+        grid=40,
+    )
+    spline_curve = spline.tidy().assign(dose=spline.grid)
+    true_elasticity = truth.get("broadband", {}).get("elasticity")
+    if true_elasticity is not None:
+        curve["truth"] = true_elasticity * (np.log(curve["dose"]) - np.log(bins.ref_dose))
+        spline_curve["truth"] = true_elasticity * (
+            np.log(spline_curve["dose"]) - np.log(spline.ref_dose)
+        )
+    return {
+        "treatment": "log_broadband",
+        "twfe": {
+            **row.to_dict(),
+            "nobs": fit.nobs,
+            "n_clusters": fit.n_clusters,
+            "cluster": cluster,
+        },
+        "twfe_no_controls": naive.tidy().set_index("term").loc["log_broadband"].to_dict(),
+        "true_elasticity": true_elasticity,
+        "twfe_bias": None if true_elasticity is None else float(row["estimate"] - true_elasticity),
+        "dose_bins": curve,
+        "bin_edges": bins.bins,
+        "dose_spline": spline_curve,
+    }

@@ -1,0 +1,109 @@
+"""Figure strings in both languages: the data's labels translated, p-values never printed as 0,
+figures saved as <stem>.<lang>.png/.svg with the SYNTHETIC badge in that language."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.text import Text
+
+from analysis.did.bacon import TYPES
+from analysis.figures.labels import LABELS, label, p_text, spec_choice, tr
+from analysis.figures.style import save_figure, use_house_style
+from analysis.studies.robustness.spec_curve import DEFAULT_OPTIONS
+from analysis.studies.simulation import COMPARISON, DEFAULT
+
+ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
+ALLOWED = {"TWFE", "ATT", "PSM", "DID", "FLCI", "Bacon", "Goodman", "BJS", "FDI", "GDP"}
+
+
+def _english_words(text: str) -> set[str]:
+    plain = re.sub(r"\$[^$]*\$", "", text)  # mathtext (Δ, M) is notation, not English
+    return set(ASCII_WORD.findall(plain)) - ALLOWED
+
+
+def test_every_label_has_both_languages():
+    assert LABELS["en"].keys() == LABELS["zh"].keys()
+    for key in LABELS["zh"]:
+        assert not _english_words(label(key, "zh", value=0.1, draws=99, p="p = 0.5")), key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *TYPES,
+        "DeltaSD",
+        "DeltaRM",
+        "FLCI",
+        "C-LF",
+        "TWFE (baseline, city-clustered CI)",
+        "TWFE, wild bootstrap CI (province)",
+        "TWFE, placebo RI p = 0.010",
+        "CS simple ATT, baseline",
+        "TWFE, control: pilot free trade zone",
+        "CS simple ATT, drop: pilot free trade zone",
+        "TWFE without controls (Bacon total)",
+        "Event study, average post effect",
+        "Spec curve median (range of 32)",
+        "batch 3",
+        "homogeneous, constant effect",
+        DEFAULT,
+        *COMPARISON,
+        "region",
+        "northeast",
+        "interaction",
+        "split",
+        "log_gdp_pc",
+    ],
+)
+def test_data_strings_are_translated(text):
+    zh = tr(text, "zh")
+    assert not _english_words(zh), f"{text!r} -> {zh!r}"
+    assert tr(text, "en") == text
+
+
+def test_spec_curve_choices_are_translated():
+    for dim, options in DEFAULT_OPTIONS.items():
+        for option in options:
+            assert not _english_words(spec_choice(dim, option, "zh")), (dim, option)
+    assert spec_choice("cluster", "city_code") == "cluster: city_code"  # as in params.yaml
+
+
+@pytest.mark.parametrize(
+    ("p", "draws", "text"),
+    [
+        (0.0, None, "p < 0.0001"),
+        (3e-12, None, "p < 0.0001"),
+        (0.0497, None, "p = 0.0497"),
+        (0.41, None, "p = 0.410"),
+        (0.01, 99, "p ≤ 0.01"),
+        (1 / 1001, 1000, "p ≤ 0.001"),
+        (0.0, 9999, "p < 0.0001"),
+        (0.25, 99, "p = 0.250"),
+    ],
+)
+def test_p_values_are_never_zero_and_floors_are_bounds(p, draws, text):
+    assert p_text(p, draws) == text
+
+
+def test_figures_are_saved_per_language_with_the_badge_in_that_language(tmp_path):
+    use_house_style()
+    for lang, badge in (("en", "SYNTHETIC"), ("zh", "模拟数据")):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        texts = []
+        fig.savefig = _spy(fig.savefig, fig, texts)
+        paths = save_figure(fig, tmp_path / f"stem.{lang}", "synthetic", lang)
+        assert [p.name for p in paths] == [f"stem.{lang}.png", f"stem.{lang}.svg"]
+        assert all(p.stat().st_size > 0 for p in paths)
+        assert any(badge in t for t in texts), texts
+
+
+def _spy(savefig, fig, texts):
+    def wrapped(*args, **kwargs):
+        texts[:] = [t.get_text() for t in fig.findobj(Text)]
+        return savefig(*args, **kwargs)
+
+    return wrapped
