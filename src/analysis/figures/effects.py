@@ -52,8 +52,8 @@ def plot_event_study(
 def plot_dose_response(
     spline: pd.DataFrame, bins: pd.DataFrame, lang: str = "en", title: str = "dose_title"
 ):
-    """Dose-response in broadband users per 100 people: cubic B-spline (line, 95% band), quantile
-    bins (points, 95% CI), and the true curve (elasticity x log dose ratio) where the data are
+    """Dose-response in broadband users per 100 people: the headline curve (line, 95% band; the
+    study passes the piecewise-linear-in-log-dose fit), quantile bins (points, 95% CI), and the true curve (elasticity x log dose ratio) where the data are
     synthetic. Frames carry columns dose / estimate / conf_low / conf_high and optionally truth.
     ``title``: a key of ``labels.LABELS`` or a string shown as given."""
     fig, ax = plt.subplots(figsize=(7.5, 4.3))
