@@ -65,12 +65,27 @@ ctx.banner()
 # exact for this regression) is a weighted average of simple 2x2 difference-in-differences.
 
 # %%
+from IPython.display import display
+
 from analysis.did.bacon import bacon_decomposition
 from analysis.figures.robustness import plot_bacon
 
-bacon = bacon_decomposition(panel, "log_exports", "pilot", "city_code", "year")
-ctx.figure("simulation_bacon", plot_bacon, bacon.two_by_twos, bacon.twfe)
-ctx.table(bacon.by_type.reset_index(), digits=4)
+# The decomposition is defined for a balanced panel (every city in every year); a user's panel
+# with entry, exit or gaps gets an explained skip instead.
+years_per_city = panel.groupby("city_code")["year"].nunique()
+if (years_per_city == panel["year"].nunique()).all():
+    bacon = bacon_decomposition(panel, "log_exports", "pilot", "city_code", "year")
+    ctx.figure("simulation_bacon", plot_bacon, bacon.two_by_twos, bacon.twfe)
+    bacon_results = {"bacon_weights": bacon.weights_by_type, "bacon_twfe": bacon.twfe}
+    display(ctx.table(bacon.by_type.reset_index(), digits=4))
+else:
+    bacon_results = {"bacon": {"skipped": "the Goodman-Bacon decomposition needs a balanced panel"}}
+    ctx.skipped_figure(
+        "simulation_bacon",
+        "the Goodman-Bacon decomposition",
+        f"it needs a balanced panel; {int((years_per_city < panel['year'].nunique()).sum())} "
+        "cities of this panel miss some years",
+    )
 
 # %% [markdown]
 # **Reading the figure and the table.** Each point is one 2x2 comparison: its weight in the TWFE
@@ -141,7 +156,7 @@ from analysis.studies.simulation import DEFAULT
 twfe_bias = summary.set_index(["design", "estimator"])["bias"]
 _ = ctx.write_results(
     "simulation",
-    {"summary": summary, "bacon_weights": bacon.weights_by_type, "bacon_twfe": bacon.twfe},
+    {"summary": summary, **bacon_results},
     metrics={
         "twfe_bias_default": float(twfe_bias[(DEFAULT, "TWFE (one dummy)")]),
         "bjs_bias_default": float(twfe_bias[(DEFAULT, "Imputation (BJS)")]),

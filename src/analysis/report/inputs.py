@@ -141,5 +141,6 @@ def load_results(inputs: ReportInputs) -> dict:
             "rail": overall_effects(res["rail_links"]),
         },
         "sim": simulation_summary(res["simulation"]["summary"]),
-        "bacon_late_early": res["simulation"]["bacon_weights"][TYPE_LATE_EARLY],
+        # None (printed "n/a") when the decomposition was skipped (an unbalanced user panel)
+        "bacon_late_early": res["simulation"].get("bacon_weights", {}).get(TYPE_LATE_EARLY),
     }

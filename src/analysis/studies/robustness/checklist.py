@@ -323,7 +323,9 @@ def robustness_study(
             }
 
     no_psm = (
-        None
+        "PSM-DID matches designated cities to never-designated ones; this panel has none"
+        if design.treatments["pilot"].never_treated == 0
+        else None
         if psm_covariates
         else "none of the matching covariates ("
         + ", ".join(opt.psm.covariates)
@@ -382,7 +384,14 @@ def robustness_study(
             "by_type": bd.by_type.reset_index().rename(columns={"index": "type"}),
         }
 
-    check("bacon", bacon)
+    check(
+        "bacon",
+        bacon,
+        None
+        if design.balanced
+        else f"the Goodman-Bacon decomposition needs a balanced panel; {design.cities_with_gaps} "
+        "cities of this panel miss some years",
+    )
 
     hd = opt.honestdid
 

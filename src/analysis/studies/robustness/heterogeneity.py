@@ -185,7 +185,11 @@ def heterogeneity(
             names = [f"_het_{i}" for i in range(len(levels))]
             data = panel.assign(**{n: d * (label == g).to_numpy() for n, g in zip(names, levels)})
             fit = twfe(data, yname, [*names, *controls], idname, tname, cluster)
-            for n, g in zip(names, levels):
+            # a group whose interaction is absorbed by the fixed effects (e.g. all its treated
+            # cities switch in the same year as the year effects allow) has no estimate
+            kept = [(n, g) for n, g in zip(names, levels) if n in fit.params.index]
+            names = [n for n, _ in kept]
+            for n, g in kept:
                 add(
                     dim,
                     g,
@@ -195,8 +199,9 @@ def heterogeneity(
                     fit.nobs,
                     panel[(label == g).to_numpy()],
                 )
-            w, df, p = _wald_equal(fit, names)
-            tests.append({"dimension": dim, "wald": w, "df": df, "p_value": p})
+            if len(names) >= 2:
+                w, df, p = _wald_equal(fit, names)
+                tests.append({"dimension": dim, "wald": w, "df": df, "p_value": p})
         if "split" in methods:
             for g in levels:
                 keep = (
@@ -206,7 +211,8 @@ def heterogeneity(
                 )
                 sub = panel[keep.to_numpy()]
                 fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
-                add(dim, g, "split", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
+                if dname in fit.params.index:  # absorbed in this subsample: no estimate
+                    add(dim, g, "split", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
     table = pd.DataFrame(rows)
     table = table[
         ["dimension", "group", "method", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
