@@ -31,7 +31,7 @@ EXERCISED_BY = {
     ".venv/bin/dvc plots show": "tests/test_pipeline.py::test_plots_render_offline",
     ".venv/bin/dvc plots diff": "tests/test_pipeline.py::test_plots_render_offline",
     ".venv/bin/dvc status": "tests/test_pipeline.py::test_clean_git_and_lock_after_a_run",
-    "analysis check data/raw/my_panel.xlsx": "tests/studies/test_user_panels.py::test_user_panel_whole_dag",
+    ".venv/bin/analysis check data/raw/my_panel.xlsx": "tests/studies/test_user_panels.py::test_user_panel_whole_dag",
     'make exp ARGS="-S data.source=file -S data.file=data/raw/my_panel.xlsx"': "tests/studies/test_user_panels.py::test_user_panel_whole_dag",
 }
 
