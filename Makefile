@@ -62,4 +62,4 @@ lab: env  ## open the notebooks in JupyterLab
 	jupyter lab notebooks/
 
 clean:  ## remove pipeline products (data/interim, data/processed, output, reports)
-	rm -rf data/interim/*.csv data/interim/environment.txt data/processed/* output reports/report.*
+	rm -rf data/interim/*.csv data/interim/environment.txt data/processed/* output reports/en reports/zh

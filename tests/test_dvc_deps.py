@@ -318,8 +318,7 @@ def test_stages_declare_their_notebook_source(stages):
 
 def test_notebook_stages_declare_every_parameter_they_receive():
     """A parameter papermill injects into a notebook must be a declared param of its stage, or a
-    change of it would not rerun the notebook (``lang`` only picks the inline display language:
-    figures are written in both languages)."""
+    change of it would not rerun the notebook (``lang``, the display language, included)."""
     from analysis.config import load_config
     from analysis.studies.runner import COMMON, EXTRA
 

@@ -81,11 +81,16 @@ def build_panel(
             ingest_for_pipeline,  # the real-data path (issue: real data)
         )
 
-        panel = ingest_for_pipeline(config.as_dict(), master, table)
+        ingested = ingest_for_pipeline(config.as_dict(), master, table, write_report=False)
+        panel = ingested.panel
         truth = {"data_source": "file", "note": "User-supplied data: no known truth."}
     # Decide what can be estimated before writing anything: a panel on which nothing can be
     # estimated stops here with one line instead of failing deep inside a notebook.
     check = check_panel_design(panel, config)
+    if source != "synthetic":  # the ingest (validation) report beside the panel
+        from analysis.data.ingest import report_path, write_atomic
+
+        write_atomic({report_path(out): ingested.report})
     results_io.write_table(panel, out)
     results_io.write_json(truth_out, truth)
     write_design(check, out.parent)

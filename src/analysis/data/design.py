@@ -210,7 +210,12 @@ def _treatment_design(
     est["twfe"] = None
     est["event_study"] = None
     if never == 0:
-        est["cs"] = None
+        # with not-yet-treated controls a single cohort has nobody to be compared with
+        est["cs"] = (
+            None
+            if len(counts) >= 2
+            else "no never-treated city and a single cohort: no not-yet-treated controls"
+        )
         design.notes.append(
             "no never-treated city: Callaway-Sant'Anna uses not-yet-treated cities as controls"
         )

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from analysis.did.fe import FEProjector, encode_panel, group_sum, treatment_from_cohort
 from analysis.did.results import tidy_frame
-from analysis.pvalues import format_p
+from analysis.pvalues import at_floor, format_p
 
 __all__ = [
     "BJSStatistic",
@@ -137,7 +137,10 @@ class RandomizationResult:
         ax.axvline(self.estimate, color="C3", lw=2, label=f"actual = {self.estimate:.3g}")
         ax.set_xlabel(f"TWFE coefficient on {self.term}")
         ax.set_ylabel("density")
-        ax.set_title(f"Randomization inference (p = {self.p_value:.3f}, {self.n_draws} draws)")
+        ax.set_title(
+            f"Randomization inference ({format_p(self.p_value, self.n_draws, space=' ')}, "
+            f"{self.n_draws} draws)"
+        )
         ax.legend(frameon=False)
         return ax
 
@@ -327,7 +330,7 @@ def permutation_p_value(actual: float, draws: np.ndarray) -> float:
 
 
 def _at_floor(p_value: float, n_draws: int) -> bool:
-    return bool(p_value <= 1.0 / (n_draws + 1) * (1 + 1e-12))
+    return bool(at_floor(p_value, n_draws))
 
 
 def _p_text(p_value: float, n_draws: int) -> str:

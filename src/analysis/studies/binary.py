@@ -175,7 +175,8 @@ def robust_estimates(
 ) -> dict:
     """Heterogeneity-robust overall ATT and event-time effects.
 
-    CS: never-treated controls, no covariates (its covariates are pre-treatment characteristics; the
+    CS: never-treated controls (not-yet-treated ones when the panel has no never-treated city),
+    no covariates (its covariates are pre-treatment characteristics; the
     time-varying controls cannot enter). SA and BJS: the other treatments and time-varying controls
     enter the untreated-outcome model linearly. BJS uses the leave-out variance (BJS 2024, App. A.6):
     small cohorts (one city in 2015) otherwise understate the SE (Monte Carlo coverage 92% -> 95%).

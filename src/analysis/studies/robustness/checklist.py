@@ -41,6 +41,7 @@ from analysis.did.psm_did import psm_did
 from analysis.did.randomization import randomization_inference
 from analysis.did.twfe import twfe
 from analysis.did.wild_bootstrap import wild_cluster_bootstrap
+from analysis.pvalues import format_p
 from analysis.results_io import _clean
 from analysis.studies.binary import (
     attempt,
@@ -489,7 +490,8 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
     if "placebo" in ran:
         rows.append(
             {
-                "label": f"TWFE, placebo RI p = {r['placebo']['p_value']:.3f}",
+                "label": "TWFE, placebo RI "
+                + format_p(r["placebo"]["p_value"], r["placebo"]["draws"], space=" "),
                 **_row(r["placebo"]["estimate"], p_value=r["placebo"]["p_value"]),
             }
         )
