@@ -158,3 +158,44 @@ def test_cli_reports_a_bad_params_yaml_in_one_line(tmp_path):
         "error: params.yaml: unknown key 'notebooks.pilot_zones.windw' (did you mean 'window'?)"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda p: p["data"].update(source="file", file="/home/me/panel.xlsx"), "data.file"),
+        (lambda p: p["data"].update(source="file", file="data/raw/../secret.csv"), "data.file"),
+        (
+            lambda p: p["data"].update(source="file", file=["data/raw/a.csv", "b.csv"]),
+            "data.file[1]",
+        ),
+        (
+            lambda p: p["treatment"].update(pilot_zones_file="rosters/zones.csv"),
+            "treatment.pilot_zones_file",
+        ),
+        (
+            lambda p: p["notebooks"]["robustness"].update(concurrent_policies={"x": "x.csv"}),
+            "notebooks.robustness.concurrent_policies.x",
+        ),
+    ],
+)
+def test_user_inputs_must_lie_in_data_raw(tmp_path, edit, key):
+    """Only data/raw is a DVC dependency of the stages that read user files: a file elsewhere
+    would be read but not tracked, so it is refused with one line."""
+    params = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert f"'{key}' must be a path inside data/raw/" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_inputs_inside_data_raw_are_accepted(tmp_path):
+    params = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    params["data"].update(source="file", file=["data/raw/a.csv", "data/raw/2015/b.xlsx"])
+    params["treatment"]["rail_links_file"] = "data/raw/rail.csv"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    assert load_config(path).data.file == ("data/raw/a.csv", "data/raw/2015/b.xlsx")

@@ -225,7 +225,33 @@ def load_config(path: Path | str | None = None) -> Config:
             f"not valid YAML: {getattr(exc, 'problem', exc)}",
             row=mark.line + 1 if mark else None,
         )
-    return parse_section(Config, raw or {}, where=where)
+    config = parse_section(Config, raw or {}, where=where)
+    _check_inputs_in_raw(config, where)
+    return config
+
+
+def _check_inputs_in_raw(config: Config, where: str) -> None:
+    """Every user input named in params.yaml lies inside data/raw/: that folder is a dependency of
+    the stages that read them, so editing such a file reruns what depends on it (a file elsewhere
+    would be read but not tracked, and results could be served stale)."""
+    named = {"data.column_map": config.data.column_map}
+    spec = config.data.file
+    for i, item in enumerate(spec if isinstance(spec, tuple) else [spec]):
+        named[f"data.file[{i}]" if isinstance(spec, tuple) else "data.file"] = item
+    named["treatment.pilot_zones_file"] = config.treatment.pilot_zones_file
+    named["treatment.rail_links_file"] = config.treatment.rail_links_file
+    for name, roster in config.notebooks.robustness.concurrent_policies.items():
+        named[f"notebooks.robustness.concurrent_policies.{name}"] = roster
+    for key, value in named.items():
+        if value is None:
+            continue
+        parts = Path(value).parts
+        if Path(value).is_absolute() or ".." in parts or parts[:2] != ("data", "raw"):
+            _fail(
+                where,
+                f"'{key}' must be a path inside data/raw/, not {value!r}",
+                hint="copy your file into data/raw/: the pipeline tracks inputs there",
+            )
 
 
 def load_params(path: Path | str | None = None) -> dict:
