@@ -24,6 +24,8 @@ import copy
 import inspect
 import json
 import shlex
+import subprocess
+import sys
 import textwrap
 from functools import cache
 from pathlib import Path
@@ -351,3 +353,51 @@ def test_notebook_stages_declare_every_parameter_they_receive():
     }
     assert config.report.lang in ("en", "zh")
     assert not missing, missing
+
+
+def _stale_lock_entries(status: dict) -> list[str]:
+    """Deps of committed inputs (code, notebooks, reference data, the lock files, params) that
+    dvc.lock records with other contents than the working tree has; products of earlier stages
+    (data/interim, data/processed, output) are ignored: a fresh clone has none."""
+    products = ("data/interim/", "data/processed/", "output/")
+    stale = []
+    for stage, entries in status.items():
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            for path, change in entry.get("changed deps", {}).items():
+                if isinstance(change, dict):  # params.yaml: {key: change}
+                    stale += [f"{stage}: params {key} {how}" for key, how in change.items()]
+                elif change == "modified" and not path.startswith(products):
+                    stale.append(f"{stage}: {path} modified")
+    return stale
+
+
+def test_committed_dvc_lock_matches_the_sources():
+    """dvc.lock must record the code, notebooks, data and params as they are: a lock left stale by
+    a commit would make a fresh clone's `make reproduce` rewrite it (dirty git) and `dvc status`
+    call its results out of date."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), "status", "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    stale = _stale_lock_entries(json.loads(out or "{}"))
+    assert not stale, "dvc.lock is stale (run `make reproduce` and commit dvc.lock):\n" + "\n".join(
+        stale
+    )
+
+
+def test_the_stale_lock_check_sees_code_and_params():
+    status = {
+        "panel": [{"changed deps": {"src/analysis/errors.py": "modified"}}],
+        "overview": [
+            {"changed deps": {"params.yaml": {"notebooks.overview.overview_year": "modified"}}}
+        ],
+        "report": [
+            {"changed deps": {"output/results": "modified", "data/interim/cities.csv": "deleted"}}
+        ],
+    }
+    assert _stale_lock_entries(status) == [
+        "panel: src/analysis/errors.py modified",
+        "overview: params notebooks.overview.overview_year modified",
+    ]
