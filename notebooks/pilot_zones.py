@@ -106,7 +106,7 @@ ctx.table(ctx.compare_with_truth(study), digits=4)
 # On the synthetic data the truth is known, so the table shows each estimator's bias.
 
 # %%
-from analysis.studies.binary import event_study_series, overall_comparison
+from analysis.studies.binary import overall_comparison
 
 overall = overall_comparison(study)
 ctx.write_table(overall, "pilot_overall")
@@ -128,21 +128,7 @@ ctx.table(overall, digits=4)
 # all leads are zero.
 
 # %%
-from analysis.figures.effects import plot_event_study
-
-ctx.wald_sentence(study["pretrend_test"], "Pre-trend test (TWFE event study: all leads are zero)")
-if event_study_series(study):
-    ctx.figure(
-        "pilot_event_study",
-        plot_event_study,
-        event_study_series(study),
-        ctx.truth_series(study),
-        "pilot_es_title",
-    )
-else:
-    ctx.skipped_figure(
-        "pilot_event_study", "the event study", skips(study).get("study", "no estimator ran")
-    )
+ctx.event_study_figure(study, "pilot_event_study", "pilot_es_title")
 
 # %% [markdown]
 # **Reading the test and the figure.** A large p-value means the leads are jointly

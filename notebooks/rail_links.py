@@ -62,7 +62,6 @@ ctx.figure("rail_corridors", plot_rail_corridors, load_rail_links(), ctx.cities(
 # %%
 from analysis.studies.binary import (
     binary_study,
-    event_study_series,
     headline_metrics,
     overall_comparison,
     skips,
@@ -95,21 +94,7 @@ ctx.table(overall, digits=4)
 # wide.
 
 # %%
-from analysis.figures.effects import plot_event_study
-
-ctx.wald_sentence(study["pretrend_test"], "Pre-trend test (TWFE event study: all leads are zero)")
-if event_study_series(study):
-    ctx.figure(
-        "rail_event_study",
-        plot_event_study,
-        event_study_series(study),
-        ctx.truth_series(study),
-        "rail_es_title",
-    )
-else:
-    ctx.skipped_figure(
-        "rail_event_study", "the event study", skips(study).get("study", "no estimator ran")
-    )
+ctx.event_study_figure(study, "rail_event_study", "rail_es_title")
 
 # %% [markdown]
 # **Reading the test and the figure.** As for pilot zones, a large p-value means no detectable

@@ -26,7 +26,7 @@ from analysis.studies import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FIGURE_CALL = re.compile(r"ctx\.(?:study_)?figure\(\s*(?:study,\s*)?\"(\w+)\"")
+FIGURE_CALL = re.compile(r"ctx\.(?:study_|event_study_)?figure\(\s*(?:study,\s*)?\"(\w+)\"")
 # "p = 0", "p = 0.0", "p = 0.000" (but not "p = 0.041") and a bare 0.0 in a p-value cell
 ZERO_P = re.compile(r"\bp\s*[=:]\s*0(?:\.0*)?(?![0-9.])")
 

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from analysis.did.fe import FEProjector, encode_panel, group_sum, treatment_from_cohort
 from analysis.did.results import tidy_frame
-from analysis.pvalues import at_floor, format_p
+from analysis.pvalues import at_floor, format_p, resampling_floor
 
 __all__ = [
     "BJSStatistic",
@@ -57,8 +57,33 @@ __all__ = [
 ]
 
 
+class _PlaceboDraws:
+    """What both randomization results derive from their p-value, draws and permutations."""
+
+    @property
+    def at_floor(self) -> bool:
+        """True when the p-value is the smallest attainable, ``1 / (draws + 1)``: report it as a
+        bound (see ``p_value_text``), not as an exact value."""
+        return bool(at_floor(self.p_value, self.n_draws))
+
+    @property
+    def p_value_floor(self) -> float:
+        return resampling_floor(self.n_draws)
+
+    @property
+    def p_value_text(self) -> str:
+        """``"p = 0.0340"`` or, at the floor, ``"p ≤ 0.001"`` (:mod:`analysis.pvalues`)."""
+        return format_p(self.p_value, self.n_draws, space=" ")
+
+    def placebo_cohorts(self, b: int) -> pd.Series:
+        """Cohort (first treatment period, 0 = never) per unit in placebo draw ``b``."""
+        return pd.Series(
+            self.cohort_values[self.placebo_index[b]], index=self.unit_ids, name="placebo_cohort"
+        )
+
+
 @dataclass
-class RandomizationResult:
+class RandomizationResult(_PlaceboDraws):
     """Actual TWFE estimate, placebo distribution and randomization p-value."""
 
     term: str
@@ -76,22 +101,6 @@ class RandomizationResult:
     @property
     def n_draws(self) -> int:
         return len(self.draws)
-
-    @property
-    def at_floor(self) -> bool:
-        """True when the p-value is the smallest attainable, ``1 / (draws + 1)``."""
-        return _at_floor(self.p_value, self.n_draws)
-
-    @property
-    def p_value_text(self) -> str:
-        """``"p = 0.034"`` or, at the floor, ``"p <= 0.001"``."""
-        return _p_text(self.p_value, self.n_draws)
-
-    def placebo_cohorts(self, b: int) -> pd.Series:
-        """Cohort (first treatment year, 0 = never) per unit in placebo draw ``b``."""
-        return pd.Series(
-            self.cohort_values[self.placebo_index[b]], index=self.unit_ids, name="placebo_cohort"
-        )
 
     def tidy(self) -> pd.DataFrame:
         """One row; ``std_error`` is the s.d. of the placebo estimates, ``p_value`` the RI p-value.
@@ -329,17 +338,9 @@ def permutation_p_value(actual: float, draws: np.ndarray) -> float:
     return float((1 + extreme.sum()) / (1 + len(draws)))
 
 
-def _at_floor(p_value: float, n_draws: int) -> bool:
-    return bool(at_floor(p_value, n_draws))
-
-
-def _p_text(p_value: float, n_draws: int) -> str:
-    return format_p(p_value, n_draws, space=" ")
-
-
 # ------------------------------------------------------------------ general (any estimator)
 @dataclass
-class PermutationTestResult:
+class PermutationTestResult(_PlaceboDraws):
     """Actual statistic, its placebo distribution and the randomization p-value.
 
     ``statistic`` is ``"t"`` (estimate / se, the default) or ``"estimate"``; ``draws`` holds the
@@ -371,26 +372,6 @@ class PermutationTestResult:
     @property
     def t_stat(self) -> float:
         return self.estimate / self.std_error
-
-    @property
-    def at_floor(self) -> bool:
-        """True when the p-value is the smallest attainable, ``1 / (draws + 1)``: report it as
-        ``p <= 1/(B+1)`` (see ``p_value_text``), not as an exact value."""
-        return _at_floor(self.p_value, self.n_draws)
-
-    @property
-    def p_value_floor(self) -> float:
-        return 1.0 / (self.n_draws + 1)
-
-    @property
-    def p_value_text(self) -> str:
-        return _p_text(self.p_value, self.n_draws)
-
-    def placebo_cohorts(self, b: int) -> pd.Series:
-        """Cohort (first treatment period, 0 = never) per unit in placebo draw ``b``."""
-        return pd.Series(
-            self.cohort_values[self.placebo_index[b]], index=self.unit_ids, name="placebo_cohort"
-        )
 
     def tidy(self) -> pd.DataFrame:
         """One row: the actual estimate and its (analytic) s.e.; ``p_value`` is the RI p-value.

@@ -304,41 +304,58 @@ def wild_cluster_bootstrap(
     d = df[reg].to_numpy(float)
     if gname is not None:
         d = treatment_from_cohort(d, df[tname].to_numpy(float))
-    cl, clid = pd.factorize(df[cluster], sort=True)
-    G = len(clid)
-    if G < 2:
-        raise ValueError("need at least two clusters")
+    cl, G = _cluster_codes(df[cluster])
     proj = FEProjector(unit, time, df[controls].to_numpy(float) if controls else None)
     x = proj.residualize(d)
     if not len(independent_columns(np.array([[x @ x]]), np.array([np.sqrt(d @ d)]))):
         raise ValueError("the regressor is collinear with the fixed effects / controls")
     y = proj.residualize(df[yname].to_numpy(float))
 
+    V, enum = _draws(weights, G, B, seed, full_enumeration)
+    core = _WCR(proj, x, y, cl, G, V, adj, cluster_adj)
+    return WildBootstrapResult(
+        term=f"D({gname})" if gname else dname,
+        n_clusters=G,
+        n_obs=proj.n,
+        **_inference(core, h0, alpha, ci, ci_tol, V, weights, enum),
+    )
+
+
+def _cluster_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Cluster codes 0..G-1 and G (at least two clusters)."""
+    codes, labels = pd.factorize(values, sort=True)
+    if len(labels) < 2:
+        raise ValueError("need at least two clusters")
+    return codes, len(labels)
+
+
+def _draws(weights: str, G: int, B: int, seed, full_enumeration) -> tuple[np.ndarray, bool]:
+    """The (G, B) bootstrap weights and whether they enumerate every Rademacher sign pattern
+    ("auto": when there are fewer patterns than draws)."""
     enum = (
         (weights == "rademacher" and 2**G < B)
         if full_enumeration == "auto"
         else bool(full_enumeration)
     )
     rng = np.random.default_rng(seed)
-    V = draw_weights(weights, G, B, rng, full_enumeration=enum)
-    core = _WCR(proj, x, y, cl, G, V, adj, cluster_adj)
-    conf = core.conf_int(alpha, ci_tol) if ci else (np.nan, np.nan)
-    return WildBootstrapResult(
-        term=f"D({gname})" if gname else dname,
-        estimate=core.beta,
-        std_error=core.se,
-        t_stat=core.tstat(h0),
-        p_value=core.pvalue(h0),
-        conf_int=conf,
-        h0=h0,
-        B=V.shape[1],
-        weights=weights,
-        n_clusters=G,
-        n_obs=proj.n,
-        full_enumeration=enum,
-        alpha=alpha,
-        t_boot=core.tboot(h0),
-    )
+    return draw_weights(weights, G, B, rng, full_enumeration=enum), enum
+
+
+def _inference(core, h0, alpha, ci, ci_tol, V, weights, enum) -> dict:
+    """The inference fields every bootstrap result shares, from a test-inversion core."""
+    return {
+        "estimate": core.beta,
+        "std_error": core.se,
+        "t_stat": core.tstat(h0),
+        "p_value": core.pvalue(h0),
+        "conf_int": core.conf_int(alpha, ci_tol) if ci else (np.nan, np.nan),
+        "h0": h0,
+        "B": V.shape[1],
+        "weights": weights,
+        "full_enumeration": enum,
+        "alpha": alpha,
+        "t_boot": core.tboot(h0),
+    }
 
 
 # ============================================================================ BJS imputation ATT
@@ -589,10 +606,7 @@ def imputation_wild_bootstrap(
         w1, term = m / m.sum(), f"horizon::{int(horizon)}"
     lmap = ImputationLinearMap(df["_id"].to_numpy(), df["_t"].to_numpy(), treated, ctrl, cells, w1)
 
-    cl, clid = pd.factorize(df["_cl"], sort=True)
-    G = len(clid)
-    if G < 2:
-        raise ValueError("need at least two clusters")
+    cl, G = _cluster_codes(df["_cl"])
     n_treated_cl = int(pd.unique(cl[treated][lmap.w1 != 0]).size)
     # restricted model (H0): TWFE with the same covariates on all rows, no treatment effect
     unit = pd.factorize(df["_id"], sort=True)[0]
@@ -602,29 +616,12 @@ def imputation_wild_bootstrap(
     d = treated.astype(float)
     resid_y, resid_d = proj.residualize(y), proj.residualize(d)
 
-    enum = (
-        (weights == "rademacher" and 2**G < B)
-        if full_enumeration == "auto"
-        else bool(full_enumeration)
-    )
-    rng = np.random.default_rng(seed)
-    V = draw_weights(weights, G, B, rng, full_enumeration=enum)
+    V, enum = _draws(weights, G, B, seed, full_enumeration)
     core = _ImputationWCR(lmap, y, d, resid_y, resid_d, cl, G, V)
-    conf = core.conf_int(alpha, ci_tol) if ci else (np.nan, np.nan)
     return ImputationBootstrapResult(
         term=term,
-        estimate=core.beta,
-        std_error=core.se,
-        t_stat=core.tstat(h0),
-        p_value=core.pvalue(h0),
-        conf_int=conf,
-        h0=h0,
-        B=V.shape[1],
-        weights=weights,
         n_clusters=G,
         n_treated_clusters=n_treated_cl,
         n_obs=len(df),
-        full_enumeration=enum,
-        alpha=alpha,
-        t_boot=core.tboot(h0),
+        **_inference(core, h0, alpha, ci, ci_tol, V, weights, enum),
     )

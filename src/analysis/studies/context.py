@@ -175,6 +175,22 @@ class NotebookContext:
 
     # --- files (paths relative to the project root: an executed notebook must not carry the
     # machine's absolute paths) -------------------------------------------------------------------
+    def event_study_figure(self, study: dict, stem: str, title: str) -> None:
+        """A binary-treatment study's pre-trend test as a sentence, then its event-study figure
+        (every estimator that ran, and the truth on synthetic data), or the reason none ran."""
+        from analysis.figures.effects import plot_event_study
+        from analysis.studies.binary import event_study_series, skips
+
+        self.wald_sentence(
+            study["pretrend_test"], "Pre-trend test (TWFE event study: all leads are zero)"
+        )
+        series = event_study_series(study)
+        if series:
+            self.figure(stem, plot_event_study, series, self.truth_series(study), title)
+        else:
+            reason = skips(study).get("study", "no estimator ran")
+            self.skipped_figure(stem, "the event study", reason)
+
     def write_table(self, frame: pd.DataFrame, stem: str) -> Path:
         path = self.dirs["tables"] / f"{stem}.csv"
         return _relative(results_io.write_table(frame.assign(data_source=self.data_source), path))
