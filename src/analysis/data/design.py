@@ -135,7 +135,9 @@ class DesignCheck:
             lines.append(
                 f"| {d.treatment} | {cohorts} | {d.never_treated} | {d.always_treated} | {runs} | {skipped} |"
             )
-            lines += [f"  - {note}" for note in d.notes]
+        # notes after the table: a line between its rows would end a Markdown table
+        notes = [f"- {d.treatment}: {note}" for d in self.treatments.values() for note in d.notes]
+        lines += ["", *notes] if notes else []
         lines += [
             "",
             f"- Coverage study: {'runs' if self.coverage is None else 'skipped: ' + self.coverage}",

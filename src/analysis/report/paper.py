@@ -70,7 +70,14 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     sim, num, pct = r["sim"], fmt.num, fmt.pct
     # a study, estimator or check skipped on this panel ({"skipped": reason}) has no numbers: its
     # placeholders read n/a, and the text says why it is absent (skip_sentences)
+    cov_skip = skipped(cov)
     pilot, rail, cov = _ran(pilot), _ran(rail), _ran(cov)
+    cov_est, cov_se = num(cov["twfe"].get("estimate")), num(cov["twfe"].get("std_error"))
+    coverage_clause = (
+        t["abstract_coverage_skipped"].format(cov_skip=cov_skip)
+        if cov_skip
+        else t["abstract_coverage"].format(cov_est=cov_est, cov_se=cov_se)
+    )
     rob = {k: _ran(v) for k, v in rob.items()} if not skipped(rob) else {}
     rob = {k: rob.get(k, {}) for k in ("placebo", "wild_bootstrap", "psm_did", "spec_curve",
                                        "honestdid")}  # fmt: skip
@@ -101,8 +108,9 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "rail_truth": num(rail.get("true_att_overall")),
         "rail_n_treated": rail.get("n_treated_cities", t["na"]),
         "rail_pre_p": fmt.p(rail["pretrend_test"].get("p_value")),
-        "cov_est": num(cov["twfe"].get("estimate")),
-        "cov_se": num(cov["twfe"].get("std_error")),
+        "cov_est": cov_est,
+        "cov_se": cov_se,
+        "coverage_clause": coverage_clause,
         "cov_ci": fmt.ci(cov["twfe"].get("conf_low"), cov["twfe"].get("conf_high")),
         "cov_truth": num(cov.get("true_elasticity")),
         "cov_no_controls": num(cov["twfe_no_controls"].get("estimate")),
