@@ -30,6 +30,8 @@ lang = "en"
 window = [-5, 5]
 cluster = "city_code"
 estimators = ["cs", "sa", "bjs"]
+ri_draws = 0
+ri_seed = 20240601
 min_control_share = 0.8
 
 # %%
@@ -70,37 +72,58 @@ from analysis.studies.binary import (
 
 # the controls and estimators this panel allows (design check, data/processed/design.md)
 design = study_design(panel, share=min_control_share)
-study = binary_study(panel, truth, "rail", "rail_year", window, cluster, estimators, design)
+study = binary_study(panel, truth, "rail", "rail_year", window, cluster, estimators, design,
+                     ri_draws, ri_seed)  # fmt: skip
 ctx.controls(study)
 for what, why in skips(study).items():
     ctx.skipped(what, why)
+ctx.headline(study)
+ctx.table(ctx.cluster_table(study), digits=3)
+ctx.randomization(study)
+
+# %% [markdown]
+# **Reading the headline.** As for pilot zones, the headline is the imputation (BJS) estimate
+# with the other treatments and the controls in its untreated-outcome model, its SE the larger of
+# the city- and province-clustered ones and its interval from t(G-1). Only 17 cities are
+# treated, in cohorts of one to four cities, so analytic clustered SEs lean on few treated
+# clusters (MacKinnon & Webb 2017): the randomization test above permutes the service dates
+# across cities within provinces (keeping how many cities start in each year in each province)
+# and compares the actual t statistic with the placebo ones. It needs no large-sample variance
+# and is the check to trust when the two disagree.
+
+# %%
 overall = overall_comparison(study)
 ctx.write_table(overall, "rail_overall")
 ctx.table(overall, digits=4)
 
 # %% [markdown]
-# **Reading the table.** TWFE and the robust estimators (see the pilot-zones notebook for how each
-# works) side by side, with the truth on synthetic data. Rail cities are also early pilot-zone
-# cities: Callaway & Sant'Anna without time-varying controls cannot separate the two treatments and
-# attributes part of the pilot-zone effect to rail; Sun-Abraham and the imputation estimator
-# control for the pilot-zone dummy. So a CS estimate well above the others here signals that
-# confounding, not a larger rail effect. Estimators that cannot run on this panel are named above
-# the table with the reason (e.g. no city starts a rail service inside the panel's years).
+# **Reading the table.** The headline, then TWFE (the foil: one dummy, already-treated cities as
+# controls) and the robust estimators (see the pilot-zones notebook for how each works) side by
+# side, with the truth on synthetic data. Rail cities are also early pilot-zone cities, and the
+# pilot dummy moves over time: it is a time-varying confounder of rail. Callaway & Sant'Anna
+# without covariates cannot separate the two treatments and attributes part of the pilot-zone
+# effect to rail; the CS row therefore runs on exports net of the covariates, and the plain CS is
+# kept in the results (`cs_unadjusted`, with a note) to show the bias. Estimators that cannot run
+# on this panel are named above the table with the reason.
 
 # %% [markdown]
 # ## Event study
 #
-# Same design as for pilot zones. Few cities are treated (the rail table is short), so intervals are
-# wide.
+# Same design and conventions as for pilot zones: every estimator on the same event times, no
+# binned end points, e = -1 as the reference set to zero for TWFE, Sun-Abraham and
+# Callaway-Sant'Anna (universal base period), the imputation estimator's leads from its own
+# pre-trend test, and the true effect at each event time. Few cities are treated, so intervals
+# are wide.
 
 # %%
 ctx.event_study_figure(study, "rail_event_study", "rail_es_title")
 
 # %% [markdown]
-# **Reading the test and the figure.** As for pilot zones, a large p-value means no detectable
-# pre-trend, not proof of parallel trends; with so few treated cities the test has little power.
-# After the first service the points should sit near the (static) true effect on synthetic data;
-# their spread shows how little a short list of treated cities can pin down.
+# **Reading the tests and the figure.** As for pilot zones, a large p-value means no detectable
+# pre-trend, not proof of parallel trends; with so few treated cities the tests have little
+# power, and with many leads one of four tests can reject by chance. After the first service the
+# points should sit near the (static) true effect on synthetic data; their spread shows how
+# little a short list of treated cities can pin down.
 
 # %%
 _ = ctx.write_results(

@@ -9,13 +9,20 @@
 # %% [markdown]
 # # Robustness: how solid is the pilot-zone effect?
 #
-# The pilot-zone notebook estimated the effect of a cross-border e-commerce pilot zone on a city's
-# exports. Here we
-# attack that estimate from eight directions: could it be chance, an artefact of clustered errors,
-# of who became a
-# pilot, of other policies arriving at the same time, of a few groups of cities, of the TWFE
-# weighting, of pre-trends,
-# or of the analyst's choices?
+# The pilot-zone notebook's headline number is the average effect of a cross-border e-commerce
+# pilot zone on the log exports of the designated cities (the ATT), estimated with the imputation
+# estimator of Borusyak, Jaravel & Spiess (2024, *REStud*; "BJS"): untreated outcomes are modelled
+# with city and year effects, the other treatments (rail, broadband) and the economic controls,
+# fitted on the untreated city-years only, and the effect is the mean gap between the observed and
+# the imputed outcome of the treated city-years. It is the estimator the simulation notebook
+# validates (no bias, nominal coverage) under staggered designation with effects that grow over
+# time, where the two-way fixed-effects (TWFE) coefficient is biased. Its standard error is the
+# larger of the city- and the province-clustered one, with t(G-1) critical values.
+#
+# Every check below attacks **that** number: could it be chance, an artefact of clustered errors,
+# of who became a pilot, of other policies arriving at the same time, of a few groups of cities, of
+# pre-trends, or of the analyst's choices? The TWFE coefficient appears once, as the foil: section 6
+# says how much of its gap to the truth the comparisons it should not make explain.
 
 # %% tags=["parameters"]
 # Parameters: `analysis notebook robustness` (papermill) injects params.yaml's values after this
@@ -28,34 +35,31 @@ output_dir = "output"
 lang = "en"
 seed = 20240601
 n_jobs = 2
-placebo_draws = 1000
-placebo_within = None
+placebo_draws = 999
+placebo_within = "province"
 wild_draws = 9999
 wild_cluster = "province"
 wild_weights = "rademacher"
 concurrent_policies = {}
-psm = {
-    "covariates": ["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"],
-    "method": "nearest",
-    "n_neighbors": 1,
-    "caliper": 0.25,
-    "replace": True,
-}
-heterogeneity = {
-    "dimensions": ["region", "coastal", "batch", "size"],
-    "size_bins": 3,
-    "methods": ["interaction", "split"],
-}
+dr = {"covariates": ["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]}
+heterogeneity = {"dimensions": ["region", "coastal", "batch", "size"], "size_bins": 3}
 honestdid = {
     "window": [-5, 5],
+    "min_cohorts": 2,
     "target": "average",
-    "Mbarvec": [0.0, 0.5, 1.0, 1.5, 2.0],
+    "Mbarvec": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0],
+    "M_multiples": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0],
     "Mvec": None,
     "grid_points": 1000,
     "type": "both",
 }
-spec_curve = {"backend": "loky", "options": {"sample": ["all", "drop_ftz"]}}
-year_rule = "approval"
+spec_curve = {
+    "backend": "loky",
+    "options": {"sample": ["all", "drop_ftz"]},
+    "draws": 29,
+    "cluster": "headline",
+}
+year_rule = "midyear"
 min_control_share = 0.8
 
 # %%
@@ -82,7 +86,7 @@ options = parse_section(
         "wild_cluster": wild_cluster,
         "wild_weights": wild_weights,
         "concurrent_policies": concurrent_policies,
-        "psm": psm,
+        "dr": dr,
         "heterogeneity": heterogeneity,
         "honestdid": honestdid,
         "spec_curve": spec_curve,
@@ -124,10 +128,12 @@ _ = results_io.write_json(
 
 # %% [markdown]
 # ## Overview
-# Each row below is the pilot-zone effect (change in log exports) from one check, with its 95%
-# interval; on the synthetic data the vertical line is the true average effect. The baseline is
-# the TWFE regression of the pilot-zone notebook (pilot, rail and broadband, economic controls,
-# city and year effects, errors clustered by city).
+# Each row below is the headline ATT (change in log exports) under one check, with its 95%
+# interval; on the synthetic data the vertical line is the true average effect. The first row is
+# the headline itself. The others re-examine it: its p-value by randomization inference, its
+# interval by the wild cluster bootstrap, a doubly-robust estimate of the same ATT on baseline
+# covariates, and the headline re-estimated with the concurrent policies controlled for or their
+# cities dropped.
 
 # %%
 ctx.write_table(frames["summary"], "robustness_summary")
@@ -135,19 +141,24 @@ ctx.study_figure(study, "robustness_summary")
 ctx.table(frames["summary"], digits=4)
 
 # %% [markdown]
-# **Reading the overview.** If the rows cluster around the baseline, no single check overturns
+# **Reading the overview.** If the rows cluster around the headline, no single check overturns
 # it; rows that move away point to the assumption that matters (the sections below explain each).
 # Intervals of different checks are not independent evidence: they reuse the same data. The
-# specification-curve row shows a range (minimum to maximum), not a confidence interval.
+# randomization-inference row has a p-value but no interval (a permutation test of "no effect"
+# gives none).
 
 # %% [markdown]
 # ## 1. Could it be chance? Placebo designation timing
-# We keep the number of cities designated each year but hand the designations to randomly chosen
-# cities, re-estimate, and repeat many times (`placebo_draws`). If the real estimate sits far out
-# in the tail of these placebo estimates, chance is an unlikely explanation. The p-value is the
-# share of placebo estimates at least as large (in absolute value) as the real one, counting the
-# real one (Fisher 1935; Young 2019, *QJE* 134(2); MacKinnon & Webb 2020, *J. Econometrics*
-# 218(2)).
+# We keep the number of cities designated each year *within each province* (`placebo_within`:
+# province, or region x coast cells) but hand the designations to randomly chosen cities of that
+# province, re-estimate the headline, and repeat many times (`placebo_draws`). Stratifying matters:
+# early designations went to coastal, large, fast-growing cities, so a placebo that sends them
+# anywhere compares the real assignment with assignments the programme would never have made.
+# The statistic is the *studentized* headline, t = ATT / SE: the test is then exact for the sharp
+# null of no effect in any city and still valid for the weaker null that the average effect is
+# zero (Wu & Ding 2021, *JASA* 116(536); Fisher 1935; Young 2019, *QJE* 134(2); MacKinnon & Webb
+# 2020, *J. Econometrics* 218(2)). The p-value is the share of placebo t statistics at least as
+# large (in absolute value) as the real one, counting the real one.
 
 # %%
 ctx.study_figure(study, "robustness_placebo")
@@ -156,57 +167,72 @@ if ran("placebo", "placebo randomization inference"):
 
 # %% [markdown]
 # **Reading the result.** The smallest p-value this test can give is 1/(draws + 1); at that floor
-# it is printed as a bound ("p ≤ ..."), meaning *no* placebo estimate was as extreme as the real
-# one, not that the probability is zero. More draws only sharpen the bound. The test asks whether
-# the *timing and identity* of designations matter; it does not rule out that designated cities
-# differ systematically (section 3).
+# it is printed as a bound ("p ≤ ..."), meaning *no* placebo t statistic was as extreme as the
+# real one, not that the probability is zero. More draws only sharpen the bound. The placebo t
+# statistics need not centre on zero: the real effect stays in the data, and within a province a
+# placebo pilot is often a real one (the test is of the sharp null, under which there would be no
+# effect to carry over). The test asks
+# whether the *timing and identity* of designations within a province matter; it does not rule out
+# that designated cities differ systematically from their provincial neighbours (section 3).
 
 # %% [markdown]
 # ## 2. Are the standard errors too small? Wild cluster bootstrap by province
 # Cities in one province share shocks (provincial policy, ports), so errors may be correlated within
-# provinces. With 31 provinces, conventional clustered standard errors can be too small; the
-# restricted wild cluster bootstrap gives reliable p-values and confidence intervals with few
-# clusters (Cameron, Gelbach & Miller 2008, *REStat* 90(3); Roodman et al. 2019, *Stata Journal*
-# 19(1)).
+# provinces. With 31 provinces, conventional clustered standard errors can be too small. The
+# restricted wild cluster bootstrap of the headline imposes "ATT = b0" on the data, resamples
+# province-level sign flips of the residuals (Webb's six-point weights below 12 clusters),
+# recomputes the BJS estimate and its standard error on each bootstrap sample, and keeps the b0
+# that are not rejected as the confidence interval (Cameron, Gelbach & Miller 2008, *REStat* 90(3);
+# Roodman et al. 2019, *Stata Journal* 19(1)).
 
 # %%
 if ran("wild_bootstrap", "wild cluster bootstrap"):
     display(ctx.facts(res["wild_bootstrap"], digits=4, draws=res["wild_bootstrap"]["B"]))
 
 # %% [markdown]
-# **Reading the result.** Compare the bootstrap interval with the baseline's city-clustered one
-# in the overview: if it is not much wider, within-province correlation does not threaten the
-# precision claimed. A p-value at the bootstrap's resolution is printed as a bound. Clustering
-# fixes the standard error; it does nothing about bias.
+# **Reading the result.** Compare the bootstrap interval with the headline's in the overview: if
+# it is not much wider, within-province correlation does not threaten the precision claimed. A
+# p-value at the bootstrap's resolution is printed as a bound. The bootstrap fixes the standard
+# error; it does nothing about bias.
 
 # %% [markdown]
-# ## 3. Were pilot cities different to begin with? Propensity-score matching DiD
-# Pilot cities are richer and more open than the average city. We match each pilot city to the
-# non-pilot city with the most similar pre-2015 economy (propensity score on GDP per capita,
-# population, FDI, industry share; nearest neighbour within a caliper, by default 0.25 s.d. of the
-# logit score: params.yaml `psm`) and rerun the DiD on the matched sample (Heckman, Ichimura & Todd
-# 1997, *REStud* 64(4); Rosenbaum & Rubin 1985). The balance plot shows how much matching reduced
-# the differences (standardized differences below 0.1 are conventionally taken as balanced; Austin
-# 2009).
+# ## 3. Were pilot cities different to begin with? A doubly-robust ATT on baseline covariates
+# Pilot cities are richer and more open than the average city. If cities with such an economy
+# would have grown faster anyway, parallel trends hold only *conditional* on it. The doubly-robust
+# estimator of Callaway & Sant'Anna (2021, *J. Econometrics* 225(2)) with Sant'Anna & Zhao's (2020,
+# *J. Econometrics* 219(1)) 2x2 estimator compares each designation cohort with the never-designated
+# cities, reweighted by a propensity score on the city's economy before the first designation
+# (means of GDP per capita, population, FDI, industry share: params.yaml `dr`) *and* adjusted by a
+# regression of the outcome change on the same covariates; it is consistent if either model is
+# right. Unlike "match, then TWFE" it never uses an already-designated city as a control, it
+# estimates the ATT, and its standard error includes the estimation of both models. A cohort for
+# which no propensity score can be estimated (the single city of 2015) is left out and named; the
+# truth is then given for the same cohorts. The balance plot shows the standardized differences
+# between designated and control cities before and after the propensity weighting (below 0.1 is
+# conventionally taken as balanced; Austin 2009).
 
 # %%
-ctx.study_figure(study, "robustness_psm_balance")
-if ran("psm_did", "PSM-DID"):
-    display(ctx.facts(res["psm_did"], digits=4))
+ctx.write_table(frame("dr_balance"), "robustness_dr_balance")
+ctx.study_figure(study, "robustness_dr_balance")
+if ran("dr", "doubly-robust ATT"):
+    display(ctx.facts(res["dr"], digits=4))
 
 # %% [markdown]
-# **Reading the plot and the result.** Open circles are the covariate differences before matching,
-# filled ones after; points left of the dashed line are balanced. If matching balances the
-# covariates and the matched estimate stays close to the baseline, selection on these observed
-# characteristics does not drive the result. Matching cannot balance what is not measured, and
-# dropping unmatched pilot cities changes the population the effect describes.
+# **Reading the plot and the result.** Open circles are the covariate differences before
+# weighting, filled ones after; points left of the dashed line are balanced. Weighting alone need
+# not balance every covariate (the outcome regression adjusts for what is left). If the
+# doubly-robust ATT is close to the headline, which adjusts for the same economy year by year
+# instead, selection on these observed characteristics does not drive the result. Neither can
+# adjust for what is not measured.
 
 # %% [markdown]
 # ## 4. Other policies at the same time: pilot free trade zones
 # Many pilot cities also host a pilot free trade zone, approved in overlapping years. If those zones
-# raised exports, part of the "pilot-zone effect" may be theirs. We (a) add a free-trade-zone dummy
-# as a control and (b) drop every free-trade-zone city, re-estimating with TWFE and the Callaway &
-# Sant'Anna simple ATT (Neumark & Simpson 2015, *Handbook of Regional and Urban Economics* 5).
+# raised exports, part of the "pilot-zone effect" may be theirs. We re-estimate the headline
+# (a) with a free-trade-zone dummy in its model of untreated exports, so that the zones' effect is
+# learnt from cities that have a zone but are not (yet) pilots and removed from the counterfactual,
+# and (b) without every free-trade-zone city (Neumark & Simpson 2015, *Handbook of Regional and
+# Urban Economics* 5). Each row keeps the headline's inference (standard error and interval).
 # Further rosters (e.g. Broadband China 宽带中国 cities) can be added in params.yaml in the same
 # file format (see README).
 
@@ -221,98 +247,68 @@ if ran("concurrent", "concurrent policies"):
 # them are also pilot cities (the overlap that could confound). The second gives the pilot estimate
 # with the policy controlled for or its cities dropped. Estimates that barely move mean the other
 # policy does not explain the effect; dropping cities also changes the sample, so some movement is
-# expected even without confounding. Policies not in a roster cannot be checked this way.
+# expected even without confounding: without the (early, large) free-trade-zone cities the ATT is
+# an average over later designations, whose effects have had less time to grow. On the synthetic
+# data, `truth_same_cohorts` gives the true ATT of each row's own sample. Policies not in a roster cannot be checked this way.
 
 # %% [markdown]
 # ## 5. Is the effect the same everywhere? Heterogeneity
-# We estimate the effect separately by region, coastal vs inland, designation batch and city size
-# (terciles of 2010 exports), once with interactions in one regression (shared year effects; Wald
-# test of equal effects) and once on split samples (each group with its own year effects; for
-# batches the batch plus never-designated cities). Later batches have had less time for the effect
-# to grow, so a falling batch profile is expected.
+# We average the headline's imputed effects (one per designated city-year, from one model of
+# untreated exports) within groups: region, coastal vs inland, designation batch and city size
+# (terciles of 2010 exports). A raw difference between groups mixes two things: the effect may
+# truly differ (effect modification), or one group may simply have been designated earlier and
+# had longer for the effect to grow (timing composition). So each group's effect is also computed
+# at *common weights* over designation cohort x years since designation, using only the cells all
+# groups share; a difference that survives there is effect modification. Standard errors are the
+# imputation estimator's (Borusyak, Jaravel & Spiess 2024), tests use F(df, G - 1). Batches are
+# cohorts, so for batch only equal years since designation can be compared.
 
 # %%
 ctx.write_table(frame("heterogeneity"), "robustness_heterogeneity")
 ctx.study_figure(study, "robustness_heterogeneity")
 if ran("heterogeneity", "effect heterogeneity"):
     display(ctx.table(frames["heterogeneity_tests"], digits=3))
+    display(ctx.table(frames["heterogeneity_contrasts"], digits=4))
+    for sentence in res["heterogeneity"].get("sentences") or []:
+        print(sentence)
 
 # %% [markdown]
-# **Reading the figure and the tests.** Each row is one group's effect (circles: interaction
-# model, squares: split samples); the dotted line is the pooled estimate. The table tests, per
-# dimension, that all its groups share one effect: a small p-value says the effect differs across
-# groups. It does not say why: region, size and batch are correlated (early batches are large
-# eastern cities), so a difference along one dimension may reflect another.
+# **Reading the figure and the tests.** Per group, the raw ATT and the ATT at common weights sit
+# side by side. `raw_p` tests that the groups' raw ATTs are equal, `modification_p` that their
+# common-weight ATTs are: a small `raw_p` with a large `modification_p` says the raw gap is timing
+# composition, not a different effect. The contrasts split each group's raw difference from the
+# rest into the modification part and the composition part (they add up).
 
 # %% [markdown]
-# ## 6. What does the TWFE coefficient average? Goodman-Bacon decomposition
-# With designations spread over 2015-2022, the TWFE coefficient is a weighted average of all
-# two-group, two-period comparisons, including "later vs earlier designated" ones that use
-# already-treated cities as controls and are biased when effects grow over time (Goodman-Bacon
-# 2021, *J. Econometrics* 225(2)). The plot shows each comparison's estimate and weight.
+# ## 6. Why not TWFE? The foil, decomposed (Goodman-Bacon)
+# With designations spread over 2015-2022, the TWFE coefficient (without controls) is a weighted
+# average of all two-group, two-period comparisons, including "later vs earlier designated" ones
+# that use already-treated cities as controls and are biased when effects grow over time
+# (Goodman-Bacon 2021, *J. Econometrics* 225(2)). The plot shows each comparison's estimate and
+# weight. The table attributes the coefficient: each comparison type's weight times its average
+# estimate. Writing the coefficient as the clean comparisons' average plus
+# w_forbidden x (b_forbidden - b_clean), the second term is the part of its gap to the truth that
+# the forbidden comparisons cause; the rest comes from the variance weights of the clean ones. The
+# decomposition holds for the TWFE regression *without* controls; the one with the headline's
+# covariates is reported beside it.
 
 # %%
 ctx.study_figure(study, "robustness_bacon")
 if ran("bacon", "Goodman-Bacon decomposition"):
     display(ctx.table(pd.DataFrame(res["bacon"]["by_type"]), digits=4))
-
-# %% [markdown]
-# **Reading the result.** The weights sum to one; the TWFE coefficient is the weighted average of
-# the comparison types. The larger the weight on comparisons with already-treated controls, and
-# the further their estimates from the others, the less TWFE can be read as an average effect; the
-# robust estimators of the pilot-zone notebook avoid those comparisons.
-
-# %% [markdown]
-# ## 7. How much could a violation of parallel trends change the answer? HonestDiD
-# Pre-trends near zero do not prove parallel trends after designation. HonestDiD asks how large
-# post-designation deviations from parallel trends would have to be to overturn the result: either
-# relative to the largest pre-period deviation (Mbar, relative magnitudes) or as a bound M on how
-# fast the trend can bend (smoothness) (Rambachan & Roth 2023, *REStud* 90(5)). The "breakdown"
-# value is the smallest M or Mbar at which the robust interval includes zero.
-
-# %%
-ctx.study_figure(study, "robustness_honestdid")
-if ran("honestdid", "HonestDiD"):
-    ctx.wald_sentence(res["honestdid"]["pretrend_test"], "Pre-trend test of the event study")
-    display(
-        ctx.facts(
-            {k: res["honestdid"][k] for k in ("estimate", "original_ci", "breakdown_M")}, digits=4
-        )
-    )
-
-# %% [markdown]
-# **Reading the result.** Each panel widens the interval as more violation is allowed (M or Mbar
-# to the right). A large breakdown value means the conclusion survives violations of parallel
-# trends as large as that (for relative magnitudes: that many times the largest pre-period
-# deviation); a breakdown near zero means the sign rests on parallel trends holding almost
-# exactly. Which amount of violation is plausible is a judgement about the economics, not a
-# statistical output.
-
-# %% [markdown]
-# ## 8. Does it depend on the analyst's choices? Specification curve
-# We estimate every combination of reasonable choices: the estimator (TWFE; Callaway & Sant'Anna
-# 2021; Sun & Abraham 2021; Borusyak, Jaravel & Spiess 2024), with or without controls, all cities
-# or without free-trade-zone cities, errors clustered by city or province, treatment from the
-# approval year or the year after, and the outcomes configured (log exports, export growth, log
-# exports per capita). The curve shows all estimates sorted, the panel below which choices each one
-# makes (Simonsohn, Simmons & Nelson 2020, *Nature Human Behaviour* 4). Export growth measures a
-# different quantity (the effect on the growth rate), so its estimates sit lower by construction.
-
-# %%
-ctx.write_table(frame("spec_curve"), "robustness_spec_curve")
-ctx.study_figure(study, "robustness_spec_curve")
-if ran("spec_curve", "specification curve"):
     display(
         ctx.facts(
             {
-                k: res["spec_curve"][k]
+                k: res["bacon"][k]
                 for k in (
-                    "n_specs",
-                    "n_infeasible",
-                    "median",
-                    "min",
-                    "max",
-                    "share_positive_significant",
+                    "twfe_no_controls",
+                    "twfe_with_controls",
+                    "headline_att",
+                    "truth",
+                    "forbidden_weight",
+                    "forbidden_contribution",
+                    "clean_gap_to_truth",
+                    "gap_to_truth",
                 )
             },
             digits=4,
@@ -320,11 +316,99 @@ if ran("spec_curve", "specification curve"):
     )
 
 # %% [markdown]
-# **Reading the curve.** Blue points have intervals that exclude zero, grey ones do not. A curve
-# that stays on one side of zero across choices means no defensible choice reverses the sign;
-# the indicator panel shows which choices move the estimate most (look for rows whose marks bunch
-# at one end). The curve weights every specification equally, so it describes the choices, not
-# the probability that the effect is large.
+# **Reading the result.** The weights sum to one and the contributions add up to the TWFE
+# coefficient. `forbidden_contribution` plus `clean_gap_to_truth` is its whole gap to the true
+# ATT: when the forbidden part is only a share of the gap, the rest of TWFE's bias comes from how
+# it weights the clean comparisons, which no reweighting of "bad" 2x2s fixes. The headline
+# estimator avoids both.
+
+# %% [markdown]
+# ## 7. How much could a violation of parallel trends change the answer? HonestDiD
+# Pre-trends near zero do not prove parallel trends after designation. HonestDiD asks how large
+# post-designation deviations from parallel trends would have to be to overturn the result
+# (Rambachan & Roth 2023, *REStud* 90(5)). Its input must itself be robust to heterogeneous
+# effects and have adjacent single-year coefficients: we use Callaway & Sant'Anna on the outcome
+# net of the headline's controls, with a universal base period (e = -1), no binned end points and
+# only event times reached by enough cohorts. The target is stated in the results (`target_label`):
+# by default the average effect over the post-designation years of the window. Two restrictions:
+# smoothness (the trend may bend by at most M per year, benchmarked on the largest bend between
+# consecutive pre-designation years) and relative magnitudes (post-designation violations up to
+# Mbar times the largest pre-designation one). The breakdown value is the smallest M or Mbar at
+# which the robust interval includes zero.
+
+# %%
+ctx.study_figure(study, "robustness_honestdid")
+if ran("honestdid", "HonestDiD"):
+    hd = res["honestdid"]
+    display(ctx.table(frames["event_study_honestdid"], digits=4))
+    display(
+        ctx.facts(
+            {
+                "target": hd["target_label"],
+                "estimate": hd["estimate"],
+                "original_ci": hd["original_ci"],
+                "truth": hd.get("truth"),
+                "benchmark_M": hd["benchmark"]["M"],
+                "breakdown_M": hd["breakdown_M"],
+                "breakdown_Mbar": hd["breakdown_Mbar"],
+            },
+            digits=4,
+        )
+    )
+    print(hd["sentences"][lang])
+
+# %% [markdown]
+# **Reading the result.** Each panel widens the interval as more violation is allowed (M or Mbar
+# to the right); the dashed line marks the benchmark. A breakdown M well above the largest bend
+# seen before designation, or a breakdown Mbar above 1, means the conclusion survives violations
+# as large as the ones the data show before designation; whether larger ones are plausible is a
+# judgement about the economics, not a statistical output.
+
+# %% [markdown]
+# ## 8. Does it depend on the analyst's choices? Specification curve
+# One estimand, the ATT on log exports, under every distinct combination of reasonable choices:
+# the heterogeneity-robust estimator (BJS, Sun & Abraham, Callaway & Sant'Anna), the controls,
+# the sample (all cities or without free-trade-zone cities) and the treatment-year coding
+# (mid-year, approval year, the year after). The headline is one of them (spec 0); TWFE appears as
+# a hollow foil outside the curve's statistics. Clustering is not a specification (it changes no
+# estimate): every interval uses the headline's rule, and the headline's SE under each clustering
+# is listed apart. Specifications that give the same estimate are counted once. The joint test
+# re-estimates the whole curve on panels with the headline's effect removed (a cluster bootstrap
+# of the null) and asks how often a curve as strong as the observed one arises (Simonsohn,
+# Simmons & Nelson 2020, *Nature Human Behaviour* 4).
+
+# %%
+ctx.write_table(frame("spec_curve"), "robustness_spec_curve")
+ctx.study_figure(study, "robustness_spec_curve")
+if ran("spec_curve", "specification curve"):
+    sc = res["spec_curve"]
+    display(ctx.table(frames["spec_curve_se_by_cluster"], digits=4))
+    display(
+        ctx.facts(
+            {
+                k: sc[k]
+                for k in (
+                    "n_curve",
+                    "n_foil",
+                    "n_duplicates",
+                    "n_infeasible",
+                    "median",
+                    "share_positive_significant",
+                    "joint_draws",
+                    "joint_p_median",
+                    "joint_p_share_significant",
+                    "joint_p_stouffer",
+                )
+            },
+            digits=4,
+        )
+    )
+
+# %% [markdown]
+# **Reading the curve.** Points are estimates with 95% intervals, sorted; the matrix below shows
+# each specification's choices. A curve that stays on one side of zero means no defensible choice
+# reverses the sign; rows whose marks bunch at one end show which choice moves the estimate most.
+# The joint-test p-values can be no smaller than 1 / (draws + 1).
 
 # %%
 # headline numbers of the checks that ran (a skipped check has no number, never a zero)
@@ -334,7 +418,8 @@ metrics = {
         ("baseline", "baseline", "estimate"),
         ("placebo_p", "placebo", "p_value"),
         ("wild_p", "wild_bootstrap", "p_value"),
-        ("psm_did", "psm_did", "estimate"),
+        ("dr_att", "dr", "estimate"),
+        ("bacon_forbidden", "bacon", "forbidden_contribution"),
         ("spec_curve_median", "spec_curve", "median"),
     )
     if check in res and "skipped" not in res[check]

@@ -94,8 +94,8 @@ def test_unknown_key_is_one_line_with_a_suggestion(tmp_path):
             "'notebooks.simulation.n_reps' must be int, not 'eight'",
         ),
         (
-            lambda p: p["notebooks"]["robustness"]["psm"].update(caliper="wide"),
-            "'notebooks.robustness.psm.caliper' must be float or null, not 'wide'",
+            lambda p: p["notebooks"]["robustness"]["spec_curve"].update(draws="many"),
+            "'notebooks.robustness.spec_curve.draws' must be int, not 'many'",
         ),
         (
             lambda p: p["treatment"].update(year_rule="folowing"),
@@ -135,10 +135,10 @@ def test_sections_parse_papermill_parameters():
     syn = parse_section(SyntheticConfig, {"pilot_att_by_batch": {"1": 0.2, "2": 1}})
     assert syn.pilot_att_by_batch == {1: 0.2, 2: 1.0}
     rob = parse_section(
-        RobustnessConfig, {"honestdid": {"window": [-3, 3]}, "psm": {"caliper": None}}
+        RobustnessConfig, {"honestdid": {"window": [-3, 3]}, "dr": {"covariates": ["log_fdi"]}}
     )
     assert rob.honestdid.window == (-3, 3) and rob.honestdid.target == "average"
-    assert rob.psm.caliper is None and rob.psm.n_neighbors == 1
+    assert rob.dr.covariates == ("log_fdi",)
 
 
 def test_cli_reports_a_bad_params_yaml_in_one_line(tmp_path):

@@ -38,7 +38,9 @@ PARAMS = ROOT / "params.yaml"
 YearRule = Literal["approval", "following", "midyear"]
 Cluster = Literal["city_code", "province"]
 Estimator = Literal["cs", "sa", "bjs"]
-SpecCurveDimension = Literal["estimator", "controls", "sample", "cluster", "timing", "outcome"]
+# the specification curve's dimensions; "outcome" and "cluster" take ONE value (the curve's
+# outcome and SE clustering: fixed choices, not dimensions; see studies/robustness/spec_curve.py)
+SpecCurveDimension = Literal["estimator", "controls", "sample", "timing", "outcome", "cluster"]
 
 
 # --- the schema: one dataclass per section of params.yaml ------------------------------------
@@ -62,7 +64,10 @@ class PanelConfig:
 @dataclass(frozen=True)
 class TreatmentConfig:
     include_county_units: bool = True
-    year_rule: YearRule = "approval"
+    # midyear: approved Jan-Jun -> that year, Jul-Dec -> the next. Batches 4 and 7 (57 cities) were
+    # approved on 15 Dec 2019 and 14 Nov 2022: coding them treated in the approval year assigns a
+    # full year of exposure they could not have had (data/README.md). approval / following: robustness.
+    year_rule: YearRule = "midyear"
     pilot_zones_file: str | None = None
     rail_links_file: str | None = None
 
@@ -79,15 +84,16 @@ class SyntheticConfig:
     rail_att_growth: float = 0.0
     growth_cap: int = 5
     broadband_elasticity: float = 0.15
-    noise_sd: float = 0.06
-    # the options of an honest DGP (synthetic.py's docstring); the defaults reproduce the panel
-    # published so far
-    noise_rho: float = 0.3
-    shock_df: float | None = None
-    province_year_sd: float = 0.0
-    gdp_export_feedback: float = 0.0
-    year_effects: Literal["calibrated_after_effects", "untreated"] = "calibrated_after_effects"
-    effective_timing: Literal["approval", "coding_rule"] = "approval"
+    # an honest DGP, calibrated in data/README.md ("The synthetic panel"): volatile, persistent,
+    # fat-tailed city shocks, a province-year component, GDP that contains exports, no forced
+    # displacement, effects that start when the coding says
+    noise_sd: float = 0.18
+    noise_rho: float = 0.6
+    shock_df: float | None = 4.0
+    province_year_sd: float = 0.08
+    gdp_export_feedback: float = 0.1
+    year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
+    effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
 
 
 @dataclass(frozen=True)
@@ -102,11 +108,13 @@ class EventStudyConfig:
     window: tuple[int, int] = (-5, 5)
     cluster: Cluster = "city_code"
     estimators: tuple[Estimator, ...] = ("cs", "sa", "bjs")
+    ri_draws: int = 0  # randomization inference on the studentized headline ATT; 0 disables
+    ri_seed: int = 20240601
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    n_reps: int = 8
+    n_reps: int = 150  # per design; MC s.e. of a 95% coverage ~1.8 points (measured cost: README)
     sim_seed: int = 1
     n_jobs: int = 2
 
@@ -118,12 +126,9 @@ class NetworkCoverageConfig:
 
 
 @dataclass(frozen=True)
-class PSMConfig:
+class DRConfig:
+    # baseline covariates of the doubly-robust CS ATT: city means before the first designation
     covariates: tuple[str, ...] = ("log_gdp_pc", "log_population", "log_fdi", "industry_share_pct")
-    method: Literal["nearest", "kernel"] = "nearest"
-    n_neighbors: int = 1
-    caliper: float | None = 0.25  # in standard deviations of the propensity score's logit
-    replace: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,15 +140,20 @@ class HeterogeneityConfig:
         "size",
     )
     size_bins: int = 3
-    methods: tuple[Literal["interaction", "split"], ...] = ("interaction", "split")
 
 
 @dataclass(frozen=True)
 class HonestDiDConfig:
+    # event times of the clean event study (analysis.studies.robustness.sensitivity): those in
+    # the window reached by at least min_cohorts cohorts, contiguous around e = -1; no bins
     window: tuple[int, int] = (-5, 5)
+    min_cohorts: int = 2
     target: Literal["average", "first"] = "average"
-    Mbarvec: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
-    Mvec: tuple[float, ...] | None = None
+    # relative magnitudes (Delta^RM): 1 = post-period violations as large as the largest pre one
+    Mbarvec: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+    # smoothness (Delta^SD): M as multiples of the largest pre-period slope change (benchmark)
+    M_multiples: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+    Mvec: tuple[float, ...] | None = None  # absolute M values instead of M_multiples
     grid_points: int = 1000
     type: Literal["both", "smoothness", "relative_magnitude"] = "both"
 
@@ -155,19 +165,25 @@ class SpecCurveConfig:
     options: dict[SpecCurveDimension, tuple[str, ...]] = field(
         default_factory=lambda: {"sample": ("all", "drop_ftz")}
     )
+    # null draws of the joint test (0 = none); 29: p can reach 1/30 < 0.05, and the default curve
+    # plus the test take about 2 minutes on 2 cores with n_jobs = 2
+    draws: int = 29
+    # SEs of every specification: "headline" (the larger of the headline's city and province SEs,
+    # as analysis.studies.binary.headline_att) or a cluster column
+    cluster: str = "headline"
 
 
 @dataclass(frozen=True)
 class RobustnessConfig:
     seed: int = 20240601
     n_jobs: int = 2
-    placebo_draws: int = 1000
-    placebo_within: Literal["province"] | None = None
+    placebo_draws: int = 999  # p-value floor 1/1000; ~12 s with n_jobs=2 on the default panel
+    placebo_within: Literal["province", "region_coastal"] | None = "province"
     wild_draws: int = 9999
     wild_cluster: Cluster = "province"
     wild_weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
     concurrent_policies: dict[str, str] = field(default_factory=dict)
-    psm: PSMConfig = field(default_factory=PSMConfig)
+    dr: DRConfig = field(default_factory=DRConfig)
     heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
     honestdid: HonestDiDConfig = field(default_factory=HonestDiDConfig)
     spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)

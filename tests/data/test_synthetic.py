@@ -1,5 +1,7 @@
 """The synthetic default panel: schema, calibration, determinism and the known truth."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,9 +21,37 @@ def inputs():
     return master, table, reference.load_national_exports()
 
 
+# The DGP published before issue 12 (approval-year coding and effects, mild Gaussian noise, no
+# province shocks, exogenous controls, observed totals pinned): the base the options are switched
+# on from, so that each option test isolates one option.
+LEGACY = synthetic.SyntheticDesign(
+    noise_sd=0.06,
+    noise_rho=0.3,
+    shock_df=None,
+    province_year_sd=0.0,
+    gdp_export_feedback=0.0,
+    year_effects="calibrated_after_effects",
+    effective_timing="approval",
+)
+
+
 @pytest.fixture(scope="module")
 def simulated(inputs):
     return synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign())
+
+
+@pytest.fixture(scope="module")
+def approval_inputs(inputs):
+    master, _, national = inputs
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links(), year_rule="approval"
+    )
+    return master, table, national
+
+
+@pytest.fixture(scope="module")
+def legacy(approval_inputs):
+    return synthetic.simulate_panel(*approval_inputs, LEGACY)
 
 
 def test_schema_and_shape(simulated):
@@ -33,10 +63,15 @@ def test_schema_and_shape(simulated):
 
 
 def test_year_totals_reproduce_national_exports(simulated, inputs):
-    panel, _ = simulated
+    """Default (year_effects: untreated): the cities' UNTREATED exports add up to national exports
+    in every year; observed exports exceed them by the programmes' contribution."""
+    panel, truth = simulated
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    totals = panel.groupby("year")["exports_usd_mn"].sum() / 1000
+    untreated = np.exp(panel["log_exports"] - _true_tau(panel, synthetic.SyntheticDesign()))
+    totals = untreated.groupby(panel["year"]).sum() / 1000
     np.testing.assert_allclose(totals.to_numpy(), national.loc[totals.index].to_numpy(), rtol=1e-9)
+    excess = pd.Series(truth["estimand"]["log_excess_of_observed_over_national_by_year"])
+    assert excess["2010"] == pytest.approx(0, abs=1e-12) and excess["2023"] > 0.05
 
 
 def test_heavy_tailed_city_distribution(simulated):
@@ -57,17 +92,24 @@ def test_deterministic_and_seeded(inputs):
 def test_truth_matches_the_design(simulated):
     panel, truth = simulated
     design = synthetic.SyntheticDesign()
-    # Hangzhou (batch 1, 2015): effect at designation = 0.15, growing 0.03 a year up to 5 years.
+    # Hangzhou (batch 1, approved 7 Mar 2015: 2015 under midyear): effect at designation = 0.15,
+    # growing 0.03 a year up to 5 years; the truth is the total effect, the direct one times
+    # 1 + beta_gdp * gdp_export_feedback (GDP responds to exports by default)
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
     hz = {r["year"]: r["att"] for r in truth["pilot"]["att_gt"] if r["cohort"] == 2015}
-    assert hz[2015] == pytest.approx(design.pilot_att_by_batch[1])
-    assert hz[2023] == pytest.approx(design.pilot_att_by_batch[1] + 5 * design.pilot_att_growth)
+    assert hz[2015] == pytest.approx(design.pilot_att_by_batch[1] * channel)
+    assert hz[2023] == pytest.approx(
+        (design.pilot_att_by_batch[1] + 5 * design.pilot_att_growth) * channel
+    )
     treated = panel[panel["pilot"] == 1]
     assert truth["pilot"]["att_overall"] > 0 and len(treated) > 0
     assert truth["broadband"]["elasticity"] == design.broadband_elasticity
 
 
-def test_twfe_recovers_the_elasticity_and_omitting_controls_biases_it(simulated):
-    panel, truth = simulated
+def test_twfe_recovers_the_elasticity_and_omitting_controls_biases_it(legacy):
+    # on the low-noise legacy draw: one noisy default draw cannot separate the two by 3 SE (the
+    # elasticity itself is recovered on the default draw as well: test_default_draw_recovers...)
+    panel, truth = legacy
     fit = twfe(
         panel, "log_exports", ["pilot", "rail", "log_broadband"] + CONTROLS, "city_code", "year"
     )
@@ -77,10 +119,12 @@ def test_twfe_recovers_the_elasticity_and_omitting_controls_biases_it(simulated)
     assert abs(naive.params["log_broadband"] - truth["broadband"]["elasticity"]) > 3 * se
 
 
-def test_single_dummy_twfe_understates_growing_pilot_effects(simulated):
+def test_single_dummy_twfe_understates_growing_pilot_effects(legacy):
     """Effects grow with time since designation: TWFE with one dummy puts weight on
-    already-treated controls and falls short of the true ATT (Goodman-Bacon 2021)."""
-    panel, truth = simulated
+    already-treated controls and falls short of the true ATT (Goodman-Bacon 2021). On the
+    low-noise legacy draw (one default draw is too noisy for 3 SE; the Monte Carlo shows the bias
+    under the default: tests/studies/test_montecarlo.py)."""
+    panel, truth = legacy
     fit = twfe(
         panel, "log_exports", ["pilot", "rail", "log_broadband"] + CONTROLS, "city_code", "year"
     )
@@ -93,7 +137,8 @@ def test_constants_come_from_the_design_and_the_data(inputs):
     design = synthetic.SyntheticDesign(seed=3, n_cities=60)
     panel, _ = synthetic.simulate_panel(*inputs, design)
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    totals = panel.groupby("year")["exports_usd_mn"].sum() / 1000
+    untreated = np.exp(panel["log_exports"] - _true_tau(panel, design))
+    totals = untreated.groupby(panel["year"]).sum() / 1000
     share = 60 / len(inputs[0])
     np.testing.assert_allclose(
         totals.to_numpy(), share * national.loc[totals.index].to_numpy(), rtol=1e-9
@@ -108,17 +153,60 @@ def test_constants_come_from_the_design_and_the_data(inputs):
 # --- the options of an honest DGP (defaults: the panel published so far) ----------------------
 
 
-def test_default_panel_is_unchanged(simulated):
-    """The options default to the panel published so far: pinned values of the default draw (a
-    change of defaults is a deliberate step that updates these numbers and reruns the Monte Carlo)."""
+def test_default_panel_is_pinned(simulated, legacy):
+    """Pinned values of the default draw (a change of defaults is a deliberate step that updates
+    these numbers and reruns the Monte Carlo; issue 12 changed them), and the panel published
+    before issue 12 is still reproduced by its options (LEGACY, approval-year coding)."""
     panel, truth = simulated
-    assert panel["log_exports"].sum() == pytest.approx(32185.54358127543, rel=1e-12)
-    assert panel["log_gdp_pc"].sum() == pytest.approx(51876.64172758255, rel=1e-12)
-    assert panel["log_exports"].iloc[0] == pytest.approx(11.090584408461906, rel=1e-12)
-    assert panel["log_exports"].iloc[-1] == pytest.approx(6.404866823148925, rel=1e-12)
-    assert truth["pilot"]["att_overall"] == pytest.approx(0.13529680365296803, rel=1e-12)
-    assert truth["estimand"]["kind"] == "relative effect"
+    assert panel["log_exports"].sum() == pytest.approx(32345.09827709993, rel=1e-12)
+    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.35672758255, rel=1e-12)
+    assert panel["log_exports"].iloc[0] == pytest.approx(10.991673811934437, rel=1e-12)
+    assert panel["log_exports"].iloc[-1] == pytest.approx(6.610518700074433, rel=1e-12)
+    assert truth["pilot"]["att_overall"] == pytest.approx(0.13977720207253888, rel=1e-12)
+    assert truth["pilot"]["att_overall_direct"] == pytest.approx(0.13186528497409325, rel=1e-12)
+    assert truth["estimand"]["kind"] == "absolute effect"
     assert truth["pilot"]["outside_coding"]["city_years"] == 0
+    assert truth["dgp"] == {
+        "noise_sd": 0.18,
+        "noise_rho": 0.6,
+        "shock_df": 4.0,
+        "province_year_sd": 0.08,
+        "gdp_export_feedback": 0.1,
+        "year_effects": "untreated",
+        "effective_timing": "coding_rule",
+    }
+    old, old_truth = legacy
+    assert old["log_exports"].sum() == pytest.approx(32185.54358127543, rel=1e-12)
+    assert old["log_gdp_pc"].sum() == pytest.approx(51876.64172758255, rel=1e-12)
+    assert old["log_exports"].iloc[0] == pytest.approx(11.090584408461906, rel=1e-12)
+    assert old["log_exports"].iloc[-1] == pytest.approx(6.404866823148925, rel=1e-12)
+    assert old_truth["pilot"]["att_overall"] == pytest.approx(0.13529680365296803, rel=1e-12)
+    assert old_truth["estimand"]["kind"] == "relative effect"
+
+
+def test_default_draw_recovers_the_elasticity(simulated):
+    panel, truth = simulated
+    fit = twfe(
+        panel, "log_exports", ["pilot", "rail", "log_broadband"] + CONTROLS, "city_code", "year"
+    )
+    est, se = fit.params["log_broadband"], fit.std_errors["log_broadband"]
+    assert abs(est - truth["broadband"]["elasticity"]) < 3 * se
+
+
+def test_default_noise_has_the_calibrated_moments(simulated):
+    """The calibration of data/README.md: SD of within-city-and-year demeaned growth ~0.2,
+    residual AR(1) well above the legacy 0.24, fat tails, a province share of about a quarter."""
+    from scipy import stats
+
+    panel, _ = simulated
+    e = _residuals(panel)
+    growth = panel["log_exports"].groupby(panel["city_code"]).diff()
+    growth = growth - growth.groupby(panel["year"]).transform("mean")
+    growth = growth - growth.groupby(panel["city_code"]).transform("mean")
+    assert 0.17 < growth.std() < 0.26
+    assert 0.3 < _ar1(panel) < 0.6
+    assert stats.kurtosis(e) > 1.5
+    assert 0.18 < _province_share(panel) < 0.35
 
 
 def _residuals(panel):
@@ -146,21 +234,23 @@ def _ar1(panel):
     return np.corrcoef(e[ok], lag[ok])[0, 1]
 
 
-def _true_tau(panel, design):
-    """Per-cell true effects from the coded timing (the DGP's timing under the default coding)."""
+def _true_tau(panel, design, total=True):
+    """Per-cell true effects from the coded timing (the DGP's timing under the default coding):
+    total effects (with GDP's response, ``gdp_export_feedback``) or the direct ones."""
     pilot = synthetic.pilot_effect(
         panel["pilot_batch"].to_numpy(), (panel["year"] - panel["pilot_year"]).to_numpy(), design
     )
     rail = synthetic.rail_effect(
         (panel["year"] - panel["rail_year"]).to_numpy(), panel["rail_year"].to_numpy() > 0, design
     )
-    return pilot + rail
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback if total else 1.0
+    return (pilot + rail) * channel
 
 
-def test_province_year_shocks_raise_the_province_share(simulated, inputs):
-    base, _ = simulated
-    design = synthetic.SyntheticDesign(province_year_sd=0.08)
-    panel, truth = synthetic.simulate_panel(*inputs, design)
+def test_province_year_shocks_raise_the_province_share(legacy, approval_inputs):
+    base, _ = legacy
+    design = replace(LEGACY, province_year_sd=0.08)
+    panel, truth = synthetic.simulate_panel(*approval_inputs, design)
     assert _province_share(base) < 0.15
     assert _province_share(panel) > 0.2
     # their own random stream: every other draw is unchanged
@@ -169,11 +259,11 @@ def test_province_year_shocks_raise_the_province_share(simulated, inputs):
     assert truth["dgp"]["province_year_sd"] == 0.08
 
 
-def test_student_t_shocks_raise_kurtosis_at_the_same_variance(simulated, inputs):
+def test_student_t_shocks_raise_kurtosis_at_the_same_variance(legacy, approval_inputs):
     from scipy import stats
 
-    base, _ = simulated
-    heavy, _ = synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign(shock_df=4))
+    base, _ = legacy
+    heavy, _ = synthetic.simulate_panel(*approval_inputs, replace(LEGACY, shock_df=4))
     assert stats.kurtosis(_residuals(base)) < 1
     assert stats.kurtosis(_residuals(heavy)) > 2
     assert _residuals(heavy).std() == pytest.approx(_residuals(base).std(), rel=0.15)
@@ -181,16 +271,19 @@ def test_student_t_shocks_raise_kurtosis_at_the_same_variance(simulated, inputs)
         synthetic.SyntheticDesign(shock_df=2)
 
 
-def test_ar1_coefficient_is_a_parameter(simulated, inputs):
-    base, _ = simulated
-    persistent, _ = synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign(noise_rho=0.8))
+def test_ar1_coefficient_is_a_parameter(legacy, approval_inputs):
+    base, _ = legacy
+    persistent, _ = synthetic.simulate_panel(*approval_inputs, replace(LEGACY, noise_rho=0.8))
     assert _ar1(base) < 0.35
     assert _ar1(persistent) > 0.5
 
 
-def test_untreated_year_effects_pin_the_untreated_outcomes_to_national_exports(simulated, inputs):
-    base, base_truth = simulated
-    design = synthetic.SyntheticDesign(year_effects="untreated")
+def test_untreated_year_effects_pin_the_untreated_outcomes_to_national_exports(
+    legacy, approval_inputs
+):
+    inputs = approval_inputs
+    base, base_truth = legacy
+    design = replace(LEGACY, year_effects="untreated")
     panel, truth = synthetic.simulate_panel(*inputs, design)
     untreated = np.exp(panel["log_exports"] - _true_tau(panel, design))
     totals = untreated.groupby(panel["year"]).sum() / 1000
@@ -200,7 +293,7 @@ def test_untreated_year_effects_pin_the_untreated_outcomes_to_national_exports(s
     observed = panel.groupby("year")["exports_usd_mn"].sum() / 1000
     assert (observed.loc[2016:] > national.loc[2016:] * (1 + 1e-6)).all()
     assert truth["estimand"]["kind"] == "absolute effect"
-    # the default displaces: never-treated cities export less than without the programme, by the
+    # calibrated_after_effects displaces: never-treated cities export less than without the programme, by the
     # log loss the truth states
     never = (base["pilot_year"] == 0) & (base["rail_year"] == 0)
     gap = (base["log_exports"] - panel["log_exports"])[never].groupby(base["year"]).mean()
@@ -210,14 +303,16 @@ def test_untreated_year_effects_pin_the_untreated_outcomes_to_national_exports(s
     assert truth["pilot"]["att_overall"] == base_truth["pilot"]["att_overall"]
 
 
-def test_gdp_feedback_makes_gdp_respond_only_after_treatment(simulated, inputs):
-    base, base_truth = simulated
-    design = synthetic.SyntheticDesign(gdp_export_feedback=0.5)
-    panel, truth = synthetic.simulate_panel(*inputs, design)
+def test_gdp_feedback_makes_gdp_respond_only_after_treatment(legacy, approval_inputs):
+    base, base_truth = legacy
+    design = replace(LEGACY, gdp_export_feedback=0.5)
+    panel, truth = synthetic.simulate_panel(*approval_inputs, design)
     moved = panel["log_gdp_pc"] - base["log_gdp_pc"]
     treated = (panel["pilot"] == 1) | (panel["rail"] == 1)
     assert (moved[~treated] == 0).all()
-    np.testing.assert_allclose(moved[treated], 0.5 * _true_tau(panel, design)[treated], atol=1e-12)
+    np.testing.assert_allclose(
+        moved[treated], 0.5 * _true_tau(panel, design, total=False)[treated], atol=1e-12
+    )
     assert (moved[treated] > 0).all()
     # the truth is the total effect; the direct effect (GDP on its untreated path) is kept apart
     channel = 1 + design.beta_log_gdp_pc * 0.5
@@ -227,11 +322,11 @@ def test_gdp_feedback_makes_gdp_respond_only_after_treatment(simulated, inputs):
     assert "bad control" in truth["estimand"]["outcome_effect"]
 
 
-def test_effective_timing_follows_the_coding_rule_when_asked(inputs):
+def test_effective_timing_follows_the_coding_rule_when_asked(inputs, approval_inputs):
     master, _, national = inputs
     zones, links = reference.load_pilot_zones(), reference.load_rail_links()
     coded = treatments.city_treatments(master, zones, links, year_rule="midyear")
-    by_approval = synthetic.SyntheticDesign()
+    by_approval = LEGACY  # effects from the approval year, whatever the coding
     assert by_approval.effect_start_rule("midyear") == "approval"
     approval = synthetic.effect_start_table(master, zones, links, by_approval, "midyear")
     assert (
@@ -241,7 +336,8 @@ def test_effective_timing_follows_the_coding_rule_when_asked(inputs):
     panel_a, truth_a = synthetic.simulate_panel(
         master, coded, national, by_approval, effect_start=approval
     )
-    by_coding = synthetic.SyntheticDesign(effective_timing="coding_rule")
+    by_coding = replace(LEGACY, effective_timing="coding_rule")  # the default's timing
+    assert synthetic.SyntheticDesign().effective_timing == "coding_rule"
     assert by_coding.effect_start_rule("midyear") == "midyear"
     assert synthetic.effect_start_table(master, zones, links, by_coding, "midyear") is None
     panel_c, truth_c = synthetic.simulate_panel(master, coded, national, by_coding)
@@ -260,6 +356,20 @@ def test_effective_timing_follows_the_coding_rule_when_asked(inputs):
     assert "whatever the coding" in truth_a["estimand"]["effect_start"]
     assert "coding gives" in truth_c["estimand"]["effect_start"]
     # the untreated outcomes ignore the coding under approval timing (GDP selection included)
-    default, _ = synthetic.simulate_panel(*inputs, by_approval)
+    default, _ = synthetic.simulate_panel(*approval_inputs, by_approval)
     np.testing.assert_array_equal(panel_a["log_gdp_pc"], default["log_gdp_pc"])
     np.testing.assert_array_equal(panel_a["log_exports"], default["log_exports"])
+
+
+def test_rail_effect_can_grow(inputs):
+    """rail_att_growth: the rail effect grows per year since first service up to growth_cap (a
+    stress scenario; default 0, static)."""
+    assert synthetic.SyntheticDesign().rail_att_growth == 0
+    design = synthetic.SyntheticDesign(rail_att_growth=0.02)
+    _, truth = synthetic.simulate_panel(*inputs, design)
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    by_e = {int(e): v for e, v in truth["rail"]["att_by_event_time"].items()}
+    for e, v in by_e.items():
+        expected = design.rail_att + 0.02 * min(e, design.growth_cap)
+        assert v == pytest.approx(expected * channel)
+    assert truth["rail"]["growth_per_year"] == 0.02

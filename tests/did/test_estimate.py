@@ -35,7 +35,7 @@ def _direct(
         return fit.params["D"], fit.std_errors["D"]
     if name == "event_study":
         es = event_study(data, y, cohort, unit, time, window=window, controls=covariates)
-        post = [i for i, p in enumerate(es.periods) if p >= 0]
+        post = [i for i, p in enumerate(es.periods) if 0 <= p <= hi]  # fully dynamic: trim
         w = np.zeros(len(es.fit.params))
         w[post] = 1 / len(post)
         return w @ es.fit.params.to_numpy(), np.sqrt(w @ es.fit.cov.to_numpy() @ w)
@@ -174,8 +174,10 @@ def test_one_pretrend_type(results, mpdta):
     assert isinstance(results["mpdta", "event_study"][0].pretrend, PretrendTest)
     cs = results["mpdta", "cs"][0]
     assert isinstance(cs.pretrend, PretrendTest) and cs.pretrend.W == cs.fit.pretest().statistic
-    for name in ("twfe", "sa", "cs_adjusted", "bjs"):  # BJS tests only when asked (pretrends=K)
+    for name in ("twfe", "bjs"):  # BJS tests only when asked (pretrends=K)
         assert results["mpdta", name][0].pretrend is None
+    for name in ("sa", "cs_adjusted"):  # joint Wald tests of their event-study leads
+        assert isinstance(results["mpdta", name][0].pretrend, PretrendTest)
     bjs = estimate(
         "bjs", mpdta, y="lemp", unit="countyreal", time="year", cohort="first.treat", pretrends=2
     )

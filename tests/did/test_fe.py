@@ -16,7 +16,6 @@ from linearmodels.panel import PanelOLS
 
 from analysis.did.fe import (
     FIXEST,
-    PANELOLS_DEFAULT,
     RANK_TOL,
     FEProjector,
     SmallSample,
@@ -123,14 +122,20 @@ def test_fixest_nested_fe_count():
     assert FIXEST.factor(n, k, G, [100, 10], [True, False]) == pytest.approx(
         G / (G - 1) * (n - 1) / (n - k - 10), rel=1e-15
     )
-    assert PANELOLS_DEFAULT.factor(n, k, G, [100, 10], [True, False]) == pytest.approx(
+    panelols = SmallSample(fixef_k="full", cluster_adj=False, n_minus_one=False)
+    assert panelols.factor(n, k, G, [100, 10], [True, False]) == pytest.approx(
         n / (n - k - 109), rel=1e-15
     )
 
 
+# linearmodels PanelOLS ``fit()`` defaults (debiased, effects counted, no G/(G-1)) in the kernel's
+# switches: the switches are general, this checks them against an independent implementation
+PANELOLS_DEFAULT = SmallSample(fixef_k="full", cluster_adj=False, n_minus_one=False)
+
+
 @pytest.mark.parametrize("cluster", ["unit", "province"])
 def test_panelols_default_rule_equals_panelols_fit_defaults(cluster):
-    """``PANELOLS_DEFAULT`` (psm_did's convention) is PanelOLS ``fit()`` with its defaults."""
+    """``PANELOLS_DEFAULT`` is PanelOLS ``fit()`` with its defaults."""
     df = _panel(False)
     p = df.set_index(["unit", "year"])
     clusters = pd.Series(pd.factorize(p.reset_index()[cluster])[0], index=p.index, name="c")

@@ -12,6 +12,7 @@ from scipy import optimize
 
 from analysis.did.honestdid import (
     _ARPMoments,
+    breakdown_values,
     honest_did,
     original_cs,
     sensitivity_rm,
@@ -226,3 +227,23 @@ def test_centered_grid_follows_an_estimate_far_from_zero(ehec):
     assert default.results.loc[0, ["lb", "ub"]].isna().all()  # no grid point near the estimate
     with pytest.raises(ValueError, match="grid"):
         honest_did(beta, sigma, 5, 2, grid="wide", **kw)
+
+
+def test_breakdown_values_lie_where_r_crosses_zero(ehec):
+    """R's ehec tables cross zero between M = 0.02 and 0.03 (FLCI) and Mbar = 1.5 and 2 (C-LF);
+    the refined breakdown lies there, and the robust CI at it includes zero."""
+    beta, sigma = ehec
+    res = honest_did(
+        beta, sigma, 5, 2, Mvec=[0.0, 0.01, 0.02, 0.03, 0.04], Mbarvec=[0.5, 1.0, 1.5, 2.0]
+    )
+    bd = breakdown_values(beta, sigma, 5, 2, res.results, steps=5)
+    sd, rm = bd["DeltaSD"], bd["DeltaRM"]
+    assert sd["grid_value"] == 0.03 and 0.02 < sd["value"] <= 0.03
+    assert rm["grid_value"] == 2.0 and 1.5 < rm["value"] <= 2.0
+    assert sd["bracket"][1] - sd["bracket"][0] == pytest.approx(0.01 / 32)
+    at = honest_did(beta, sigma, 5, 2, Mbarvec=[rm["value"]], type="relative_magnitude").results
+    assert at["lb"].iloc[0] <= 0 <= at["ub"].iloc[0]
+    below = honest_did(beta, sigma, 5, 2, Mvec=[sd["bracket"][0]], type="smoothness").results
+    assert below["lb"].iloc[0] > 0
+    none = breakdown_values(beta, sigma, 5, 2, res.results[res.results["M"] <= 0.5])
+    assert none["DeltaRM"]["value"] is None and none["DeltaRM"]["grid_max"] == 0.5

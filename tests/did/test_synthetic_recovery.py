@@ -15,6 +15,7 @@ Cohort 2015 is a single city (Hangzhou): no cluster-robust SE can measure that c
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,18 @@ from analysis.studies.simulation import COVARIATES
 @pytest.fixture(scope="module")
 def sim():
     design = SyntheticDesign()
+    panel, truth = simulate_panel(*default_inputs(), design)
+    return panel, COVARIATES, truth, design
+
+
+@pytest.fixture(scope="module")
+def quiet_sim():
+    """The default design with the legacy low noise (SD 0.06, AR(1) 0.3, Gaussian, no province
+    shocks): a bias of ~0.01-0.03 per cohort is visible in one draw only at this precision (under the
+    default noise the Monte Carlo shows it: tests/studies/test_montecarlo.py)."""
+    design = replace(
+        SyntheticDesign(), noise_sd=0.06, noise_rho=0.3, shock_df=None, province_year_sd=0.0
+    )
     panel, truth = simulate_panel(*default_inputs(), design)
     return panel, COVARIATES, truth, design
 
@@ -92,10 +105,10 @@ def test_cs_on_control_adjusted_outcome_recovers_cohort_atts(sim):
     _check_cohorts(est, se, truth["pilot"]["att_by_cohort"], _cohort_sizes(data))
 
 
-def test_cs_without_time_varying_controls_is_biased(sim):
+def test_cs_without_time_varying_controls_is_biased(quiet_sim):
     """Documented failure: faster GDP growth of early-pilot cities biases unconditional CS upward for
     the early cohorts, and baseline covariates (CS's xformla) do not remove it."""
-    data, _, truth, _ = sim
+    data, _, truth, _ = quiet_sim
     t = pd.Series({int(g): v for g, v in truth["pilot"]["att_by_cohort"].items()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -112,8 +125,12 @@ def test_cs_without_time_varying_controls_is_biased(sim):
             ).aggregate("group")
             est = pd.Series(agg.att_egt, agg.egt.astype(int))
             z = (est - t[est.index]) / pd.Series(agg.se_egt, est.index)
-            early = [2015, 2016, 2018]  # pilot_year <= 2018: the DGP's faster-GDP-growth cities
-            assert (est - t)[early].mean() > 0.03 and z[early].max() > 3, z
+            # the DGP's faster-GDP-growth cities: effect start in the first half of the programme
+            # (2015, 2016, 2019 under the default mid-year coding)
+            early = [g for g in est.index if g <= (est.index.min() + est.index.max()) / 2]
+            # expected bias 0.6 x 0.02 = 0.012 a year since the base period (0.036-0.06 for the
+            # early cohorts); one draw's cohort SEs are ~0.02, hence the margin
+            assert (est - t)[early].mean() > 0.02 and z[early].max() > 3, z
 
 
 def test_single_dummy_twfe_is_biased_as_the_dgp_implies(sim):

@@ -169,7 +169,11 @@ def test_pretrend_wald_rejects_under_pretrend():
     df = _staggered(rng, pretrend=0.15)
     res = event_study(df, "y", "g", "id", "t", window=(-4, 3))
     test = res.pretrend_test()
-    assert test["df"] == 3  # leads -4 (binned), -3, -2; -1 is the reference
+    assert test["df"] == 3  # leads -4, -3, -2 of the window; -1 is the reference
+    assert (
+        min(res.outside) < -4
+    )  # fully dynamic: leads outside the window are estimated, not binned
+    assert all(-4 <= p <= 3 for p in res.periods)
     assert test["p_value"] < 1e-3
     # the leads trace the simulated pre-trend: treated units start lower and catch up
     est = res.estimates

@@ -18,7 +18,7 @@ def test_ids_and_stems_unique():
 def test_numbering_follows_the_registry():
     nums = numbers()
     assert [nums[e.id] for e in of_kind("figure")] == list(range(1, len(of_kind("figure")) + 1))
-    assert [nums[e.id] for e in of_kind("table")] == [1, 2]
+    assert [nums[e.id] for e in of_kind("table")] == [1, 2, 3, 4]
     assert by_id("pilot_event_study").notebook == "pilot_zones.ipynb"
     with pytest.raises(KeyError):
         by_id("nope")

@@ -28,12 +28,12 @@ def test_parameters_come_from_the_config_and_are_relative():
         {
             "treatment": {"year_rule": "following"},
             "report": {"lang": "zh"},
-            "notebooks": {"robustness": {"psm": {"caliper": 0.1}}},
+            "notebooks": {"robustness": {"dr": {"covariates": ["log_fdi"]}}},
         },
     )
     params = runner.notebook_parameters("robustness", config)
     assert params["year_rule"] == "following" and params["lang"] == "zh"
-    assert params["psm"]["caliper"] == 0.1 and params["honestdid"]["window"] == [-5, 5]
+    assert params["dr"]["covariates"] == ["log_fdi"] and params["honestdid"]["window"] == [-5, 5]
     assert params["panel_path"] == "data/processed/panel.csv" and params["output_dir"] == "output"
     sim = runner.notebook_parameters("simulation", load_config())
     assert sim["synthetic"]["seed"] == load_config().synthetic.seed and "first_year" in sim

@@ -8,8 +8,7 @@ province p, year t:
                        + beta' controls[i,t] + eps[i,t] + v[p,t]
 
 * alpha: heavy-tailed city effects (coastal, eastern, municipal and early-pilot cities export more;
-  a few cities carry most exports, as in reality). Only the levels are heavy-tailed; the shocks are
-  Gaussian unless ``shock_df`` is set.
+  a few cities carry most exports, as in reality). The shocks are fat-tailed too (``shock_df``).
 * lambda: year effects that tie the cities' exports to China's national goods exports of that year
   (data/reference/china_exports_national.csv); how, says ``year_effects``.
 * tau_pilot = a[batch] + growth * min(e, cap) for e = t - start >= 0: heterogeneous across batches and
@@ -17,30 +16,35 @@ province p, year t:
 * tau_rail = a_rail + growth_rail * min(e, cap) after the first rail service.
 * log_broadband: logistic diffusion of broadband users per 100 people, later and lower in the west.
 * controls: log GDP per capita grows faster in early-pilot cities and where broadband spreads early,
-  so comparisons that omit it are biased upward.
-* eps: AR(1) shocks within city; v: province-year shocks.
+  so comparisons that omit it are biased: upward for the early pilot cohorts (their faster GDP
+  growth is credited to the pilot); for the broadband elasticity the direction depends on how all
+  the controls co-move with broadband, so the notebook and the report state the measured one.
+* eps: AR(1) shocks within city (fat-tailed); v: province-year shocks.
 
-Parameters (params.yaml ``synthetic``; the defaults reproduce the panel published so far):
+Parameters (params.yaml ``synthetic``; defaults calibrated in data/README.md, "The synthetic panel",
+issue 12; the values before it in brackets):
 
-* ``noise_sd`` (0.06), ``noise_rho`` (0.3): stationary SD and AR(1) coefficient of eps.
-* ``shock_df`` (null): Student-t degrees of freedom (> 2) of eps's innovations, rescaled to the same
-  variance (heavier tails, same SD); null = Gaussian.
-* ``province_year_sd`` (0): SD of v, i.i.d. N(0, sd) per province and year, drawn from a stream of
+* ``noise_sd`` 0.18 [0.06], ``noise_rho`` 0.6 [0.3]: stationary SD and AR(1) coefficient of eps.
+* ``shock_df`` 4 [null]: Student-t degrees of freedom (> 2) of eps's innovations, rescaled to the
+  same variance (heavier tails, same SD); null = Gaussian.
+* ``province_year_sd`` 0.08 [0]: SD of v, i.i.d. N(0, sd) per province and year, drawn from a stream of
   its own (seed, 1) so that switching it on changes no other draw. Makes province clustering bite.
-* ``gdp_export_feedback`` (0): log GDP per capita responds to the export effect with this
+* ``gdp_export_feedback`` 0.1 [0]: log GDP per capita responds to the export effect with this
   elasticity, log_gdp_pc = untreated path + f * (tau_pilot + tau_rail): an endogenous (bad) control.
   The effect on log exports is then total = direct * (1 + beta_gdp * f); the truth's ATTs are total
   effects and ``att_overall_direct`` the direct one (what a regression on log_gdp_pc targets).
-* ``rail_att_growth`` (0): a dynamic rail effect (per year since first service, up to growth_cap);
+* ``rail_att_growth`` 0 [0]: a dynamic rail effect (per year since first service, up to growth_cap);
   with 0.02 a year the BJS pilot estimate picks up rail dynamics (bias about 1.7 SE in the methods
-  review's check).
-* ``year_effects``: ``calibrated_after_effects`` (default) sets lambda after the effects, so that the
+  review's check). Kept at 0: the study's one absorbing rail dummy assumes a static effect, and
+  nothing known fixes the size of a dynamic one; a stress scenario, not a default.
+* ``year_effects``: ``untreated`` [``calibrated_after_effects``]. ``calibrated_after_effects`` sets
+  lambda after the effects, so that the
   OBSERVED exports add up to national exports: the programmes only reallocate a fixed total,
   never-treated cities lose exports by construction (truth: ``log_loss_of_every_city_by_year``),
   SUTVA fails and the true ATT is a relative effect. ``untreated`` sets lambda so that the UNTREATED
   potential outcomes add up to national exports: no displacement, the ATT is an absolute effect,
   observed totals exceed the national figure by the programmes' contribution.
-* ``effective_timing``: ``approval`` (default) starts the effects in the calendar year of approval /
+* ``effective_timing``: ``coding_rule`` [``approval``]. ``approval`` starts the effects in the calendar year of approval /
   first service whatever the coding (treatment.year_rule); ``coding_rule`` starts them in the year
   the coding gives (consistent DGP and coding, e.g. with year_rule: midyear). simulate_panel takes
   the coded table and, when they differ, a table coded by ``design.effect_start_rule(year_rule)``.
@@ -49,21 +53,11 @@ Parameters (params.yaml ``synthetic``; the defaults reproduce the panel publishe
 truth.json states the estimand of each setting (``estimand``: kind, statement, effect start,
 outcome effect) and the DGP options (``dgp``).
 
-Calibration note (for the step that changes the defaults). Measured on the default panel (residuals
-of log exports on the true regressors with city and year effects; growth = first difference of
-log exports, demeaned within city and year): SD of growth 0.078 (0.115 demeaned within city only),
-residual AR(1) 0.24, excess kurtosis 0.1, province share of residual variance 0.093 (= 1/10.9,
-i.e. no province component with ~11 cities per province). Real prefecture export series are far
-more volatile, persistent and fat-tailed: the SD of annual log export growth across prefectures is
-taken to be 0.2-0.3 (an assumption from the dispersion of Chinese city export growth, not a
-measured moment of a cited source); single plants can move a whole city's exports (e.g. Foxconn's
-Zhengzhou plant from 2010-11: an illustration, not a calibration source), so the tails are heavy; and provincial policy and industry cycles give a
-common province-year component (a share of about a quarter is assumed). Proposed: noise_sd 0.18,
-noise_rho 0.6, shock_df 4, province_year_sd 0.08 give SD of growth 0.21, residual AR(1) 0.34,
-excess kurtosis 3.3, province share 0.25; gdp_export_feedback 0.1 (exports are about a fifth of
-Chinese GDP, assumed); year_effects untreated (no displacement by fiat); effective_timing
-coding_rule with treatment.year_rule midyear (effects from the half-year of approval). Re-run the
-Monte Carlo before adopting them.
+Calibration (data/README.md gives the reasoning): on the default draw the SD of city- and
+year-demeaned annual log export growth is 0.21 (0.078 before), the residual AR(1) 0.34 (0.24),
+the excess kurtosis of the residuals 3.3 (0.1) and the province-year share of the residual
+variance 0.25 (0.093 = pure noise with ~11 cities per province). Under the defaults the truth's
+ATT is the total, absolute effect on the treated city-years coded by the mid-year rule.
 
 The realised true effects are written to JSON next to the panel (ATT by cohort and year, by event
 time, overall, by batch; the elasticity and control coefficients).
@@ -211,8 +205,8 @@ def simulate_panel(
     ``treatments``: the coded first treatment years (treatments.city_treatments under
     treatment.year_rule) written into the panel. ``effect_start``: the same table coded by the rule
     the true effects start by, ``design.effect_start_rule(year_rule)``; None = the coded table (the
-    two coincide under the default approval coding). Ignored with ``effective_timing:
-    coding_rule``, where the effects start in the coded years by definition.
+    two coincide when the coding is the approval rule). Ignored with ``effective_timing:
+    coding_rule`` (the default), where the effects start in the coded years by definition.
     """
     rng = np.random.default_rng(design.seed)
     cities = cities.merge(treatments, on="city_code", how="left", validate="one_to_one")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.config import TreatmentConfig
 from analysis.data import reference
 from analysis.data.cities import match_city_names
 from analysis.errors import InputError
@@ -30,14 +31,16 @@ def city_treatments(
     zones: pd.DataFrame,
     links: pd.DataFrame,
     include_county_units: bool = True,
-    year_rule: str = "approval",
+    year_rule: str = TreatmentConfig.year_rule,
     files: tuple[str, str] = ("cbec_pilot_zones.csv", "rail_links.csv"),
 ) -> pd.DataFrame:
     """One row per city of the master with first treatment years (0 = never).
 
-    ``year_rule`` (params.yaml treatment.year_rule; reference.treatment_year): ``approval`` (calendar
-    year of approval / first service), ``following`` (the year after) or ``midyear`` (first half of
-    the year: that year, else the next). Both tables carry full dates, so the rule applies to the
+    ``year_rule`` (params.yaml treatment.year_rule; reference.treatment_year): ``midyear`` (the
+    default, TreatmentConfig's: approved in the first half of the year -> that year, else the next;
+    batches 4 and 7 were approved on 15 Dec 2019 and 14 Nov 2022, so the approval year would give
+    them a year of exposure they could not have had), ``approval`` (calendar year of approval /
+    first service) or ``following`` (the year after), the two robustness codings. Both tables carry full dates, so the rule applies to the
     pilot zones and to the rail links alike.
     ``files``: the roster and rail table as named in errors (a user's extended tables replace them)."""
     pilots = reference.pilot_cohorts(zones, include_county_units, year_rule)

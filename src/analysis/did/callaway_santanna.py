@@ -819,24 +819,40 @@ class AdjustedATTgt:
     coef: pd.Series
     psi: np.ndarray
 
-    def aggregate(self, type: str = "simple", fixed_weights: bool = False) -> AggteResult:
+    def aggregate(
+        self,
+        type: str = "simple",
+        fixed_weights: bool = False,
+        na_rm: bool = False,
+        clusters: np.ndarray | None = None,
+    ) -> AggteResult:
         """``ATTgtResult.aggregate(type)`` with the first-stage error in the influence function.
 
         ``fixed_weights`` (``type="simple"`` only) drops the estimated-cohort-share term (R did's
         ``wif``) from the overall ATT's influence function: the right variance when inference is
         conditional on the treatment timing, as in a Monte Carlo that keeps the cohorts fixed.
-        SEs are unit-clustered (analytic; no bootstrap).
+        ``na_rm``: aggregate over the ATT(g,t) cells that could be estimated (R did's ``na.rm``).
+        SEs are analytic (no bootstrap): unit-clustered, or clustered by ``clusters`` (one label
+        per unit of ``gt.ids``: influence functions summed within clusters, as R did's
+        ``clustervars`` does for the analytic SE).
         """
         if fixed_weights and type != "simple":
             raise ValueError("fixed_weights is implemented for type='simple' only")
-        main = self.gt.aggregate(type)
-        grads = [g.aggregate(type) for g in self.covariate_gt]
+        main = self.gt.aggregate(type, na_rm=na_rm)
+        grads = [g.aggregate(type, na_rm=na_rm) for g in self.covariate_gt]
         n = main.n
         first = _simple_if_fixed_weights(self.gt) if fixed_weights else main.inf_func
         inf = np.column_stack([first, main.inf_func_egt])
         A = np.array([np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads])
         inf = inf - n * self.psi @ A
-        se = np.sqrt((inf**2).sum(axis=0)) / n
+        if clusters is not None:
+            codes, uniq = pd.factorize(np.asarray(clusters))
+            summed = np.zeros((len(uniq), inf.shape[1]))
+            np.add.at(summed, codes, inf)
+            inf_for_se = summed
+        else:
+            inf_for_se = inf
+        se = np.sqrt((inf_for_se**2).sum(axis=0)) / n
         return AggteResult(
             type=type,
             overall_att=main.overall_att,
@@ -860,6 +876,7 @@ def att_gt_adjusted(
     idname: str,
     gname: str,
     covariates: list[str],
+    **att_gt_options,
 ) -> AdjustedATTgt:
     """Callaway-Sant'Anna with time-varying covariates: CS on ``y - X'b``, ``b`` from
     ``y ~ X | unit + time`` on the untreated rows (never and not-yet treated).
@@ -871,7 +888,13 @@ def att_gt_adjusted(
     so ``ATT(y - X'b) = ATT(y) - b'ATT(X)``; the estimated ``b`` adds ``-ATT(X)' psi_b`` to the
     influence function (``psi_b``: unit-clustered influence function of the first-stage OLS from
     pyfixest's scores and bread; delta method). Hand-written: no package offers CS with time-varying
-    covariates this way. Never-treated controls, no covariates in the 2x2 cells, analytic SEs.
+    covariates this way. Analytic SEs.
+
+    ``att_gt_options`` go to both :func:`att_gt` runs (adjusted outcome, covariates), e.g.
+    ``base_period="universal"`` or ``xformla=[baseline covariates], est_method="dr"`` (doubly robust
+    2x2 cells on the adjusted outcome). The identity ``ATT(y - X'b) = ATT(y) - b'ATT(X)`` holds for
+    these too: with the nuisance models fitted on covariates only, every 2x2 estimator of R did
+    (including DR, whose outcome regression is OLS in the outcome) is linear in the outcome.
     """
     import pyfixest as pf
 
@@ -893,7 +916,7 @@ def att_gt_adjusted(
     adj = data.assign(
         _y_adj=data[yname].to_numpy() - data[covariates].to_numpy(float) @ b.to_numpy()
     )
-    kw = {"tname": tname, "idname": idname, "gname": gname, "progress": False}
+    kw = {"tname": tname, "idname": idname, "gname": gname, "progress": False, **att_gt_options}
     gt = att_gt(adj, "_y_adj", **kw)
     covariate_gt = [att_gt(data, x, **kw) for x in covariates]
     # units without untreated rows have no first-stage term

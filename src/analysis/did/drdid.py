@@ -13,6 +13,11 @@ treated group or the comparison group and returns ``(ATT, influence function)``:
 * :func:`std_ipw_did_panel`: ``DRDID::std_ipw_did_panel`` (Hajek-normalised IPW, Abadie 2005);
 * :func:`did_nocov`: what all four reduce to without covariates, in closed form.
 
+Beside them, two helpers for a doubly-robust ATT on *baseline* covariates (CS with
+``est_method="dr"`` and time-invariant ``xformla``): :func:`unit_baseline` (per-unit means before a
+period) and :func:`ipw_balance` (the covariate balance that the cohort-specific propensity scores
+achieve: standardised differences before and after inverse-propensity weighting).
+
 Hand-written because DRDID has no Python port we can rely on (csdid's copy had SE bugs) and they
 are called hundreds of times per fit, where statsmodels' model set-up would dominate the run time.
 The numbers are checked against R (tests/did/test_callaway_santanna.py).
@@ -26,6 +31,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 __all__ = [
@@ -34,10 +40,12 @@ __all__ = [
     "did_nocov",
     "drdid_imp_panel",
     "drdid_panel",
+    "ipw_balance",
     "logit",
     "newton",
     "reg_did_panel",
     "std_ipw_did_panel",
+    "unit_baseline",
     "wls",
 ]
 
@@ -207,3 +215,99 @@ ESTIMATORS = {
     "reg": reg_did_panel,
     "ipw": std_ipw_did_panel,
 }
+
+
+# ------------------------------------------------- baseline covariates and propensity balance
+def unit_baseline(
+    data: pd.DataFrame, idname: str, tname: str, covariates: list[str], before
+) -> pd.DataFrame:
+    """Per-unit means of ``covariates`` over the periods ``t < before`` (index ``idname``).
+
+    Why: a doubly-robust DiD conditions on covariates that the treatment cannot have moved; means
+    over the years before the first adoption are such baseline characteristics (time-invariant, so
+    CS's "covariates at the base period" rule does not matter). Units without a pre-period value of
+    some covariate get NaN there (the caller decides whether to drop them).
+    """
+    pre = data[data[tname] < before]
+    if pre.empty:
+        raise ValueError(f"no observations before {before}: no baseline covariates")
+    return pre.groupby(idname)[covariates].mean()
+
+
+def _cohort_score(x: np.ndarray, treated: np.ndarray) -> np.ndarray | None:
+    """Propensity scores of one cohort against its controls (logit with an intercept, the model of
+    DRDID); None when the logit does not converge or its Hessian is singular (separation)."""
+    X = np.column_stack([np.ones(len(x)), x])
+    try:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            beta, ok = logit(X, treated.astype(float))
+    except np.linalg.LinAlgError:
+        return None
+    p = special.expit(X @ beta)
+    if not ok or not np.all(np.isfinite(p)) or p[~treated].max() >= 1 - 1e-10:
+        return None
+    return p
+
+
+def ipw_balance(
+    x: pd.DataFrame, cohort: pd.Series, control_group: str = "nevertreated"
+) -> tuple[pd.DataFrame, list, list]:
+    """Covariate balance of a staggered DR/IPW design: standardised mean differences between the
+    treated units and the controls before and after inverse-propensity (odds) weighting.
+
+    ``x``: unit-level covariates (index = unit); ``cohort``: first treated period per unit (same
+    index; 0 = never treated). Each cohort ``g`` gets its own logit against its controls
+    (never-treated units, or with ``"notyettreated"`` the units not treated by ``g``), as in the
+    2x2 cells of Callaway & Sant'Anna (2021); control ``i`` of cohort ``g`` is weighted by the odds
+    ``p_i / (1 - p_i)`` normalised to sum to one (the ATT weights of Abadie 2005). The weighted
+    control mean of the design is the mixture of the cohorts' weighted means with the cohorts'
+    shares of treated units. SMD = (mean_T - mean_C) / sqrt((s2_T + s2_C) / 2) with the unweighted
+    variances in the denominator before and after (Austin 2009), so the change reflects the means.
+
+    Returns ``(table, kept, dropped)``: the table has one row per covariate (``covariate,
+    mean_treated, mean_control, mean_control_weighted, smd_before, smd_after``); ``kept`` and
+    ``dropped`` list the cohorts whose logit converged / failed (separation: e.g. a cohort of one
+    unit, which no propensity score can be estimated for).
+    """
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
+    g = cohort.reindex(x.index).fillna(0).to_numpy(float)
+    v = x.to_numpy(float)
+    kept, dropped, parts = [], [], []
+    for c in np.unique(g[g > 0]):
+        ctrl = (g == 0) if control_group == "nevertreated" else (g == 0) | (g > c)
+        rows = (g == c) | ctrl
+        p = _cohort_score(v[rows], (g == c)[rows]) if ctrl.any() else None
+        if p is None:
+            dropped.append(_plain(c))
+            continue
+        kept.append(_plain(c))
+        odds = np.where((g == c)[rows], 0.0, p / (1 - p))
+        parts.append(((g == c).sum(), odds @ v[rows] / odds.sum()))
+    if not parts:
+        raise ValueError("no cohort has an estimable propensity score")
+    n1 = np.array([n for n, _ in parts], dtype=float)
+    weighted = (n1[:, None] * np.array([m for _, m in parts])).sum(axis=0) / n1.sum()
+    treated = np.isin(g, kept)
+    # unweighted comparison: the never-treated units (not-yet-treated: those untreated when the
+    # first kept cohort starts)
+    controls = (g == 0) if control_group == "nevertreated" else (g == 0) | (g > min(kept))
+    mt, mc = v[treated].mean(axis=0), v[controls].mean(axis=0)
+    pooled = np.sqrt((v[treated].var(axis=0, ddof=1) + v[controls].var(axis=0, ddof=1)) / 2)
+    table = pd.DataFrame(
+        {
+            "covariate": list(x.columns),
+            "mean_treated": mt,
+            "mean_control": mc,
+            "mean_control_weighted": weighted,
+            "smd_before": (mt - mc) / pooled,
+            "smd_after": (mt - weighted) / pooled,
+        }
+    )
+    return table, kept, dropped
+
+
+def _plain(value) -> int | float:
+    """A cohort label as a plain number (an int when integral: 2016, not 2016.0)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value

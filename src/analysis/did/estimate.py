@@ -10,13 +10,15 @@ Estimators (``name``):
 
 ``twfe``         one post-treatment dummy with unit and time effects (:func:`analysis.did.twfe.twfe`);
                  biased under heterogeneous, dynamic effects (Goodman-Bacon 2021).
-``event_study``  TWFE leads and lags, binned end points, reference period -1
-                 (:func:`analysis.did.event_study.event_study`).
+``event_study``  fully dynamic TWFE leads and lags (no binned end points), reference period -1,
+                 reported inside ``window`` (:func:`analysis.did.event_study.event_study`).
 ``cs``           Callaway & Sant'Anna (2021), never-treated controls
                  (:func:`analysis.did.callaway_santanna.att_gt`); ``covariates`` enter as R did's
                  ``xformla`` (base-period values).
 ``cs_adjusted``  Callaway & Sant'Anna on the outcome net of time-varying covariates
-                 (:func:`analysis.did.callaway_santanna.att_gt_adjusted`).
+                 (:func:`analysis.did.callaway_santanna.att_gt_adjusted`); ``base_period``
+                 ``"universal"`` or ``"varying"`` (default) as for ``cs``; its pre-trend test is
+                 the joint Wald test of the event-study leads (first-stage error included).
 ``sa``           Sun & Abraham (2021) interaction-weighted estimator
                  (:func:`analysis.did.sun_abraham.sun_abraham`).
 ``bjs``          Borusyak, Jaravel & Spiess (2024) imputation (:func:`analysis.did.imputation.imputation`).
@@ -34,8 +36,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from analysis.did.results import EVENT_STUDY_COLUMNS, Estimate, event_study_frame, tidy_frame
+from analysis.did.results import (
+    EVENT_STUDY_COLUMNS,
+    Estimate,
+    PretrendTest,
+    event_study_frame,
+    tidy_frame,
+)
 
 ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs")
 
@@ -64,8 +73,9 @@ def estimate(
         and ``bjs``; base-period covariates for ``cs``).
     cluster : column of the clustered standard errors (default: ``unit``). ``cs_adjusted`` supports
         unit clustering only.
-    window : ``(lo, hi)`` event times to report (``event_study``: the binned window, default
-        ``(-5, 5)``; ``sa``: its ``min_e``/``max_e``; ``bjs``: horizons ``0..hi``).
+    window : ``(lo, hi)`` event times to report (``event_study``: the reported window of the
+        fully dynamic regression, default ``(-5, 5)``; ``sa``: its ``min_e``/``max_e``; ``bjs``:
+        horizons ``0..hi``, and with ``pretrends=True`` its Test 1 leads ``lo..-1``).
     options : passed to the estimator function; besides its own keywords:
         ``treatment`` (``twfe``: the 0/1 treatment column; default built from ``cohort``),
         ``engine`` (``twfe``: a function with :func:`analysis.did.twfe.twfe`'s signature, e.g.
@@ -158,7 +168,8 @@ def _event_study(data, s: _Spec, opts) -> Estimate:
         **opts,
     )
     k = len(fit.periods)
-    post = np.array([p >= 0 for p in fit.periods], dtype=float)
+    hi = window[1]
+    post = np.array([0 <= p <= hi for p in fit.periods], dtype=float)
     weights = post / post.sum()
     att = float(weights @ fit.fit.params.to_numpy()[:k])
     se = float(np.sqrt(weights @ fit.fit.cov.to_numpy()[:k, :k] @ weights))
@@ -199,7 +210,26 @@ def _cs_adjusted(data, s: _Spec, opts) -> Estimate:
     fixed_weights = opts.pop("fixed_weights", False)
     fit = att_gt_adjusted(data, s.y, s.time, s.unit, s.cohort, s.covariates, **opts)
     simple = fit.aggregate("simple", fixed_weights=fixed_weights)
-    return _cs_result("cs_adjusted", fit, simple, fit.aggregate("dynamic"), None)
+    dynamic = fit.aggregate("dynamic")
+    lo = None if s.window is None else s.window[0]
+    return _cs_result("cs_adjusted", fit, simple, dynamic, _lead_wald(dynamic, lo))
+
+
+def _lead_wald(dynamic, lo: int | None = None, ref: int = -1) -> PretrendTest | None:
+    """Joint Wald test that the dynamic leads (``lo <= e < ref``; the reference cell of a
+    universal base period is zero by construction and left out) are zero, with the covariance of
+    their influence functions (unit-clustered)."""
+    e = np.asarray(dynamic.egt)
+    inside = e >= (-np.inf if lo is None else lo)
+    se = np.asarray(dynamic.se_egt, dtype=float)
+    lead = np.flatnonzero(inside & (e < ref) & np.isfinite(se) & (se > 0))
+    if lead.size == 0:
+        return None
+    inf = dynamic.inf_func_egt[:, lead]
+    V = inf.T @ inf / dynamic.n**2
+    b = np.asarray(dynamic.att_egt)[lead]
+    w = float(b @ np.linalg.solve(V, b))
+    return PretrendTest(w, int(lead.size), float(stats.chi2.sf(w, lead.size)))
 
 
 def _cs_result(name, fit, simple, dynamic, pretrend) -> Estimate:
@@ -229,7 +259,7 @@ def _sa(data, s: _Spec, opts) -> Estimate:
         tidy = tidy_frame(fit.event_times, fit.estimates, fit.std_errors_fixed_weights, fit.alpha)
     else:
         row, tidy = fit.aggregate_att().iloc[0], fit.tidy()
-    return _result("sa", row, _from_tidy(fit.event_times, tidy), None, fit)
+    return _result("sa", row, _from_tidy(fit.event_times, tidy), fit.pretrend_test(), fit)
 
 
 def _bjs(data, s: _Spec, opts) -> Estimate:
@@ -237,6 +267,10 @@ def _bjs(data, s: _Spec, opts) -> Estimate:
 
     if "horizons" not in opts:
         opts["horizons"] = True if s.window is None else list(range(s.window[1] + 1))
+    if opts.get("pretrends") is True:  # Test 1 with the leads of the window (e = lo..-1)
+        if s.window is None or s.window[0] >= 0:
+            raise ValueError("pretrends=True needs a window with leads (window[0] < 0)")
+        opts["pretrends"] = -s.window[0]
     fit = imputation(
         data,
         s.y,
@@ -248,7 +282,15 @@ def _bjs(data, s: _Spec, opts) -> Estimate:
         **opts,
     )
     tidy = fit.tidy()
-    return _result("bjs", tidy.iloc[0], _from_tidy(fit.horizons, tidy.iloc[1:]), fit.pretrend, fit)
+    es = _from_tidy(fit.horizons, tidy.iloc[1:])
+    if fit.pretrend is not None and fit.pretrend.leads is not None:
+        # the Test 1 lead coefficients as the pre-period points (as did_imputation's event plot):
+        # their reference is the untreated observations outside the K leads, not e = -1
+        leads = fit.pretrend.leads
+        lead_e = [-int(t.split("::")[1]) for t in leads["term"]]
+        es = pd.concat([_from_tidy(lead_e, leads), es], ignore_index=True)
+        es = es.sort_values("event_time", ignore_index=True)
+    return _result("bjs", tidy.iloc[0], es, fit.pretrend, fit)
 
 
 _DISPATCH = {

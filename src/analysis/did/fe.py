@@ -12,7 +12,7 @@ tests/did/test_fe.py):
   (T is small in annual panels). Only panels with more than ``max_exact_times`` periods use
   alternating projections (pyfixest's ``demean``, tolerance 1e-13).
 * ``fit_within`` -- OLS of y on X after ``M_W`` with the ONE rank rule and the ONE CRV1 rule below;
-  used by ``twfe_fwl`` / ``twfe(method="demean")`` and the weighted TWFE of ``psm_did``.
+  used by ``twfe_fwl`` / ``twfe(method="demean")``, Bacon, randomization and the wild bootstrap.
 * ``RANK_TOL`` -- the rank rule for absorbed / collinear regressors (and controls, and the time
   dummies of the unbalanced path): columns are taken in order, and a column is dropped when less
   than ``RANK_TOL`` of its norm *before* the fixed effects were removed is left after removing the
@@ -104,14 +104,11 @@ class SmallSample:
 
     The default is fixest's default (``ssc(adj=TRUE, fixef.K="nested", cluster.adj=TRUE)``), the
     one rule of this project. The switches are fixest's: ``fixef_k`` "nested" / "full" / "none",
-    ``adj`` and ``cluster_adj``. Two settings exist only to keep published numbers of methods
-    that are validated against other software:
+    ``adj`` and ``cluster_adj``. One setting exists only to keep the numbers of a method
+    validated against other software:
 
     * ``wild_cluster_bootstrap`` reports its CRV1 s.e. as ``wildboottest`` does (fixed effects as
       dummies): ``fixef_k="full"``;
-    * ``psm_did`` reports linearmodels ``PanelOLS``'s default clustered covariance (``fit()``
-      defaults: ``debiased=True``, effects counted, no ``group_debias``):
-      ``n / (n - k - (N + T - 1))`` without ``G/(G-1)``, i.e. ``PANELOLS_DEFAULT`` below.
     """
 
     adj: bool = True
@@ -144,7 +141,6 @@ class SmallSample:
 
 
 FIXEST = SmallSample()
-PANELOLS_DEFAULT = SmallSample(fixef_k="full", cluster_adj=False, n_minus_one=False)
 
 
 # --------------------------------------------------------------------------------- projector

@@ -721,6 +721,67 @@ def sensitivity_rm(
     return pd.DataFrame(rows, columns=["M", "lb", "ub", "method", "delta"])
 
 
+# --------------------------------------------------------------------------- breakdown values
+
+
+def _includes_zero(frame: pd.DataFrame) -> bool:
+    lb, ub = float(frame["lb"].iloc[0]), float(frame["ub"].iloc[0])
+    return bool(lb <= 0 <= ub)
+
+
+def breakdown_values(
+    betahat,
+    sigma,
+    numPrePeriods: int,
+    numPostPeriods: int,
+    results: pd.DataFrame,
+    l_vec=None,
+    alpha: float = 0.05,
+    gridPoints: int = 1000,
+    grid: str = "default",
+    seed: int = 0,
+    steps: int = 6,
+) -> dict:
+    """Breakdown value of each restriction in ``results`` (``HonestDiDResult.results``): the
+    smallest M (Mbar for Delta^RM) whose robust CI includes zero.
+
+    Read off the grid of ``results``, then refined by ``steps`` bisections between the last grid
+    value whose CI excludes zero and the first that includes it (the robust CIs widen with M, so
+    the set of M whose CI includes zero is an interval). ``grid`` and ``gridPoints`` must be those
+    ``results`` were computed with (see :func:`honest_did`).
+
+    Returns ``{delta: {"value", "grid_value", "bracket", "reached", "grid_max"}}``: ``value`` the
+    smallest M found whose CI includes zero (within ``bracket = [lo, value]``: the breakdown lies
+    in it), ``grid_value`` the grid's; both None (``reached`` False) when zero is never included up
+    to ``grid_max``."""
+    out = {}
+    for delta, sub in results.groupby("delta", sort=False):
+        sub = sub.sort_values("M")
+        Ms = sub["M"].to_numpy(float)
+        cover = ((sub["lb"] <= 0) & (sub["ub"] >= 0)).to_numpy()
+        entry = {"value": None, "grid_value": None, "bracket": None, "reached": False}
+        entry["grid_max"] = float(Ms.max()) if Ms.size else None
+        if cover.any():
+            i = int(np.argmax(cover))
+            hi = float(Ms[i])
+            lo = float(Ms[i - 1]) if i > 0 else hi
+            kind = "smoothness" if delta == "DeltaSD" else "relative_magnitude"
+            for _ in range(steps if i > 0 else 0):
+                mid = (lo + hi) / 2
+                key = "Mvec" if kind == "smoothness" else "Mbarvec"
+                res = honest_did(
+                    betahat, sigma, numPrePeriods, numPostPeriods, l_vec=l_vec, alpha=alpha,
+                    type=kind, gridPoints=gridPoints, seed=seed, grid=grid, **{key: [mid]},
+                ).results  # fmt: skip
+                if _includes_zero(res):
+                    hi = mid
+                else:
+                    lo = mid
+            entry.update(value=hi, grid_value=float(Ms[i]), bracket=[lo, hi], reached=True)
+        out[str(delta)] = entry
+    return out
+
+
 # --------------------------------------------------------------------------- result object
 
 

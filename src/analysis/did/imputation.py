@@ -215,6 +215,81 @@ def _pretrend_test(df, cov_names, n_leads):
     )
 
 
+@dataclass
+class FirstStage:
+    """The untreated-outcome model of the imputation estimator, fitted: the estimation sample
+    (``df``, columns ``_y _t _id _g _cl``, covariates ``cov_names``, ``_carry_<c>``), the treated
+    indicator ``D``, the design split into untreated / treated rows, and the solved normal
+    equations (``lu``) and coefficients (``gamma``)."""
+
+    df: pd.DataFrame
+    D: np.ndarray
+    cov_names: list[str]
+    Z0: sp.csr_matrix
+    Z1: sp.csr_matrix
+    y: np.ndarray
+    lu: object
+    gamma: np.ndarray
+
+
+def first_stage(
+    data: pd.DataFrame,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    carry: Sequence[str] = (),
+) -> FirstStage:
+    """Fit ``y ~ covariates | unit + time`` on the untreated observations (BJS 2024, step 1) with
+    the sample rules of :func:`imputation`: rows with a missing outcome or covariate are dropped,
+    treated observations whose unit or period has no untreated observation cannot be imputed
+    (dropped with a warning), collinear covariates are dropped. ``carry``: columns of ``data``
+    copied along (``_carry_<c>``), e.g. a group label of :mod:`analysis.did.subgroup`."""
+    covariates = list(covariates or [])
+    cov_names = [f"_x{k}" for k in range(len(covariates))]
+    df = pd.DataFrame(
+        {
+            "_y": data[yname].to_numpy(dtype=float),
+            "_t": data[tname].to_numpy(),
+            "_id": data[idname].to_numpy(),
+            "_g": data[gname].fillna(0).to_numpy(),
+            "_cl": (data[cluster] if cluster else data[idname]).to_numpy(),
+        }
+    )
+    for nm, c in zip(cov_names, covariates):
+        df[nm] = data[c].to_numpy(dtype=float)
+    for c in carry:
+        df[f"_carry_{c}"] = data[c].to_numpy()
+    df = df.dropna(subset=["_y", *cov_names]).reset_index(drop=True)
+    df["_D"] = (df["_g"] > 0) & (df["_t"] >= df["_g"])
+
+    # treated obs whose unit or period has no untreated observation cannot be imputed
+    ok_units = df.loc[~df["_D"], "_id"].unique()
+    ok_times = df.loc[~df["_D"], "_t"].unique()
+    bad = df["_D"] & ~(df["_id"].isin(ok_units) & df["_t"].isin(ok_times))
+    if bad.any():
+        warnings.warn(
+            f"dropping {int(bad.sum())} treated observations whose Y(0) is not identified "
+            "(unit or period without untreated observations)",
+            stacklevel=2,
+        )
+        df = df.loc[~bad].reset_index(drop=True)
+
+    D = df["_D"].to_numpy()
+    cov_names = _drop_collinear_covariates(df, cov_names, D, covariates)
+    Z = _design(df, cov_names)
+    Z0, Z1 = Z[~D], Z[D]
+    y = df["_y"].to_numpy()
+    try:
+        lu = splu(sp.csc_matrix(Z0.T @ Z0))
+    except RuntimeError as err:  # exactly singular: disconnected FE graph or collinear X
+        raise ValueError("untreated-outcome model is not identified") from err
+    gamma = lu.solve(Z0.T @ y[~D])
+    return FirstStage(df, D, cov_names, Z0, Z1, y, lu, gamma)
+
+
 def imputation(
     data: pd.DataFrame,
     yname: str,
@@ -251,44 +326,17 @@ def imputation(
         leave-out mean of all treated observations, then (a single treated cluster) to the
         plain cell mean.
     """
-    covariates = list(covariates or [])
-    cov_names = [f"_x{k}" for k in range(len(covariates))]
-    df = pd.DataFrame(
-        {
-            "_y": data[yname].to_numpy(dtype=float),
-            "_t": data[tname].to_numpy(),
-            "_id": data[idname].to_numpy(),
-            "_g": data[gname].fillna(0).to_numpy(),
-            "_cl": (data[cluster] if cluster else data[idname]).to_numpy(),
-        }
+    fs = first_stage(data, yname, tname, idname, gname, covariates, cluster)
+    df, D, cov_names, Z0, Z1, y, lu, gamma = (
+        fs.df,
+        fs.D,
+        fs.cov_names,
+        fs.Z0,
+        fs.Z1,
+        fs.y,
+        fs.lu,
+        fs.gamma,
     )
-    for nm, c in zip(cov_names, covariates):
-        df[nm] = data[c].to_numpy(dtype=float)
-    df = df.dropna(subset=["_y", *cov_names]).reset_index(drop=True)
-    df["_D"] = (df["_g"] > 0) & (df["_t"] >= df["_g"])
-
-    # treated obs whose unit or period has no untreated observation cannot be imputed
-    ok_units = df.loc[~df["_D"], "_id"].unique()
-    ok_times = df.loc[~df["_D"], "_t"].unique()
-    bad = df["_D"] & ~(df["_id"].isin(ok_units) & df["_t"].isin(ok_times))
-    if bad.any():
-        warnings.warn(
-            f"dropping {int(bad.sum())} treated observations whose Y(0) is not identified "
-            "(unit or period without untreated observations)",
-            stacklevel=2,
-        )
-        df = df.loc[~bad].reset_index(drop=True)
-
-    D = df["_D"].to_numpy()
-    cov_names = _drop_collinear_covariates(df, cov_names, D, covariates)
-    Z = _design(df, cov_names)
-    Z0, Z1 = Z[~D], Z[D]
-    y = df["_y"].to_numpy()
-    try:
-        lu = splu(sp.csc_matrix(Z0.T @ Z0))
-    except RuntimeError as err:  # exactly singular: disconnected FE graph or collinear X
-        raise ValueError("untreated-outcome model is not identified") from err
-    gamma = lu.solve(Z0.T @ y[~D])
     resid0 = y[~D] - Z0 @ gamma
     tau = y[D] - Z1 @ gamma
 

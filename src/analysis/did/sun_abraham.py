@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyfixest as pf
+from scipy import stats
 
-from .results import tidy_frame
+from .results import PretrendTest, tidy_frame
 
 __all__ = ["SunAbrahamResult", "sun_abraham"]
 
@@ -91,6 +92,25 @@ class SunAbrahamResult:
     @property
     def n(self) -> int:
         return self.n_obs
+
+    def pretrend_test(self) -> PretrendTest | None:
+        """Joint Wald test that the IW leads (reported event times before the reference period)
+        are zero, chi-squared with df = #leads (as ``fixest::wald`` on the ``sunab`` leads).
+
+        Covariance with the cohort-share weights held fixed, ``A V A'``: under the null every
+        lead CATT is zero, so the weight-estimation term ``beta' psi_w`` of the SEs vanishes."""
+        leads = [e for e in self.event_times if e < min(self.ref)]
+        if not leads:
+            return None
+        c = self.catt
+        A = np.zeros((len(leads), len(c)))
+        for j, e in enumerate(leads):
+            m = (c["event_time"] == e).to_numpy()
+            A[j, m] = c.loc[m, "n_obs"].to_numpy(float) / c.loc[m, "n_obs"].sum()
+        b = A @ c["estimate"].to_numpy(float)
+        V = A @ self.vcov_catt @ A.T
+        w = float(b @ np.linalg.solve(V, b))
+        return PretrendTest(w, len(leads), float(stats.chi2.sf(w, len(leads))))
 
     def summary(self) -> str:
         head = (

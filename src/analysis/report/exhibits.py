@@ -30,6 +30,12 @@ EXHIBITS: tuple[Exhibit, ...] = (
     Exhibit("twfe_joint", "table", "pilot_zones", "twfe_joint", None, "twfe_joint"),
     Exhibit("overall", "table", "pilot_zones", "pilot_overall", None, "overall"),
     Exhibit(
+        "simulation_table", "table", "simulation", "simulation_summary", None, "simulation_table"
+    ),
+    Exhibit(
+        "robustness_table", "table", "robustness", "robustness_summary", None, "robustness_table"
+    ),
+    Exhibit(
         "overview_rollout",
         "figure",
         "overview",
@@ -106,7 +112,7 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "figure",
         "robustness",
         "robustness_spec_curve",
-        "analysis.figures.robustness:plot_spec_curve",
+        "analysis.figures.spec_curve:plot_spec_curve",
         "robustness_spec_curve",
     ),
     Exhibit(
@@ -114,7 +120,7 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "figure",
         "robustness",
         "robustness_honestdid",
-        "analysis.figures.robustness:plot_honestdid",
+        "analysis.figures.sensitivity:plot_honestdid",
         "robustness_honestdid",
     ),
     Exhibit(

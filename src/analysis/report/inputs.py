@@ -70,24 +70,25 @@ def skipped(entry) -> str | None:
 
 
 def overall_effects(study: dict) -> list[dict]:
-    """One row per estimator id (twfe, then the robust ones) of a binary-treatment study that ran:
-    estimate, std_error, conf_low, conf_high, truth, bias (the same numbers as <treatment>_overall.csv).
-    Estimators skipped on this panel have no row (:func:`skipped_estimators` gives the reasons)."""
-    truth = study.get("true_att_overall")
+    """One row per estimator id of a binary-treatment study that ran: the headline first, then the
+    robust ones, then TWFE (the foil): estimate, std_error, conf_low, conf_high, truth, bias (the
+    same numbers as <treatment>_overall.csv). Estimators skipped on this panel have no row
+    (:func:`skipped_estimators` gives the reasons).
+
+    Truth: the effect the covariate-adjusted estimators target (``headline.truth``: with GDP per
+    capita among the controls, the direct effect when GDP responds to exports), else the ATT."""
+    cols = ("estimate", "std_error", "conf_low", "conf_high")
+    head = study.get("headline") or {}
+    truth = head.get("truth", study.get("true_att_overall"))
     rows = []
-    if not skipped(study.get("twfe")):
-        rows.append(
-            {
-                "id": "twfe",
-                **{k: study["twfe"][k] for k in ("estimate", "std_error", "conf_low", "conf_high")},
-            }
-        )
+    if head and not skipped(head):
+        rows.append({"id": "headline", **{k: head[k] for k in cols}})
     for key in ROBUST_ESTIMATORS:
         if key in study.get("robust", {}) and not skipped(study["robust"][key]):
             o = study["robust"][key]["overall"]
-            rows.append(
-                {"id": key, **{k: o[k] for k in ("estimate", "std_error", "conf_low", "conf_high")}}
-            )
+            rows.append({"id": key, **{k: o[k] for k in cols}})
+    if not skipped(study.get("twfe")) and study.get("twfe"):
+        rows.append({"id": "twfe", **{k: study["twfe"][k] for k in cols}})
     for row in rows:
         row["truth"] = truth
         row["bias"] = None if truth is None else row["estimate"] - truth

@@ -8,12 +8,14 @@ exists in both or in neither. Text comes from report/text/<lang>.yaml (+ referen
 
 from __future__ import annotations
 
+import math
 import os
 from functools import cache
 from pathlib import Path
 
 import yaml
 
+from analysis.figures.labels import tr as tr_label
 from analysis.report import markup
 from analysis.report.exhibits import EXHIBITS, EXTRA_SOURCES, Exhibit, numbers
 from analysis.report.inputs import ReportInputs, skipped, skipped_estimators
@@ -67,7 +69,8 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         r["network_coverage"],
         r["robustness"],
     )
-    sim, num, pct = r["sim"], fmt.num, fmt.pct
+    sim, num, pct, res = r["sim"], fmt.num, fmt.pct, t["results"]
+    nums = numbers()
     # a study, estimator or check skipped on this panel ({"skipped": reason}) has no numbers: its
     # placeholders read n/a, and the text says why it is absent (skip_sentences)
     cov_skip = skipped(cov)
@@ -78,9 +81,50 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         if cov_skip
         else t["abstract_coverage"].format(cov_est=cov_est, cov_se=cov_se)
     )
-    rob = {k: _ran(v) for k, v in rob.items()} if not skipped(rob) else {}
-    rob = {k: rob.get(k, {}) for k in ("placebo", "wild_bootstrap", "psm_did", "spec_curve",
-                                       "honestdid")}  # fmt: skip
+    rob = (
+        {k: _ran(v) if isinstance(v, dict) else v for k, v in rob.items()}
+        if not skipped(rob)
+        else {}
+    )
+    rob = {**rob, **{k: rob.get(k) or {} for k in CHECKS + ("baseline", "truth")}}
+    p_of = lambda test: fmt.p((test or {}).get("p_value"))
+    ph, rh = pilot["headline"], rail["headline"]
+    pt, rt = pilot.get("pretrend_tests") or {}, rail.get("pretrend_tests") or {}
+    truth_total, truth_target = pilot.get("true_att_overall"), pilot.get("true_att_target")
+    pilot_truth_text = (
+        t["truth_total_direct"].format(total=num(truth_total), direct=num(truth_target))
+        if pilot.get("truth_target") == "direct"
+        else num(truth_total)
+    )
+    head_truth = ph.get("truth")
+    covers = (
+        res["covers"]
+        if ph.get("truth_in_ci")
+        else res["misses"]
+        if head_truth is not None
+        else t["na"]
+    )
+    ri = rail.get("randomization") or {}
+    diag = (rail.get("cluster_diagnostic") or {}).get("province") or {}
+    bacon = rob["bacon"]
+    bacon_ref = res["bacon_truth"] if bacon.get("truth") is not None else res["bacon_headline"]
+    bacon_gap = bacon.get("gap_to_truth") if bacon.get("truth") is not None else None
+    if bacon_gap is None:
+        bacon_gap = bacon.get("gap_to_headline")
+    spec = rob["spec_curve"]
+    placebo = rob["placebo"]
+    within = res["within"].get(placebo.get("within") or "none", res["within"]["none"])
+    wb, dr = rob["wild_bootstrap"], rob["dr"]
+    head_sim = sim.get("heterogeneous", {}).get("headline", {})
+    twfe_sim = sim.get("heterogeneous", {}).get("twfe", {})
+    bjs_sim = sim.get("heterogeneous", {}).get("bjs", {})
+    naive, adjusted = cov["twfe_no_controls"].get("estimate"), cov["twfe"].get("estimate")
+    direction = (
+        t["na"]
+        if naive is None or adjusted is None
+        else res["above" if naive > adjusted else "below"]
+    )
+    honest = rob["honestdid"]
     return {
         "n_cities": ov["n_cities"],
         "year_from": ov["years"][0],
@@ -94,44 +138,125 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "top10_share": pct(ov["top10_share"]),
         "cohorts": t["list_sep"].join(f"{g}: {n}" for g, n in ov["pilot_cohort_sizes"].items()),
         "data_file": data_file if data_file is not None else t["na"],
-        "pilot_est": num(pilot["twfe"].get("estimate")),
-        "pilot_se": num(pilot["twfe"].get("std_error")),
-        "pilot_ci": fmt.ci(pilot["twfe"].get("conf_low"), pilot["twfe"].get("conf_high")),
-        "pilot_truth": num(pilot.get("true_att_overall")),
-        "pilot_bias": num(pilot.get("twfe_bias")),
-        "pilot_wald": num(pilot["pretrend_test"].get("wald"), 2),
-        "pilot_df": pilot["pretrend_test"].get("df", t["na"]),
-        "pilot_pre_p": fmt.p(pilot["pretrend_test"].get("p_value")),
-        "rail_est": num(rail["twfe"].get("estimate")),
-        "rail_se": num(rail["twfe"].get("std_error")),
-        "rail_ci": fmt.ci(rail["twfe"].get("conf_low"), rail["twfe"].get("conf_high")),
-        "rail_truth": num(rail.get("true_att_overall")),
+        "n_sim_table": nums["simulation_table"],
+        "n_rob_table": nums["robustness_table"],
+        "pilot_est": num(ph.get("estimate")),
+        "pilot_se": num(ph.get("std_error")),
+        "pilot_ci": fmt.ci(ph.get("conf_low"), ph.get("conf_high")),
+        "pilot_cluster": t["clusters"].get(ph.get("cluster"), t["na"]),
+        "pilot_G": ph.get("n_clusters", t["na"]),
+        "pilot_twfe": num(pilot["twfe"].get("estimate")),
+        "pilot_twfe_ci": fmt.ci(pilot["twfe"].get("conf_low"), pilot["twfe"].get("conf_high")),
+        "pilot_truth": num(truth_total),
+        "pilot_truth_text": pilot_truth_text,
+        "pilot_covers": covers,
+        "pilot_twfe_bias": num(pilot.get("twfe_bias")),
+        "pre_twfe": p_of(pt.get("twfe")),
+        "pre_cs": p_of(pt.get("cs")),
+        "pre_sa": p_of(pt.get("sa")),
+        "pre_bjs": p_of(pt.get("bjs")),
+        "rail_est": num(rh.get("estimate")),
+        "rail_se": num(rh.get("std_error")),
+        "rail_ci": fmt.ci(rh.get("conf_low"), rh.get("conf_high")),
+        "rail_truth": num(rail.get("true_att_target", rail.get("true_att_overall"))),
         "rail_n_treated": rail.get("n_treated_cities", t["na"]),
-        "rail_pre_p": fmt.p(rail["pretrend_test"].get("p_value")),
+        "rail_overlap": (rail.get("overlap") or {}).get("pilot", t["na"]),
+        "rail_treated_provinces": diag.get("n_treated_clusters", t["na"]),
+        "rail_max_lead_t": num(_max_lead_t(rail.get("event_study"))),
+        "rail_ri_p": fmt.p(ri.get("p_value"), ri.get("draws")),
+        "rail_ri_draws": ri.get("draws", t["na"]),
+        "rail_pre_twfe": p_of(rt.get("twfe")),
+        "rail_pre_cs": p_of(rt.get("cs")),
+        "rail_pre_sa": p_of(rt.get("sa")),
+        "rail_pre_bjs": p_of(rt.get("bjs")),
+        "rail_cs_unadjusted": num(
+            ((rail.get("cs_unadjusted") or {}).get("overall") or {}).get("estimate")
+        ),
+        "rail_cs": num(
+            (((rail.get("robust") or {}).get("cs") or {}).get("overall") or {}).get("estimate")
+        ),
         "cov_est": cov_est,
         "cov_se": cov_se,
         "coverage_clause": coverage_clause,
         "cov_ci": fmt.ci(cov["twfe"].get("conf_low"), cov["twfe"].get("conf_high")),
         "cov_truth": num(cov.get("true_elasticity")),
-        "cov_no_controls": num(cov["twfe_no_controls"].get("estimate")),
-        "bacon_late_early": num(r["bacon_late_early"]),
-        "sim_het_twfe_bias": num(sim["heterogeneous"]["twfe"]["bias"]),
-        "sim_het_twfe_cov": pct(sim["heterogeneous"]["twfe"]["coverage"], 0),
-        "sim_het_bjs_bias": num(sim["heterogeneous"]["bjs"]["bias"]),
-        "sim_het_bjs_cov": pct(sim["heterogeneous"]["bjs"]["coverage"], 0),
-        "sim_hom_twfe_bias": num(sim["homogeneous"]["twfe"]["bias"]),
-        "placebo_draws": rob["placebo"].get("draws", t["na"]),
-        "placebo_p": fmt.p(rob["placebo"].get("p_value"), rob["placebo"].get("draws")),
-        "wild_clusters": rob["wild_bootstrap"].get("n_clusters", t["na"]),
-        "wild_B": rob["wild_bootstrap"].get("B", t["na"]),
-        "wild_p": fmt.p(rob["wild_bootstrap"].get("p_value"), rob["wild_bootstrap"].get("B")),
-        "psm_est": num(rob["psm_did"].get("estimate")),
-        "psm_se": num(rob["psm_did"].get("std_error")),
-        "n_specs": rob["spec_curve"].get("n_specs", t["na"]),
-        "spec_median": num(rob["spec_curve"].get("median")),
-        "spec_share": pct(rob["spec_curve"].get("share_positive_significant"), 0),
-        "honest_M": num((rob["honestdid"].get("breakdown_M") or {}).get("DeltaSD")),
+        "cov_no_controls": num(naive),
+        "cov_direction": direction,
+        "bacon_twfe_nc": num(bacon.get("twfe_no_controls")),
+        "bacon_twfe_c": num(bacon.get("twfe_with_controls")),
+        "bacon_forbidden_w": num(bacon.get("forbidden_weight")),
+        "bacon_forbidden_contrib": num(bacon.get("forbidden_contribution")),
+        "bacon_gap": num(bacon_gap),
+        "bacon_ref_word": bacon_ref,
+        "sim_reps": head_sim.get("n_reps", t["na"]),
+        "sim_head_bias": num(head_sim.get("bias")),
+        "sim_head_bias_se": num(head_sim.get("bias_mc_se")),
+        "sim_head_cov": pct(head_sim.get("coverage"), 1),
+        "sim_head_cov_se": pct(head_sim.get("coverage_mc_se"), 1),
+        "sim_twfe_bias": num(twfe_sim.get("bias")),
+        "sim_twfe_cov": pct(twfe_sim.get("coverage"), 0),
+        "sim_bjs_cov": pct(bjs_sim.get("coverage"), 0),
+        "sim_hom_twfe_bias": num(sim.get("homogeneous", {}).get("twfe", {}).get("bias")),
+        "placebo_within": within,
+        "placebo_draws": placebo.get("draws", t["na"]),
+        "placebo_p": fmt.p(placebo.get("p_value"), placebo.get("draws")),
+        "wild_clusters": wb.get("n_clusters", t["na"]),
+        "wild_B": wb.get("B", t["na"]),
+        "wild_ci": fmt.ci(wb.get("conf_low"), wb.get("conf_high")),
+        "wild_p": fmt.p(wb.get("p_value"), wb.get("B")),
+        "dr_est": num(dr.get("estimate")),
+        "dr_ci": fmt.ci(dr.get("conf_low"), dr.get("conf_high")),
+        "n_specs": spec.get("n_curve", t["na"]),
+        "spec_median": num(spec.get("median")),
+        "spec_share": pct(spec.get("share_positive_significant"), 0),
+        "spec_draws": spec.get("joint_draws", t["na"]),
+        "spec_joint_p": fmt.p(spec.get("joint_p_median"), spec.get("joint_draws")),
+        "honest_sentence": (honest.get("sentences") or {}).get(t["lang"], t["na"]),
     }
+
+
+def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict]:
+    """The heterogeneity paragraph: per dimension, the p-value of the raw group differences and of
+    the differences at common cohort x event-time weights, and what the pair means."""
+    if not het or skipped(het) or not het.get("tests"):
+        return []
+    res = t["results"]
+    lines = []
+    for test in het["tests"]:
+        raw, mod = test.get("raw_p"), test.get("modification_p")
+        if raw is None or mod is None:
+            continue
+        verdict = "modification" if mod < 0.05 else "composition" if raw < 0.05 else "both"
+        lines.append(
+            markup.inline(
+                res["heterogeneity_dimension"],
+                {
+                    "dimension": res["dimensions"].get(test["dimension"], test["dimension"]),
+                    "raw_p": fmt.p(raw),
+                    "mod_p": fmt.p(mod),
+                    "verdict": res["verdicts"][verdict],
+                },
+            )
+        )
+    return [
+        para(markup.inline(res["heterogeneity"])),
+        {"kind": "list", "ordered": False, "items": lines},
+    ]
+
+
+def _blank(value) -> bool:
+    """A missing number (None or NaN): an empty table cell."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _max_lead_t(event_study) -> float | None:
+    """The largest |t| among the leads (e < -1) of an event-study frame (records), else None."""
+    leads = [
+        abs(row["statistic"])
+        for row in event_study or []
+        if row.get("event_time", 0) < -1 and row.get("statistic") is not None
+    ]
+    return max(leads) if leads else None
 
 
 def _ran(study: dict) -> dict:
@@ -139,7 +264,7 @@ def _ran(study: dict) -> dict:
     if not isinstance(study, dict):
         return {}
     out = {k: ({} if skipped(v) else v) for k, v in study.items()}
-    for key in ("twfe", "pretrend_test", "twfe_no_controls"):
+    for key in ("twfe", "pretrend_test", "twfe_no_controls", "headline"):
         out.setdefault(key, {})
     return out
 
@@ -232,7 +357,7 @@ FIGURE_STUDY = {
     "robustness_spec_curve": ("robustness", "spec_curve"),
     "robustness_honestdid": ("robustness", "honestdid"),
 }
-CHECKS = ("placebo", "wild_bootstrap", "psm_did", "concurrent", "heterogeneity", "bacon",
+CHECKS = ("placebo", "wild_bootstrap", "dr", "concurrent", "heterogeneity", "bacon",
           "honestdid", "spec_curve")  # fmt: skip
 
 
@@ -542,7 +667,7 @@ def build_document(
         line = t["table_provenance"].format(
             notebooks=", ".join(f"{s}.ipynb" for s in stages),
             files=", ".join(files),
-            **prov(["pilot_zones", "rail_links"]),
+            **prov(stages),
         )
         return markup.literal(line)
 
@@ -594,20 +719,87 @@ def build_document(
                     e, nums[e.id], t, synthetic, prov([e.stage]), f"{rel_notebooks}/{e.stage}.html"
                 )
             )
+
+    def robustness_table(rob: dict) -> dict:
+        """Table: every check of the headline ATT (results/robustness.json ``summary``)."""
+        ex = by_id["robustness_table"]
+        # resampling p-values are printed at the resolution of their draws
+        draws = {
+            "placebo": (rob.get("placebo") or {}).get("draws"),
+            "wild_bootstrap": (rob.get("wild_bootstrap") or {}).get("B"),
+            "spec_curve": (rob.get("spec_curve") or {}).get("joint_draws"),
+        }
+        rows = [
+            {
+                "cells": [
+                    tr_label(row["label"], lang),
+                    fmt.num(row.get("estimate")),
+                    "" if _blank(row.get("std_error")) else fmt.num(row["std_error"]),
+                    ""
+                    if _blank(row.get("conf_low"))
+                    else fmt.ci(row.get("conf_low"), row.get("conf_high")),
+                    ""
+                    if _blank(row.get("p_value"))
+                    else fmt.p(row["p_value"], draws.get(row["check"])),
+                ],
+                "rule": i == 0,
+            }
+            for i, row in enumerate(rob.get("summary") or [])
+        ]
+        return table(
+            t["tables"]["robustness_header"],
+            rows,
+            label=t["table_label"].format(n=nums[ex.id]),
+            caption=caption(ex, "synthetic_note"),
+            source=table_source(ex),
+        )
+
+    def simulation_table() -> dict:
+        """Table: the Monte Carlo of the default design, every estimator with MC s.e."""
+        ex = by_id["simulation_table"]
+        rows = []
+        for est_id, row in results["sim"].get("heterogeneous", {}).items():
+            rows.append(
+                {
+                    "cells": [
+                        tr_label(row.get("estimator", est_id), lang),
+                        t["tables"]["targets"].get(row.get("target"), t["na"]),
+                        f"{fmt.num(row.get('bias'))} ({fmt.num(row.get('bias_mc_se'))})",
+                        fmt.num(row.get("rmse")),
+                        f"{fmt.pct(row.get('coverage'), 1)} ({fmt.pct(row.get('coverage_mc_se'), 1)})",
+                        str(row.get("n_reps", t["na"])),
+                    ],
+                    "rule": not rows,
+                }
+            )
+        return table(
+            t["tables"]["simulation_header"],
+            rows,
+            label=t["table_label"].format(n=nums[ex.id]),
+            caption=caption(ex, "synthetic_note"),
+            source=table_source(ex),
+        )
+
     res = t["results"]
     pilot, rail, cov = results["pilot_zones"], results["rail_links"], results["network_coverage"]
     sep = t["sentence_sep"]
+    pilot_ran = not skipped(pilot.get("headline")) and bool(pilot.get("headline"))
     pilot_text = (
-        res["pilot" if not skipped(pilot.get("twfe")) else "pilot_skipped"]
-        + (sep + res["pilot_truth"] if pilot.get("true_att_overall") is not None else "")
-        + sep
-        + (res["pilot_pretrend"] if not skipped(pilot.get("pretrend_test")) else "")
+        (res["pilot"] if pilot_ran else res["pilot_skipped"])
+        + (
+            sep + res["pilot_truth"]
+            if pilot_ran and pilot.get("true_att_overall") is not None
+            else ""
+        )
+        + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
     )
+    rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
     rail_text = (
         res["rail"]
         + (res["rail_truth"] if rail.get("true_att_overall") is not None else "")
         + res["rail_end"]
-        if not skipped(rail.get("twfe"))
+        + (sep + res["rail_cs"] if rail.get("cs_unadjusted") else "")
+        if rail_ran
         else res["rail_skipped"]
     )
     cov_text = (
@@ -627,6 +819,17 @@ def build_document(
     robustness_text = res["robustness" if not skipped(rob) else "robustness_skipped"] + (
         sep + res["p_floor_note"] if any(at_floor(p, b) for p, b in resampled) else ""
     )
+    robustness_blocks = [para(inline(robustness_text))]
+    if not skipped(rob):
+        robustness_blocks.insert(0, robustness_table(rob))
+        robustness_blocks += heterogeneity_blocks(rob.get("heterogeneity"), t, fmt)
+        if rob.get("honestdid") and not skipped(rob["honestdid"]):
+            robustness_blocks.append(para(inline(res["honestdid"])))
+    simulation_blocks = (
+        [] if skipped(rob) or skipped(rob.get("bacon")) else [para(inline(res["bacon"]))]
+    )
+    if results["sim"].get("heterogeneous", {}).get("headline"):
+        simulation_blocks += [para(inline(res["simulation"])), simulation_table()]
     sections = {
         "introduction": [para(inline(t["introduction"]))],
         "data": [
@@ -637,6 +840,9 @@ def build_document(
         "method": [
             {"kind": "equation", "lead": inline(t["method_twfe"])},
             para(inline(t["method"])),
+            para(inline(t["method_headline"])),
+            para(inline(t["method_timing"])),
+            para(inline(t["method_event_study"])),
         ],
         "results": [
             tables["twfe_joint"],
@@ -644,8 +850,8 @@ def build_document(
             para(inline(pilot_text)),
             para(inline(rail_text)),
             para(inline(cov_text)),
-            para(inline(res["bacon"])),
-            para(inline(robustness_text)),
+            *simulation_blocks,
+            *robustness_blocks,
             *skip_blocks(results, t),
             *figures,
         ],

@@ -21,6 +21,8 @@ import pandas as pd
 
 from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, check_design
 from analysis.did.estimate import estimate
+from analysis.did.inference import cluster_diagnostic, critical_value, t_p_value
+from analysis.did.randomization import bjs_statistic, permutation_test
 from analysis.did.twfe import twfe
 
 TREATMENTS = ["pilot", "rail", "log_broadband"]
@@ -132,35 +134,176 @@ def twfe_table(
     return table
 
 
-def truth_by_event_time(truth: dict, key: str, window: tuple[int, int]) -> pd.Series | None:
-    """True average effect by event time (post periods; zero before treatment), binned like the estimates."""
+def treated_overlap(panel: pd.DataFrame, cohort_col: str, others: list[str]) -> dict[str, int]:
+    """For each other binary treatment (``x`` with a cohort column ``x_year``): how many of this
+    treatment's treated cities it ever treats -- the overlap that makes a model without it
+    (CS without covariates) credit its effect to this treatment."""
+    cities = panel.groupby("city_code").first()
+    treated = cities[cohort_col] > 0
+    return {
+        x: int((treated & (cities[f"{x}_year"].fillna(0) > 0)).sum())
+        for x in others
+        if f"{x}_year" in cities and x != cohort_col.removesuffix("_year")
+    }
+
+
+def target_truth(truth: dict, key: str, covariates: list[str]) -> tuple[float | None, str]:
+    """The true overall ATT that an estimator with ``covariates`` targets, and which one it is.
+
+    When GDP per capita responds to exports (synthetic ``gdp_export_feedback``), a model that holds
+    log GDP per capita fixed estimates the effect that does not run through GDP: the truth's
+    ``att_overall_direct``; otherwise (or without GDP among the covariates) the total ATT."""
+    block = (truth or {}).get(key) or {}
+    total = block.get("att_overall")
+    direct = block.get("att_overall_direct")
+    if direct is not None and "log_gdp_pc" in covariates and direct != total:
+        return direct, "direct"
+    return total, "total"
+
+
+def truth_by_event_time(
+    truth: dict, key: str, window: tuple[int, int], scale: float = 1.0
+) -> pd.Series | None:
+    """True average effect at each event time of the window, unbinned: zero before treatment,
+    and at ``e >= 0`` the truth's ``att_by_event_time[e]`` -- the mean effect over the treated
+    city-years observed at exactly that event time, the quantity every event-study estimator
+    here estimates at ``e`` (CS and SA weight cohorts by their size at ``e``, BJS averages the
+    treated city-years at horizon ``e``). NaN where no treated city-year is observed. ``scale``:
+    direct / total effect for estimators that target the direct effect (:func:`target_truth`)."""
     if key not in truth:
         return None
-    post = pd.Series({int(k): v for k, v in truth[key]["att_by_event_time"].items()}).sort_index()
+    post = {int(k): scale * float(v) for k, v in truth[key]["att_by_event_time"].items()}
     lo, hi = window
-    series = pd.Series(0.0, index=range(lo, hi + 1))
-    for e in range(hi + 1):
-        series[e] = post[post.index >= hi].mean() if e == hi else post.get(e, np.nan)
-    return series
+    return pd.Series(
+        [0.0 if e < 0 else post.get(e, np.nan) for e in range(lo, hi + 1)],
+        index=range(lo, hi + 1),
+        dtype=float,
+    )
+
+
+HEADLINE_LABEL = "Imputation (BJS), covariate-adjusted"
+HEADLINE_CLUSTERS = ("city_code", "province")
+
+
+def headline_att(
+    panel: pd.DataFrame,
+    treatment: str,
+    cohort_col: str,
+    covariates: list[str],
+    design: DesignCheck | None = None,
+    alpha: float = 0.05,
+) -> dict:
+    """The study's headline number: the Borusyak-Jaravel-Spiess (2024) imputation ATT with the
+    other treatments and the usable controls in the untreated-outcome model (leave-out variance).
+
+    Why BJS: it is the estimator the Monte Carlo validates (bias ~0, coverage ~95%), and the
+    time-varying covariates in its first stage handle the conditional parallel trends of the
+    design; CS without covariates does not. Why the larger SE: clustering by city is the design's
+    level of assignment, province clustering allows for correlated shocks within provinces; the
+    report calls the larger of the two "conservative" and means it. Critical value and p-value
+    use ``t(G-1)`` with G the clusters of the SE used (31 provinces: 2.04, not 1.96; Cameron &
+    Miller 2015). ``{"skipped": reason}`` when the design rules BJS out or it fails numerically.
+    """
+    design = design or study_design(panel)
+    if treatment in design.treatments:
+        why = design.treatments[treatment].estimators.get("bjs") or design.treatments[
+            treatment
+        ].estimators.get("twfe")
+        if why:
+            return skipped(why, estimator="bjs", label=HEADLINE_LABEL)
+    spec = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": cohort_col}
+    fits, ses, n_clusters = {}, {}, {}
+    for cl in HEADLINE_CLUSTERS:
+        if cl not in panel.columns or panel[cl].nunique() < 2:
+            continue
+        est, why = attempt(
+            estimate, "bjs", panel, covariates=list(covariates), cluster=cl, leaveout=True,
+            horizons=None, **spec,
+        )  # fmt: skip
+        if est is None:
+            if cl == "city_code":
+                return skipped(why, estimator="bjs", label=HEADLINE_LABEL)
+            continue
+        fits[cl], ses[cl], n_clusters[cl] = est, float(est.se), int(est.fit.n_clusters)
+    if "city_code" not in fits:
+        return skipped("the panel has no city_code column", estimator="bjs", label=HEADLINE_LABEL)
+    used = max(ses, key=lambda cl: (ses[cl], cl == "city_code"))
+    att, se, g = float(fits["city_code"].att), ses[used], n_clusters[used]
+    crit = critical_value(alpha, g)
+    return {
+        "estimator": "bjs",
+        "label": HEADLINE_LABEL,
+        "estimate": att,
+        "se_city": ses["city_code"],
+        "se_province": ses.get("province"),
+        "std_error": se,
+        "cluster": used,
+        "n_clusters": g,
+        "critical_value": crit,
+        "conf_low": att - crit * se,
+        "conf_high": att + crit * se,
+        "p_value": t_p_value(att / se, g) if se > 0 else float("nan"),
+        "nobs": int(fits["city_code"].fit.n_obs),
+        "covariates": list(covariates),
+    }
 
 
 ROBUST_ESTIMATORS = ("cs", "sa", "bjs")
 ROBUST_LABELS = {"cs": "Callaway-Sant'Anna", "sa": "Sun-Abraham", "bjs": "Imputation (BJS)"}
+CS_ADJUSTED_LABEL = "Callaway-Sant'Anna (covariate-adjusted)"
+TWFE_ES_LABEL = "TWFE event study"
+CS_BIAS_NOTE = (
+    "Callaway-Sant'Anna without covariates assumes unconditional parallel trends; the data "
+    "satisfy them only conditional on the time-varying covariates (the other treatments and the "
+    "controls; e.g. pilot designation is a time-varying confounder of rail, and early pilots grow "
+    "faster). The CS entry is therefore CS on the outcome net of the covariates (att_gt_adjusted, "
+    "first stage on untreated city-years, universal base period); the unadjusted CS is kept under "
+    "'cs_unadjusted' to show the bias."
+)
+BJS_BASE_NOTE = (
+    "Reference periods: TWFE, Sun-Abraham and Callaway-Sant'Anna use the universal base period "
+    "e = -1 (normalised to 0). The imputation (BJS) estimator has no single base period: its "
+    "effects compare with Y(0) imputed from all untreated years, and its pre-period points are "
+    "the lead coefficients of its own pre-trend test (BJS 2024, Test 1; reference: untreated "
+    "city-years more than K years before treatment and never-treated cities), so e = -1 is "
+    "estimated, not zero."
+)
+TWFE_SPEC_NOTE = (
+    "TWFE event study: fully dynamic (one dummy per observed relative year, reference -1), "
+    "reported inside the window; end points are not binned."
+)
 
 
 def robust_options(design: DesignCheck | None, treatment: str | None) -> dict[str, dict]:
     """Per-estimator options the design needs: without never-treated cities, Callaway-Sant'Anna
     compares with not-yet-treated cities and Sun-Abraham uses the last-treated cohort as control
-    (the rules of :mod:`analysis.data.design`)."""
-    options = {"bjs": {"leaveout": True}}
+    (the rules of :mod:`analysis.data.design`). CS uses the universal base period (every
+    pre-period point is a long difference to e = -1, as TWFE and SA) and BJS runs its
+    pre-trend test (Test 1) on the leads of the window."""
+    options = {
+        "bjs": {"leaveout": True, "pretrends": True},
+        "cs": {"base_period": "universal"},
+        "cs_adjusted": {"base_period": "universal"},
+    }
     if (
         design is not None
         and treatment in design.treatments
         and design.treatments[treatment].never_treated == 0
     ):
-        options["cs"] = {"control_group": "notyettreated"}
+        options["cs"]["control_group"] = "notyettreated"
         options["sa"] = {"control": "last"}
     return options
+
+
+def _cs_variant(covariates: list[str], cluster: str, options: dict) -> tuple[str, str | None]:
+    """Which CS runs as the CS entry, and why not the adjusted one when it cannot."""
+    if not covariates:
+        return "cs", None
+    if cluster != "city_code":
+        return "cs", f"cs_adjusted clusters by city only (cluster = {cluster}); CS unadjusted"
+    if options.get("cs", {}).get("control_group") == "notyettreated":
+        return "cs", "cs_adjusted needs never-treated cities; CS unadjusted (not-yet-treated)"
+    return "cs_adjusted", None
 
 
 def robust_estimates(
@@ -173,13 +316,18 @@ def robust_estimates(
     design: DesignCheck | None = None,
     treatment: str | None = None,
 ) -> dict:
-    """Heterogeneity-robust overall ATT and event-time effects.
+    """Heterogeneity-robust overall ATT, event-time effects and pre-trend test per estimator,
+    every event study on the window's event times.
 
-    CS: never-treated controls (not-yet-treated ones when the panel has no never-treated city),
-    no covariates (its covariates are pre-treatment characteristics; the
-    time-varying controls cannot enter). SA and BJS: the other treatments and time-varying controls
-    enter the untreated-outcome model linearly. BJS uses the leave-out variance (BJS 2024, App. A.6):
-    small cohorts (one city in 2015) otherwise understate the SE (Monte Carlo coverage 92% -> 95%).
+    CS: with covariates, CS on the outcome net of the time-varying covariates
+    (``cs_adjusted``, universal base period; label says so), because the plain CS conditions
+    only on base-period covariates and is biased under the design's conditional parallel trends
+    (:data:`CS_BIAS_NOTE`); without covariates, or when the adjusted CS cannot run on this
+    design (province clustering, no never-treated cities), the plain CS with a recorded
+    ``note``. SA and BJS: the other treatments and time-varying controls enter the
+    untreated-outcome model linearly. BJS uses the leave-out variance (BJS 2024, App. A.6):
+    small cohorts (one city in 2015) otherwise understate the SE (Monte Carlo coverage 92% ->
+    95%), and its Test 1 on the window's leads.
 
     With ``design`` (and ``treatment``), an estimator the design check rules out, or one that fails
     numerically on this panel, is recorded as ``{"skipped": reason, "label": ...}``.
@@ -192,20 +340,23 @@ def robust_estimates(
         "cluster": cluster,
         "window": tuple(window),
     }
-    covariates_of = {"cs": [], "sa": covariates, "bjs": covariates}
     options = robust_options(design, treatment)
+    cs_name, cs_note = _cs_variant(covariates, cluster, options)
+    runs = {"cs": cs_name, "sa": "sa", "bjs": "bjs"}
+    covariates_of = {"cs": [], "cs_adjusted": covariates, "sa": covariates, "bjs": covariates}
     out = {}
     for key in ROBUST_ESTIMATORS:
         if key not in estimators:
             continue
-        label = ROBUST_LABELS[key]
+        name = runs[key]
+        label = CS_ADJUSTED_LABEL if name == "cs_adjusted" else ROBUST_LABELS[key]
         if design is not None and treatment in design.treatments:
             why = design.treatments[treatment].estimators.get(key)
             if why:
                 out[key] = skipped(why, label=label)
                 continue
         est, why = attempt(
-            estimate, key, panel, covariates=covariates_of[key], **spec, **options.get(key, {})
+            estimate, name, panel, covariates=covariates_of[name], **spec, **options.get(name, {})
         )
         if est is None:
             out[key] = skipped(why, label=label)
@@ -214,8 +365,117 @@ def robust_estimates(
             "overall": est.overall().to_dict(),
             "event_study": est.event_study,
             "label": label,
+            "variant": name,
+            "pretrend": pretrend_record(est.pretrend, name),
+            **({"note": cs_note} if key == "cs" and cs_note else {}),
         }
     return out
+
+
+PRETREND_TESTS = {
+    "event_study": "joint Wald test: TWFE leads in the window are zero (reference e = -1)",
+    "sa": "joint Wald test: Sun-Abraham IW leads in the window are zero (reference e = -1)",
+    "cs": "Callaway-Sant'Anna pre-test: all pre-treatment ATT(g,t) are zero (universal base)",
+    "cs_adjusted": "joint Wald test: covariate-adjusted CS leads in the window are zero",
+    "bjs": "BJS (2024) Test 1: lead indicators on untreated city-years are zero",
+}
+
+
+def pretrend_record(test, estimator: str) -> dict:
+    """``{"stat", "df", "p_value", "test"}`` of an estimator's pre-trend test, or a skip."""
+    if test is None:
+        why = "not computable on this panel (no leads, or a singular covariance of the leads)"
+        return skipped(why, test=PRETREND_TESTS.get(estimator))
+    return {
+        "stat": float(test.statistic),
+        "df": int(test.df),
+        "p_value": float(test.p_value),
+        "test": PRETREND_TESTS.get(estimator, estimator),
+    }
+
+
+def common_support(frames: dict[str, pd.DataFrame], window: tuple[int, int]) -> list[int]:
+    """Event times inside ``window`` that every estimator's event study has (the reference
+    period e = -1 counts as present where it is normalised to zero)."""
+    lo, hi = window
+    keep = set(range(lo, hi + 1))
+    for frame in frames.values():
+        keep &= {int(e) for e in frame["event_time"]} | {-1}
+    return sorted(keep)
+
+
+def with_reference(frame: pd.DataFrame, ref: int = -1) -> pd.DataFrame:
+    """An event-study frame with its reference row ``ref`` at zero (if absent)."""
+    if (frame["event_time"] == ref).any():
+        return frame
+    row = {"event_time": ref, "estimate": 0.0, "std_error": 0.0, "conf_low": 0.0, "conf_high": 0.0}
+    return pd.concat([frame, pd.DataFrame([row])], ignore_index=True).sort_values(
+        "event_time", ignore_index=True
+    )
+
+
+def cluster_record(panel: pd.DataFrame, cohort_col: str) -> dict:
+    """Few-clusters / few-treated-clusters diagnostic for city and province clustering
+    (:func:`analysis.did.inference.cluster_diagnostic`), as JSON-ready dicts."""
+    out = {}
+    for cl in HEADLINE_CLUSTERS:
+        if cl not in panel.columns or panel[cl].nunique() < 2:
+            continue
+        d = cluster_diagnostic(panel, cl, cohort_col, "city_code")
+        out[cl] = {
+            "n_clusters": d.n_clusters,
+            "n_treated_clusters": d.n_treated_clusters,
+            "n_control_clusters": d.n_control_clusters,
+            "treated_by_cohort": {str(int(g)): int(n) for g, n in d.treated_by_cohort.items()},
+            "thin_cohorts": [int(g) for g in d.thin_cohorts],
+            "critical_value": critical_value(0.05, d.n_clusters),
+            "few_clusters": bool(d.few_clusters),
+            "few_treated_clusters": bool(d.few_treated_clusters),
+            "analytic_unreliable": bool(d.analytic_unreliable),
+            "recommendation": d.recommendation,
+        }
+    return out
+
+
+def randomization_record(
+    panel: pd.DataFrame,
+    cohort_col: str,
+    covariates: list[str],
+    draws: int,
+    seed: int,
+    within: str = "province",
+) -> dict:
+    """Randomization inference on the studentized headline statistic (BJS ATT / its city-
+    clustered leave-out SE), treatment dates permuted across cities within ``within`` (cohort
+    sizes kept in every stratum): MacKinnon & Webb (2020) for few treated clusters; the t
+    statistic keeps the test valid for the weak null asymptotically. ``draws = 0``: skipped."""
+    if draws <= 0:
+        return skipped("randomization inference disabled (ri_draws = 0)")
+    if within not in panel.columns:
+        within = None
+    stat = bjs_statistic(
+        "log_exports", "year", "city_code", cohort_col, covariates, "city_code", leaveout=True
+    )
+    # (no run time here: results files must be byte-identical across runs; stage times are in
+    # output/runtime)
+    res, why = attempt(
+        permutation_test, panel, stat, "city_code", cohort_col, within=within, draws=int(draws),
+        seed=int(seed), statistic="t", progress=False, label="BJS ATT",
+    )  # fmt: skip
+    if res is None:
+        return skipped(why)
+    return {
+        "statistic": "t (BJS ATT / city-clustered leave-out SE)",
+        "estimate": res.estimate,
+        "std_error": res.std_error,
+        "t_stat": res.actual,
+        "p_value": res.p_value,
+        "p_value_floor": res.p_value_floor,
+        "draws": res.n_draws,
+        "failed_draws": res.n_failed,
+        "within": within,
+        "seed": int(seed),
+    }
 
 
 def binary_study(
@@ -227,34 +487,57 @@ def binary_study(
     cluster: str,
     estimators=ROBUST_ESTIMATORS,
     design: DesignCheck | None = None,
+    ri_draws: int = 0,
+    ri_seed: int = 20240601,
 ) -> dict:
-    """TWFE (one dummy), TWFE event study and the heterogeneity-robust estimators for one binary
-    staggered treatment, against the truth. The other treatments that vary in the panel and the
-    usable controls (design check) enter as covariates. Estimators the design rules out, or that
-    fail numerically, are recorded skips (``{"skipped": reason}``)."""
+    """The headline robust ATT (:func:`headline_att`), then TWFE (one dummy, the foil whose bias
+    against the truth is reported) and the comparable event studies of TWFE, SA, CS and BJS for
+    one binary staggered treatment, against the truth.
+
+    Comparable event studies: every estimator on the event times of ``window`` (no binning),
+    reference e = -1 normalised to zero for TWFE/SA/CS (BJS: see :data:`BJS_BASE_NOTE`), the
+    unbinned truth of :func:`truth_by_event_time`, and each estimator's own pre-trend test in
+    ``pretrend_tests``. Inference: ``cluster_diagnostic`` (city and province), and with
+    ``ri_draws > 0`` randomization inference on the studentized BJS statistic stratified by
+    province (``randomization``). The other treatments that vary in the panel and the usable
+    controls (design check) enter as covariates. Estimators the design rules out, or that fail
+    numerically, are recorded skips (``{"skipped": reason}``)."""
     design = design or study_design(panel)
+    window = tuple(int(w) for w in window)
     others = treatment_covariates(design, treatment)
     covariates = others + list(design.controls_used)
-    true_att = truth.get(treatment, {}).get("att_overall")
+    total_att = truth.get(treatment, {}).get("att_overall")
+    # the estimators here all have the controls: their truth is the one they target
+    true_att, target = target_truth(truth, treatment, covariates)
     record = {
         "treatment": treatment,
         **controls_record(design),
         "covariates": covariates,
-        "true_att_overall": true_att,
+        "true_att_overall": total_att,
+        "true_att_target": true_att,
+        "truth_target": target,
         "n_treated_cities": int(panel.loc[panel[cohort_col] > 0, "city_code"].nunique()),
         "cohorts": sorted(int(g) for g in panel[cohort_col].unique() if g > 0),
+        "overlap": treated_overlap(panel, cohort_col, others),
     }
     why = design.treatments[treatment].estimators.get("twfe")
     if why:  # the design rules out every estimator of this treatment (see analysis.data.design)
         return {
             **record,
             "skipped": why,
+            "headline": skipped(why, estimator="bjs", label=HEADLINE_LABEL),
             "twfe": skipped(why),
             "twfe_bias": None,
             "event_study": pd.DataFrame(),
             "pretrend_test": skipped(why),
+            "pretrend_tests": {},
             "robust": {k: skipped(why, label=ROBUST_LABELS[k]) for k in estimators},
         }
+    headline = headline_att(panel, treatment, cohort_col, covariates, design)
+    if not is_skipped(headline) and true_att is not None:
+        headline["truth"] = true_att
+        headline["bias"] = headline["estimate"] - true_att
+        headline["truth_in_ci"] = bool(headline["conf_low"] <= true_att <= headline["conf_high"])
     spec = {
         "y": "log_exports",
         "unit": "city_code",
@@ -264,13 +547,12 @@ def binary_study(
         "cluster": cluster,
     }
     single, why_twfe = attempt(estimate, "twfe", panel, treatment=treatment, **spec)
-    es, why_es = attempt(estimate, "event_study", panel, window=tuple(window), **spec)
+    es, why_es = attempt(estimate, "event_study", panel, window=window, **spec)
+    scale = 1.0 if target == "total" else true_att / total_att
+    true_es = truth_by_event_time(truth, treatment, window, scale)
     if es is not None:
-        es_tidy = es.fit.tidy()  # with the reference period and the binned flags
-        true_es = truth_by_event_time(truth, treatment, tuple(window))
-        if true_es is not None:
-            es_tidy["truth"] = es_tidy["event_time"].map(true_es)
-        pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"}
+        es_tidy = es.fit.tidy()  # with the reference period
+        pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"} (the report reads it)
     else:
         es_tidy, pretrend = pd.DataFrame(), skipped(why_es)
     if single is not None:
@@ -282,21 +564,86 @@ def binary_study(
         }
     else:
         twfe_row = skipped(why_twfe)
+    robust = robust_estimates(
+        panel, cohort_col, covariates, window, cluster, estimators, design, treatment
+    )
+    frames = {TWFE_ES_LABEL: es_tidy} if len(es_tidy) else {}
+    frames |= {v["label"]: v["event_study"] for v in robust.values() if not is_skipped(v)}
+    support = common_support(frames, window)
+    pretrend_tests = {"twfe": pretrend_record(es.pretrend if es else None, "event_study")}
+    for key, value in robust.items():
+        if not is_skipped(value):
+            pretrend_tests[key] = value["pretrend"]
+    for value in robust.values():
+        if is_skipped(value):
+            continue
+        frame = value["event_study"]
+        if value["variant"] != "bjs":
+            frame = with_reference(frame)
+        value["event_study"] = _on_support(frame, support, true_es)
+    if len(es_tidy):
+        es_tidy = _on_support(es_tidy, support, true_es)
+    notes = [TWFE_SPEC_NOTE, BJS_BASE_NOTE]
+    cs_unadjusted = _cs_unadjusted(panel, cohort_col, window, cluster, robust, support, true_es)
+    if cs_unadjusted is not None:
+        notes.append(CS_BIAS_NOTE)
+        pretrend_tests["cs_unadjusted"] = cs_unadjusted["pretrend"]
+    elif "cs" in robust and robust["cs"].get("note"):
+        notes.append(robust["cs"]["note"] + ". " + CS_BIAS_NOTE.split(";")[0] + ".")
     return {
         "treatment": treatment,
+        "headline": headline,
         "twfe": twfe_row,
-        "true_att_overall": true_att,
+        "true_att_overall": total_att,
+        "true_att_target": true_att,
+        "truth_target": target,
         "twfe_bias": None if true_att is None or single is None else float(single.att - true_att),
         "event_study": es_tidy,
+        "event_time_support": support,
+        "truth_event_study": None if true_es is None else true_es.loc[support].to_dict(),
         "pretrend_test": pretrend,
+        "pretrend_tests": pretrend_tests,
         "n_treated_cities": record["n_treated_cities"],
         "cohorts": record["cohorts"],
-        "robust": robust_estimates(
-            panel, cohort_col, covariates, tuple(window), cluster, estimators, design, treatment
-        ),
+        "overlap": record["overlap"],
+        "robust": robust,
+        **({"cs_unadjusted": cs_unadjusted} if cs_unadjusted is not None else {}),
+        "cluster_diagnostic": cluster_record(panel, cohort_col),
+        "randomization": randomization_record(panel, cohort_col, covariates, ri_draws, ri_seed)
+        if not is_skipped(headline)
+        else skipped(headline["skipped"]),
+        "notes": notes,
         **controls_record(design),
         "covariates": covariates,
         **({"event_study_skipped": why_es} if why_es else {}),
+    }
+
+
+def _on_support(frame: pd.DataFrame, support: list[int], truth: pd.Series | None) -> pd.DataFrame:
+    out = frame[frame["event_time"].isin(support)].reset_index(drop=True)
+    if truth is not None:
+        out["truth"] = out["event_time"].map(truth)
+    return out
+
+
+def _cs_unadjusted(panel, cohort_col, window, cluster, robust, support, true_es) -> dict | None:
+    """The plain CS (no covariates, universal base) beside the adjusted CS entry, to show its
+    bias; None when the CS entry already is the plain CS or did not run."""
+    cs = robust.get("cs")
+    if cs is None or is_skipped(cs) or cs["variant"] != "cs_adjusted":
+        return None
+    est, why = attempt(
+        estimate, "cs", panel, y="log_exports", unit="city_code", time="year", cohort=cohort_col,
+        cluster=cluster, window=window, base_period="universal",
+    )  # fmt: skip
+    if est is None:
+        return skipped(why, label=ROBUST_LABELS["cs"])
+    return {
+        "overall": est.overall().to_dict(),
+        "event_study": _on_support(with_reference(est.event_study), support, true_es),
+        "label": ROBUST_LABELS["cs"] + " (no covariates)",
+        "pretrend": pretrend_record(est.pretrend, "cs"),
+        "note": CS_BIAS_NOTE,
     }
 
 
@@ -316,17 +663,26 @@ def skips(study: dict) -> dict[str, str]:
 
 
 def headline_metrics(result: dict) -> dict:
-    """Small flat dict for `dvc metrics show`."""
+    """Small flat dict for `dvc metrics show`: the headline robust ATT first (estimate, the SE
+    used, its CI), then TWFE (the foil) and the other robust estimators."""
     out = {}
+    head = result.get("headline")
+    if head is not None and not is_skipped(head):
+        out |= {
+            "headline_att": head["estimate"],
+            "headline_se": head["std_error"],
+            "headline_conf_low": head["conf_low"],
+            "headline_conf_high": head["conf_high"],
+        }
     if not is_skipped(result.get("twfe")):
-        out = {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
+        out |= {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
     for key, value in result.get("robust", {}).items():
         if is_skipped(value):
             continue
         out[f"{key}_att"] = value["overall"]["estimate"]
         out[f"{key}_se"] = value["overall"]["std_error"]
     if result.get("true_att_overall") is not None:
-        out["true_att"] = result["true_att_overall"]
+        out["true_att"] = result.get("true_att_target", result["true_att_overall"])
     return out
 
 
@@ -339,8 +695,18 @@ def output_dirs(output_dir: str | Path) -> dict[str, Path]:
 
 
 def overall_comparison(study: dict) -> pd.DataFrame:
-    """Overall effect by estimator (TWFE single dummy and the robust ones) against the truth."""
+    """Overall effect by estimator against the truth: the headline robust ATT (t(G-1) CI with
+    the larger of the city and province SEs) first, then TWFE (one dummy; the foil) and the
+    robust estimators with their own (city-clustered, normal) CIs."""
     rows = []
+    head = study.get("headline")
+    if head is not None and not is_skipped(head):
+        rows.append(
+            {
+                "estimator": f"Headline: {head['label']}, SE by {head['cluster']}",
+                **{k: head[k] for k in ("estimate", "std_error", "conf_low", "conf_high")},
+            }
+        )
     if not is_skipped(study["twfe"]):
         rows.append(
             {
@@ -363,7 +729,7 @@ def overall_comparison(study: dict) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["estimator", "estimate", "std_error", "conf_low", "conf_high"]
     )
-    truth = study.get("true_att_overall")
+    truth = study.get("true_att_target", study.get("true_att_overall"))
     if truth is not None:
         frame["truth"] = truth
         frame["bias"] = frame["estimate"] - truth
@@ -375,7 +741,7 @@ def event_study_series(study: dict) -> dict[str, pd.DataFrame]:
     """Event-study frames by estimator, for the figure."""
     series = {}
     if len(study["event_study"]):
-        series["TWFE event study"] = study["event_study"]
+        series[TWFE_ES_LABEL] = study["event_study"]
     for value in study.get("robust", {}).values():
         if is_skipped(value):
             continue

@@ -108,10 +108,10 @@ class NotebookContext:
         _markdown(text)
 
     def study_figure(self, study: dict, stem: str) -> None:
-        """One of the robustness checklist's figures (``study["figures"]``: function of
-        analysis.figures.robustness, frame and keyword arguments), in both languages; a figure
-        whose check was skipped is replaced by the reason (:meth:`skipped_figure`)."""
-        from analysis.figures import robustness as figs
+        """One of the robustness checklist's figures (``study["figures"]``: function name in
+        analysis.figures, frame and keyword arguments), in both languages; a figure whose check
+        was skipped is replaced by the reason (:meth:`skipped_figure`)."""
+        from analysis.figures import figure_function
 
         call = next(c for c in study["figures"] if c["stem"] == stem)
         if "skipped" in call:
@@ -119,7 +119,10 @@ class NotebookContext:
                                 call["skipped"])  # fmt: skip
             return
         self.figure(
-            stem, getattr(figs, call["function"]), study["frames"][call["frame"]], **call["kwargs"]
+            stem,
+            figure_function(call["function"]),
+            study["frames"][call["frame"]],
+            **call["kwargs"],
         )
 
     # --- tables and tests ---------------------------------------------------------------------
@@ -176,20 +179,79 @@ class NotebookContext:
     # --- files (paths relative to the project root: an executed notebook must not carry the
     # machine's absolute paths) -------------------------------------------------------------------
     def event_study_figure(self, study: dict, stem: str, title: str) -> None:
-        """A binary-treatment study's pre-trend test as a sentence, then its event-study figure
-        (every estimator that ran, and the truth on synthetic data), or the reason none ran."""
+        """A binary-treatment study's pre-trend tests (one per estimator that has one) as a
+        table, then its event-study figure (every estimator that ran on the same event times,
+        and the unbinned truth on synthetic data), or the reason none ran."""
         from analysis.figures.effects import plot_event_study
         from analysis.studies.binary import event_study_series, skips
 
-        self.wald_sentence(
-            study["pretrend_test"], "Pre-trend test (TWFE event study: all leads are zero)"
-        )
+        tests = self.pretrend_table(study)
+        if len(tests):
+            display_frame(self.table(tests, digits=3))
         series = event_study_series(study)
         if series:
             self.figure(stem, plot_event_study, series, self.truth_series(study), title)
         else:
             reason = skips(study).get("study", "no estimator ran")
             self.skipped_figure(stem, "the event study", reason)
+
+    @staticmethod
+    def pretrend_table(study: dict) -> pd.DataFrame:
+        """``study["pretrend_tests"]`` as one row per estimator (statistic, df, p-value, what is
+        tested), skipped tests with their reason."""
+        rows = []
+        for name, t in study.get("pretrend_tests", {}).items():
+            if "skipped" in t:
+                rows.append({"estimator": name, "test": t.get("test"), "note": t["skipped"]})
+            else:
+                rows.append({"estimator": name, **{k: t[k] for k in ("stat", "df", "p_value")},
+                             "test": t["test"]})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    @staticmethod
+    def cluster_table(study: dict) -> pd.DataFrame:
+        """The few-(treated-)clusters diagnostic, one row per cluster variable."""
+        rows = []
+        for cl, d in study.get("cluster_diagnostic", {}).items():
+            rows.append({
+                "cluster": cl, "clusters": d["n_clusters"], "treated": d["n_treated_clusters"],
+                "control": d["n_control_clusters"], "t(G-1) 5%": d["critical_value"],
+                "thin cohorts": ", ".join(map(str, d["thin_cohorts"])) or "-",
+                "recommendation": d["recommendation"],
+            })  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def randomization(self, study: dict) -> None:
+        """The randomization-inference result in one sentence (or why it did not run)."""
+        ri = study.get("randomization") or {}
+        if "skipped" in ri or not ri:
+            self.skipped("randomization inference", ri.get("skipped", "not run"))
+            return
+        within = f", within {ri['within']}" if ri.get("within") else ""
+        _markdown(
+            f"**Randomization inference** ({ri['statistic']}; {ri['draws']} permutations of the "
+            f"treatment dates{within}, seed {ri['seed']}): t = {ri['t_stat']:.2f}, "
+            f"{p_text(ri['p_value'], ri['draws'])}."
+        )
+
+    def headline(self, study: dict) -> None:
+        """The headline robust ATT in one sentence (or why it did not run)."""
+        h = study.get("headline") or {}
+        if "skipped" in h or not h:
+            self.skipped("the headline ATT", h.get("skipped", "not computed"))
+            return
+        g = h["n_clusters"]
+        text = (
+            f"**Headline ({h['label']}):** ATT = {h['estimate']:.4f}, SE {h['std_error']:.4f} "
+            f"(the larger of city {h['se_city']:.4f} and province "
+            f"{'—' if h['se_province'] is None else format(h['se_province'], '.4f')}; "
+            f"clustered by {h['cluster']}, G = {g}), 95% CI [{h['conf_low']:.4f}, "
+            f"{h['conf_high']:.4f}] with t({g - 1}) critical value {h['critical_value']:.3f}, "
+            f"{p_text(h['p_value'])}."
+        )
+        if h.get("truth") is not None:
+            text += f" True ATT {h['truth']:.4f}; the interval {'covers' if h['truth_in_ci'] else 'misses'} it."
+        _markdown(text)
 
     def write_table(self, frame: pd.DataFrame, stem: str) -> Path:
         path = self.dirs["tables"] / f"{stem}.csv"
@@ -207,6 +269,10 @@ class NotebookContext:
         return _relative(results_io.write_json(self.dirs["results"] / f"{name}.json", payload))
 
     def truth_series(self, study: dict) -> pd.Series | None:
+        """The unbinned true effect at each event time of the common support."""
+        truth = study.get("truth_event_study")
+        if truth:
+            return pd.Series({int(k): v for k, v in truth.items()}).sort_index()
         es = study["event_study"]
         return es.set_index("event_time")["truth"] if "truth" in es else None
 
@@ -247,6 +313,12 @@ def _p_only(value, draws: int | None) -> str:
     if value is None or _nan(value):
         return "—"
     return p_text(float(value), draws).removeprefix("p ").removeprefix("= ")
+
+
+def display_frame(frame: pd.DataFrame) -> None:
+    from IPython.display import display
+
+    display(frame)
 
 
 def _markdown(text: str) -> None:

@@ -9,15 +9,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import pandas as pd
 import pytest
-from helpers.city_panel_data import city_inputs
+from helpers.city_panel_data import city_inputs, subset_panel
 
 from analysis.data.schema import CONTROLS
+from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
+from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 from analysis.errors import InputError
+from analysis.figures import figure_function
+from analysis.pvalues import format_p
+from analysis.studies.binary import headline_att
 from analysis.studies.robustness import checklist
 from analysis.studies.robustness.checklist import make_figures, robustness_options, robustness_study
 
+SEED = 20240601
 SMALL = {
     "placebo_draws": 99,
     "wild_draws": 199,
@@ -47,9 +54,10 @@ def test_sections_and_json(study):
     res = study["results"]
     for key in (
         "baseline",
+        "twfe_foil",
         "placebo",
         "wild_bootstrap",
-        "psm_did",
+        "dr",
         "concurrent",
         "heterogeneity",
         "bacon",
@@ -59,32 +67,133 @@ def test_sections_and_json(study):
         "settings",
         "truth",
     ):
-        assert key in res
+        assert key in res, key
+    assert res["skips"] == {}
     json.dumps(res, allow_nan=False)  # JSON-ready: plain types, NaN -> None
     assert res["settings"]["placebo_draws"] == 99 and res["settings"]["wild_cluster"] == "province"
-    assert res["spec_curve"]["n_specs"] == 4 and res["truth"]["att_overall"] == pytest.approx(
-        0.1353, abs=1e-3
-    )
-    assert set(study["timings"]) >= {"placebo", "spec_curve"}
+    truth = city_inputs()[2]["pilot"]["att_overall"]
+    assert res["truth"]["att_overall"] == pytest.approx(truth, rel=1e-8)
+    assert set(study["timings"]) >= {"baseline", "placebo", "wild_bootstrap", "dr", "spec_curve"}
 
 
-def test_consistent_with_the_pieces(study):
+def _headline():
     _, panel, _ = city_inputs()
-    res = study["results"]
-    fit = twfe(
-        panel, "log_exports", ["pilot", "rail", "log_broadband", *CONTROLS], "city_code", "year"
+    ctrl = ["rail", "log_broadband", *CONTROLS]
+    return panel, ctrl, headline_att(panel, "pilot", "pilot_year", ctrl)
+
+
+def test_every_row_concerns_the_headline(study):
+    """The baseline is headline_att itself; RI, the wild bootstrap and the concurrent-policy rows
+    re-examine the same BJS ATT; the TWFE coefficient is kept only as the labelled foil."""
+    panel, ctrl, head = _headline()
+    res, summary = study["results"], study["frames"]["summary"]
+    assert list(summary.columns) == checklist.SUMMARY_COLUMNS
+    assert summary["check"].is_unique and summary["check"].iloc[0] == "baseline"
+    assert {"baseline", "placebo", "wild_bootstrap", "dr"} <= set(summary["check"])
+    assert summary["check"].str.startswith("concurrent:").sum() == 2
+    assert not summary["label"].str.contains("TWFE").any()
+    for key in ("estimate", "std_error", "conf_low", "conf_high", "p_value"):
+        # results are rounded for JSON (analysis.results_io): compare to that precision
+        assert res["baseline"][key] == pytest.approx(head[key], rel=1e-5)
+    row = summary.set_index("check")
+    for check in ("baseline", "placebo", "wild_bootstrap"):
+        assert row.loc[check, "estimate"] == pytest.approx(head["estimate"], rel=1e-8)
+    conc = study["frames"]["concurrent"]
+    assert set(conc["estimator"]) == {"BJS"}
+    assert conc.loc[conc["specification"] == "baseline", "estimate"].iloc[0] == pytest.approx(
+        head["estimate"], rel=1e-9
     )
-    assert res["baseline"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
-    # the placebo and wild bootstrap test the same coefficient
-    assert res["placebo"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-8)
-    assert res["wild_bootstrap"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-8)
-    lo, hi = res["wild_bootstrap"]["conf_low"], res["wild_bootstrap"]["conf_high"]
-    assert lo < fit.params["pilot"] < hi
-    # Bacon: the weighted 2x2 estimates add up to the uncontrolled TWFE
-    assert res["bacon"]["weighted_sum"] == pytest.approx(res["bacon"]["twfe"], rel=1e-8)
-    # HonestDiD: Delta^RM with Mbar = 0 contains the estimate (grid centred on it)
-    rm0 = next(r for r in res["honestdid"]["table"] if r["delta"] == "DeltaRM" and r["M"] == 0)
-    assert rm0["lb"] < res["honestdid"]["estimate"] < rm0["ub"]
+    assert conc[["std_error", "conf_low", "conf_high"]].notna().all().all()
+    # dropping the zones' cities changes whose ATT is estimated: each row has its own truth
+    own = conc.set_index("specification")["truth_same_cohorts"]
+    assert own.notna().all() and own["drop: pilot free trade zone"] != own["baseline"]
+    # the foil: TWFE with the same covariates, outside the table
+    fit = twfe(panel, "log_exports", ["pilot", *ctrl], "city_code", "year")
+    assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
+    assert res["twfe_foil"]["label"] == checklist.FOIL_LABEL
+
+
+def test_randomization_inference_is_studentized_and_stratified(study):
+    _, _, head = _headline()
+    pl = study["results"]["placebo"]
+    assert pl["statistic"] == "t" and pl["within"] == "province"
+    se = head["se_city"] if head["cluster"] == "city_code" else head["se_province"]
+    assert pl["t_stat"] == pytest.approx(head["estimate"] / se, rel=1e-8)
+    assert pl["p_value"] == pytest.approx(1 / 100)  # nothing as extreme in 99 placebo draws
+    assert pl["p_text"] == format_p(pl["p_value"], pl["draws"], space=" ")
+    draws = study["frames"]["placebo_draws"]
+    # placebo cohorts overlap the real ones within a province, so the placebo t statistics are
+    # shifted by the real effect; none comes near the real one
+    assert len(draws) == 99 and draws["t_stat"].notna().all()
+    assert (draws["t_stat"].abs() < pl["t_stat"]).all() and draws["t_stat"].std() > 0
+
+
+def test_region_coastal_strata_keep_cohort_counts_within_each_cell():
+    panel = subset_panel()
+    data, col, why = checklist._strata(panel, "region_coastal")
+    assert (
+        why is None
+        and data[col].nunique() == panel[["region", "coastal"]].drop_duplicates().shape[0]
+    )
+    res = permutation_test(
+        data, lambda d: (float(d["pilot_year"].mean()), 1.0), "city_code", "pilot_year",
+        within=col, draws=25, seed=4, progress=False,
+    )  # fmt: skip
+    cell = data.groupby("city_code")[col].first()
+    actual = data.groupby("city_code")["pilot_year"].first()
+    want = actual.groupby(cell).value_counts().sort_index()
+    moved = 0
+    for b in range(25):
+        placebo = res.placebo_cohorts(b)
+        assert placebo.groupby(cell).value_counts().sort_index().equals(want)
+        moved += int((placebo != actual).sum())
+    assert moved > 0
+    _, _, why = checklist._strata(panel.drop(columns="coastal"), "region_coastal")
+    assert "coastal" in why
+    with pytest.raises(InputError, match="placebo_within"):
+        robustness_options({"placebo_within": "city"})
+
+
+def test_wild_bootstrap_row_is_the_direct_call(study):
+    panel, ctrl, _ = _headline()
+    wb = imputation_wild_bootstrap(
+        panel, "log_exports", "year", "city_code", "pilot_year", covariates=ctrl,
+        cluster="province", B=199, weights="rademacher", seed=SEED,
+    )  # fmt: skip
+    row = study["results"]["wild_bootstrap"]
+    assert row["estimate"] == pytest.approx(wb.estimate, rel=1e-8)
+    assert row["std_error"] == pytest.approx(wb.std_error, rel=1e-8)
+    assert (row["conf_low"], row["conf_high"]) == pytest.approx(wb.conf_int, rel=1e-8)
+    assert row["p_value"] == wb.p_value and row["n_clusters"] == 31
+
+
+def test_doubly_robust_att_covers_the_truth_and_balances(study):
+    dr = study["results"]["dr"]
+    truth = dr["truth_same_cohorts"]
+    assert dr["conf_low"] < truth < dr["conf_high"]
+    assert abs(dr["estimate"] - truth) < 2 * dr["std_error"]
+    assert dr["control_group"] == "nevertreated" and dr["baseline_before"] == 2015
+    assert list(dr["cohorts_dropped"]) == ["2015"]  # one city: logit separation
+    assert truth == pytest.approx(study["results"]["truth"]["att_overall_direct"], abs=0.005)
+    bal = study["frames"]["dr_balance"]
+    assert (bal["smd_after"].abs() < bal["smd_before"].abs()).all()
+    assert dr["std_error"] >= dr["se_city"] > 0
+
+
+def test_bacon_attribution_adds_up(study):
+    b = study["results"]["bacon"]
+    by = pd.DataFrame(b["by_type"])
+    assert by["weight"].sum() == pytest.approx(1.0)
+    assert by["contribution"].sum() == pytest.approx(b["twfe_no_controls"], rel=1e-8)
+    assert b["clean_estimate"] + b["forbidden_contribution"] == pytest.approx(
+        b["twfe_no_controls"], rel=1e-8
+    )
+    assert b["forbidden_contribution"] + b["clean_gap_to_truth"] == pytest.approx(
+        b["gap_to_truth"], rel=1e-8
+    )
+    assert b["forbidden_contribution"] < 0 < b["forbidden_weight"]
+    assert b["twfe_with_controls"] == study["results"]["twfe_foil"]["estimate"]
+    assert b["headline_att"] == study["results"]["baseline"]["estimate"]
 
 
 def test_figures_are_callable(study):
@@ -93,25 +202,37 @@ def test_figures_are_callable(study):
     assert all(hasattr(f, "savefig") for f in figs.values())
 
 
+def test_figure_functions_may_live_in_other_modules():
+    from analysis.figures import effects, robustness
+
+    assert figure_function("plot_bacon") is robustness.plot_bacon
+    name = next(n for n in dir(effects) if n.startswith("plot_"))
+    assert figure_function(f"effects.{name}") is getattr(effects, name)
+
+
+def test_summary_takes_rows_from_other_checks(study):
+    res = {k: v for k, v in study["results"].items()}
+    res["extra"] = {"summary_row": {"label": "x", "estimate": 0.1, "std_error": 0.01}}
+    out = checklist._summary(res, study["frames"]["concurrent"])
+    assert out.iloc[-1]["check"] == "extra" and out.iloc[-1]["estimate"] == 0.1
+
+
 def test_unknown_parameter_is_an_error():
     with pytest.raises(InputError, match="unknown key 'notebooks.robustness.placebo_drawz'") as err:
         robustness_options({"placebo_drawz": 5})
     assert "did you mean 'placebo_draws'?" in str(err.value)
-    options = robustness_options({"psm": {"caliper": 0.1}})
-    assert options.psm.caliper == 0.1 and options.psm.n_neighbors == 1
+    options = robustness_options({"dr": {"covariates": ["log_fdi"]}})
+    assert options.dr.covariates == ("log_fdi",) and options.placebo_within == "province"
 
 
 def test_settings_record_the_options_and_the_design(study):
     """The results record every option (params.yaml and the schema's defaults) and the design."""
     settings = study["results"]["settings"]
-    expected = {**checklist.DESIGN, **robustness_options(SMALL).__dict__, "year_rule": "approval"}
+    expected = {**checklist.DESIGN, **robustness_options(SMALL).__dict__, "year_rule": "midyear"}
     assert set(settings) == set(expected) | {"progress", "cities_path"}
-    assert settings["psm"]["caliper"] == 0.25 and settings["honestdid"]["grid_points"] == 100
-    assert settings["heterogeneity"] == {
-        "dimensions": ["coastal"],
-        "size_bins": 3,
-        "methods": ["interaction", "split"],
-    }
+    assert settings["dr"]["covariates"][0] == "log_gdp_pc"
+    assert settings["honestdid"]["grid_points"] == 100
+    assert settings["heterogeneity"] == {"dimensions": ["coastal"], "size_bins": 3}
 
 
 class _Stop(Exception):
@@ -129,9 +250,10 @@ def test_concurrent_rosters_follow_the_treatment_year_rule(monkeypatch):
 
     monkeypatch.setattr(checklist.concurrent, "load_concurrent_policies", loader)
     monkeypatch.setattr(checklist, "_city_master", lambda path: None)
-    monkeypatch.setattr(
-        checklist, "twfe", lambda *a, **k: pytest.fail("estimated before the rosters")
-    )
+    for name in ("twfe", "headline_att"):
+        monkeypatch.setattr(
+            checklist, name, lambda *a, **k: pytest.fail("estimated before the rosters")
+        )
     with pytest.raises(_Stop):
         robustness_study(
             None, {}, {"concurrent_policies": {"x": "data/raw/x.csv"}}, year_rule="following"

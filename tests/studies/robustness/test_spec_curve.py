@@ -1,9 +1,12 @@
-"""Specification curve: spec counts and the documented impossible combinations, agreement of each
-specification with a direct estimator call, determinism, and Dask == loky."""
+"""Specification curve: one estimand, the headline inside the grid and equal to a direct BJS call,
+no duplicate estimates, t(G-1) CIs from each SE, timing recoded from the roster, the joint test
+(p small with the programme's effect in the data, not small on a panel without it), Dask == loky,
+and the figure."""
 
 from __future__ import annotations
 
-import math
+import dataclasses
+from functools import lru_cache
 
 import matplotlib
 
@@ -12,25 +15,30 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.city_panel_data import city_inputs, subset_panel
+from helpers.city_panel_data import PROVINCES, city_inputs, subset_panel
+from scipy import stats
 
-from analysis.data.schema import CONTROLS
-from analysis.did.callaway_santanna import att_gt
-from analysis.did.imputation import imputation
-from analysis.did.sun_abraham import sun_abraham
-from analysis.did.twfe import twfe
-from analysis.figures.robustness import plot_spec_curve
+from analysis.did.estimate import estimate
+from analysis.figures.spec_curve import plot_spec_curve
+from analysis.studies.binary import headline_att
 from analysis.studies.robustness import concurrent as cc
-from analysis.studies.robustness.spec_curve import DEFAULT_OPTIONS, spec_curve, spec_grid
+from analysis.studies.robustness.spec_curve import (
+    DIMENSIONS,
+    TIMING_RULES,
+    default_control_sets,
+    null_panel,
+    recode_timing,
+    spec_curve,
+    spec_grid,
+)
 
 SMALL = {
-    "estimator": ["twfe", "cs", "sa", "bjs"],
-    "controls": ["none"],
-    "sample": ["all"],
-    "cluster": ["city_code", "province"],
+    "estimator": ["bjs", "cs", "twfe"],
+    "controls": ["controls+treatments", "none"],
+    "sample": ["all", "drop_ftz"],
     "timing": ["approval", "following"],
-    "outcome": ["log_exports", "export_growth"],
 }
+DRAWS = 19  # the smallest number of draws whose p-value floor, 1/20, is 0.05
 
 
 @pytest.fixture(scope="module")
@@ -42,173 +50,219 @@ def data():
 @pytest.fixture(scope="module")
 def small_curve(data):
     panel, years = data
-    return spec_curve(panel, SMALL, policy_years=years, progress=False)
+    return spec_curve(panel, SMALL, policy_years=years, draws=DRAWS, progress=False)
 
 
-def test_default_grid_size():
-    assert len(spec_grid()) == math.prod(len(v) for v in DEFAULT_OPTIONS.values()) == 288
+@lru_cache(maxsize=1)
+def _no_effect_panel() -> pd.DataFrame:
+    """The default synthetic design with no pilot-zone effect (the same eight provinces)."""
+    from analysis.data import reference, synthetic, treatments
+
+    master = city_inputs()[0]
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    design = dataclasses.replace(
+        synthetic.SyntheticDesign(),
+        pilot_att_by_batch={b: 0.0 for b in range(1, 8)},
+        pilot_att_growth=0.0,
+    )
+    panel, _ = synthetic.simulate_panel(master, table, reference.load_national_exports(), design)
+    return panel[panel["province"].isin(PROVINCES)].reset_index(drop=True)
 
 
-def test_count_is_product_minus_documented_impossible(data):
+def test_grid_has_the_headline_first_even_when_the_options_leave_it_out():
+    grid = spec_grid({"estimator": ["cs"], "controls": ["none"], "sample": ["drop_ftz"]})
+    assert grid.iloc[0][DIMENSIONS].tolist() == ["bjs", "controls+treatments", "all", "approval"]
+    assert len(grid) == 1 + 3  # headline + cs x none x drop_ftz x three timing rules
+    full = spec_grid()
+    assert full.iloc[0][DIMENSIONS].tolist() == ["bjs", "controls+treatments", "all", "approval"]
+    assert len(full) == 4 * 3 * 2 * 3 and not full.duplicated(DIMENSIONS).any()
+
+
+def test_cluster_and_outcome_are_not_dimensions(data):
     panel, years = data
-    opts = {
-        "estimator": ["twfe", "cs"],
-        "controls": ["none", "controls+treatments"],
-        "sample": ["all", "province:浙江省"],
-        "cluster": ["city_code", "province"],
-        "timing": ["approval"],
-        "outcome": ["log_exports"],
-    }
-    res = spec_curve(panel, opts, policy_years=years, progress=False)
-    assert len(res.table) + len(res.infeasible) == math.prod(len(v) for v in opts.values()) == 16
-    inf = res.infeasible.set_index(["estimator", "controls", "sample", "cluster"])["reason"]
-    # rule 1: a single province cannot be clustered by province (all 4 estimator x control sets)
-    one = inf.xs(("province:浙江省", "province"), level=["sample", "cluster"])
-    assert len(one) == 4 and one.str.startswith("fewer than 2 clusters").all()
-    # rule 2: every city of 浙江 is a pilot city -> no never-treated units for CS
-    assert (
-        inf.xs(("cs", "province:浙江省", "city_code"), level=["estimator", "sample", "cluster"])
-        == "no never-treated units"
-    ).all()
-    # rule 3: CS with the rail dummy as covariate (no never-treated city has rail in 2010)
-    rule3 = inf.xs(("cs", "controls+treatments", "all"), level=["estimator", "controls", "sample"])
-    assert len(rule3) == 2 and rule3.str.contains("CS 2x2 regression singular").all()
-    assert len(inf) == 8 and len(res.table) == 8
-    assert not set(res.table["spec_id"]) & set(res.infeasible["spec_id"])
+    with pytest.raises(ValueError, match="not a specification dimension"):
+        spec_curve(panel, {"cluster": ["city_code", "province"]}, policy_years=years, draws=0)
+    with pytest.raises(ValueError, match="not a specification dimension"):
+        spec_curve(panel, {"outcome": ["log_exports", "export_growth"]}, draws=0)
+    # one value: a fixed choice of the curve
+    res = spec_curve(
+        panel,
+        {
+            **{k: v[:1] for k, v in SMALL.items()},
+            "cluster": ["province"],
+            "outcome": ["log_exports"],
+        },
+        policy_years=years,
+        draws=0,
+        progress=False,
+    )
+    assert res.table["headline"].iloc[0] and (res.table["cluster"] == "province").all()
+    assert (res.table["n_clusters"] == len(PROVINCES)).all()
 
 
-def test_rule_never_treated(data):
-    panel, years = data
-    treated_only = panel[panel["pilot_year"] > 0]
-    opts = {
-        **{k: v[:1] for k, v in DEFAULT_OPTIONS.items()},
-        "estimator": ["twfe", "cs", "sa", "bjs"],
-    }
-    res = spec_curve(treated_only, opts, policy_years=years, progress=False)
-    assert sorted(res.infeasible["estimator"]) == ["cs", "sa"]
-    assert (res.infeasible["reason"] == "no never-treated units").all()
-
-
-def test_small_curve_matches_direct_estimator_calls(data, small_curve):
+def test_headline_in_grid_equals_direct_bjs_and_headline_att(data, small_curve):
     panel, _ = data
-    t = small_curve.table.set_index(["estimator", "cluster", "timing", "outcome"])
-    assert len(t) == 32 and small_curve.infeasible.empty
-
-    fit = twfe(panel, "log_exports", ["pilot"], "city_code", "year", cluster="province")
-    row = t.loc[("twfe", "province", "approval", "log_exports")]
-    assert row["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
-    assert row["std_error"] == pytest.approx(fit.std_errors["pilot"], rel=1e-8)
-    assert row["conf_low"] == pytest.approx(
-        fit.tidy().set_index("term").loc["pilot", "conf_low"], rel=1e-8
-    )
-
-    # "following": the first year moves one year on and the dummy is rebuilt
-    g1 = np.where(panel["pilot_year"] > 0, panel["pilot_year"] + 1, 0)
-    shifted = panel.assign(pilot_year=g1, pilot=((g1 > 0) & (panel["year"] >= g1)).astype(int))
-    fit = twfe(shifted, "log_exports", ["pilot"], "city_code", "year")
-    assert t.loc[("twfe", "city_code", "following", "log_exports"), "estimate"] == pytest.approx(
-        fit.params["pilot"], rel=1e-9
-    )
-
-    growth = panel.assign(
-        growth=panel.sort_values("year").groupby("city_code")["log_exports"].diff()
-    )
-    growth = growth.dropna(subset=["growth"])
-    cs = att_gt(growth, "growth", "year", "city_code", "pilot_year", progress=False).aggregate(
-        "simple"
-    )
-    row = t.loc[("cs", "city_code", "approval", "export_growth")]
-    assert row["estimate"] == pytest.approx(cs.overall_att, rel=1e-9)
-    assert row["std_error"] == pytest.approx(cs.overall_se, rel=1e-9)
-
-    sa = sun_abraham(panel, "log_exports", "year", "city_code", "pilot_year", cluster="province")
-    row = t.loc[("sa", "province", "approval", "log_exports")]
-    assert (row["estimate"], row["std_error"]) == pytest.approx((sa.att, sa.att_se), rel=1e-9)
-
-    bjs = imputation(panel, "log_exports", "year", "city_code", "pilot_year", horizons=None)
-    row = t.loc[("bjs", "city_code", "approval", "log_exports")]
-    assert (row["estimate"], row["std_error"]) == pytest.approx(
-        (bjs.att, bjs.std_errors[0]), rel=1e-9
-    )
+    t = small_curve.table
+    head = t[t["headline"]]
+    assert len(head) == 1 and head["spec_id"].iloc[0] == 0 == small_curve.baseline
+    row = head.iloc[0]
+    covs = default_control_sets()["controls+treatments"]
+    direct = estimate(
+        "bjs", panel, y="log_exports", unit="city_code", time="year", cohort="pilot_year",
+        covariates=covs, cluster=row["cluster"], horizons=None, leaveout=True,
+    )  # fmt: skip
+    assert (row["estimate"], row["std_error"]) == pytest.approx((direct.att, direct.se), rel=1e-9)
+    # the same number, SE and clustering as the study's headline (the larger of city/province SE)
+    ha = headline_att(panel, "pilot", "pilot_year", covs)
+    assert row["estimate"] == pytest.approx(ha["estimate"], rel=1e-9)
+    assert row["std_error"] == pytest.approx(ha["std_error"], rel=1e-9)
+    assert row["cluster"] == ha["cluster"] == small_curve.cluster
+    se = small_curve.se_by_cluster.set_index("cluster")["std_error"]
+    assert se["city_code"] == pytest.approx(ha["se_city"], rel=1e-9)
+    assert se["province"] == pytest.approx(ha["se_province"], rel=1e-9)
 
 
-def test_deterministic_and_independent_of_chunking(data, small_curve):
+def test_no_duplicate_estimates_and_duplicates_listed(data):
+    panel, years = data
+    sets = {"copy": default_control_sets()["controls+treatments"]}  # the headline's, renamed
+    opts = {**SMALL, "estimator": ["bjs", "twfe"], "controls": ["controls+treatments", "copy"]}
+    res = spec_curve(panel, opts, control_sets=sets, policy_years=years, draws=0, progress=False)
+    grid = spec_grid(opts, res.table["timing"].iloc[0])  # the panel's own coding is the headline's
+    assert len(res.table) + len(res.infeasible) + len(res.duplicates) == len(grid)
+    # every "copy" specification repeats the controls+treatments one with the same other choices
+    assert (res.duplicates["controls"] == "copy").all() and len(res.duplicates) == 2 * 2 * 2
+    pairs = res.duplicates.merge(grid, left_on="same_as", right_on="spec_id", suffixes=("", "_o"))
+    for d in ("estimator", "sample", "timing"):
+        assert (pairs[d] == pairs[f"{d}_o"]).all()
+    # no two estimated specifications are the same estimate
+    assert not res.table.duplicated(["estimate", "std_error"]).any()
+    assert not res.table.duplicated(DIMENSIONS).any()
+
+
+def test_sa_and_cs_without_covariates_are_one_estimate(data):
     panel, years = data
     opts = {
-        **SMALL,
-        "estimator": ["twfe", "cs", "bjs"],
-    }  # SA is the slow one; it ran in small_curve
-    again = spec_curve(panel, opts, policy_years=years, progress=False, chunks_per_job=7)
-    first = small_curve.table[small_curve.table["estimator"] != "sa"]
-    # same specifications, same numbers (spec_id differs: the grids differ)
-    cols = [c for c in first.columns if c != "spec_id"]
-    pd.testing.assert_frame_equal(
-        again.table[cols].reset_index(drop=True),
-        first[cols].reset_index(drop=True),
-        check_exact=True,
-    )
-
-
-def test_controls_and_samples(data):
-    panel, years = data
-    opts = {
-        "estimator": ["twfe"],
-        "controls": ["controls"],
-        "sample": ["drop_ftz", "east"],
-        "cluster": ["city_code"],
+        "estimator": ["sa", "cs"],
+        "controls": ["none"],
+        "sample": ["all"],
         "timing": ["approval"],
-        "outcome": ["log_exports_pc"],
     }
-    t = spec_curve(panel, opts, policy_years=years, progress=False).table.set_index("sample")
-    ftz = years.index[years.iloc[:, 0] > 0]
-    sub = panel[~panel["city_code"].isin(ftz)]
-    assert (
-        t.loc["drop_ftz", "n_cities"] == sub["city_code"].nunique() < panel["city_code"].nunique()
+    res = spec_curve(panel, opts, policy_years=years, draws=0, progress=False)
+    dup = res.duplicates.set_index("estimator").loc["cs"]
+    sa = res.table.set_index("estimator").loc["sa"]
+    assert dup["same_as"] == sa["spec_id"] and "same point estimate" in dup["reason"]
+    # the CS estimate it stands for, called directly on the approval-year coding
+    coded = panel.assign(_g=recode_timing(panel, "approval", "pilot_year", "pilot_batch"))
+    cs = estimate("cs", coded, y="log_exports", unit="city_code", time="year", cohort="_g")
+    assert sa["estimate"] == pytest.approx(cs.att, rel=1e-9)
+
+
+def test_cis_are_t_intervals_from_each_se(small_curve):
+    t = small_curve.table
+    crit = stats.t.ppf(0.975, t["n_clusters"] - 1)
+    np.testing.assert_allclose(t["conf_low"], t["estimate"] - crit * t["std_error"], rtol=1e-12)
+    np.testing.assert_allclose(t["conf_high"], t["estimate"] + crit * t["std_error"], rtol=1e-12)
+    assert (t["std_error"] > 0).all() and t["std_error"].nunique() == len(t)
+    o = small_curve.overview()
+    curve = t[~t["foil"]]
+    assert o["n_curve"] == len(curve) and o["n_foil"] == (t["estimator"] == "twfe").sum() == 8
+    assert o["median"] == pytest.approx(curve["estimate"].median())
+    assert o["share_significant"] == pytest.approx(
+        ((curve["conf_low"] > 0) | (curve["conf_high"] < 0)).mean()
     )
-    # per-capita outcome: log_population leaves the controls (it is part of the outcome)
-    xs = [c for c in CONTROLS if c != "log_population"]
-    fit = twfe(
-        sub.assign(pc=sub["log_exports"] - sub["log_population"]),
-        "pc",
-        ["pilot", *xs],
-        "city_code",
-        "year",
-    )
-    assert t.loc["drop_ftz", "estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
-    assert t.loc["east", "n_cities"] == panel.loc[panel["region"] == "east", "city_code"].nunique()
+    # rule 3: CS with the rail dummy (constant among never-treated cities in 2010) is impossible
+    inf = small_curve.infeasible
+    assert set(inf["estimator"]) == {"cs"} and set(inf["controls"]) == {"controls+treatments"}
+
+
+def test_timing_recoded_from_the_roster(data, small_curve):
+    panel, _ = data
+    coded = {r: recode_timing(panel, r, "pilot_year", "pilot_batch") for r in TIMING_RULES}
+    approval = coded["approval"]
+    assert np.array_equal(coded["following"], np.where(approval > 0, approval + 1, 0))
+    moved = panel.loc[coded["midyear"] != approval, "pilot_batch"]
+    assert set(moved) == {3, 4, 7}  # approved 24 Jul 2018, 15 Dec 2019, 14 Nov 2022
+    # the headline's timing is the rule that reproduces the panel's coding (params' year_rule)
+    same = [r for r, g in coded.items() if np.array_equal(g, panel["pilot_year"])]
+    head = small_curve.table.iloc[0]
+    assert len(same) == 1 and head["timing"] == same[0] and head["headline"]
+    # a panel whose years no rule reproduces keeps its coding; the rules are infeasible
+    odd = panel.assign(pilot_year=np.where(panel["pilot_year"] > 0, panel["pilot_year"] + 2, 0))
+    res = spec_curve(odd, {k: v[:1] for k, v in SMALL.items()}, draws=0, progress=False)
+    assert res.table["timing"].tolist() == ["as_coded"]
+
+
+def test_joint_test_rejects_with_the_effect_in_the_data(small_curve):
+    jt = small_curve.joint_test
+    assert jt["draws"] == DRAWS and len(small_curve.null_draws) == DRAWS
+    for key in ("p_median", "p_share_significant", "p_stouffer"):
+        assert jt[key] == pytest.approx(1 / (1 + DRAWS))  # no null draw as extreme
+    # the null draws are centred near zero; the observed median is not
+    assert abs(small_curve.null_draws["median"].median()) < 0.02 < jt["median"]
+
+
+def test_joint_test_does_not_reject_without_an_effect(data):
+    _, years = data
+    panel = _no_effect_panel()
+    res = spec_curve(panel, SMALL, policy_years=years, draws=DRAWS, progress=False)
+    jt = res.joint_test
+    assert min(jt["p_median"], jt["p_share_significant"], jt["p_stouffer"]) > 0.1
+    # and not by a lucky sign: the observed median lies inside the null draws' range
+    nd = res.null_draws
+    assert nd["median"].min() < jt["median"] < nd["median"].max()
+
+
+def test_null_panel_removes_the_headline_effect(data):
+    panel, _ = data
+    covs = default_control_sets()["controls+treatments"]
+    null = null_panel(panel, covs)
+    fit = estimate(
+        "bjs", null, y="log_exports", unit="city_code", time="year", cohort="pilot_year",
+        covariates=covs, horizons=None,
+    )  # fmt: skip
+    assert abs(fit.att) < 1e-10
+    untreated = (panel["pilot"] == 0).to_numpy()
+    assert np.array_equal(null["log_exports"][untreated], panel["log_exports"][untreated])
 
 
 def test_dask_backend_equals_loky(data):
     from dask.distributed import Client, LocalCluster
 
     panel, years = data
-    # CS only: its module imports fast, so the two loky workers start quickly
-    opts = {
-        "estimator": ["cs"],
-        "controls": ["none"],
-        "sample": ["all", "drop_ftz"],
-        "cluster": ["city_code", "province"],
-        "timing": ["approval", "following"],
-        "outcome": ["log_exports"],
-    }
-    loky = spec_curve(panel, opts, policy_years=years, n_jobs=2, backend="loky", progress=False)
+    opts = {"estimator": ["cs"], "controls": ["none"], "sample": ["all"], "timing": ["approval"]}
+    kw = {"policy_years": years, "draws": 3, "progress": False}
+    loky = spec_curve(panel, opts, n_jobs=2, backend="loky", **kw)
     with (
         LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
         ) as cluster,
         Client(cluster) as client,
     ):
-        dask = spec_curve(
-            panel, opts, policy_years=years, n_jobs=2, backend="dask", client=client, progress=False
-        )
-    assert len(loky.table) == 8
+        dask = spec_curve(panel, opts, n_jobs=2, backend="dask", client=client, **kw)
+    assert len(loky.table) == 2  # the headline and CS
     pd.testing.assert_frame_equal(dask.table, loky.table, check_exact=False, rtol=1e-12, atol=1e-14)
+    pd.testing.assert_frame_equal(dask.null_draws, loky.null_draws, rtol=1e-12, atol=1e-14)
+    serial = spec_curve(panel, opts, n_jobs=1, **kw)
+    pd.testing.assert_frame_equal(serial.null_draws, loky.null_draws, rtol=1e-12, atol=1e-14)
 
 
-def test_figure_has_curve_and_indicator_panel(small_curve):
-    fig = plot_spec_curve(small_curve.table, baseline=int(small_curve.table["spec_id"].iloc[0]))
-    _top, bottom = fig.axes
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure_marks_the_headline_and_shows_the_choices(small_curve, lang):
+    fig = plot_spec_curve(small_curve.table, lang=lang, joint_test=small_curve.joint_test)
+    top, bottom = fig.axes
     labels = [t.get_text() for t in bottom.get_yticklabels()]
-    assert "estimator: sa" in labels and "outcome: export_growth" in labels
-    assert len(labels) == 4 + 1 + 1 + 2 + 2 + 2
-    assert small_curve.overview()["n_specs"] == 32
+    t = small_curve.table
+    assert (
+        len(labels) == sum(t[d].nunique() for d in DIMENSIONS) == 3 + 2 + 2 + t["timing"].nunique()
+    )
+    if lang == "en":
+        assert "timing: following" in labels and "estimator: twfe" in labels
+    else:
+        assert "处理时点：批复次年" in labels
+    legend = [t.get_text() for t in top.get_legend().get_texts()]
+    head = small_curve.table.loc[small_curve.table["headline"], "estimate"].iloc[0]
+    assert any(f"{head:.3f}" in text for text in legend)  # the headline, marked with its value
+    assert any("TWFE" in text for text in legend)  # the foil, marked as such
+    matplotlib.pyplot.close(fig)

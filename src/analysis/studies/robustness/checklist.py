@@ -1,15 +1,24 @@
-"""The robustness checklist for the pilot-zone effect: one function the robustness notebook narrates.
+"""The robustness checklist of the headline pilot-zone ATT: one function the robustness notebook
+narrates.
 
-:func:`robustness_study` runs, on the processed panel and with the options of params.yaml
-``notebooks: robustness`` (typed and with their defaults in :class:`analysis.config.RobustnessConfig`):
+The headline is the BJS imputation ATT with the other treatments and the usable controls in the
+untreated-outcome model (:func:`analysis.studies.binary.headline_att`): the estimator the Monte
+Carlo validates. Every check of the summary table concerns that number. :func:`robustness_study`
+runs, on the processed panel and with the options of params.yaml ``notebooks: robustness`` (typed
+and with their defaults in :class:`analysis.config.RobustnessConfig`):
 
-1. placebo randomization inference (permuted designation timing; Fisher 1935, Young 2019),
-2. wild cluster bootstrap by province (Cameron, Gelbach & Miller 2008),
-3. PSM-DID (Heckman, Ichimura & Todd 1997),
-4. concurrent policies: pilot free trade zones (and user rosters) as controls / dropped,
+1. randomization inference on the studentized headline (permuted adoption dates within strata;
+   Fisher 1935, Young 2019, Wu & Ding 2021),
+2. the restricted wild cluster bootstrap of the headline by province (Cameron, Gelbach & Miller
+   2008; Webb weights below 12 clusters),
+3. a doubly-robust ATT on baseline covariates (Callaway & Sant'Anna 2021 with Sant'Anna & Zhao
+   2020's DR 2x2 estimator), with its covariate balance after inverse-propensity weighting,
+4. concurrent policies: the headline with the pilot free trade zones (and user rosters) as
+   controls / their cities dropped,
 5. effect heterogeneity by region, coast, batch and city size,
-6. Goodman-Bacon (2021) decomposition of the TWFE coefficient on the ``pilot`` dummy,
-7. HonestDiD sensitivity of the TWFE event study (Rambachan & Roth 2023),
+6. the Goodman-Bacon (2021) decomposition of the no-controls TWFE coefficient (the foil): how much
+   of its gap to the truth the forbidden later-vs-earlier comparisons explain,
+7. HonestDiD sensitivity (Rambachan & Roth 2023),
 8. the specification curve (Simonsohn, Simmons & Nelson 2020),
 
 and returns ``{"results": JSON-ready dict, "frames": DataFrames for tables and figures, "figures":
@@ -18,81 +27,123 @@ they depend on the machine (results files must be byte-identical across runs).
 
 The checklist uses what the panel has: the controls are the usable ones of the design check
 (:func:`analysis.studies.binary.study_design`, the rule of the panel stage), the other treatments
-only when they vary in the panel, PSM only the usable matching covariates. A check the design rules
-out (the wild bootstrap with too few clusters) or that fails numerically on this panel is recorded
-as ``{"skipped": reason}`` in the results and listed in ``results["skips"]``; its figure call then
-carries the reason instead of a frame.
+only when they vary in the panel, the DR ATT only the usable baseline covariates. A check the
+design rules out (the wild bootstrap with too few clusters) or that fails numerically on this panel
+is recorded as ``{"skipped": reason}`` in the results and listed in ``results["skips"]``; its figure
+call then carries the reason instead of a frame.
+
+The summary table (``frames["summary"]``, ``results["summary"]``) has one row per check about the
+headline ATT: ``check`` (a stable id), ``label``, ``estimate``, ``std_error``, ``conf_low``,
+``conf_high``, ``p_value``. A check of another module contributes rows by returning
+``"summary_row"`` (a dict with those keys, or a list of them) in its results section. The TWFE
+coefficient is not a row: it is the foil, recorded in ``results["twfe_foil"]`` and in the Bacon
+attribution.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.config import RobustnessConfig, parse_section, plain
+from analysis.config import RobustnessConfig, TreatmentConfig, parse_section, plain
 from analysis.data.design import MIN_CONTROL_SHARE
-from analysis.did.bacon import bacon_decomposition
-from analysis.did.event_study import event_study
-from analysis.did.honestdid import honest_did
-from analysis.did.psm_did import psm_did
-from analysis.did.randomization import randomization_inference
+from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decomposition
+from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
+from analysis.did.drdid import ipw_balance, unit_baseline
+from analysis.did.inference import critical_value, t_p_value
+from analysis.did.randomization import bjs_statistic, permutation_test
 from analysis.did.twfe import twfe
-from analysis.did.wild_bootstrap import wild_cluster_bootstrap
+from analysis.did.wild_bootstrap import imputation_wild_bootstrap
+from analysis.figures import figure_function
 from analysis.pvalues import format_p
 from analysis.results_io import _clean
 from analysis.studies.binary import (
     attempt,
     controls_record,
+    headline_att,
     is_skipped,
     skipped,
     study_design,
     treatment_covariates,
 )
 from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
+from analysis.studies.robustness.sensitivity import honest_sensitivity
 
-__all__ = ["DESIGN", "FIGURES", "make_figures", "robustness_options", "robustness_study"]
+__all__ = [
+    "DESIGN",
+    "FIGURES",
+    "SUMMARY_COLUMNS",
+    "bacon_attribution",
+    "doubly_robust_att",
+    "make_figures",
+    "robustness_options",
+    "robustness_study",
+]
 
 # The effect every check attacks, as estimated in the pilot-zone notebook
-# (analysis.studies.binary.binary_study): the study's design, not an option.
+# (analysis.studies.binary.headline_att): the study's design, not an option.
 DESIGN: dict = {
     "yname": "log_exports",
     "dname": "pilot",
     "gname": "pilot_year",
-    # TWFE covariates of every TWFE-based check: the other treatments and the economic controls
-    # that the panel has (design check; on the full synthetic panel: rail, log_broadband and
-    # analysis.data.schema.CONTROLS)
+    # covariates of the headline's untreated-outcome model: the other treatments and the economic
+    # controls that the panel has (design check; on the full synthetic panel: rail, log_broadband
+    # and analysis.data.schema.CONTROLS)
     "controls": None,
+    # the headline's SE is the larger of the city- and province-clustered ones (headline_att)
     "cluster": "city_code",
 }
 
-# (figure function in analysis.figures.robustness, frame, keyword arguments from results, file stem)
+FOIL_LABEL = "TWFE (biased under staggered adoption; foil)"
+SUMMARY_COLUMNS = ["check", "label", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+
+# (figure function, frame, keyword arguments from results, file stem). The function is one of
+# analysis.figures.robustness, or "module.function" of another analysis.figures module
+# (e.g. "sensitivity.plot_honestdid").
 FIGURES = [
-    ("plot_estimates", "summary", {"truth": ("truth", "att_overall")}, "robustness_summary"),
+    (
+        "plot_estimates",
+        "summary",
+        {"truth": ("truth", "att_overall"), "truth_direct": ("truth", "att_overall_direct")},
+        "robustness_summary",
+    ),
     (
         "plot_placebo",
         "placebo_draws",
-        {"estimate": ("placebo", "estimate"), "p_value": ("placebo", "p_value")},
+        {"statistic": ("placebo", "t_stat"), "p_value": ("placebo", "p_value")},
         "robustness_placebo",
     ),
-    ("plot_balance", "psm_balance", {}, "robustness_psm_balance"),
+    ("plot_balance", "dr_balance", {}, "robustness_dr_balance"),
     (
-        "plot_heterogeneity",
+        "heterogeneity.plot_heterogeneity",
         "heterogeneity",
         {"pooled": ("heterogeneity", "pooled_estimate")},
         "robustness_heterogeneity",
     ),
     ("plot_bacon", "bacon", {"twfe": ("bacon", "twfe")}, "robustness_bacon"),
-    ("plot_honestdid", "honestdid", {}, "robustness_honestdid"),
     (
-        "plot_spec_curve",
+        "sensitivity.plot_honestdid",
+        "honestdid",
+        {"truth": ("honestdid", "truth"), "benchmark": ("honestdid", "benchmark")},
+        "robustness_honestdid",
+    ),
+    (
+        "spec_curve.plot_spec_curve",
         "spec_curve",
-        {"baseline": ("spec_curve", "baseline_spec_id")},
+        {
+            "baseline": ("spec_curve", "baseline_spec_id"),
+            "joint_test": ("spec_curve", "joint_test"),
+        },
         "robustness_spec_curve",
     ),
 ]
+
+# strata of the randomization inference: params.yaml placebo_within -> the panel columns it needs
+STRATA = {"province": ("province",), "region_coastal": ("region", "coastal")}
 
 
 def robustness_options(options: RobustnessConfig | dict | None) -> RobustnessConfig:
@@ -106,8 +157,6 @@ def robustness_options(options: RobustnessConfig | dict | None) -> RobustnessCon
 def _relative(path) -> str | None:
     """A path as recorded in the results: relative to the project root, so results files do not
     depend on where the project was cloned."""
-    from pathlib import Path
-
     from analysis import config as paths
 
     if path is None:
@@ -133,20 +182,202 @@ def _city_master(path) -> pd.DataFrame:
 def _row(estimate, std_error=np.nan, conf_low=np.nan, conf_high=np.nan, p_value=np.nan) -> dict:
     return {
         "estimate": float(estimate),
-        "std_error": float(std_error),
+        "std_error": float(np.nan if std_error is None else std_error),
         "conf_low": float(conf_low),
         "conf_high": float(conf_high),
         "p_value": float(p_value),
     }
 
 
-def _breakdown(table: pd.DataFrame) -> dict:
-    """Per restriction, the smallest M whose robust CI includes zero (None: zero is never included)."""
-    out = {}
-    for delta, sub in table.groupby("delta", sort=False):
-        cover = sub[(sub["lb"] <= 0) & (sub["ub"] >= 0)]
-        out[delta] = float(cover["M"].min()) if len(cover) else None
-    return out
+def _strata(panel: pd.DataFrame, within: str | None) -> tuple[pd.DataFrame, str | None, str | None]:
+    """``(panel, strata column, None)`` for the permutations, or ``(panel, None, reason)`` when the
+    panel lacks the columns of ``within`` (province; region x coastal)."""
+    if within is None:
+        return panel, None, None
+    missing = [c for c in STRATA[within] if c not in panel.columns]
+    if missing:
+        return (
+            panel,
+            None,
+            (
+                f"placebo_within={within} needs the panel column(s) {', '.join(missing)}, "
+                "which this panel does not have"
+            ),
+        )
+    if within == "province":
+        return panel, "province", None
+    cells = panel["region"].astype(str) + " x " + panel["coastal"].astype(str)
+    return panel.assign(_stratum=cells), "_stratum", None
+
+
+def _truth_for_cohorts(truth: dict | None, treatment: str, sizes: pd.Series) -> float | None:
+    """The true simple-aggregation ATT over the cohorts of ``sizes`` (cohort -> treated units):
+    the mean of the true ATT(g,t) over treated unit-years. None without ATT(g,t) in the truth."""
+    cells = ((truth or {}).get(treatment) or {}).get("att_gt")
+    if not cells:
+        return None
+    frame = pd.DataFrame(cells)
+    frame = frame[frame["cohort"].isin(sizes.index)]
+    if frame.empty:
+        return None
+    w = frame["cohort"].map(sizes).to_numpy(float)
+    return float(np.sum(w * frame["att"].to_numpy(float)) / w.sum())
+
+
+def doubly_robust_att(
+    panel: pd.DataFrame,
+    covariates: list[str],
+    *,
+    time_varying: list[str] = (),
+    yname: str = "log_exports",
+    gname: str = "pilot_year",
+    idname: str = "city_code",
+    tname: str = "year",
+    control_group: str = "nevertreated",
+    alpha: float = 0.05,
+    truth: dict | None = None,
+    treatment: str = "pilot",
+) -> tuple[dict, pd.DataFrame]:
+    """The matching / doubly-robust check: Callaway & Sant'Anna (2021) with the doubly-robust 2x2
+    estimator of Sant'Anna & Zhao (2020) (``est_method="dr"``) on *baseline* covariates (means over
+    the years before the first adoption, time-invariant), simple aggregation; with
+    ``time_varying`` covariates, on the outcome net of them (``att_gt_adjusted``: the headline's
+    untreated-outcome model, the first stage's error in the influence function).
+
+    Why this design and not "match, then TWFE": each cohort is compared with its own controls
+    (never-treated cities; not-yet-treated ones when the panel has none), so no already-treated city
+    serves as a control; the estimate is an ATT, consistent if either the propensity score or the
+    outcome-change regression is right; and its analytic SE comes from the influence function,
+    which includes the estimation of both nuisance models. Why also the time-varying covariates:
+    baseline means cannot carry a trend difference that runs through the *path* of a covariate
+    (faster GDP growth of early pilots, broadband spreading earlier in the east, a concurrent rail
+    link); in the Monte Carlo DR CS on baseline means alone is biased by about +0.011 (half an SE).
+    A cohort for which no propensity score can be estimated (separation: the 2015 cohort of one
+    city) is left out and named, as are ATT(g,t) cells that cannot be estimated (``na_rm``); the
+    truth is then given for the same cohorts. SE: the larger of the city- and province-clustered
+    ones, t(G-1) critical values (the headline's rule).
+
+    Returns ``(results, balance)``: ``balance`` is the frame of :func:`analysis.did.drdid.ipw_balance`.
+    """
+    cohort = panel.groupby(idname)[gname].first().fillna(0)
+    first = cohort[cohort > 0].min()
+    base = unit_baseline(panel, idname, tname, covariates, first).dropna()
+    balance, kept, dropped = ipw_balance(base, cohort, control_group)
+    keep_units = base.index[~cohort.reindex(base.index).isin(dropped)]
+    bnames = [f"baseline_{c}" for c in covariates]
+    data = panel[panel[idname].isin(keep_units)].merge(
+        base.set_axis(bnames, axis=1), left_on=idname, right_index=True
+    )
+    options = {"xformla": bnames, "control_group": control_group, "est_method": "dr"}
+    with warnings.catch_warnings():  # notes of the first stage and of the 2x2 cells
+        warnings.simplefilter("ignore")
+        if time_varying:
+            fit = att_gt_adjusted(data, yname, tname, idname, gname, list(time_varying), **options)
+            ids = fit.gt.ids
+        else:
+            fit = att_gt(data, yname, tname, idname, gname, progress=False, **options)
+            ids = fit.ids
+    units = data.groupby(idname).first().reindex(ids)
+    clusters = {idname: None}
+    if "province" in data and data["province"].nunique() > 1:
+        clusters["province"] = units["province"].to_numpy()
+    fits = {}
+    for name, labels in clusters.items():
+        if time_varying:
+            agg = fit.aggregate("simple", na_rm=True, clusters=labels)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                agg = fit.aggregate("simple", na_rm=True) if labels is None else att_gt(
+                    data, yname, tname, idname, gname, progress=False,
+                    clustervars=[name], **options,
+                ).aggregate("simple", na_rm=True)  # fmt: skip
+        g = len(ids) if labels is None else len(set(labels))
+        fits[name] = (float(agg.overall_att), float(agg.overall_se), int(g))
+    used = max(fits, key=lambda k: (fits[k][1], k == idname))
+    att, se, n_cl = fits[idname][0], fits[used][1], fits[used][2]
+    crit = critical_value(alpha, n_cl)
+    sizes = cohort[cohort.isin(kept) & cohort.index.isin(keep_units)].value_counts()
+    gt = fit.gt if time_varying else fit
+    target = _truth_for_cohorts(truth, treatment, sizes)
+    t_all = (truth or {}).get(treatment) or {}
+    if target is not None and time_varying and t_all.get("att_overall_direct") is not None:
+        # a model with GDP per capita (a mediator when GDP responds to exports) targets the
+        # direct effect: the truth's ATTs are total effects, direct = total / the GDP channel
+        target *= t_all["att_overall_direct"] / t_all["att_overall"]
+    res = {
+        **_row(att, se, att - crit * se, att + crit * se, t_p_value(att / se, n_cl)),
+        "se_city": fits[idname][1],
+        "se_province": fits.get("province", (None, None))[1],
+        "cluster": used,
+        "n_clusters": n_cl,
+        "critical_value": crit,
+        "covariates": list(covariates),
+        "time_varying": list(time_varying),
+        "baseline_before": int(first),
+        "control_group": control_group,
+        "cohorts": kept,
+        "cohorts_dropped": {
+            str(c): "no propensity score can be estimated (no control cities, or logit separation)"
+            for c in dropped
+        },
+        "cells_not_estimated": int(np.sum(~np.isfinite(gt.att))),
+        "n_treated_cities": int(sizes.sum()),
+        "n_cities": int(data[idname].nunique()),
+        "truth_same_cohorts": target,
+        "max_abs_smd_before": float(balance["smd_before"].abs().max()),
+        "max_abs_smd_after": float(balance["smd_after"].abs().max()),
+    }
+    return res, balance
+
+
+FORBIDDEN = (TYPE_LATE_EARLY, TYPE_LATE_ALWAYS)
+
+
+def bacon_attribution(bd, twfe_with_controls: float | None, headline: float, truth: float | None):
+    """What the Goodman-Bacon decomposition says about the TWFE foil, as numbers for the report.
+
+    The decomposition is of the *no-controls* TWFE coefficient ``twfe_no_controls`` (Theorem 1 of
+    Goodman-Bacon 2021 holds without covariates). With ``w_f`` the weight and ``b_f`` the weighted
+    mean estimate of the forbidden comparisons (later- vs earlier-treated, already-treated units as
+    controls) and ``b_clean`` the weighted mean of the others,
+    ``twfe_no_controls = b_clean + w_f * (b_f - b_clean)``; so its gap to the truth splits exactly
+    into ``forbidden_contribution = w_f * (b_f - b_clean)`` and ``clean_gap = b_clean - truth``
+    (the variance weights of the clean comparisons differ from the ATT's weights too).
+    """
+    two = bd.two_by_twos
+    by = bd.by_type.reset_index().rename(columns={"index": "type"})
+    by["contribution"] = by["weight"] * by["avg_estimate"]
+    bad = two["type"].isin(FORBIDDEN)
+    w_f = float(two.loc[bad, "weight"].sum())
+
+    def wmean(mask) -> float | None:
+        w = two.loc[mask, "weight"]
+        return float((w * two.loc[mask, "estimate"]).sum() / w.sum()) if w.sum() > 0 else None
+
+    b_f, b_clean = wmean(bad), wmean(~bad)
+    forbidden = w_f * (b_f - b_clean) if b_f is not None and b_clean is not None else 0.0
+    tw = float(bd.twfe)
+    gap = None if truth is None else tw - truth
+    return {
+        "twfe": tw,  # the figure's reference line
+        "twfe_no_controls": tw,
+        "twfe_with_controls": twfe_with_controls,
+        "headline_att": headline,
+        "truth": truth,  # the total effect: what TWFE without controls targets
+        "weighted_sum": bd.weighted_sum,
+        "by_type": by,
+        "forbidden_types": [t for t in FORBIDDEN if t in set(two["type"])],
+        "forbidden_weight": w_f,
+        "forbidden_estimate": b_f,
+        "clean_estimate": b_clean,
+        "forbidden_contribution": forbidden,
+        "gap_to_truth": gap,
+        "clean_gap_to_truth": None if truth is None or b_clean is None else b_clean - truth,
+        "forbidden_share_of_gap": None if not gap else forbidden / gap,
+        "gap_to_headline": tw - headline,
+        "controls_shift": None if twfe_with_controls is None else twfe_with_controls - tw,
+    }
 
 
 def robustness_study(
@@ -154,12 +385,12 @@ def robustness_study(
     truth: dict,
     options: RobustnessConfig | dict | None = None,
     *,
-    year_rule: str = "approval",
+    year_rule: str = TreatmentConfig.year_rule,
     cities_path: str | Path | None = None,
     progress: bool = False,
     min_control_share: float = MIN_CONTROL_SHARE,
 ) -> dict:
-    """Run the robustness checklist for the pilot-zone effect (see the module docstring).
+    """Run the robustness checklist of the headline pilot-zone ATT (see the module docstring).
 
     ``options``: params.yaml ``notebooks.robustness`` (see :func:`robustness_options`);
     ``year_rule``: params.yaml ``treatment.year_rule``, which codes the concurrent-policy rosters as
@@ -167,7 +398,7 @@ def robustness_study(
     cities (default: data/interim/cities.csv).
     """
     opt = robustness_options(options)
-    y, d, g, cl = DESIGN["yname"], DESIGN["dname"], DESIGN["gname"], DESIGN["cluster"]
+    y, d, g = DESIGN["yname"], DESIGN["dname"], DESIGN["gname"]
     idname, tname, seed, n_jobs = "city_code", "year", opt.seed, opt.n_jobs
     results, frames, timings = {}, {}, {}
     clock = time.perf_counter()
@@ -185,17 +416,25 @@ def robustness_study(
         "year_rule": year_rule,
         "cities_path": _relative(cities_path),
     }
+    # the total effect (what estimators without GDP in their model target) and, when the DGP lets
+    # GDP respond to exports, the direct effect that the covariate-adjusted headline targets
     att = truth.get(d, {}).get("att_overall") if truth else None
-    why = design.treatments[d].estimators.get("twfe")
-    if why:  # nothing to check: the pilot effect itself cannot be estimated on this panel
+    results["truth"] = {
+        "att_overall": att,
+        "att_overall_direct": (truth or {}).get(d, {}).get("att_overall_direct"),
+        "data_source": (truth or {}).get("data_source"),
+    }
+    head = headline_att(panel, d, g, ctrl, design)
+    if is_skipped(head):  # nothing to check: the headline itself cannot be estimated on this panel
+        why = head["skipped"]
         results = {
             "skipped": why,
-            "truth": {"att_overall": att, "data_source": (truth or {}).get("data_source")},
+            "truth": results["truth"],
             **controls_record(design),
             "skips": {"robustness checklist": why},
             "settings": settings,
         }
-        frames["summary"] = pd.DataFrame(columns=["label", *_row(0.0)])
+        frames["summary"] = pd.DataFrame(columns=SUMMARY_COLUMNS)
         return {
             "results": _clean(results),
             "frames": frames,
@@ -218,128 +457,111 @@ def robustness_study(
             results[name] = skipped(reason)
         lap(name)
 
-    base = twfe(panel, y, [d, *ctrl], idname, tname, cl)
-    base_row = base.tidy().set_index("term").loc[d]
-    results["baseline"] = {
-        **_row(
-            base_row["estimate"],
-            base_row["std_error"],
-            base_row["conf_low"],
-            base_row["conf_high"],
-            base_row["p_value"],
-        ),
-        "nobs": base.nobs,
-        "n_clusters": base.n_clusters,
-        "cluster": cl,
-        "controls": ctrl,
-    }
-    results["truth"] = {"att_overall": att, "data_source": (truth or {}).get("data_source")}
+    results["baseline"] = {**head, "controls": ctrl}
     lap("baseline")
 
+    def foil() -> None:
+        fit = twfe(panel, y, [d, *ctrl], idname, tname, "city_code")
+        r = fit.tidy().set_index("term").loc[d]
+        results["twfe_foil"] = {
+            "label": FOIL_LABEL,
+            **_row(*r[["estimate", "std_error", "conf_low", "conf_high", "p_value"]]),
+            "cluster": "city_code",
+            "nobs": fit.nobs,
+        }
+
+    check("twfe_foil", foil)
+
+    data, strata, no_strata = _strata(panel, opt.placebo_within)
+
     def placebo() -> None:
-        ri = randomization_inference(
-            panel,
-            y,
-            idname,
-            tname,
-            g,
-            ctrl,
-            opt.placebo_within,
-            opt.placebo_draws,
-            seed,
-            progress,
-            n_jobs,
-        )
+        stat = bjs_statistic(y, tname, idname, g, ctrl, cluster=head["cluster"], leaveout=True)
+        with warnings.catch_warnings():  # failed draws are counted in n_failed
+            warnings.simplefilter("ignore")
+            ri = permutation_test(
+                data, stat, idname, g, within=strata, draws=opt.placebo_draws, seed=seed,
+                statistic="t", n_jobs=n_jobs, progress=progress, label="BJS ATT",
+            )  # fmt: skip
         results["placebo"] = {
             "estimate": ri.estimate,
+            "std_error": ri.std_error,
+            "t_stat": ri.actual,
+            "statistic": "t",
             "p_value": ri.p_value,
+            "p_text": format_p(ri.p_value, ri.n_draws, space=" "),
             "draws": ri.n_draws,
-            "placebo_mean": float(ri.draws.mean()),
-            "placebo_sd": float(ri.draws.std(ddof=1)),
+            "n_failed": ri.n_failed,
             "within": opt.placebo_within,
+            "cluster": head["cluster"],
+            "placebo_t_mean": float(np.nanmean(ri.draws)),
+            "placebo_t_sd": float(np.nanstd(ri.draws, ddof=1)),
         }
-        frames["placebo_draws"] = pd.DataFrame({"estimate": ri.draws})
+        frames["placebo_draws"] = pd.DataFrame({"t_stat": ri.draws, "estimate": ri.draws_estimate})
 
-    check("placebo", placebo)
+    check("placebo", placebo, no_strata)
 
     def wild() -> None:
         # Webb weights below 12 clusters (the design check's rule), else the configured weights
         weights = "webb" if design.wild_bootstrap["weights"] == "webb" else opt.wild_weights
-        wb = wild_cluster_bootstrap(
-            panel,
-            y,
-            idname,
-            tname,
-            opt.wild_cluster,
-            gname=g,
-            controls=ctrl,
-            B=opt.wild_draws,
-            weights=weights,
-            seed=seed,
-        )
+        wb = imputation_wild_bootstrap(
+            panel, y, tname, idname, g, covariates=ctrl, cluster=opt.wild_cluster,
+            B=opt.wild_draws, weights=weights, seed=seed,
+        )  # fmt: skip
         results["wild_bootstrap"] = {
             **_row(wb.estimate, wb.std_error, *wb.conf_int, wb.p_value),
+            "p_text": wb.p_value_text,
             "t_stat": wb.t_stat,
             "B": wb.B,
             "weights": wb.weights,
             "n_clusters": wb.n_clusters,
+            "n_treated_clusters": wb.n_treated_clusters,
             "cluster": opt.wild_cluster,
         }
 
     check("wild_bootstrap", wild, design.wild_bootstrap.get("skip"))
 
-    psm_covariates = [c for c in opt.psm.covariates if c in design.controls_used]
-    psm_missing = [c for c in opt.psm.covariates if c not in design.controls_used]
+    dr_covariates = [c for c in opt.dr.covariates if c in design.controls_used]
+    dr_missing = [c for c in opt.dr.covariates if c not in design.controls_used]
+    control_group = "nevertreated" if design.treatments[d].never_treated > 0 else "notyettreated"
 
-    def psm() -> None:
-        ps = psm_did(
-            panel,
-            y,
-            idname,
-            tname,
-            g,
-            covariates=psm_covariates,
-            cluster=cl,
-            controls=ctrl,
-            method=opt.psm.method,
-            n_neighbors=opt.psm.n_neighbors,
-            caliper=opt.psm.caliper,
-            replace=opt.psm.replace,
-            seed=seed,
-        )
-        psm_row = ps.tidy(unmatched=True)
-        frames["psm_balance"] = ps.balance_table()
-        results["psm_did"] = {
-            **_row(*psm_row.iloc[0][["estimate", "std_error", "conf_low", "conf_high", "p_value"]]),
-            "estimate_unmatched": ps.estimate_unmatched,
-            "n_treated": ps.n_treated,
-            "n_treated_matched": ps.n_treated_matched,
-            "n_controls_matched": ps.n_controls_matched,
-            "max_abs_smd_before": float(ps.balance["smd_before"].abs().max()),
-            "max_abs_smd_after": float(ps.balance["smd_after"].abs().max()),
-        }
-        if psm_missing:
-            results["psm_did"]["covariates_dropped"] = {
-                c: design.controls_dropped.get(c, "not a usable control") for c in psm_missing
+    def dr() -> None:
+        res, balance = doubly_robust_att(
+            panel, dr_covariates, time_varying=ctrl, yname=y, gname=g, idname=idname,
+            tname=tname, control_group=control_group, truth=truth, treatment=d,
+        )  # fmt: skip
+        frames["dr_balance"] = balance
+        results["dr"] = res
+        if dr_missing:
+            res["covariates_dropped"] = {
+                c: design.controls_dropped.get(c, "not a usable control") for c in dr_missing
             }
 
-    no_psm = (
-        "PSM-DID matches designated cities to never-designated ones; this panel has none"
-        if design.treatments["pilot"].never_treated == 0
-        else None
-        if psm_covariates
-        else "none of the matching covariates ("
-        + ", ".join(opt.psm.covariates)
-        + ") is usable in this panel"
+    no_dr = (
+        None
+        if dr_covariates
+        else "none of the baseline covariates (" + ", ".join(opt.dr.covariates) + ") is usable"
     )
-    check("psm_did", psm, no_psm)
+    check("dr", dr, no_dr)
 
     years = concurrent.policy_years(table)
     conc_table = pd.DataFrame()
 
     def concurrent_check() -> None:
         nonlocal conc_table
-        conc = concurrent.concurrent_policy_check(panel, years, y, d, g, ctrl, idname, tname, cl)
+        conc = concurrent.concurrent_policy_check(panel, years, d, g, ctrl, idname, tname)
+        # dropping a policy's cities changes whose ATT is estimated: the truth of that sample
+        # (cohort-level true ATT(g,t) weighted by the sample's cohort sizes; None on real data)
+        samples = {f"drop: {p}": [c] for p, c in zip(conc.policies, years.columns)}
+        samples["drop: all policies"] = list(years.columns)
+
+        def sample_truth(spec: str) -> float | None:
+            sub = panel
+            if spec in samples:
+                sub = concurrent.drop_policy_cities(panel, years[samples[spec]], None, idname)
+            cohorts = sub.groupby(idname)[g].first()
+            return _truth_for_cohorts(truth, d, cohorts[cohorts > 0].value_counts())
+
+        conc.table["truth_same_cohorts"] = conc.table["specification"].map(sample_truth)
         frames["concurrent"] = conc_table = conc.table
         frames["concurrent_overlap"] = conc.overlap
         results["concurrent"] = {
@@ -362,28 +584,21 @@ def robustness_study(
             list(hp.dimensions),
             idname,
             tname,
-            cl,
-            methods=tuple(hp.methods),
+            DESIGN["cluster"],
             size_bins=hp.size_bins,
         )
         frames["heterogeneity"] = het.table
         frames["heterogeneity_tests"] = het.tests
-        results["heterogeneity"] = {
-            "pooled_estimate": float(het.pooled["estimate"]),
-            "tests": het.tests,
-            "table": het.table,
-        }
+        frames["heterogeneity_contrasts"] = het.contrasts
+        results["heterogeneity"] = het.results()
 
     check("heterogeneity", heterogeneity_check)
 
     def bacon() -> None:
         bd = bacon_decomposition(panel, y, d, idname, tname)
         frames["bacon"] = bd.two_by_twos
-        results["bacon"] = {
-            "twfe": bd.twfe,
-            "weighted_sum": bd.weighted_sum,
-            "by_type": bd.by_type.reset_index().rename(columns={"index": "type"}),
-        }
+        foil_est = results.get("twfe_foil", {}).get("estimate")
+        results["bacon"] = bacon_attribution(bd, foil_est, head["estimate"], att)
 
     check(
         "bacon",
@@ -397,32 +612,15 @@ def robustness_study(
     hd = opt.honestdid
 
     def honest() -> None:
-        es = event_study(panel, y, g, idname, tname, tuple(hd.window), controls=ctrl, cluster=cl)
-        k = len(es.periods)
-        n_pre = sum(e < es.ref for e in es.periods)
-        n_post = k - n_pre
-        if n_pre < 1 or n_post < 1:
-            raise ValueError("the event study has no pre-period or no post-period coefficient")
-        l_vec = np.full(n_post, 1.0 / n_post) if hd.target == "average" else np.eye(n_post)[0]
-        # grid="centered": R's default Delta^RM grid (+/- 20 SE around zero) cuts the confidence
-        # set off when the estimate is more than 20 SE from zero, as for the pilot zones
-        hres = honest_did(
-            es.fit.params.to_numpy()[:k], es.fit.cov.to_numpy()[:k, :k], n_pre, n_post,
-            l_vec=l_vec, Mvec=None if hd.Mvec is None else list(hd.Mvec),
-            Mbarvec=list(hd.Mbarvec), type=hd.type, gridPoints=hd.grid_points, grid="centered",
-            seed=seed,
+        hs = honest_sensitivity(
+            panel, y=y, cohort=g, unit=idname, time=tname, covariates=ctrl, options=hd,
+            seed=seed, design=design, truth=(truth or {}).get(d),
         )  # fmt: skip
-        frames["honestdid"] = hres.table
-        frames["event_study"] = es.tidy()
-        results["honestdid"] = {
-            "target": hd.target,
-            "estimate": hres.estimate,
-            "std_error": hres.std_error,
-            "original_ci": [float(hres.original["lb"].iloc[0]), float(hres.original["ub"].iloc[0])],
-            "breakdown_M": _breakdown(hres.results),
-            "table": hres.table,
-            "pretrend_test": es.pretrend_test(),
-        }
+        results["honestdid"] = hs["results"]
+        if is_skipped(hs["results"]):
+            return
+        frames["honestdid"] = hs["frames"]["honestdid"]
+        frames["event_study_honestdid"] = hs["frames"]["event_study"]
 
     check("honestdid", honest)
 
@@ -438,6 +636,9 @@ def robustness_study(
             gname=g,
             idname=idname,
             tname=tname,
+            draws=sp.draws,
+            cluster=sp.cluster,
+            seed=seed,
             n_jobs=n_jobs,
             backend=sp.backend,
             progress=progress,
@@ -446,11 +647,24 @@ def robustness_study(
             raise ValueError("no specification of the curve is feasible on this panel")
         frames["spec_curve"] = sc.table
         frames["spec_curve_infeasible"] = sc.infeasible
+        frames["spec_curve_duplicates"] = sc.duplicates
+        frames["spec_curve_se_by_cluster"] = sc.se_by_cluster
+        frames["spec_curve_null_draws"] = sc.null_draws
+        overview = sc.overview()
         results["spec_curve"] = {
-            **sc.overview(),
+            **overview,
             "baseline_spec_id": sc.baseline,
             "options": sc.options,
             "control_sets": sc.control_sets,
+            # the curve's median over the specifications of the headline estimand, with the
+            # joint test's p-value (permutation-style null draws), not a min-max range as an interval
+            "summary_row": {
+                "check": "spec_curve",
+                "label": f"Spec curve median ({overview['n_curve']} specifications, "
+                f"joint test {overview['joint_draws']} null draws)",
+                "estimate": overview["median"],
+                "p_value": overview["joint_p_median"],
+            },
         }
 
     check("spec_curve", curve)
@@ -468,74 +682,78 @@ def robustness_study(
     }
 
 
+_WITHIN_TEXT = {
+    None: "unstratified",
+    "province": "within provinces",
+    "region_coastal": "within region x coast",
+}
+
+
 def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
-    """One row per check that ran: the pilot estimate with its interval (a range for the spec
-    curve). Skipped checks have no row (they are listed in ``results["skips"]``)."""
+    """One row per check about the headline ATT (columns :data:`SUMMARY_COLUMNS`). Skipped checks
+    have no row (they are listed in ``results["skips"]``); a results section of another module
+    adds its rows through ``"summary_row"``."""
     r = results
     ran = {k: v for k, v in r.items() if isinstance(v, dict) and not is_skipped(v)}
     cols = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
+    base = r["baseline"]
     rows = [
         {
-            "label": "TWFE (baseline, city-clustered CI)",
-            **_row(**{k: r["baseline"][k] for k in cols}),
+            "check": "baseline",
+            "label": "BJS imputation ATT, headline (SE by "
+            + {"city_code": "city"}.get(base["cluster"], base["cluster"])
+            + ")",
+            **_row(**{k: base[k] for k in cols}),
         }
     ]
-    if "wild_bootstrap" in ran:
-        rows.append(
-            {
-                "label": f"TWFE, wild bootstrap CI ({r['wild_bootstrap']['cluster']})",
-                **_row(**{k: r["wild_bootstrap"][k] for k in cols}),
-            }
-        )
     if "placebo" in ran:
+        pl = r["placebo"]
         rows.append(
             {
-                "label": "TWFE, placebo RI "
-                + format_p(r["placebo"]["p_value"], r["placebo"]["draws"], space=" "),
-                **_row(r["placebo"]["estimate"], p_value=r["placebo"]["p_value"]),
+                "check": "placebo",
+                # the p-value has its own column (and cell): not repeated in the label
+                "label": f"BJS, randomization inference {_WITHIN_TEXT[pl['within']]}",
+                **_row(pl["estimate"], pl["std_error"], p_value=pl["p_value"]),
             }
         )
-    if "psm_did" in ran:
-        rows.append({"label": "PSM-DID", **_row(**{k: r["psm_did"][k] for k in cols})})
+    if "wild_bootstrap" in ran:
+        wb = r["wild_bootstrap"]
+        rows.append(
+            {
+                "check": "wild_bootstrap",
+                "label": f"BJS, wild bootstrap CI ({wb['cluster']})",
+                **_row(**{k: wb[k] for k in cols}),
+            }
+        )
+    if "dr" in ran:
+        rows.append(
+            {
+                "check": "dr",
+                "label": "Doubly robust CS, baseline covariates",
+                **_row(**{k: r["dr"][k] for k in cols}),
+            }
+        )
     for rec in conc.to_dict("records"):
-        if rec["specification"] != "baseline" or rec["estimator"] != "TWFE":
+        if rec["specification"] != "baseline" and not rec.get("skipped"):
             rows.append(
                 {
-                    "label": f"{rec['estimator']}, {rec['specification']}",
-                    **_row(
-                        rec["estimate"],
-                        rec["std_error"],
-                        rec["conf_low"],
-                        rec["conf_high"],
-                        rec["p_value"],
-                    ),
+                    "check": f"concurrent:{rec['specification']}",
+                    "label": f"BJS, {rec['specification']}",
+                    **_row(*(rec[k] for k in cols)),
                 }
             )
-    if "bacon" in ran:
-        rows.append({"label": "TWFE without controls (Bacon total)", **_row(r["bacon"]["twfe"])})
-    if "honestdid" in ran:
-        h = r["honestdid"]
-        rows.append(
-            {
-                "label": f"Event study, {h['target']} post effect",
-                **_row(h["estimate"], h["std_error"], *h["original_ci"]),
-            }
-        )
-    if "spec_curve" in ran:
-        s = r["spec_curve"]
-        rows.append(
-            {
-                "label": f"Spec curve median (range of {s['n_specs']})",
-                **_row(s["median"], conf_low=s["min"], conf_high=s["max"]),
-            }
-        )
-    return pd.DataFrame(rows)
+    for name, section in ran.items():
+        extra = section.get("summary_row")
+        for row in [extra] if isinstance(extra, dict) else extra or []:
+            rows.append({"check": row.get("check", name), "label": row["label"],
+                         **_row(**{k: row.get(k, np.nan) for k in cols})})  # fmt: skip
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 # The check whose skip removes each frame (a figure of a skipped check carries the reason)
 _CHECK_OF_FRAME = {
     "placebo_draws": "placebo",
-    "psm_balance": "psm_did",
+    "dr_balance": "dr",
     "heterogeneity": "heterogeneity",
     "bacon": "bacon",
     "honestdid": "honestdid",
@@ -565,10 +783,8 @@ def figure_calls(results: dict, frames: dict | None = None) -> list[dict]:
 
 def make_figures(study: dict, lang: str = "en") -> dict:
     """Call every figure function of ``study["figures"]``; returns ``{stem: Figure}`` (labels in ``lang``)."""
-    from analysis.figures import robustness as figs
-
     return {
-        c["stem"]: getattr(figs, c["function"])(
+        c["stem"]: figure_function(c["function"])(
             study["frames"][c["frame"]], **c["kwargs"], lang=lang
         )
         for c in study["figures"]

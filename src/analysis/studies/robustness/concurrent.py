@@ -8,9 +8,13 @@ Simpson 2015, "Place-based policies", Handbook of Regional and Urban Economics 5
 why overlapping programmes confound zone evaluations):
 
 (a) add each concurrent policy as a control -- an absorbing post dummy ``1{t >= first year}`` -- to
-    the TWFE regression (:func:`with_policy_controls`);
-(b) drop every city treated by the concurrent policy and re-estimate (:func:`drop_policy_cities`),
-    with TWFE and, where possible, the Callaway & Sant'Anna (2021) simple ATT.
+    the untreated-outcome model of the headline BJS imputation ATT (:func:`with_policy_dummies`);
+(b) drop every city treated by the concurrent policy and re-estimate the headline ATT
+    (:func:`drop_policy_cities`).
+
+Both re-estimate the study's headline ATT (:func:`analysis.studies.binary.headline_att`), with its
+inference (the larger of city and province clustered SEs, t(G-1)), so each row is the headline
+under one more assumption about the other policy.
 
 Roster file format (one row per designated area; the committed
 ``data/reference/pilot_free_trade_zones.csv`` is the example)
@@ -41,18 +45,17 @@ demonstration cities (batches 2014, 2015, 2016). The pilot free trade zones
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pandera.pandas as pa
 
 from analysis import config as paths
+from analysis.config import TreatmentConfig
 from analysis.data.cities import match_city_names
 from analysis.data.reference import VERIFICATION, treatment_year
-from analysis.did.results import TIDY_COLUMNS, tidy_frame
-from analysis.did.twfe import twfe_fwl as twfe  # = analysis.did.twfe.twfe, by the FWL kernel
 from analysis.errors import InputError, validate_frame
 
 __all__ = [
@@ -65,7 +68,6 @@ __all__ = [
     "load_policy_file",
     "policy_columns",
     "policy_years",
-    "with_policy_controls",
     "with_policy_dummies",
 ]
 
@@ -104,7 +106,7 @@ def policy_columns(policy: str) -> tuple[str, str]:
 
 
 def load_policy_file(
-    path: str | Path, policy: str, master: pd.DataFrame, year_rule: str = "approval"
+    path: str | Path, policy: str, master: pd.DataFrame, year_rule: str = TreatmentConfig.year_rule
 ) -> pd.DataFrame:
     """Read and validate one roster; one row per (policy, city) with its first treatment year.
 
@@ -144,7 +146,7 @@ def load_policy_file(
 def load_concurrent_policies(
     files: dict[str, str | Path] | None = None,
     master: pd.DataFrame | None = None,
-    year_rule: str = "approval",
+    year_rule: str = TreatmentConfig.year_rule,
     include_default: bool = True,
 ) -> pd.DataFrame:
     """The declared table of concurrent policies: long, one row per (policy, city).
@@ -216,29 +218,13 @@ def drop_policy_cities(
     return panel[~panel[idname].isin(treated)]
 
 
-def with_policy_controls(
-    panel: pd.DataFrame,
-    years: pd.DataFrame,
-    yname: str = "log_exports",
-    dname: str = "pilot",
-    controls: list[str] | None = None,
-    policies: list[str] | None = None,
-    idname: str = "city_code",
-    tname: str = "year",
-    cluster: str | None = None,
-):
-    """TWFE of ``yname`` on ``dname``, ``controls`` and the post dummies of ``policies`` (default: all)."""
-    cols = _year_columns(years, policies)
-    data = with_policy_dummies(panel, years[cols], idname, tname)
-    posts = [c.removesuffix("_year") + "_post" for c in cols]
-    return twfe(data, yname, [dname, *(controls or []), *posts], idname, tname, cluster)
-
-
 @dataclass
 class ConcurrentResult:
     """Pilot estimates with concurrent policies controlled for or their cities dropped."""
 
-    table: pd.DataFrame  # specification, estimator, TIDY_COLUMNS, n_obs, n_cities, n_treated_cities
+    # specification, estimator, term, estimate, std_error, conf_low, conf_high, p_value, cluster,
+    # n_clusters, n_obs, n_cities, n_treated_cities, skipped (reason or None)
+    table: pd.DataFrame
     policies: list[str]
     overlap: pd.DataFrame  # per policy: cities treated, of which also treated by the main policy
 
@@ -276,80 +262,67 @@ class ConcurrentResult:
         )
 
 
+# headline_att consults the design check of the full panel only to rule the estimator out; the
+# checklist has done that already, so the re-estimations on modified panels pass this stand-in
+_CHECKED = SimpleNamespace(treatments={})
+
+
 def concurrent_policy_check(
     panel: pd.DataFrame,
     years: pd.DataFrame,
-    yname: str = "log_exports",
     dname: str = "pilot",
     gname: str = "pilot_year",
     controls: list[str] | None = None,
     idname: str = "city_code",
     tname: str = "year",
-    cluster: str | None = None,
-    cs: bool = True,
+    alpha: float = 0.05,
 ) -> ConcurrentResult:
-    """Re-estimate the ``dname`` effect with each concurrent policy (and all jointly) (a) as a control,
-    (b) with its cities dropped; plus the baseline. TWFE throughout; with ``cs`` also the Callaway &
-    Sant'Anna (2021) simple ATT (never-treated controls, no covariates) for the baseline and the
-    drop-city samples (a time-varying policy dummy has no place in CS's 2x2 comparisons).
+    """Re-estimate the headline ATT of ``dname`` (:func:`analysis.studies.binary.headline_att`:
+    BJS imputation, ``controls`` in the untreated-outcome model, the larger of the city- and
+    province-clustered SEs, t(G-1) intervals) with each concurrent policy (and all jointly)
+    (a) as a control: its absorbing post dummy joins the covariates of the untreated-outcome model,
+    so its effect is learnt from the policy's cities before they become pilots and from
+    never-pilot cities, and is removed from the imputed counterfactuals;
+    (b) with its cities dropped. Plus the baseline (the headline itself).
 
-    ``years`` comes from :func:`policy_years` (index city_code).
+    ``years`` comes from :func:`policy_years` (index city_code). A re-estimation that cannot run
+    on its panel keeps its row with NaN numbers and the reason in ``skipped``.
     """
-    from analysis.did.callaway_santanna import att_gt
+    from analysis.studies.binary import headline_att
 
     controls = list(controls or [])
     policies = [c.removesuffix("_year").replace("_", " ") for c in years.columns]
-    groups: list[tuple[str, list[str] | None]] = [(p, [c]) for p, c in zip(policies, years.columns)]
+    groups: list[tuple[str, list[str]]] = [(p, [c]) for p, c in zip(policies, years.columns)]
     if len(policies) > 1:
         groups.append(("all policies", list(years.columns)))
     rows = []
 
-    def add(spec: str, estimator: str, est: float, se: float, n_obs: int, data: pd.DataFrame):
-        row = tidy_frame([dname], [est], [se]).iloc[0].to_dict()
-        treated = data.loc[data[gname] > 0, idname].nunique()
+    def add(spec: str, data: pd.DataFrame, covariates: list[str]) -> None:
+        res = headline_att(data, dname, gname, covariates, design=_CHECKED, alpha=alpha)
+        why = res.get("skipped")
         rows.append(
             {
                 "specification": spec,
-                "estimator": estimator,
-                **row,
-                "n_obs": n_obs,
+                "estimator": "BJS",
+                "term": dname,
+                **{k: float(res.get(k, float("nan"))) for k in _NUMBERS},
+                "cluster": res.get("cluster"),
+                "n_clusters": res.get("n_clusters"),
+                "n_obs": res.get("nobs", len(data)),
                 "n_cities": data[idname].nunique(),
-                "n_treated_cities": treated,
+                "n_treated_cities": data.loc[data[gname] > 0, idname].nunique(),
+                "skipped": why,
             }
         )
 
-    def cs_att(data: pd.DataFrame) -> tuple[float, float]:
-        with warnings.catch_warnings():  # CS reports clustering by summed influence functions
-            warnings.simplefilter("ignore")
-            agg = att_gt(
-                data,
-                yname,
-                tname,
-                idname,
-                gname,
-                clustervars=[cluster] if cluster and cluster != idname else None,
-                progress=False,
-            ).aggregate("simple")
-        return agg.overall_att, agg.overall_se
-
-    base = twfe(panel, yname, [dname, *controls], idname, tname, cluster)
-    add("baseline", "TWFE", base.params[dname], base.std_errors[dname], base.nobs, panel)
-    if cs:
-        add("baseline", "CS simple ATT", *cs_att(panel), len(panel), panel)
+    add("baseline", panel, controls)
     for name, cols in groups:
         wide = years[cols]
-        fit = with_policy_controls(
-            panel, wide, yname, dname, controls, None, idname, tname, cluster
-        )
-        add(f"control: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, panel)
-        sub = drop_policy_cities(panel, wide, None, idname)
-        fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
-        add(f"drop: {name}", "TWFE", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
-        if cs:
-            add(f"drop: {name}", "CS simple ATT", *cs_att(sub), len(sub), sub)
-    table = pd.DataFrame(rows)[
-        ["specification", "estimator", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
-    ]
+        data = with_policy_dummies(panel, wide, idname, tname)
+        posts = [c.removesuffix("_year") + "_post" for c in cols]
+        add(f"control: {name}", data, [*controls, *posts])
+        add(f"drop: {name}", drop_policy_cities(panel, wide, None, idname), controls)
+    table = pd.DataFrame(rows)
     main = panel.groupby(idname)[gname].first()
     overlap = pd.DataFrame(
         [
@@ -365,3 +338,6 @@ def concurrent_policy_check(
         ]
     )
     return ConcurrentResult(table=table, policies=policies, overlap=overlap)
+
+
+_NUMBERS = ("estimate", "std_error", "conf_low", "conf_high", "p_value")

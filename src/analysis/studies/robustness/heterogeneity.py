@@ -1,34 +1,54 @@
-"""Effect heterogeneity of a staggered binary treatment across city groups.
+"""Effect heterogeneity of a staggered binary treatment across city groups, on the headline
+estimator, with a test that separates effect modification from timing composition.
 
 Dimensions (any subset): ``region`` (east / central / west / northeast), ``coastal`` (coastal vs
 inland), ``batch`` (designation batch of the treated cities) and ``size`` (terciles of baseline
 exports, i.e. exports in the first panel year, so the grouping is not affected by the treatment).
 
-Two estimates per group, both TWFE with city and year effects (the numbers of
-:func:`analysis.did.twfe.twfe`, computed by its FWL twin ``_twfe_fast``):
+Estimator: the study's headline, the Borusyak-Jaravel-Spiess (2024) imputation estimator with the
+other treatments and the controls in the untreated-outcome model and the leave-out conservative
+variance (:func:`analysis.studies.binary.headline_att`). One untreated-outcome model imputes
+``tau_it`` for every treated city-year; a group's ATT is the mean of ``tau_it`` over the group's
+treated city-years, i.e. its cohort x event-time cells ATT_k(g, e) averaged with the group's own
+weights (:mod:`analysis.did.subgroup`).
 
-* **interaction**: one regression on the full panel with ``D x 1{group = k}`` for every group ``k``
-  (no omitted group, so each coefficient is that group's effect) sharing the year effects and the
-  control coefficients; a Wald test of equal effects across groups is reported per dimension;
-* **split sample**: a separate regression per group (its own year effects). For ``batch`` the
-  sample is the batch's cities plus the never-treated cities (a clean comparison, as in stacked
-  designs, Cengiz et al. 2019 QJE 134(3)); for the other dimensions it is all cities of the group.
+Why a second number per group. Group ATTs differ for two reasons: the group modifies the effect
+(same cohort and event time, different effect), or the group was treated at other times and the
+effect varies with the cohort and the years since designation (timing composition; e.g. coastal
+cities were designated earlier and have more late event times). The interacted TWFE this module
+used to report mixed both, plus TWFE's own timing bias. Here each group's cell effects are also
+averaged with COMMON weights over the cells every group of the dimension has
+(``estimate_common_weights``); the test of equal common-weight effects (``modification_*``) is a
+test of effect modification, the raw test (``raw_*``) of any difference. The gap between the two
+differences is composition (``contrasts``: each group against the rest).
 
-Under heterogeneous effects over time the static TWFE coefficient is a weighted average with
-possibly negative weights (Goodman-Bacon 2021; de Chaisemartin & D'Haultfoeuille 2020 AER 110(9)),
-so group differences partly reflect different timing mixes; read them alongside the event studies.
+Cells are cohort x event time (which also fixes calendar time), except for ``batch``: batches are
+designation cohorts (batches 6 and 7 share a coded year), so no two batches share a cohort and the
+cells are event times; the common-weight test then asks whether batches differ at EQUAL time since
+designation, which is the testable part of "effects differ by batch" (a batch's characteristics
+and its calendar time of designation cannot be told apart).
+
+Inference: BJS conservative variance of each linear estimand, clustered by ``cluster``, joint over
+all estimands of a dimension; critical values and p-values from t(G-1) and F(q, G-1) (few
+clusters; :mod:`analysis.did.inference`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from analysis.did.results import TIDY_COLUMNS, tidy_frame
-from analysis.did.twfe import twfe_fwl as twfe  # = analysis.did.twfe.twfe, by the FWL kernel
+from analysis.did.inference import critical_value, t_p_value
+from analysis.did.subgroup import (
+    common_weights,
+    group_weights,
+    imputation_fit,
+    wald_equal,
+)
+from analysis.errors import InputError
+from analysis.pvalues import format_p
 
 __all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity"]
 
@@ -70,43 +90,126 @@ def city_groups(
     return out
 
 
+# dimensions whose groups are designation cohorts: compared at common event times
+EVENT_TIME_DIMENSIONS = ("batch",)
+CELL_NAMES = {("cohort", "horizon"): "cohort x event time", ("horizon",): "event time"}
+TABLE_COLUMNS = [
+    "dimension",
+    "group",
+    "method",
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "conf_low",
+    "conf_high",
+    "n_cities",
+    "n_obs",
+    "estimate_common_weights",
+    "std_error_common_weights",
+    "conf_low_common_weights",
+    "conf_high_common_weights",
+    "common_share",
+]
+# raw_*: equal group ATTs (own weights); modification_*: equal common-weight ATTs; *_stat is
+# F = Wald / df with p from F(df, df_resid = G - 1). composition_share = 1 - modification_range /
+# raw_range (ranges of the group estimates): about 1 when the raw spread is all composition; it is
+# unstable (even negative) when the raw spread is itself small, so read it only beside raw_p.
+TEST_COLUMNS = [
+    "dimension",
+    "cells",
+    "n_groups",
+    "n_common_cells",
+    "common_share",
+    "raw_stat",
+    "raw_df",
+    "raw_p",
+    "modification_stat",
+    "modification_df",
+    "modification_p",
+    "df_resid",
+    "raw_range",
+    "modification_range",
+    "composition_share",
+]
+CONTRAST_COLUMNS = [
+    "dimension",
+    "group",
+    "reference",
+    "raw_diff",
+    "raw_se",
+    "raw_p",
+    "modification_diff",
+    "modification_se",
+    "modification_p",
+    "composition_diff",
+    "common_share",
+]
+
+
 @dataclass
 class HeterogeneityResult:
-    """Group effects (tidy ``table``) and per-dimension equality tests (``tests``)."""
+    """Group ATTs (``table``), per-dimension tests (``tests``), group-vs-rest decompositions
+    (``contrasts``), the pooled ATT (``pooled``) and one plain sentence per dimension."""
 
-    table: pd.DataFrame  # dimension, group, method, TIDY_COLUMNS, n_obs, n_cities, n_treated_cities
-    tests: pd.DataFrame  # dimension, wald, df, p_value (interaction model: equal effects)
-    pooled: pd.Series  # the pooled TWFE row
+    table: pd.DataFrame  # TABLE_COLUMNS
+    tests: pd.DataFrame  # TEST_COLUMNS
+    contrasts: pd.DataFrame  # CONTRAST_COLUMNS
+    pooled: pd.Series  # the overall imputation ATT (estimate, std_error, ..., n_obs, n_clusters)
+    sentences: list[str] = field(default_factory=list)
+    alpha: float = 0.05
 
     def tidy(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def results(self) -> dict:
+        """JSON-ready record (frames are cleaned by :func:`analysis.results_io._clean`)."""
+        return {
+            "estimator": "bjs",
+            "pooled_estimate": float(self.pooled["estimate"]),
+            "pooled": {k: _plain(v) for k, v in self.pooled.items()},
+            "table": self.table,
+            "tests": self.tests,
+            "contrasts": self.contrasts,
+            "sentences": list(self.sentences),
+        }
 
     def summary(self) -> str:
         cols = [
             "dimension",
             "group",
-            "method",
             "estimate",
             "std_error",
-            "conf_low",
-            "conf_high",
-            "n_treated_cities",
+            "estimate_common_weights",
+            "std_error_common_weights",
+            "n_cities",
         ]
+        fmt = lambda v: f"{v:.4f}"
         return (
-            f"Heterogeneity of the effect (pooled TWFE {self.pooled['estimate']:.4f}, "
+            f"Heterogeneity of the imputation ATT (pooled {self.pooled['estimate']:.4f}, "
             f"SE {self.pooled['std_error']:.4f})\n"
-            + self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
-            + "\nEqual-effects Wald tests (interaction model)\n"
-            + self.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+            + self.table[cols].to_string(index=False, float_format=fmt)
+            + "\nEqual effects: raw (any difference) and common weights (effect modification)\n"
+            + self.tests.to_string(index=False, float_format=fmt)
+            + "\n"
+            + "\n".join(self.sentences)
         )
 
     def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, ax=None):
-        from analysis.figures.robustness import heterogeneity_axes
+    def plot(self, lang: str = "en"):
+        from analysis.figures.heterogeneity import plot_heterogeneity
 
-        return heterogeneity_axes(self.table, pooled=float(self.pooled["estimate"]), ax=ax)
+        return plot_heterogeneity(self.table, pooled=float(self.pooled["estimate"]), lang=lang)
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
 
 
 def _ordered(values) -> list:
@@ -115,17 +218,40 @@ def _ordered(values) -> list:
     return sorted(values, key=lambda v: (rank.get(v, len(rank)), str(v)))
 
 
-def _wald_equal(fit, names: list[str]) -> tuple[float, int, float]:
-    """Wald test of H0: all coefficients in ``names`` are equal (chi-squared, df = k - 1)."""
-    k = len(names)
-    if k < 2:
-        return np.nan, 0, np.nan
-    b = fit.params[names].to_numpy()
-    v = fit.cov.loc[names, names].to_numpy()
-    R = np.eye(k)[1:] - np.eye(k)[0]
-    rb = R @ b
-    w = float(rb @ np.linalg.solve(R @ v @ R.T, rb))
-    return w, k - 1, float(stats.chi2.sf(w, k - 1))
+def _row(est, se, crit, n_clusters):
+    """estimate, std_error, statistic, p_value (t(G-1)), conf_low, conf_high."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se if se > 0 else np.nan
+    p = t_p_value(t, n_clusters) if np.isfinite(t) else np.nan
+    return float(est), float(se), float(t), p, float(est - crit * se), float(est + crit * se)
+
+
+def _sentence(test: dict, alpha: float) -> str:
+    dim, cells = test["dimension"], test["cells"]
+    if not np.isfinite(test["raw_p"]):
+        return f"{dim}: fewer than two groups with treated cities; no comparison."
+    raw, mod = format_p(test["raw_p"], space=" "), format_p(test["modification_p"], space=" ")
+    common = f"at common {cells} weights"
+    if not np.isfinite(test["modification_p"]):
+        return (
+            f"{dim}: group ATTs {raw}; the groups share no {cells} cell, so composition and "
+            "modification cannot be separated."
+        )
+    if test["modification_p"] < alpha:
+        what = "the effect differs between groups at equal " + (
+            "time since designation (batches are cohorts: batch and designation date cannot be "
+            "told apart)"
+            if cells == "event time"
+            else "cohort and event time"
+        )
+        return f"{dim}: group ATTs differ ({raw}) and also {common} ({mod}): {what}."
+    if test["raw_p"] < alpha:
+        return (
+            f"{dim}: group ATTs differ ({raw}) but not {common} ({mod}): the difference is "
+            "timing composition (other designation years and event times), not effect "
+            "modification."
+        )
+    return f"{dim}: no evidence that the effect differs between groups ({raw}; {common}: {mod})."
 
 
 def heterogeneity(
@@ -138,87 +264,174 @@ def heterogeneity(
     idname: str = "city_code",
     tname: str = "year",
     cluster: str | None = None,
-    methods=("interaction", "split"),
     size_bins: int = 3,
     min_treated: int = 1,
     groups: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+    event_time_dimensions=EVENT_TIME_DIMENSIONS,
 ) -> HeterogeneityResult:
-    """Interaction and split-sample TWFE effects of ``dname`` by group on each dimension.
+    """Group ATTs of the imputation estimator on each dimension, raw and at common cell weights,
+    with the equal-effects tests (raw: any difference; common weights: effect modification).
 
+    ``controls``: covariates of the untreated-outcome model (the headline's: the other treatments
+    and the usable controls; ``dname`` itself is dropped from them, its timing is ``gname``).
     ``groups``: a per-city table of group labels (default :func:`city_groups`); any extra column
     in it can be used as a dimension. Groups with fewer than ``min_treated`` treated cities are
-    skipped (no identifying variation).
+    left out. ``event_time_dimensions``: dimensions compared over common event times only.
     """
-    controls = list(controls or [])
+    controls = [c for c in (controls or []) if c != dname]
     dimensions = list(dimensions)
+    missing = [c for c in (yname, gname, idname, tname, *controls) if c not in panel.columns]
+    if missing:
+        raise InputError("panel", f"heterogeneity: columns missing from the panel: {missing}")
     if groups is None:
         groups = city_groups(panel, dimensions, idname, tname, gname, size_bins=size_bins)
-    pooled_fit = twfe(panel, yname, [dname, *controls], idname, tname, cluster)
-    pooled = pooled_fit.tidy().set_index("term").loc[dname]
-    treated_city = panel.groupby(idname)[gname].first() > 0
-    rows, tests = [], []
+    unknown = [d for d in dimensions if d not in groups.columns]
+    if unknown:
+        raise InputError("groups", f"heterogeneity: no group labels for dimensions {unknown}")
+    carried = {dim: f"_group_{i}" for i, dim in enumerate(dimensions)}
+    data = panel.assign(**{col: panel[idname].map(groups[dim]) for dim, col in carried.items()})
+    fit = imputation_fit(
+        data, yname, tname, idname, gname, controls, cluster, carry=list(carried.values())
+    )
+    treated, n_cl = fit.treated, fit.n_clusters
+    crit = critical_value(alpha, n_cl)
 
-    def add(dim, group, method, est, se, n_obs, data):
-        row = tidy_frame([f"{dname} x {dim}={group}"], [est], [se]).iloc[0].to_dict()
-        rows.append(
+    n1 = len(treated)
+    pooled_fit = fit.linear(np.full((n1, 1), 1.0 / n1))  # = the imputation module's ATT
+    est, se, t, p, lo, hi = _row(pooled_fit.estimates[0], pooled_fit.std_errors[0], crit, n_cl)
+    pooled = pd.Series(
+        {
+            "term": "ATT",
+            "estimate": est,
+            "std_error": se,
+            "statistic": t,
+            "p_value": p,
+            "conf_low": lo,
+            "conf_high": hi,
+            "n_obs": n1,
+            "n_cities": int(treated["unit"].nunique()),
+            "n_clusters": n_cl,
+        }
+    )
+
+    rows, tests, contrasts = [], [], []
+    for dim in dimensions:
+        col = carried[dim]
+        labels = treated[col]
+        n_cities = treated.groupby(col)["unit"].nunique()
+        levels = [g for g in _ordered(n_cities.index) if n_cities[g] >= min_treated]
+        cells = ("horizon",) if dim in event_time_dimensions else ("cohort", "horizon")
+        # auxiliary model of the variance: the group's own cohort x event-time cell, then the
+        # same cell in the other groups (see analysis.did.subgroup)
+        tau_bar = fit.tau_bar([["cohort", "horizon", col], ["cohort", "horizon"], ["horizon"], []])
+        blocks = {"raw": group_weights(labels, levels)}
+        common_mask = np.zeros(n1, bool)
+        if len(levels) >= 2:
+            blocks["common"], common_mask = common_weights(treated, labels, levels, cells)
+            for k in levels if len(levels) > 2 else levels[:1]:
+                ab = pd.Series(
+                    np.where(labels == k, "A", np.where(labels.isin(levels), "B", None)),
+                    index=labels.index,
+                )
+                blocks[f"raw|{k}"] = group_weights(ab, ["A", "B"])
+                blocks[f"common|{k}"], _ = common_weights(treated, ab, ["A", "B"], cells)
+        W = pd.concat([b.add_prefix(f"{name}::") for name, b in blocks.items()], axis=1)
+        lin = fit.linear(W, tau_bar)
+        b = pd.Series(lin.estimates, index=W.columns)
+        V = pd.DataFrame(lin.vcov, index=W.columns, columns=W.columns)
+
+        def block(name, keys, b=b, V=V):
+            names = [f"{name}::{k}" for k in keys]
+            return b[names].to_numpy(), V.loc[names, names].to_numpy()
+
+        has_common = "common" in blocks and common_mask.any()
+        for k in levels:
+            m = (labels == k).to_numpy()
+            r = _row(b[f"raw::{k}"], np.sqrt(V.loc[f"raw::{k}", f"raw::{k}"]), crit, n_cl)
+            if has_common:
+                c_est = b[f"common::{k}"]
+                c_se = np.sqrt(V.loc[f"common::{k}", f"common::{k}"])
+                c_lo, c_hi = c_est - crit * c_se, c_est + crit * c_se
+            else:
+                c_est = c_se = c_lo = c_hi = np.nan
+            rows.append(
+                dict(
+                    zip(TABLE_COLUMNS, (dim, k, "bjs", *r)),
+                    n_cities=int(n_cities[k]),
+                    n_obs=int(m.sum()),
+                    estimate_common_weights=float(c_est),
+                    std_error_common_weights=float(c_se),
+                    conf_low_common_weights=float(c_lo),
+                    conf_high_common_weights=float(c_hi),
+                    common_share=float(common_mask[m].mean()) if has_common else np.nan,
+                )
+            )
+        raw_b, raw_v = block("raw", levels)
+        raw_f, raw_q, raw_p = wald_equal(raw_b, raw_v, n_cl)
+        if has_common:
+            mod_b, mod_v = block("common", levels)
+            mod_f, mod_q, mod_p = wald_equal(mod_b, mod_v, n_cl)
+            mod_range = float(np.ptp(mod_b))
+        else:
+            mod_f, mod_q, mod_p, mod_range = np.nan, 0, np.nan, np.nan
+        raw_range = float(np.ptp(raw_b)) if len(raw_b) else np.nan
+        key = pd.MultiIndex.from_frame(treated.loc[common_mask, list(cells)])
+        tests.append(
             {
                 "dimension": dim,
-                "group": group,
-                "method": method,
-                **row,
-                "n_obs": n_obs,
-                "n_cities": data[idname].nunique(),
-                "n_treated_cities": data.loc[data[gname] > 0, idname].nunique(),
+                "cells": CELL_NAMES[cells],
+                "n_groups": len(levels),
+                "n_common_cells": int(key.nunique()),
+                "common_share": float(common_mask[labels.isin(levels).to_numpy()].mean())
+                if len(levels)
+                else np.nan,
+                "raw_stat": raw_f,
+                "raw_df": raw_q,
+                "raw_p": raw_p,
+                "modification_stat": mod_f,
+                "modification_df": mod_q,
+                "modification_p": mod_p,
+                "df_resid": n_cl - 1,
+                "raw_range": raw_range,
+                "modification_range": mod_range,
+                "composition_share": 1.0 - mod_range / raw_range
+                if raw_range and np.isfinite(mod_range)
+                else np.nan,
             }
         )
-
-    for dim in dimensions:
-        label = panel[idname].map(groups[dim])
-        n_treated = groups.loc[
-            treated_city.reindex(groups.index).fillna(False).to_numpy(bool), dim
-        ].value_counts()
-        levels = [
-            g for g in _ordered(label.dropna().unique()) if n_treated.get(g, 0) >= min_treated
-        ]
-        if "interaction" in methods and levels:
-            d = panel[dname].to_numpy(float)
-            names = [f"_het_{i}" for i in range(len(levels))]
-            data = panel.assign(**{n: d * (label == g).to_numpy() for n, g in zip(names, levels)})
-            fit = twfe(data, yname, [*names, *controls], idname, tname, cluster)
-            # a group whose interaction is absorbed by the fixed effects (e.g. all its treated
-            # cities switch in the same year as the year effects allow) has no estimate
-            kept = [(n, g) for n, g in zip(names, levels) if n in fit.params.index]
-            names = [n for n, _ in kept]
-            for n, g in kept:
-                add(
-                    dim,
-                    g,
-                    "interaction",
-                    fit.params[n],
-                    fit.std_errors[n],
-                    fit.nobs,
-                    panel[(label == g).to_numpy()],
-                )
-            if len(names) >= 2:
-                w, df, p = _wald_equal(fit, names)
-                tests.append({"dimension": dim, "wald": w, "df": df, "p_value": p})
-        if "split" in methods:
-            for g in levels:
-                keep = (
-                    (label == g) | (label.isna() & (panel[gname] == 0))
-                    if dim == "batch"
-                    else label == g
-                )
-                sub = panel[keep.to_numpy()]
-                fit = twfe(sub, yname, [dname, *controls], idname, tname, cluster)
-                if dname in fit.params.index:  # absorbed in this subsample: no estimate
-                    add(dim, g, "split", fit.params[dname], fit.std_errors[dname], fit.nobs, sub)
-    table = pd.DataFrame(rows)
-    table = table[
-        ["dimension", "group", "method", *TIDY_COLUMNS, "n_obs", "n_cities", "n_treated_cities"]
-    ]
+        for k in levels if len(levels) > 2 else levels[:1] if len(levels) == 2 else []:
+            ref = "rest" if len(levels) > 2 else levels[1]
+            rd, rv = block(f"raw|{k}", ["A", "B"])
+            md, mv = block(f"common|{k}", ["A", "B"])
+            diff = np.array([1.0, -1.0])
+            raw_d, raw_se = float(diff @ rd), float(np.sqrt(diff @ rv @ diff))
+            in_ab = blocks[f"common|{k}"].to_numpy().sum(axis=1) > 0
+            if in_ab.any():
+                mod_d, mod_se = float(diff @ md), float(np.sqrt(diff @ mv @ diff))
+            else:
+                mod_d = mod_se = np.nan
+            contrasts.append(
+                {
+                    "dimension": dim,
+                    "group": k,
+                    "reference": ref,
+                    "raw_diff": raw_d,
+                    "raw_se": raw_se,
+                    "raw_p": t_p_value(raw_d / raw_se, n_cl) if raw_se > 0 else np.nan,
+                    "modification_diff": mod_d,
+                    "modification_se": mod_se,
+                    "modification_p": t_p_value(mod_d / mod_se, n_cl) if mod_se > 0 else np.nan,
+                    "composition_diff": raw_d - mod_d,
+                    "common_share": float(in_ab.sum() / labels.isin(levels).sum()),
+                }
+            )
+    tests = pd.DataFrame(tests, columns=TEST_COLUMNS)
     return HeterogeneityResult(
-        table=table,
-        tests=pd.DataFrame(tests, columns=["dimension", "wald", "df", "p_value"]),
+        table=pd.DataFrame(rows, columns=TABLE_COLUMNS),
+        tests=tests,
+        contrasts=pd.DataFrame(contrasts, columns=CONTRAST_COLUMNS),
         pooled=pooled,
+        sentences=[_sentence(t, alpha) for t in tests.to_dict("records")],
+        alpha=alpha,
     )
