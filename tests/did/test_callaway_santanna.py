@@ -314,3 +314,18 @@ def test_unbalanced_panel_drops_a_cohort_whose_units_are_all_dropped(load_valida
         ref = att_gt(balanced, "lemp", "year", "countyreal", "first.treat")
     assert np.allclose(fit.att, ref.att, atol=1e-12)
     assert np.isfinite(fit.aggregate("simple").overall_att)
+
+
+def test_adjusted_drops_a_covariate_the_fixed_effects_absorb(mpdta):
+    """A covariate constant within units on the untreated rows (here: the county's log
+    population, time-invariant in mpdta) has no first-stage coefficient: it is left out of the
+    adjustment, and the result equals the run without it."""
+    data = mpdta.assign(x=np.sin(np.arange(len(mpdta))))
+    with_absorbed = cs.att_gt_adjusted(
+        data, "lemp", "year", "countyreal", "first.treat", ["x", "lpop"]
+    )
+    without = cs.att_gt_adjusted(data, "lemp", "year", "countyreal", "first.treat", ["x"])
+    assert list(with_absorbed.coef.index) == ["x"]
+    a, b = with_absorbed.aggregate("simple"), without.aggregate("simple")
+    assert a.overall_att == pytest.approx(b.overall_att, rel=1e-12)
+    assert a.overall_se == pytest.approx(b.overall_se, rel=1e-12)

@@ -66,3 +66,18 @@ def test_zh_appendix_translates_every_file_of_sources_md(tmp_path):
         for b in english
         if b["kind"] == "heading"
     )
+
+
+def test_a_skipped_check_reads_n_a(report_inputs):
+    """A robustness check skipped on the panel ({"skipped": reason}, e.g. Bacon on an unbalanced
+    panel) has no numbers: its placeholders read n/a instead of failing."""
+    from analysis.report.inputs import load_results
+    from analysis.report.number_format import Formatter
+    from analysis.report.paper import text, values
+
+    results = load_results(report_inputs)
+    for check in ("bacon", "dr", "honestdid", "spec_curve", "placebo", "wild_bootstrap"):
+        results["robustness"][check] = {"skipped": "not on this panel"}
+    t = text("en")
+    v = values(results, Formatter(t), t, None)
+    assert v["bacon_twfe_nc"] == v["dr_est"] == v["spec_median"] == t["na"]

@@ -906,6 +906,9 @@ def att_gt_adjusted(
         vcov={"CRV1": idname},
         fixef_rm="none",  # keep singleton units: their scores are zero, and rows must align with d0
     )
+    # a covariate the fixed effects absorb on the untreated rows (e.g. a treatment that never
+    # varies there) is dropped by feols: it has no coefficient and is left out of the adjustment
+    covariates = [c for c in covariates if c in fit.coef().index]
     b = fit.coef()[covariates]
     # first-stage influence function per unit: b_hat - b = sum_units psi_unit
     codes, uniq = pd.factorize(d0[idname].to_numpy())

@@ -81,11 +81,8 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         if cov_skip
         else t["abstract_coverage"].format(cov_est=cov_est, cov_se=cov_se)
     )
-    rob = (
-        {k: _ran(v) if isinstance(v, dict) else v for k, v in rob.items()}
-        if not skipped(rob)
-        else {}
-    )
+    # a check skipped on this panel has no numbers ({}: its placeholders read n/a)
+    rob = {k: {} if skipped(v) else v for k, v in rob.items()} if not skipped(rob) else {}
     rob = {**rob, **{k: rob.get(k) or {} for k in CHECKS + ("baseline", "truth")}}
     p_of = lambda test: fmt.p((test or {}).get("p_value"))
     ph, rh = pilot["headline"], rail["headline"]
