@@ -75,11 +75,11 @@ def overall_effects(study: dict) -> list[dict]:
     same numbers as <treatment>_overall.csv). Estimators skipped on this panel have no row
     (:func:`skipped_estimators` gives the reasons).
 
-    Truth: the effect the covariate-adjusted estimators target (``headline.truth``: with GDP per
+    Truth: the effect the covariate-adjusted estimators target (``true_att_target``: with GDP per
     capita among the controls, the direct effect when GDP responds to exports), else the ATT."""
     cols = ("estimate", "std_error", "conf_low", "conf_high")
     head = study.get("headline") or {}
-    truth = head.get("truth", study.get("true_att_overall"))
+    truth = study.get("true_att_target", study.get("true_att_overall"))
     rows = []
     if head and not skipped(head):
         rows.append({"id": "headline", **{k: head[k] for k in cols}})

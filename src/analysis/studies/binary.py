@@ -161,6 +161,13 @@ def target_truth(truth: dict, key: str, covariates: list[str]) -> tuple[float | 
     return total, "total"
 
 
+def direct_share(truth: dict, key: str, covariates: list[str]) -> float:
+    """The factor from the truth's total effects (ATT(g,t), by event time) to the ones an
+    estimator with ``covariates`` targets (:func:`target_truth`): direct / total, else 1."""
+    value, target = target_truth(truth, key, covariates)
+    return 1.0 if target == "total" else value / truth[key]["att_overall"]
+
+
 def truth_by_event_time(
     truth: dict, key: str, window: tuple[int, int], scale: float = 1.0
 ) -> pd.Series | None:
@@ -169,7 +176,7 @@ def truth_by_event_time(
     city-years observed at exactly that event time, the quantity every event-study estimator
     here estimates at ``e`` (CS and SA weight cohorts by their size at ``e``, BJS averages the
     treated city-years at horizon ``e``). NaN where no treated city-year is observed. ``scale``:
-    direct / total effect for estimators that target the direct effect (:func:`target_truth`)."""
+    direct / total effect for estimators that target the direct effect (:func:`direct_share`)."""
     if key not in truth:
         return None
     post = {int(k): scale * float(v) for k, v in truth[key]["att_by_event_time"].items()}
@@ -548,8 +555,9 @@ def binary_study(
     }
     single, why_twfe = attempt(estimate, "twfe", panel, treatment=treatment, **spec)
     es, why_es = attempt(estimate, "event_study", panel, window=window, **spec)
-    scale = 1.0 if target == "total" else true_att / total_att
-    true_es = truth_by_event_time(truth, treatment, window, scale)
+    true_es = truth_by_event_time(
+        truth, treatment, window, direct_share(truth, treatment, covariates)
+    )
     if es is not None:
         es_tidy = es.fit.tidy()  # with the reference period
         pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"} (the report reads it)

@@ -64,6 +64,7 @@ from analysis.results_io import _clean
 from analysis.studies.binary import (
     attempt,
     controls_record,
+    direct_share,
     headline_att,
     is_skipped,
     skipped,
@@ -300,11 +301,8 @@ def doubly_robust_att(
     sizes = cohort[cohort.isin(kept) & cohort.index.isin(keep_units)].value_counts()
     gt = fit.gt if time_varying else fit
     target = _truth_for_cohorts(truth, treatment, sizes)
-    t_all = (truth or {}).get(treatment) or {}
-    if target is not None and time_varying and t_all.get("att_overall_direct") is not None:
-        # a model with GDP per capita (a mediator when GDP responds to exports) targets the
-        # direct effect: the truth's ATTs are total effects, direct = total / the GDP channel
-        target *= t_all["att_overall_direct"] / t_all["att_overall"]
+    if target is not None:  # the cells are total effects; a model with GDP targets the direct one
+        target *= direct_share(truth, treatment, list(time_varying))
     res = {
         **_row(att, se, att - crit * se, att + crit * se, t_p_value(att / se, n_cl)),
         "se_city": fits[idname][1],
