@@ -104,10 +104,6 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     ri = rail.get("randomization") or {}
     diag = (rail.get("cluster_diagnostic") or {}).get("province") or {}
     bacon = rob["bacon"]
-    bacon_ref = res["bacon_truth"] if bacon.get("truth") is not None else res["bacon_headline"]
-    bacon_gap = bacon.get("gap_to_truth") if bacon.get("truth") is not None else None
-    if bacon_gap is None:
-        bacon_gap = bacon.get("gap_to_headline")
     spec = rob["spec_curve"]
     placebo = rob["placebo"]
     within = res["within"].get(placebo.get("within") or "none", res["within"]["none"])
@@ -183,8 +179,7 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "bacon_twfe_c": num(bacon.get("twfe_with_controls")),
         "bacon_forbidden_w": num(bacon.get("forbidden_weight")),
         "bacon_forbidden_contrib": num(bacon.get("forbidden_contribution")),
-        "bacon_gap": num(bacon_gap),
-        "bacon_ref_word": bacon_ref,
+        "bacon_gap": num(bacon.get("gap_to_truth")),
         "sim_reps": head_sim.get("n_reps", t["na"]),
         "sim_head_bias": num(head_sim.get("bias")),
         "sim_head_bias_se": num(head_sim.get("bias_mc_se")),
@@ -823,7 +818,10 @@ def build_document(
         if rob.get("honestdid") and not skipped(rob["honestdid"]):
             robustness_blocks.append(para(inline(res["honestdid"])))
     simulation_blocks = (
-        [] if skipped(rob) or skipped(rob.get("bacon")) else [para(inline(res["bacon"]))]
+        []
+        if skipped(rob) or skipped(rob.get("bacon"))
+        # the gap to the truth needs a truth (synthetic data); a user's file gets the contribution
+        else [para(inline(res["bacon" if rob["bacon"].get("truth") is not None else "bacon_file"]))]
     )
     if results["sim"].get("heterogeneous", {}).get("headline"):
         simulation_blocks += [para(inline(res["simulation"])), simulation_table()]
