@@ -194,6 +194,37 @@ def test_clean_git_and_lock_after_a_run(project):
     assert (dest / "output/notebooks/pilot_zones.html").exists()
 
 
+def other_cpu_dispatch() -> str:
+    """``NPY_DISABLE_CPU_FEATURES`` for every SIMD extension NumPy dispatches to on this CPU
+    (beyond its compiled baseline): a run under it takes the code paths of an older processor."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return " ".join(f for f in __cpu_dispatch__ if __cpu_features__.get(f))
+
+
+def test_another_cpu_dispatch_writes_the_same_lock(project):
+    """Issue 16: a forced rerun of every stage as another CPU would run it -- NumPy's dispatched
+    SIMD extensions off (on an AVX-512 machine: AVX2 and AVX-512 kernels replaced by SSE ones) and
+    two BLAS threads instead of one -- writes the same dvc.lock and the same bytes in every
+    product (git stays clean; OPENBLAS_CORETYPE is left as the machine sets it)."""
+    dest, env, _ = project
+    features = other_cpu_dispatch()
+    if not features:
+        pytest.skip("this CPU has no SIMD extension beyond NumPy's baseline to turn off")
+    other = {**env, "NPY_DISABLE_CPU_FEATURES": features, "OPENBLAS_NUM_THREADS": "2"}
+    check = subprocess.run(
+        [sys.executable, "-c", "import numpy; print(numpy._core._multiarray_umath.__cpu_features__['AVX2'])"],
+        env=other, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "AVX2" not in features or check.stdout.strip() == "False", check.stdout
+    log = _dvc(dest, other, "repro", "-f")
+    assert "Running stage 'pilot_zones'" in log and "Running stage 'robustness'" in log
+    status = _git_status(dest, env)
+    assert status == "", f"another CPU dispatch changed the products:\n{status}\n" + _run(
+        ["git", "diff", "--stat"], dest, env
+    )
+
+
 def test_experiment_runs_one_notebook_and_shows_its_metrics(project):
     """The README's experiment command: only that notebook and the report rerun, params.yaml keeps
     its comments and layout, and `dvc exp show` has the headline metrics of the last commit and

@@ -96,9 +96,15 @@ def notebook_cmd(
     """Execute one notebook with papermill (parameters from params.yaml) and export it to HTML.
 
     Bad input found inside the notebook (an ``InputError``, e.g. a bad roster row) ends the command
-    with its one-line error and a pointer to the executed notebook; any other exception is a bug and
-    keeps its traceback."""
-    from analysis.studies.runner import NOTEBOOKS, NotebookInputError, run_notebook
+    with its one-line error and a pointer to the executed notebook; any other exception ends it
+    with one line naming the stage, the exception and the module that raised it, and a pointer to
+    the executed notebook, which keeps the traceback."""
+    from analysis.studies.runner import (
+        NOTEBOOKS,
+        NotebookFailure,
+        NotebookInputError,
+        run_notebook,
+    )
 
     if name not in NOTEBOOKS:
         _fail(
@@ -113,6 +119,14 @@ def notebook_cmd(
         typer.echo(exc.message, err=True)
         typer.echo(f"see the executed notebook: {exc.executed}", err=True)
         sys.stderr.write(exc.kernel_log)
+        raise typer.Exit(code=1) from None
+    except NotebookFailure as exc:
+        typer.echo(exc.message, err=True)
+        typer.echo(
+            f"see the executed notebook for the traceback: {exc.executed} "
+            "(a bug or an input the design check missed: please report it with that file)",
+            err=True,
+        )
         raise typer.Exit(code=1) from None
 
 

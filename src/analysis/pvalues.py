@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, Decimal
 
-from analysis.results_io import DIGITS
+from analysis.results_io import DIGITS, SIGNIFICANT
 
 ANALYTIC_FLOOR = 1e-4
 # "p = 0.061" is one expression: no-break spaces keep a line break out of it (HTML and Typst alike)
 NBSP = "\u00a0"
-# The results files round floats to DIGITS decimals (1/1001 is stored as 0.000999001): a p-value
-# equals the floor 1/(B+1) up to that rounding.
+# The results files round floats to SIGNIFICANT significant digits (1/1000 is stored as
+# 0.000999001): a p-value equals the floor 1/(B+1) up to that rounding.
 _ABS_TOL = 10.0**-DIGITS
+_REL_TOL = 10.0 ** (1 - SIGNIFICANT)
 
 
 def _digits(value: float, significant: int) -> str:
@@ -58,7 +59,7 @@ def resampling_floor(draws: int) -> float:
 
 
 def _equal(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=_ABS_TOL)
+    return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_ABS_TOL)
 
 
 def at_floor(p: float, draws: int) -> bool:

@@ -78,3 +78,33 @@ def test_bad_input():
         cluster_diagnostic(panel, "city", "g", idname="city")
     nan = units.assign(g=units["g"].where(units["g"] > 0))  # NaN = never treated
     assert cluster_diagnostic(nan, "city", "g").n_control_clusters == 15
+
+
+def test_wald_statistic_equals_the_usual_one_at_full_rank():
+    from analysis.did.inference import wald_statistic
+
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(6, 4))
+    V = A.T @ A
+    b = rng.normal(size=4)
+    w, df = wald_statistic(b, V)
+    assert df == 4 and abs(w - b @ np.linalg.solve(V, b)) < 1e-10 * w
+
+
+def test_wald_statistic_on_a_singular_covariance_is_stable():
+    """More restrictions than clusters: V has rank G - 1. The statistic uses the generalised
+    inverse on V's range with df = rank, and last-bit noise (another CPU) does not move it, where
+    ``solve`` returned rounding noise (issue 16)."""
+    from analysis.did.inference import wald_statistic
+
+    rng = np.random.default_rng(2)
+    scores = rng.normal(size=(3, 5))  # 3 clusters, 5 coefficients: rank 3
+    V = scores.T @ scores
+    b = scores.T @ rng.normal(size=3)  # in the range of V
+    w, df = wald_statistic(b, V)
+    noisy = V * (1 + 1e-14 * rng.normal(size=V.shape))
+    w2, df2 = wald_statistic(b, (noisy + noisy.T) / 2)
+    assert df == df2 == 3
+    assert abs(w - w2) < 1e-8 * w
+    expected = b @ np.linalg.pinv(V) @ b
+    assert abs(w - expected) < 1e-8 * expected

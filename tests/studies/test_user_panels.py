@@ -71,6 +71,10 @@ class Case:
     transform: str | None = None  # unbalanced | old_names | three_cities | all_treated
     fatal: str | None = None  # expected one-line error (regex)
     extra_skips: set[str] = field(default_factory=set)  # design skips beyond the controls'
+    # blank cells, as real yearbooks have: {column key of HEADERS or "exports": number of blank
+    # city-years}; "gap": that many cities miss one year in the middle of their series (every
+    # column blank but city and year)
+    blanks: dict[str, int] = field(default_factory=dict)
 
     @property
     def controls_dropped(self) -> set[str]:
@@ -109,7 +113,15 @@ CASES = [
         columns=("gdp", "population", "broadband"),
         years=(2011, 2022),
         fmt="xlsx2",
+        # the held-out yearbook of issue 16: blank GDP and broadband cells, a blank export cell
+        # and a city with a blank year in the middle of its series
+        blanks={"gdp": 10, "broadband": 15, "exports": 3, "gap": 1},
     ),
+    *[
+        Case(f"blank_{col}", blanks={col: 12})
+        for col in ("exports", "gdp", "population", "fdi", "industry", "broadband")
+    ],
+    Case("blank_year_mid_series", blanks={"gap": 3}),
 ]
 BY_NAME = {c.name: c for c in CASES}
 DEFAULT_DAG = ("yearbook_xlsx", "three_cities")
@@ -136,6 +148,34 @@ def case_panel(case: Case) -> pd.DataFrame:
     elif case.transform == "all_treated":
         rows = rows[(rows["pilot_year"] > 0) & (rows["pilot_year"] <= case.years[1])]
     return rows.reset_index(drop=True)
+
+
+def blank_rows(case: Case, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Which city-years of ``case_panel(case)`` are blank in which column (fixed seed)."""
+    out = {}
+    rng = np.random.default_rng(16)
+    for key, n in sorted(case.blanks.items()):
+        if key == "gap":
+            codes = sorted(rows["city_code"].unique())
+            picked = rng.choice(codes, size=n, replace=False)
+            middle = int(np.median(rows["year"].unique()))
+            out[key] = (rows["city_code"].isin(picked) & (rows["year"] == middle)).to_numpy()
+        else:
+            mask = np.zeros(len(rows), dtype=bool)
+            mask[rng.choice(len(rows), size=n, replace=False)] = True
+            out[key] = mask
+    return out
+
+
+def complete_rows(case: Case, rows: pd.DataFrame) -> pd.DataFrame:
+    """The city-years the study estimates on: the design check's rule (data/design.py) drops a
+    city-year with a blank outcome or a blank in a variable the study uses; every blank column of
+    these cases is used (its control or broadband), so any blank drops the row."""
+    masks = blank_rows(case, rows)
+    blank = np.zeros(len(rows), dtype=bool)
+    for mask in masks.values():
+        blank |= mask
+    return rows[~blank].reset_index(drop=True)
 
 
 def _rates() -> pd.Series:
@@ -174,7 +214,26 @@ def user_table(case: Case) -> pd.DataFrame:
             )
         else:
             out[HEADERS["broadband"]] = rows["broadband_per100"]
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    for key, mask in blank_rows(case, rows).items():
+        if key == "gap":
+            table.loc[mask, table.columns[2:]] = np.nan
+            continue
+        cols = [c for c in table.columns if c.startswith(_HEADER_STEMS[key])]
+        assert cols, (key, list(table.columns))
+        table.loc[mask, cols] = np.nan
+    return table
+
+
+# the start of each column's header in user_table (exports carry their unit in the header)
+_HEADER_STEMS = {
+    "exports": "货物出口额",
+    "gdp": "地区生产总值",
+    "population": "年末总人口",
+    "fdi": "实际使用外资",
+    "industry": "第二产业",
+    "broadband": ("互联网宽带", "每百人互联网宽带"),
+}
 
 
 def write_user_file(case: Case, folder: Path, stem: str | None = None) -> Path:
@@ -218,8 +277,9 @@ def true_att(rows: pd.DataFrame) -> float:
 
 
 def truths(case: Case) -> dict[str, float]:
-    """BJS uses every observed city-year; CS (R did's default) only cities observed every year."""
-    rows = case_panel(case)
+    """BJS uses every observed city-year; CS (R did's default) only cities observed every year.
+    Both on the complete city-years (blank cells: one rule for every estimator)."""
+    rows = complete_rows(case, case_panel(case))
     n_years = rows["year"].nunique()
     full = rows.groupby("city_code")["year"].transform("size") == n_years
     return {"bjs": true_att(rows), "cs": true_att(rows[full])}
@@ -260,12 +320,28 @@ def test_user_panel_design_and_estimates(name, tmp_path):
     path = write_user_file(case, tmp_path)
     result = _ingest(path, case)
     panel = result.panel
-    assert len(panel) == len(case_panel(case)), "every city-year of the file is in the panel"
+    rows = case_panel(case)
+    blank = blank_rows(case, rows)
+    # a city-year with every column blank (a gap in the series) may be dropped by the ingest
+    gap = blank.get("gap", np.zeros(len(rows), dtype=bool))
+    assert len(rows) - gap.sum() <= len(panel) <= len(rows), "every city-year of the file"
     # the unit conversions recover the synthetic exports (USD mn) whatever unit the file uses
-    src = case_panel(case).set_index(["city_code", "year"])["exports_usd_mn"]
+    exported = ~(gap | blank.get("exports", np.zeros(len(rows), dtype=bool)))
+    src = rows[exported].set_index(["city_code", "year"])["exports_usd_mn"]
     got = panel.set_index(["city_code", "year"])["exports_usd_mn"].reindex(src.index)
     np.testing.assert_allclose(got.to_numpy(), src.to_numpy(), rtol=1e-6)
     check = check_design(panel, min_control_share=0.8, wild_cluster="province", source="file")
+    # the design check counts the blanks and says what happens to them
+    for key, n in case.blanks.items():
+        if key == "gap":
+            continue
+        col = {"exports": "log_exports", "gdp": "log_gdp_pc", "population": "log_population",
+               "fdi": "log_fdi", "industry": "industry_share_pct",
+               "broadband": "log_broadband"}[key]  # fmt: skip
+        assert check.blank_cells.get(col, 0) >= n, (key, check.blank_cells)
+    if case.blanks:
+        assert "Blank cells" in check.to_markdown()
+        assert check.n_city_years == len(complete_rows(case, rows)), check.n_city_years
     if case.fatal:
         with pytest.raises(InputError) as err:
             require_estimable(check, path.name)

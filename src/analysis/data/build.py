@@ -15,7 +15,7 @@ from analysis.data import cities, design, reference, synthetic, treatments
 
 def build_cities(out: Path) -> pd.DataFrame:
     master = cities.build_city_master()
-    results_io.write_table(master, out)
+    results_io.write_table(master, out, results_io.DATA_SIGNIFICANT)
     return master
 
 
@@ -40,7 +40,7 @@ def build_treatments(master_path: Path, out: Path, config: Config) -> pd.DataFra
         tp.year_rule,
         files=(paths.display_path(zones_file), paths.display_path(links_file)),
     )
-    results_io.write_table(table, out)
+    results_io.write_table(table, out, results_io.DATA_SIGNIFICANT)
     return table
 
 
@@ -91,7 +91,7 @@ def build_panel(
         from analysis.data.ingest import report_path, write_atomic
 
         write_atomic({report_path(out): ingested.report})
-    results_io.write_table(panel, out)
+    results_io.write_table(panel, out, results_io.DATA_SIGNIFICANT)
     results_io.write_json(truth_out, truth)
     write_design(check, out.parent)
     if source == "synthetic":  # the file source writes its validation report beside the panel

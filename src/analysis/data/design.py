@@ -18,6 +18,14 @@ The rules are the identification conditions of each estimator, stated where they
 - the wild cluster bootstrap needs enough clusters (Webb weights below 12, skipped below 5:
   MacKinnon & Webb 2017 show size distortions there even with Webb weights);
 - the coverage study needs broadband.
+
+Blank cells follow one rule, the same for every estimator of every study: a city-year enters the
+estimation sample when the outcome and every variable the studies use (the controls kept above,
+and broadband when the coverage study runs) are observed (complete cases, :func:`analysis_sample`).
+The design check counts the blanks per column and the city-years the rule leaves out, so the
+user reads what happened to them before any estimate; a city with a blank year in the middle of
+its series keeps its other years (estimators that need a balanced panel then drop it, as the
+balancing note says).
 """
 
 from __future__ import annotations
@@ -78,6 +86,9 @@ class DesignCheck:
     wild_bootstrap: dict
     balancing: str
     fatal: str | None = None
+    blank_cells: dict[str, int] = field(default_factory=dict)  # column -> blank city-years
+    incomplete_city_years: int = 0  # exports observed, a used variable blank: left out
+    sample_columns: list[str] = field(default_factory=list)  # complete cases on these
 
     def runs(self, treatment: str, estimator: str) -> bool:
         return self.treatments[treatment].estimators.get(estimator) is None
@@ -117,6 +128,14 @@ class DesignCheck:
             + self.balancing,
             f"- Controls used: {', '.join(self.controls_used) or 'none'}",
         ]
+        if self.blank_cells:
+            lines.append(
+                "- Blank cells: "
+                + ", ".join(f"{c} {n}" for c, n in self.blank_cells.items())
+                + f". Rule: a city-year is estimated only when {', '.join(self.sample_columns)} "
+                f"are all observed; {self.incomplete_city_years} city-years with exports but a "
+                "blank in one of the others are left out of every estimator."
+            )
         for name, why in self.controls_dropped.items():
             lines.append(f"- Control dropped: {name} ({why})")
         lines += [
@@ -149,6 +168,33 @@ class DesignCheck:
         if self.fatal:
             lines += ["", f"**Nothing can be estimated:** {self.fatal}"]
         return "\n".join(lines) + "\n"
+
+
+OUTCOME = "log_exports"
+BROADBAND = "log_broadband"
+
+
+def analysis_sample(panel: pd.DataFrame, check: DesignCheck) -> pd.DataFrame:
+    """The city-years every estimator of every study uses: the outcome and each variable in
+    ``check.sample_columns`` observed (complete cases; the module docstring states the rule)."""
+    cols = [c for c in (check.sample_columns or [OUTCOME]) if c in panel]
+    keep = panel[cols].notna().all(axis=1)
+    return panel if bool(keep.all()) else panel.loc[keep].reset_index(drop=True)
+
+
+def _blank_cells(panel: pd.DataFrame, rows: pd.DataFrame) -> dict[str, int]:
+    """Blank city-years per column the study could use (outcome over all rows; controls and
+    broadband over the rows with exports), for columns the file has at all."""
+    out = {}
+    n_outcome = int(panel[OUTCOME].isna().sum()) if OUTCOME in panel else 0
+    if n_outcome:
+        out[OUTCOME] = n_outcome
+    for col in [*CONTROLS, BROADBAND]:
+        if col in rows and not rows[col].isna().all():
+            n = int(rows[col].isna().sum())
+            if n:
+                out[col] = n
+    return out
 
 
 def usable_controls(
@@ -255,13 +301,24 @@ def check_design(
     source: str | None = None,
 ) -> DesignCheck:
     """Inspect a processed panel (PANEL_SCHEMA columns) and decide what can be estimated."""
-    obs = panel[panel["log_exports"].notna()]
+    with_exports = panel[panel["log_exports"].notna()]
     name = source or (str(panel["data_source"].iloc[0]) if len(panel) else "file")
-    if obs.empty:
+    if with_exports.empty:
         raise InputError(
             name,
             "no city-year has exports (the outcome); nothing can be estimated",
             hint="check the exports column and its unit",
+        )
+    used, dropped = usable_controls(panel, min_share=min_control_share)
+    coverage = _coverage_reason(panel, min_control_share)
+    sample_columns = [OUTCOME, *used] + ([BROADBAND] if coverage is None else [])
+    complete = with_exports[sample_columns].notna().all(axis=1)
+    obs = with_exports[complete]
+    if obs.empty:
+        raise InputError(
+            name,
+            "no city-year has exports and every control observed; nothing can be estimated",
+            hint="fill the blank cells or drop the sparse control from the file",
         )
     years = sorted(obs["year"].unique())
     first, last = int(years[0]), int(years[-1])
@@ -269,19 +326,9 @@ def check_design(
     per_city = obs.groupby("city_code")["year"].agg(["min", "max", "count"])
     gaps = int((per_city["count"] < len(years)).sum())
     balanced = gaps == 0
-    used, dropped = usable_controls(panel, min_share=min_control_share)
     treatments = {
         t: _treatment_design(obs, t, col, first, last) for t, col in BINARY_TREATMENTS.items()
     }
-    if "log_broadband" not in panel or panel["log_broadband"].notna().mean() < min_control_share:
-        coverage = (
-            "broadband is not in the data"
-            if "log_broadband" not in panel or panel["log_broadband"].isna().all()
-            else f"broadband observed for {panel['log_broadband'].notna().mean():.0%} of city-years "
-            f"(below {min_control_share:.0%})"
-        )
-    else:
-        coverage = None
     clusters = int(obs[wild_cluster].nunique())
     if clusters < MIN_WILD_CLUSTERS:
         wild = {
@@ -317,9 +364,22 @@ def check_design(
         coverage=coverage,
         wild_bootstrap=wild,
         balancing=balancing,
+        blank_cells=_blank_cells(panel, with_exports),
+        incomplete_city_years=int((~complete).sum()),
+        sample_columns=sample_columns,
     )
     check.fatal = _fatal(check)
     return check
+
+
+def _coverage_reason(panel: pd.DataFrame, min_share: float) -> str | None:
+    """None when the coverage study runs; else why not (broadband absent or too sparse)."""
+    if BROADBAND not in panel or panel[BROADBAND].isna().all():
+        return "broadband is not in the data"
+    share = float(panel[BROADBAND].notna().mean())
+    if share < min_share:
+        return f"broadband observed for {share:.0%} of city-years (below {min_share:.0%})"
+    return None
 
 
 def _fatal(check: DesignCheck) -> str | None:

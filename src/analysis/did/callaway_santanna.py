@@ -37,7 +37,7 @@ from joblib import Parallel, delayed
 from scipy import special, stats
 from tqdm.auto import tqdm
 
-from analysis.did.drdid import ESTIMATORS, controls_singular, did_nocov, logit
+from analysis.did.drdid import ESTIMATORS, RCOND_TOL, controls_singular, did_nocov, logit
 from analysis.did.results import PretrendTest, tidy_frame
 
 __all__ = [
@@ -495,7 +495,7 @@ class ATTgtResult:
             return None
         S = _cluster_sums(self.inf_func[:, pre], self.cluster)
         V = S.T @ S / self.n
-        if 1.0 / np.linalg.cond(V, p=1) <= _EPS:
+        if 1.0 / np.linalg.cond(V, p=1) <= RCOND_TOL:
             warnings.warn("singular covariance of pre-treatment ATT(g,t); no pre-test")
             return None
         a = self.att[pre]
@@ -898,6 +898,12 @@ def att_gt_adjusted(
     """
     import pyfixest as pf
 
+    # Complete cases: feols would drop rows with a blank covariate itself, and its scores would
+    # no longer line up with the rows mapped to units below (issue 16: a yearbook with blank GDP
+    # cells crashed here). The studies apply the same rule before (data/design.py).
+    complete = data[[yname, *covariates]].notna().all(axis=1)
+    if not complete.all():
+        data = data.loc[complete]
     D = (data[gname] > 0) & (data[tname] >= data[gname])
     d0 = data.loc[~D]
     fit = pf.feols(

@@ -36,6 +36,7 @@ from scipy import special
 
 __all__ = [
     "ESTIMATORS",
+    "RCOND_TOL",
     "controls_singular",
     "did_nocov",
     "drdid_imp_panel",
@@ -44,12 +45,18 @@ __all__ = [
     "logit",
     "newton",
     "reg_did_panel",
+    "separated",
     "std_ipw_did_panel",
     "unit_baseline",
     "wls",
 ]
 
 _EPS = np.finfo(float).eps
+RCOND_TOL = 1e-10
+"""A matrix is treated as singular when its reciprocal condition number is below this. R did
+compares with machine epsilon, but the rcond of an exactly singular matrix is rounding noise of
+order eps that differs between CPUs, so a test at eps itself flipped between machines (issue 16);
+1e-10 leaves orders of magnitude on both sides (a usable covariance is far above it)."""
 
 
 def wls(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
@@ -101,7 +108,7 @@ def controls_singular(X: np.ndarray, D: np.ndarray) -> bool:
     Xc = X[D == 0]
     if Xc.shape[0] == 0:
         return True
-    return X.shape[1] > 1 and bool(1.0 / np.linalg.cond(Xc.T @ Xc, p=1) < _EPS)
+    return X.shape[1] > 1 and bool(1.0 / np.linalg.cond(Xc.T @ Xc, p=1) < RCOND_TOL)
 
 
 def drdid_panel(dy, D, X, gamma=None, trim_level=0.995):
@@ -234,17 +241,49 @@ def unit_baseline(
     return pre.groupby(idname)[covariates].mean()
 
 
+def separated(X: np.ndarray, D: np.ndarray) -> bool:
+    """Does a hyperplane separate the treated from the control rows (complete or quasi-complete
+    separation, so that the logit MLE does not exist)?
+
+    The linear program of Konis (2007, R ``safeBinaryRegression`` / ``detectseparation``):
+    maximise ``sum_i s_i x_i'b`` subject to ``s_i x_i'b >= 0`` and ``-1 <= b <= 1``, with
+    ``s_i = +1`` for treated and ``-1`` for control rows, on standardised columns. The optimum is 0
+    exactly when the MLE exists and clearly positive otherwise (with one treated unit: when it lies
+    outside the convex hull of the controls). Why an LP and not "Newton did not converge" or "a
+    fitted probability reached 1 - 1e-10": those thresholds sit on the last bits of an iteration
+    that differ between CPUs, and the decision to drop a cohort flipped between machines (issue 16).
+    """
+    from scipy.optimize import linprog
+
+    scale = X.std(axis=0)
+    Z = X / np.where(scale > 0, scale, 1.0) if X.shape[1] > 1 else X
+    s = np.where(D > 0, 1.0, -1.0)
+    A = s[:, None] * Z
+    res = linprog(
+        -A.sum(axis=0),
+        A_ub=-A,
+        b_ub=np.zeros(len(D)),
+        bounds=[(-1.0, 1.0)] * Z.shape[1],
+        method="highs",
+    )
+    # not solved (numerically): treat as separated, the cautious answer
+    return not res.success or -res.fun > 1e-6 * len(D)
+
+
 def _cohort_score(x: np.ndarray, treated: np.ndarray) -> np.ndarray | None:
     """Propensity scores of one cohort against its controls (logit with an intercept, the model of
-    DRDID); None when the logit does not converge or its Hessian is singular (separation)."""
+    DRDID); None when the logit MLE does not exist (separation, decided by :func:`separated`) or
+    the fit fails."""
     X = np.column_stack([np.ones(len(x)), x])
+    if separated(X, treated):
+        return None
     try:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             beta, ok = logit(X, treated.astype(float))
     except np.linalg.LinAlgError:
         return None
     p = special.expit(X @ beta)
-    if not ok or not np.all(np.isfinite(p)) or p[~treated].max() >= 1 - 1e-10:
+    if not ok or not np.all(np.isfinite(p)):
         return None
     return p
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.did.inference import wald_statistic
 from analysis.did.results import PretrendTest, tidy_frame
 from analysis.did.twfe import TWFEResult, twfe
 
@@ -126,8 +127,8 @@ class EventStudyResult:
             return None
         b = self.fit.params.to_numpy()[leads]
         v = self.fit.cov.to_numpy()[np.ix_(leads, leads)]
-        w = float(b @ np.linalg.solve(v, b))
-        return PretrendTest(w, len(leads), float(stats.chi2.sf(w, len(leads))))
+        w, df = wald_statistic(b, v)
+        return PretrendTest(w, df, float(stats.chi2.sf(w, df)))
 
     def pretrend_test(self) -> dict:
         """:attr:`pretrend` as the dict ``{"wald", "df", "p_value"}`` the results files hold."""

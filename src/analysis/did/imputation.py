@@ -38,6 +38,7 @@ from scipy import stats
 from scipy.linalg import qr as scipy_qr
 from scipy.sparse.linalg import splu
 
+from .inference import wald_statistic
 from .results import PretrendTest, tidy_frame
 
 __all__ = ["ImputationResult", "PretrendTest", "imputation"]
@@ -201,8 +202,7 @@ def _pretrend_test(df, cov_names, n_leads):
     idx = [coefs.index(nm) for nm in lead_names if nm in coefs]
     b = np.asarray(fit._beta_hat)[idx]
     V = np.asarray(fit._vcov)[np.ix_(idx, idx)]
-    k = len(idx)
-    wald = float(b @ np.linalg.solve(V, b))
+    wald, k = wald_statistic(b, V)
     g = d["_cl"].nunique()
     terms = [f"lead::{coefs[i].split('_')[1]}" for i in idx]
     return PretrendTest(

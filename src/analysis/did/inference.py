@@ -30,15 +30,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "RANK_RTOL",
     "ClusterDiagnostic",
     "cluster_diagnostic",
     "critical_value",
     "t_conf_int",
     "t_p_value",
+    "wald_statistic",
 ]
 
 
@@ -187,3 +190,30 @@ def cluster_diagnostic(
         min_clusters=min_clusters,
         min_treated_clusters=min_treated_clusters,
     )
+
+
+RANK_RTOL = 1e-10
+"""Eigenvalues of a covariance below ``RANK_RTOL`` times its largest are treated as zero."""
+
+
+def wald_statistic(b: np.ndarray, V: np.ndarray) -> tuple[float, int]:
+    """``(W, df)``: the Wald statistic ``b' V^- b`` of ``H0: b = 0`` and its degrees of freedom.
+
+    With G clusters a clustered covariance has rank at most G - 1; more restrictions than that
+    (ten leads of the rail event study with few treated provinces, say) make ``V`` singular.
+    ``np.linalg.solve`` then returns a number made of rounding noise, which differed between CPUs
+    (issue 16) and made the test reject for any data. Here ``V`` is decomposed once
+    (``eigh``); directions with eigenvalues below ``RANK_RTOL`` of the largest are dropped and the
+    test uses the Moore-Penrose inverse on the rest with ``df`` = the rank (the generalised-inverse
+    Wald test; Andrews 1987, Econometrica 55(6)). A full-rank ``V`` gives exactly the usual
+    statistic."""
+    b = np.asarray(b, dtype=float)
+    V = np.asarray(V, dtype=float)
+    V = (V + V.T) / 2
+    vals, vecs = np.linalg.eigh(V)
+    top = vals.max() if vals.size else 0.0
+    if not top > 0:
+        return float("nan"), 0
+    keep = vals > RANK_RTOL * top
+    z = vecs[:, keep].T @ b
+    return float(np.sum(z**2 / vals[keep])), int(keep.sum())

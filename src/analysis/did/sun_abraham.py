@@ -28,6 +28,7 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
+from .inference import wald_statistic
 from .results import PretrendTest, tidy_frame
 
 __all__ = ["SunAbrahamResult", "sun_abraham"]
@@ -109,8 +110,8 @@ class SunAbrahamResult:
             A[j, m] = c.loc[m, "n_obs"].to_numpy(float) / c.loc[m, "n_obs"].sum()
         b = A @ c["estimate"].to_numpy(float)
         V = A @ self.vcov_catt @ A.T
-        w = float(b @ np.linalg.solve(V, b))
-        return PretrendTest(w, len(leads), float(stats.chi2.sf(w, len(leads))))
+        w, df = wald_statistic(b, V)
+        return PretrendTest(w, df, float(stats.chi2.sf(w, df)))
 
     def summary(self) -> str:
         head = (

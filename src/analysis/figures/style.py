@@ -31,9 +31,39 @@ def cjk_font_path() -> Path:
     return path
 
 
+def _pin_font(family: str, path: Path) -> None:
+    """Make ``family`` resolve to font files in ``path`` (a file, or the folder of its faces) only.
+
+    Why: matplotlib's ``findfont`` picks among every installed font of a family name, so a system
+    package with the same family (Debian's ``fonts-noto-cjk`` ships a "Noto Sans CJK SC" .ttc,
+    ``fonts-dejavu-core`` a DejaVu Sans) changed which file drew every figure, and with it the
+    bytes of every PNG/SVG (issue 16). Entries of the family from other files are removed from the
+    font manager, whatever the system has installed."""
+    manager = font_manager.fontManager
+    if path.is_file():
+        manager.addfont(str(path))
+
+    def ours(entry) -> bool:
+        where = Path(entry.fname)
+        return where == path or where.parent == path
+
+    manager.ttflist = [f for f in manager.ttflist if f.name != family or ours(f)]
+    # findfont caches its answers (a private lru_cache); a stale answer would name the removed file
+    cached = getattr(manager, "_findfont_cached", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+
+
+def dejavu_font_dir() -> Path:
+    """Folder of the DejaVu Sans faces shipped with matplotlib (Latin and mathtext fallback)."""
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
 def use_house_style() -> None:
-    """Apply the theme; register the CJK font so that 中文 labels never render as empty boxes."""
-    font_manager.fontManager.addfont(str(cjk_font_path()))
+    """Apply the theme; register the CJK font so that 中文 labels never render as empty boxes.
+    Every family the figures use resolves to one file shipped in a wheel (:func:`_pin_font`)."""
+    _pin_font(CJK_FONT_NAME, cjk_font_path())
+    _pin_font("DejaVu Sans", dejavu_font_dir())
     sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
     plt.rcParams.update(
         {

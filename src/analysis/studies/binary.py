@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, check_design
+from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, analysis_sample, check_design
 from analysis.did.estimate import estimate
 from analysis.did.inference import cluster_diagnostic, critical_value, t_p_value
 from analysis.did.randomization import bjs_statistic, permutation_test
@@ -111,6 +111,7 @@ def twfe_table(
     that cannot run is absent from the table and named with its reason in
     ``table.attrs["skipped"]`` (without usable controls, "controls" would repeat the first)."""
     design = design or study_design(panel)
+    panel = analysis_sample(panel, design)
     xs = treatment_covariates(design, None)
     blocks, skips = [], {}
     specs = [("no controls", xs), ("controls", xs + list(design.controls_used))]
@@ -212,6 +213,7 @@ def headline_att(
     Miller 2015). ``{"skipped": reason}`` when the design rules BJS out or it fails numerically.
     """
     design = design or study_design(panel)
+    panel = analysis_sample(panel, design)
     if treatment in design.treatments:
         why = design.treatments[treatment].estimators.get("bjs") or design.treatments[
             treatment
@@ -510,6 +512,7 @@ def binary_study(
     controls (design check) enter as covariates. Estimators the design rules out, or that fail
     numerically, are recorded skips (``{"skipped": reason}``)."""
     design = design or study_design(panel)
+    panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
     window = tuple(int(w) for w in window)
     others = treatment_covariates(design, treatment)
     covariates = others + list(design.controls_used)

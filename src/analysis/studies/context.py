@@ -71,6 +71,9 @@ class NotebookContext:
         and show the notebook's own language inline. What is shown is the saved PNG itself, so
         the notebook and the report show the same picture."""
         shown = None
+        # drawn from rounded values: the same bytes on every CPU (results_io, "Rounding rule")
+        args = results_io.round_for_plotting(args)
+        kwargs = results_io.round_for_plotting(kwargs)
         for lang in LANGS:
             fig = plot(*args, **kwargs, lang=lang)
             png, _ = save_figure(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.data.design import analysis_sample
 from analysis.did.continuous import twfe_dose_response
 from analysis.did.twfe import twfe
 from analysis.studies import binary
@@ -35,6 +36,7 @@ def coverage_study(
     (``{"skipped": ...}``) when the panel has no usable broadband or the estimation fails
     numerically."""
     design = design or binary.study_design(panel)
+    panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
     record = {
         "treatment": "log_broadband",
         **binary.controls_record(design),

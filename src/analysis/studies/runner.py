@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 import time
@@ -73,6 +74,30 @@ class NotebookInputError(Exception):
         self.kernel_log = kernel_log  # what the kernel process wrote to stderr
 
 
+class NotebookFailure(Exception):
+    """A notebook stopped on an unexpected exception (a bug, or an input the checks missed):
+    ``message`` is one line naming the stage, the exception and the innermost module of the
+    package it came from (the estimator); ``executed`` the notebook that shows the traceback."""
+
+    def __init__(self, message: str, executed: str):
+        super().__init__(message)
+        self.message = message
+        self.executed = executed
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FRAME = re.compile(r"analysis[/\\]((?:[a-z_]+[/\\])*[a-z_]+)\.py")
+
+
+def failure_line(name: str, ename: str, evalue: str, traceback: list[str]) -> str:
+    """``error: stage NAME: ENAME: EVALUE (raised in analysis.did.x)`` from a kernel exception."""
+    text = _ANSI.sub("", "\n".join(traceback or []))
+    modules = [m.replace("\\", ".").replace("/", ".") for m in _FRAME.findall(text)]
+    where = f" (raised in analysis.{modules[-1]})" if modules else ""
+    first = (evalue or "").strip().splitlines()[0] if (evalue or "").strip() else ""
+    return f"error: stage {name}: {ename}: {first}{where}"
+
+
 def source_path(name: str) -> Path:
     return paths.ROOT / "notebooks" / f"{name}.py"
 
@@ -117,18 +142,25 @@ def run_notebook(name: str, config: Config, output_dir: Path | None = None) -> P
             _strip_volatile_metadata(executed, name)
             if exc.ename == "InputError":  # papermill gives the kernel's exception by name
                 raise NotebookInputError(exc.evalue, display_path(executed), log.read()) from None
-            raise
+            # anything else: one line first, the traceback stays in the executed notebook
+            _export_html(executed)
+            line = failure_line(name, exc.ename, exc.evalue, exc.traceback)
+            raise NotebookFailure(line, display_path(executed.with_suffix(".html"))) from None
     seconds = time.perf_counter() - start
     _strip_volatile_metadata(executed, name)
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nbformat.read(executed, as_version=4)
-    )
-    executed.with_suffix(".html").write_text(html, encoding="utf-8")
+    _export_html(executed)
     # Runtime is environment-dependent: kept apart from the results files (which must be identical).
     results_io.write_json(
         paths.OUTPUT / "runtime" / f"{name}.json", {"notebook": name, "seconds": seconds}
     )
     return executed
+
+
+def _export_html(executed: Path) -> None:
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(
+        nbformat.read(executed, as_version=4)
+    )
+    executed.with_suffix(".html").write_text(html, encoding="utf-8")
 
 
 class _Log:
@@ -155,7 +187,7 @@ def _kernel_stderr() -> Iterator[_Log]:
         taken = False
         try:
             yield log
-        except NotebookInputError:
+        except (NotebookInputError, NotebookFailure):
             taken = True
             raise
         finally:

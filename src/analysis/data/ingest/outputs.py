@@ -33,7 +33,7 @@ def write_atomic(files: dict[Path, object]) -> list[Path]:
             tmp = _temp_beside(target)
             temps[target] = tmp
             if isinstance(content, pd.DataFrame):
-                results_io.write_table(content, tmp)
+                results_io.write_table(content, tmp, results_io.DATA_SIGNIFICANT)
             else:
                 tmp.write_text(str(content), encoding="utf-8")
         for target, tmp in temps.items():

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import RobustnessConfig, TreatmentConfig, parse_section, plain
-from analysis.data.design import MIN_CONTROL_SHARE
+from analysis.data.design import MIN_CONTROL_SHARE, analysis_sample
 from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decomposition
 from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
 from analysis.did.drdid import ipw_balance, unit_baseline
@@ -405,6 +405,7 @@ def robustness_study(
         opt.concurrent_policies, _city_master(cities_path), year_rule
     )
     design = study_design(panel, share=min_control_share, wild_cluster=opt.wild_cluster)
+    panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
     ctrl = [*treatment_covariates(design, d), *design.controls_used]
     settings = {
         **DESIGN,
