@@ -26,11 +26,19 @@ from nbconvert import HTMLExporter
 
 from analysis import config as paths
 from analysis import results_io
-from analysis.config import (  # re-exported: the stages' parameters live with the config
-    Config,
-    display_path,
-    notebook_parameters,
-)
+from analysis.config import COMMON, EXTRA, NOTEBOOKS, Config, display_path, notebook_parameters
+
+# The stages' parameters live with the config (analysis.config); re-exported for the pipeline's
+# callers and tests.
+__all__ = [
+    "COMMON",
+    "EXTRA",
+    "NOTEBOOKS",
+    "NotebookFailure",
+    "NotebookInputError",
+    "notebook_parameters",
+    "run_notebook",
+]
 
 
 class NotebookInputError(Exception):
