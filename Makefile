@@ -36,8 +36,8 @@ reproduce: env  ## run the whole study: data -> estimates -> figures -> report
 
 # An experiment with this Makefile's environment (PATH to .venv/bin, PYTHONHASHSEED, threads), in
 # any shell: make exp ARGS="-S 'notebooks.rail_links.window=[-4,4]'"
-exp: env  ## run a DVC experiment: make exp ARGS="-S key=value ..."
-	dvc exp run $(ARGS)
+exp: env  ## run a DVC experiment: make exp ARGS="-S key=value ..." (params.yaml keeps its layout)
+	analysis exp $(ARGS)
 
 test: env  ## the default test suite (under 15 minutes on 2 cores)
 	pytest -n 2 --dist loadfile -m "not slow"
@@ -58,8 +58,8 @@ lock:  ## re-resolve the lock after editing pyproject.toml; regenerates requirem
 	$(BIN)/uv lock
 	$(BIN)/python tools/export_lock.py
 
-lab: env  ## open the notebooks in JupyterLab
-	jupyter lab notebooks/
+lab: env  ## open the notebooks in JupyterLab (as root, e.g. in a container, with --allow-root)
+	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 clean:  ## remove pipeline products (data/interim, data/processed, output, reports)
 	rm -rf data/interim/*.csv data/interim/environment.txt data/processed/* output reports/en reports/zh

@@ -21,17 +21,22 @@
 # under heterogeneous effects (Callaway, Goodman-Bacon & Sant'Anna 2024).
 
 # %% tags=["parameters"]
-# Parameters: `analysis notebook network_coverage` (papermill) injects params.yaml's values after this
-# cell; the values here are the defaults of analysis.config, for interactive runs.
-panel_path = "data/processed/panel.csv"
-truth_path = "data/processed/truth.json"
-cities_path = "data/interim/cities.csv"
-treatments_path = "data/interim/treatments.csv"
-output_dir = "output"
-lang = "en"
-n_bins = 6
-cluster = "city_code"
-min_control_share = 0.8
+# Parameters. The pipeline (`analysis notebook network_coverage`) has papermill inject params.yaml's values
+# after this cell and writes to output/. Run by hand (JupyterLab), this cell reads params.yaml now
+# and writes to output/interactive/, never over the pipeline's files.
+# To try another value, set it below, e.g. `n_bins = 4`, and run the notebook again.
+from analysis.config import interactive_parameters
+
+defaults = interactive_parameters("network_coverage")
+panel_path = defaults["panel_path"]
+truth_path = defaults["truth_path"]
+cities_path = defaults["cities_path"]
+treatments_path = defaults["treatments_path"]
+output_dir = defaults["output_dir"]
+lang = defaults["lang"]
+n_bins = defaults["n_bins"]
+cluster = defaults["cluster"]
+min_control_share = defaults["min_control_share"]
 
 # %%
 from analysis.studies.context import setup

@@ -19,15 +19,20 @@
 # SOURCES.md).
 
 # %% tags=["parameters"]
-# Parameters: `analysis notebook overview` (papermill) injects params.yaml's values after this
-# cell; the values here are the defaults of analysis.config, for interactive runs.
-panel_path = "data/processed/panel.csv"
-truth_path = "data/processed/truth.json"
-cities_path = "data/interim/cities.csv"
-treatments_path = "data/interim/treatments.csv"
-output_dir = "output"
-lang = "en"
-overview_year = 2019
+# Parameters. The pipeline (`analysis notebook overview`) has papermill inject params.yaml's values
+# after this cell and writes to output/. Run by hand (JupyterLab), this cell reads params.yaml now
+# and writes to output/interactive/, never over the pipeline's files.
+# To try another value, set it below, e.g. `overview_year = 2020`, and run the notebook again.
+from analysis.config import interactive_parameters
+
+defaults = interactive_parameters("overview")
+panel_path = defaults["panel_path"]
+truth_path = defaults["truth_path"]
+cities_path = defaults["cities_path"]
+treatments_path = defaults["treatments_path"]
+output_dir = defaults["output_dir"]
+lang = defaults["lang"]
+overview_year = defaults["overview_year"]
 
 # %%
 from analysis.studies.context import setup

@@ -19,20 +19,25 @@
 # using real data.
 
 # %% tags=["parameters"]
-# Parameters: `analysis notebook rail_links` (papermill) injects params.yaml's values after this
-# cell; the values here are the defaults of analysis.config, for interactive runs.
-panel_path = "data/processed/panel.csv"
-truth_path = "data/processed/truth.json"
-cities_path = "data/interim/cities.csv"
-treatments_path = "data/interim/treatments.csv"
-output_dir = "output"
-lang = "en"
-window = [-5, 5]
-cluster = "city_code"
-estimators = ["cs", "sa", "bjs"]
-ri_draws = 0
-ri_seed = 20240601
-min_control_share = 0.8
+# Parameters. The pipeline (`analysis notebook rail_links`) has papermill inject params.yaml's values
+# after this cell and writes to output/. Run by hand (JupyterLab), this cell reads params.yaml now
+# and writes to output/interactive/, never over the pipeline's files.
+# To try another value, set it below, e.g. `window = [-3, 3]`, and run the notebook again.
+from analysis.config import interactive_parameters
+
+defaults = interactive_parameters("rail_links")
+panel_path = defaults["panel_path"]
+truth_path = defaults["truth_path"]
+cities_path = defaults["cities_path"]
+treatments_path = defaults["treatments_path"]
+output_dir = defaults["output_dir"]
+lang = defaults["lang"]
+window = defaults["window"]
+cluster = defaults["cluster"]
+estimators = defaults["estimators"]
+ri_draws = defaults["ri_draws"]
+ri_seed = defaults["ri_seed"]
+min_control_share = defaults["min_control_share"]
 
 # %%
 from analysis.studies.context import setup

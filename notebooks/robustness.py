@@ -25,42 +25,33 @@
 # says how much of its gap to the truth the comparisons it should not make explain.
 
 # %% tags=["parameters"]
-# Parameters: `analysis notebook robustness` (papermill) injects params.yaml's values after this
-# cell; the values here are the defaults of analysis.config, for interactive runs.
-panel_path = "data/processed/panel.csv"
-truth_path = "data/processed/truth.json"
-cities_path = "data/interim/cities.csv"
-treatments_path = "data/interim/treatments.csv"
-output_dir = "output"
-lang = "en"
-seed = 20240601
-n_jobs = 2
-placebo_draws = 999
-placebo_within = "province"
-wild_draws = 9999
-wild_cluster = "province"
-wild_weights = "rademacher"
-concurrent_policies = {}
-dr = {"covariates": ["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]}
-heterogeneity = {"dimensions": ["region", "coastal", "batch", "size"], "size_bins": 3}
-honestdid = {
-    "window": [-5, 5],
-    "min_cohorts": 2,
-    "target": "average",
-    "Mbarvec": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0],
-    "M_multiples": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0],
-    "Mvec": None,
-    "grid_points": 1000,
-    "type": "both",
-}
-spec_curve = {
-    "backend": "loky",
-    "options": {"sample": ["all", "drop_ftz"]},
-    "draws": 29,
-    "cluster": "headline",
-}
-year_rule = "midyear"
-min_control_share = 0.8
+# Parameters. The pipeline (`analysis notebook robustness`) has papermill inject params.yaml's values
+# after this cell and writes to output/. Run by hand (JupyterLab), this cell reads params.yaml now
+# and writes to output/interactive/, never over the pipeline's files.
+# To try another value, set it below, e.g. `placebo_draws = 99`, and run the notebook again.
+from analysis.config import interactive_parameters
+
+defaults = interactive_parameters("robustness")
+panel_path = defaults["panel_path"]
+truth_path = defaults["truth_path"]
+cities_path = defaults["cities_path"]
+treatments_path = defaults["treatments_path"]
+output_dir = defaults["output_dir"]
+lang = defaults["lang"]
+seed = defaults["seed"]
+n_jobs = defaults["n_jobs"]
+placebo_draws = defaults["placebo_draws"]
+placebo_within = defaults["placebo_within"]
+wild_draws = defaults["wild_draws"]
+wild_cluster = defaults["wild_cluster"]
+wild_weights = defaults["wild_weights"]
+concurrent_policies = defaults["concurrent_policies"]
+dr = defaults["dr"]
+heterogeneity = defaults["heterogeneity"]
+honestdid = defaults["honestdid"]
+spec_curve = defaults["spec_curve"]
+year_rule = defaults["year_rule"]
+min_control_share = defaults["min_control_share"]
 
 # %%
 import pandas as pd

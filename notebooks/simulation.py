@@ -19,36 +19,25 @@
 # effects some weights can even be negative (de Chaisemartin & D'Haultfœuille 2020).
 
 # %% tags=["parameters"]
-# Parameters: `analysis notebook simulation` (papermill) injects params.yaml's values after this
-# cell; the values here are the defaults of analysis.config, for interactive runs.
-panel_path = "data/processed/panel.csv"
-truth_path = "data/processed/truth.json"
-cities_path = "data/interim/cities.csv"
-treatments_path = "data/interim/treatments.csv"
-output_dir = "output"
-lang = "en"
-n_reps = 150
-sim_seed = 1
-n_jobs = 2
-synthetic = {
-    "seed": 20150307,
-    "n_cities": None,
-    "pilot_att_by_batch": {1: 0.15, 2: 0.12, 3: 0.1, 4: 0.08, 5: 0.06, 6: 0.05, 7: 0.04},
-    "pilot_att_growth": 0.03,
-    "rail_att": 0.08,
-    "rail_att_growth": 0.0,
-    "growth_cap": 5,
-    "broadband_elasticity": 0.15,
-    "noise_sd": 0.18,
-    "noise_rho": 0.6,
-    "shock_df": 4.0,
-    "province_year_sd": 0.08,
-    "gdp_export_feedback": 0.1,
-    "year_effects": "untreated",
-    "effective_timing": "coding_rule",
-}
-first_year = 2010
-last_year = 2023
+# Parameters. The pipeline (`analysis notebook simulation`) has papermill inject params.yaml's values
+# after this cell and writes to output/. Run by hand (JupyterLab), this cell reads params.yaml now
+# and writes to output/interactive/, never over the pipeline's files.
+# To try another value, set it below, e.g. `n_reps = 20`, and run the notebook again.
+from analysis.config import interactive_parameters
+
+defaults = interactive_parameters("simulation")
+panel_path = defaults["panel_path"]
+truth_path = defaults["truth_path"]
+cities_path = defaults["cities_path"]
+treatments_path = defaults["treatments_path"]
+output_dir = defaults["output_dir"]
+lang = defaults["lang"]
+n_reps = defaults["n_reps"]
+sim_seed = defaults["sim_seed"]
+n_jobs = defaults["n_jobs"]
+synthetic = defaults["synthetic"]
+first_year = defaults["first_year"]
+last_year = defaults["last_year"]
 
 # %%
 from analysis.studies.context import setup

@@ -42,24 +42,30 @@ def test_dvc_config_is_offline_friendly():
 
 
 def _parameters(source: str) -> dict:
-    """The parameters cell's assignments; its values must be literals (as papermill writes them)."""
+    """The parameters cell's assignments ``name = defaults["name"]`` (name -> key), where
+    ``defaults = interactive_parameters(...)`` (params.yaml read when the cell runs)."""
     import ast
 
-    return {
-        target.id: ast.literal_eval(node.value)
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-    }
+    out = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.Assign):
+            continue
+        (target,) = node.targets
+        value = node.value
+        if isinstance(value, ast.Call):
+            out[target.id] = ("call", value.func.id, [a.value for a in value.args])
+        else:
+            assert isinstance(value, ast.Subscript) and value.value.id == "defaults", target.id
+            out[target.id] = value.slice.value
+    return out
 
 
 def test_notebook_sources_are_text_with_one_parameters_cell():
     """notebooks/<name>.py (jupytext percent format) parse, carry no outputs, and have exactly one
     cell tagged `parameters` assigning the injected names: the common ones, the fields of
-    params.yaml's notebooks.<name> section, and the notebook's extras; its values are the schema's
-    defaults (what an interactive run in JupyterLab uses)."""
+    params.yaml's notebooks.<name> section, and the notebook's extras, each from params.yaml as read
+    when the cell runs (what an interactive run in JupyterLab uses)."""
     import dataclasses
-    import json
 
     import jupytext
 
@@ -77,7 +83,9 @@ def test_notebook_sources_are_text_with_one_parameters_cell():
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{name}.py needs exactly one cell tagged 'parameters'"
         values = _parameters(tagged[0].source)
+        # the defaults come from params.yaml when the cell runs (issue 17), one line each
+        assert values.pop("defaults") == ("call", "interactive_parameters", [name]), name
         section = [f.name for f in dataclasses.fields(getattr(Config().notebooks, name))]
         assert sorted(values) == sorted([*COMMON, *section, *EXTRA.get(name, {})]), name
-        expected = notebook_parameters(name, Config())
-        assert json.dumps({k: values[k] for k in expected}) == json.dumps(expected), name
+        assert all(key == var for var, key in values.items()), name
+        assert sorted(notebook_parameters(name, Config())) == sorted(values), name

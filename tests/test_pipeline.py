@@ -187,8 +187,9 @@ def test_clean_git_and_lock_after_a_run(project):
     assert "Running stage" not in log, log
     assert _git_status(dest, env) == "", _git_status(dest, env)
     lock = (dest / "dvc.lock").read_text()
-    for volatile in ("output/runtime", "output/notebooks", "reports/"):
+    for volatile in ("output/runtime", "reports/"):
         assert volatile not in lock, f"{volatile} is a record of the run, not a DVC out"
+    assert "output/notebooks/pilot_zones.html" in lock, "executed notebooks are products"
     # Those records are still written, for the report and the reader.
     assert (dest / "output/runtime/pilot_zones.json").exists()
     assert (dest / "output/notebooks/pilot_zones.html").exists()
@@ -236,10 +237,10 @@ def test_experiment_runs_one_notebook_and_shows_its_metrics(project):
     for other in OTHER_STAGES:
         assert f"Running stage '{other}'" not in log
     after = (dest / "params.yaml").read_text(encoding="utf-8").splitlines()
-    # DVC re-emits params.yaml with ruamel.yaml: comments and key order stay; `null` is written as
-    # an empty value and long lines may wrap (the same YAML); the README says so.
-    comments = [ln.split("#", 1)[1] for ln in before if "#" in ln]
-    assert comments == [ln.split("#", 1)[1] for ln in after if "#" in ln]
+    # params.yaml keeps its layout (analysis.experiment): only the window's line changed
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
+        ("    window: [-5, 5]", "    window: [-4, 4]")
+    ]
     old, new = yaml.safe_load("\n".join(before)), yaml.safe_load("\n".join(after))
     assert new["notebooks"]["rail_links"].pop("window") == [-4, 4]
     old["notebooks"]["rail_links"].pop("window")
@@ -260,6 +261,8 @@ def test_experiment_runs_one_notebook_and_shows_its_metrics(project):
     assert [-4, 4] in windows.values() and [-5, 5] in windows.values(), windows
     assert "rail_links" in _dvc(dest, env, "params", "diff")
     _dvc(dest, env, "metrics", "show")
+    changed = _dvc(dest, env, "exp", "show", "--only-changed", "--md")
+    assert changed.startswith("|") and "window" in changed and len(changed.splitlines()[0]) < 400
 
 
 def _exp_rows(shown) -> list[dict]:
@@ -327,3 +330,42 @@ def test_chinese_report_renders(project, tmp_path):
     assert "跨境电商综试区" in text and "模拟数据" in text
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'lang="zh-CN"' in html and "复现说明" in html
+
+
+def test_an_interactive_run_writes_nothing_of_the_pipeline(project):
+    """Issue 17: a notebook run by hand (as JupyterLab would: no papermill parameters) takes its
+    parameters from params.yaml and writes to output/interactive/, so the pipeline's products and
+    `dvc status` are untouched."""
+    import jupytext
+    import nbclient
+
+    dest, env, _ = project
+    before = _dvc(dest, env, "status"), _git_status(dest, env)
+    products = sorted((dest / "output").glob("*/rail_links*"))
+    digest = {p: p.read_bytes() for p in products}
+    code = (
+        "import jupytext, nbclient; "
+        "nb = jupytext.read('notebooks/rail_links.py'); "
+        "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3', "
+        "resources={'metadata': {'path': '.'}}).execute()"
+    )
+    assert jupytext and nbclient
+    _run([sys.executable, "-c", code], dest, env)
+    assert (dest / "output/interactive/results/rail_links.json").exists()
+    assert (_dvc(dest, env, "status"), _git_status(dest, env)) == before
+    assert products and all(p.read_bytes() == digest[p] for p in products)
+
+
+def test_a_checkout_restores_notebooks_results_and_report_of_one_run(project):
+    """Issue 17: after experiments, `git checkout params.yaml` and `make reproduce` restore the
+    committed run's products, executed notebooks included (DVC outs, restored from the cache with
+    the results they narrate); the report marks the runtime of a stage whose products were
+    restored rather than made ("restored from the DVC cache")."""
+    dest, env, _ = project
+    _run(["git", "checkout", "params.yaml"], dest, env)
+    _run(MAKE + ["reproduce"], dest, env)
+    assert _git_status(dest, env) == "", _git_status(dest, env)
+    executed = (dest / "output/notebooks/rail_links.ipynb").read_text(encoding="utf-8")
+    assert "window = [-5, 5]" in executed and "[-3, 3]" not in executed
+    html = (dest / "reports/en/report.html").read_text(encoding="utf-8")
+    assert "restored from the DVC cache" in html

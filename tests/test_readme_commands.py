@@ -26,6 +26,7 @@ EXERCISED_BY = {
     "make lab": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
     "make exp ARGS=\"-S 'notebooks.rail_links.window=[-4,4]'\"": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc exp show": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
+    ".venv/bin/dvc exp show --only-changed --md": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc params diff": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc metrics show": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc plots show": "tests/test_pipeline.py::test_plots_render_offline",

@@ -15,13 +15,17 @@ from analysis.errors import InputError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-def _record_runtime(stage: str, start: float) -> None:
-    """Stage runtime for the replication section (kept apart from the results files)."""
+def _record_runtime(stage: str, start: float, product: Path) -> None:
+    """Stage runtime for the replication section (kept apart from the results files), with the
+    fingerprint of the stage's product (see results_io.write_runtime)."""
     from analysis import results_io
 
-    results_io.write_json(
+    results_io.write_runtime(
         paths.OUTPUT / "runtime" / f"{stage}.json",
-        {"notebook": stage, "seconds": time.perf_counter() - start},
+        stage,
+        time.perf_counter() - start,
+        [product],
+        paths.ROOT,
     )
 
 
@@ -47,7 +51,7 @@ def build_cities_cmd(
 
     start = time.perf_counter()
     master = build_cities(out)
-    _record_runtime("cities", start)
+    _record_runtime("cities", start, out)
     typer.echo(f"{out}: {len(master)} prefecture-level units")
 
 
@@ -64,7 +68,7 @@ def build_treatments_cmd(
         table = build_treatments(cities, out, _config())
     except InputError as exc:
         _fail(exc)
-    _record_runtime("treatments", start)
+    _record_runtime("treatments", start, out)
     typer.echo(
         f"{out}: {int((table['pilot_year'] > 0).sum())} pilot cities, {int((table['rail_year'] > 0).sum())} rail cities"
     )
@@ -85,7 +89,7 @@ def build_panel_cmd(
         panel = build_panel(cities, treatments, out, truth, _config())
     except InputError as exc:
         _fail(exc)
-    _record_runtime("panel", start)
+    _record_runtime("panel", start, out)
     typer.echo(f"{out}: {len(panel)} city-years, source = {panel['data_source'].iloc[0]}")
 
 
@@ -175,6 +179,15 @@ def report_cmd() -> None:
 
     for path in build_reports(_config().as_dict()):
         typer.echo(str(path))
+
+
+@app.command("exp", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exp_cmd(ctx: typer.Context) -> None:
+    """``dvc exp run ARGS`` that keeps params.yaml's layout (comments, inline lists) and restores
+    it when the experiment fails (see analysis.experiment)."""
+    from analysis.experiment import run_experiment
+
+    raise typer.Exit(code=run_experiment(list(ctx.args), paths.PARAMS))
 
 
 def main() -> None:  # pragma: no cover

@@ -430,3 +430,65 @@ def _key(tp: Any, k: Any, where: str, key: str) -> Any:
 
 def _join(prefix: str, name: Any) -> str:
     return f"{prefix}.{name}" if prefix else str(name)
+
+
+# --- what each notebook receives ------------------------------------------------------------------
+# One notebook per section of params.yaml's notebooks (each is a DVC stage run by
+# analysis.studies.runner; papermill injects notebook_parameters() after its parameters cell).
+NOTEBOOKS = tuple(f.name for f in dataclasses.fields(NotebooksConfig))
+
+# Relative to the project root (the notebooks resolve them there): no absolute path of the machine
+# is written into an executed notebook.
+COMMON: dict[str, typing.Callable[[Config], object]] = {
+    "panel_path": lambda c: display_path(PROCESSED / "panel.csv"),
+    "truth_path": lambda c: display_path(PROCESSED / "truth.json"),
+    "cities_path": lambda c: display_path(INTERIM / "cities.csv"),
+    "treatments_path": lambda c: display_path(INTERIM / "treatments.csv"),
+    "output_dir": lambda c: display_path(OUTPUT),
+    "lang": lambda c: c.report.lang,
+}
+
+# Notebook-specific parameters from other sections of params.yaml.
+EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
+    # the simulation redraws the default panel: it needs the data-generating process
+    "simulation": {
+        "synthetic": lambda c: plain(c.synthetic),
+        "first_year": lambda c: c.panel.first_year,
+        "last_year": lambda c: c.panel.last_year,
+    },
+    # concurrent-policy rosters are coded like the pilot zones
+    "robustness": {
+        "year_rule": lambda c: c.treatment.year_rule,
+        "min_control_share": lambda c: c.panel.min_control_share,
+    },
+    # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
+    **{
+        name: {"min_control_share": lambda c: c.panel.min_control_share}
+        for name in ("pilot_zones", "rail_links", "network_coverage")
+    },
+}
+
+INTERACTIVE_OUTPUT = OUTPUT / "interactive"
+"""Where a notebook run by hand (JupyterLab) writes: never over the pipeline's products."""
+
+
+def notebook_parameters(name: str, config: Config) -> dict:
+    """The values papermill injects into notebook ``name`` (plain lists and dicts: papermill's
+    translator would turn tuples into strings)."""
+    section = plain(getattr(config.notebooks, name))
+    extra = {key: value(config) for key, value in EXTRA.get(name, {}).items()}
+    return {**{key: value(config) for key, value in COMMON.items()}, **section, **extra}
+
+
+def interactive_parameters(name: str, show: bool = True) -> dict:
+    """The parameters of notebook ``name`` for a run by hand: params.yaml's values, read now (so a
+    notebook opened in JupyterLab runs what the pipeline would), except ``output_dir``, which is
+    ``output/interactive``: an interactive run never overwrites the pipeline's outputs, and
+    ``make verify`` keeps passing. ``show``: print them, one ``name = value`` a line."""
+    values = notebook_parameters(name, load_config())
+    values["output_dir"] = display_path(INTERACTIVE_OUTPUT)
+    if show:
+        print(f"# params.yaml -> notebooks/{name}.py (outputs to {values['output_dir']}/)")
+        for key, value in values.items():
+            print(f"{key} = {value!r}")
+    return values

@@ -14,6 +14,7 @@ these rounded bytes; ``make verify`` compares numbers with tolerances.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -104,3 +105,30 @@ def write_table(frame: pd.DataFrame, path: Path | str, significant: int = SIGNIF
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, float_format=f"%.{significant}g", lineterminator="\n")
     return path
+
+
+def file_md5(path: Path | str) -> str | None:
+    path = Path(path)
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def write_runtime(
+    path: Path | str, stage: str, seconds: float, products: list[Path], root: Path | str
+) -> Path:
+    """The wall-clock time of a stage, with the md5 of the products it wrote (paths relative to
+    ``root``): a run record, not a result (it differs every run, so it is no DVC output). The
+    fingerprints let the report tell a runtime of the run that made the current products from one
+    left by another run (after a checkout or a cached stage restored other products, issue 17)."""
+    root = Path(root)
+    fingerprints = {
+        Path(p).resolve().relative_to(root.resolve()).as_posix(): file_md5(p) for p in products
+    }
+    return write_json(path, {"stage": stage, "seconds": seconds, "products": fingerprints})
+
+
+def runtime_is_current(record: dict, root: Path | str) -> bool:
+    """Do the products a runtime record fingerprints still hold the bytes that run wrote?"""
+    products = record.get("products")
+    if not products:
+        return False
+    return all(file_md5(Path(root) / rel) == md5 for rel, md5 in products.items())

@@ -48,7 +48,7 @@ def test_parameters_come_from_the_config_and_are_relative():
 
 @pytest.mark.parametrize(
     ("ename", "raised"),
-    [("InputError", runner.NotebookInputError), ("ValueError", pm.PapermillExecutionError)],
+    [("InputError", runner.NotebookInputError), ("ValueError", runner.NotebookFailure)],
 )
 def test_only_input_errors_become_one_line(monkeypatch, tmp_path, ename, raised):
     def fail(nb, output_path, **kwargs):
@@ -63,6 +63,9 @@ def test_only_input_errors_become_one_line(monkeypatch, tmp_path, ename, raised)
     if raised is runner.NotebookInputError:
         assert err.value.message == "error: data/raw/x.csv:2:prefecture: bad"
         assert err.value.executed.endswith("overview.ipynb")
+    else:  # anything else: one line naming the stage; the traceback stays in the notebook
+        assert err.value.message.startswith("error: stage overview: ValueError: ")
+        assert "\n" not in err.value.message and err.value.executed.endswith("overview.html")
 
 
 @pytest.fixture(scope="module")

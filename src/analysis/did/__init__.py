@@ -1,0 +1,1 @@
+"""General econometrics: estimators that take column names, never files (docs/architecture.md)."""

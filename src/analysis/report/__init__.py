@@ -1,0 +1,1 @@
+"""The paper in two languages, HTML and PDF, from the results files."""

@@ -474,7 +474,10 @@ def replication_blocks(rep: dict, t: dict, fmt: Formatter) -> list[dict]:
         for o in rep["outputs"]
     ]
     secs = lambda v: tr["not_timed"] if v is None else tr["seconds"].format(s=f"{v:.1f}")
-    runtime = [{"cells": [r["stage"], secs(r["seconds"])]} for r in rep["runtime"]]
+    runtime = [
+        {"cells": [r["stage"], tr["restored"] if r.get("stale") else secs(r["seconds"])]}
+        for r in rep["runtime"]
+    ]
     runtime.append({"cells": [tr["total"], secs(rep["total_seconds"])], "rule": True})
     hw, items = rep["hardware"], tr["hardware_items"]
     na = lambda v: t["na"] if v is None else str(v)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from analysis.report.exhibits import EXTRA_SOURCES, Exhibit, numbers
+from analysis.results_io import runtime_is_current
 
 KEY_PACKAGES = (
     "numpy",
@@ -128,15 +129,21 @@ def output_map(root: Path, exhibits: Sequence[Exhibit]) -> list[dict]:
 
 
 def stage_runtimes(root: Path) -> list[dict]:
-    """Seconds per dvc stage from output/runtime/<stage>.json (written by the notebook runner);
-    None for stages that record none (the data-building and report stages are not timed)."""
+    """Seconds per dvc stage from output/runtime/<stage>.json (written by the stage), only when
+    the stage's products are still those of the timed run (``stale``: a record left by another
+    run, e.g. after DVC restored the products from its cache); None for stages that record none
+    (the environment and report stages are not timed)."""
     rows = []
     for name in load_stages(root):
         path = Path(root) / "output" / "runtime" / f"{name}.json"
-        seconds = None
+        seconds, stale = None, False
         if path.exists():
-            seconds = float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
-        rows.append({"stage": name, "seconds": seconds})
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if runtime_is_current(record, root):
+                seconds = float(record["seconds"])
+            else:
+                stale = True
+        rows.append({"stage": name, "seconds": seconds, "stale": stale})
     return rows
 
 

@@ -1,0 +1,1 @@
+"""One module per notebook / DVC stage: what the notebooks narrate, computed once."""

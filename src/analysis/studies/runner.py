@@ -11,13 +11,12 @@ copies are pipeline outputs in output/notebooks/.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import jupytext
@@ -27,41 +26,19 @@ from nbconvert import HTMLExporter
 
 from analysis import config as paths
 from analysis import results_io
-from analysis.config import Config, NotebooksConfig, display_path, plain
+from analysis.config import COMMON, EXTRA, NOTEBOOKS, Config, display_path, notebook_parameters
 
-# one notebook per section of params.yaml's notebooks:
-NOTEBOOKS = tuple(f.name for f in dataclasses.fields(NotebooksConfig))
-
-# Relative to the project root (the notebooks resolve them there): no absolute path of the machine
-# is written into an executed notebook.
-COMMON: dict[str, Callable[[Config], object]] = {
-    "panel_path": lambda c: display_path(paths.PROCESSED / "panel.csv"),
-    "truth_path": lambda c: display_path(paths.PROCESSED / "truth.json"),
-    "cities_path": lambda c: display_path(paths.INTERIM / "cities.csv"),
-    "treatments_path": lambda c: display_path(paths.INTERIM / "treatments.csv"),
-    "output_dir": lambda c: display_path(paths.OUTPUT),
-    "lang": lambda c: c.report.lang,
-}
-
-# Notebook-specific parameters from other sections of params.yaml.
-EXTRA: dict[str, dict[str, Callable[[Config], object]]] = {
-    # the simulation redraws the default panel: it needs the data-generating process
-    "simulation": {
-        "synthetic": lambda c: plain(c.synthetic),
-        "first_year": lambda c: c.panel.first_year,
-        "last_year": lambda c: c.panel.last_year,
-    },
-    # concurrent-policy rosters are coded like the pilot zones
-    "robustness": {
-        "year_rule": lambda c: c.treatment.year_rule,
-        "min_control_share": lambda c: c.panel.min_control_share,
-    },
-    # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
-    **{
-        name: {"min_control_share": lambda c: c.panel.min_control_share}
-        for name in ("pilot_zones", "rail_links", "network_coverage")
-    },
-}
+# The stages' parameters live with the config (analysis.config); re-exported for the pipeline's
+# callers and tests.
+__all__ = [
+    "COMMON",
+    "EXTRA",
+    "NOTEBOOKS",
+    "NotebookFailure",
+    "NotebookInputError",
+    "notebook_parameters",
+    "run_notebook",
+]
 
 
 class NotebookInputError(Exception):
@@ -100,14 +77,6 @@ def failure_line(name: str, ename: str, evalue: str, traceback: list[str]) -> st
 
 def source_path(name: str) -> Path:
     return paths.ROOT / "notebooks" / f"{name}.py"
-
-
-def notebook_parameters(name: str, config: Config) -> dict:
-    """The values papermill injects into notebook ``name`` (plain lists and dicts: papermill's
-    translator would turn tuples into strings)."""
-    section = plain(getattr(config.notebooks, name))
-    extra = {key: value(config) for key, value in EXTRA.get(name, {}).items()}
-    return {**{key: value(config) for key, value in COMMON.items()}, **section, **extra}
 
 
 def read_source(name: str) -> nbformat.NotebookNode:
@@ -150,8 +119,13 @@ def run_notebook(name: str, config: Config, output_dir: Path | None = None) -> P
     _strip_volatile_metadata(executed, name)
     _export_html(executed)
     # Runtime is environment-dependent: kept apart from the results files (which must be identical).
-    results_io.write_json(
-        paths.OUTPUT / "runtime" / f"{name}.json", {"notebook": name, "seconds": seconds}
+    products = [paths.RESULTS / f"{name}.json", executed]
+    results_io.write_runtime(
+        paths.OUTPUT / "runtime" / f"{name}.json",
+        name,
+        seconds,
+        [p for p in products if p.exists()],
+        paths.ROOT,
     )
     return executed
 
@@ -163,6 +137,13 @@ def _export_html(executed: Path) -> None:
     executed.with_suffix(".html").write_text(html, encoding="utf-8")
 
 
+# What the kernel process says that a user cannot act on: ipykernel warns on every start that the
+# kernel talks to papermill over TCP on localhost without encryption (issue 17: six times a run).
+_KERNEL_NOISE = re.compile(
+    r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"
+)
+
+
 class _Log:
     def __init__(self, file):
         self.file = file
@@ -170,7 +151,10 @@ class _Log:
     def read(self) -> str:
         self.file.flush()
         self.file.seek(0)
-        return self.file.read().decode("utf-8", "replace")
+        text = self.file.read().decode("utf-8", "replace")
+        return "".join(
+            line for line in text.splitlines(keepends=True) if not _KERNEL_NOISE.match(line)
+        )
 
 
 @contextlib.contextmanager

@@ -409,3 +409,23 @@ def test_unit_named_in_text(text, unit):
 
     found = unit_in_text(text)
     assert (found.label if found else None) == unit
+
+
+def test_an_html_page_saved_as_xls_gets_the_advice_to_save_as_xlsx(tmp_path):
+    """Issue 17: statistics sites serve HTML tables named .xls; the one-line error says so."""
+    from analysis.data.ingest.read import read_grids
+    from analysis.errors import InputError
+
+    path = tmp_path / "yearbook.xls"
+    path.write_text("<html><table><tr><td>城市</td></tr></table></html>", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_grids(path)
+    line = str(err.value)
+    assert "HTML page" in line and "save it as .xlsx" in line and "\n" not in line
+
+
+def test_the_ingest_report_keeps_the_files_count_unit():
+    from analysis.data.ingest.units import lookup_unit
+
+    assert lookup_unit("万户").label == "万户" and lookup_unit("万人").label == "万人"
+    assert lookup_unit("万户").scale == lookup_unit("万人").scale == 1e4

@@ -211,5 +211,14 @@ def read_grids(path: Path | str, sheet: str | None = None) -> tuple[list[Grid], 
         return read_xls_grids(data, label, sheet), data
     if data.startswith(ZIP_MAGIC):
         return read_xlsx_grids(path, label, sheet), data
+    head = data[:512].lstrip(codecs.BOM_UTF8).lstrip().lower()
+    if path.suffix.lower() in (".xls", ".xlsx") and head.startswith((b"<", b"\xef\xbb\xbf<")):
+        # statistics websites often serve an HTML table (or Excel 2003 XML) named .xls
+        kind = "an XML spreadsheet" if head.startswith(b"<?xml") else "an HTML page"
+        raise InputError(
+            label,
+            f"{kind} saved under an Excel name, not an Excel workbook",
+            hint="open it in Excel or LibreOffice and save it as .xlsx (or as UTF-8 CSV)",
+        )
     text, encoding = decode(data, label)
     return [read_csv_grid(text, label, encoding)], data

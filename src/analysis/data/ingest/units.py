@@ -73,15 +73,15 @@ UNITS: dict[str, Unit] = {
     **_money(["万元/人", "10kyuan/person"], 1e4, "CNY", "money_pc"),
     **_money(["美元/人", "usd/person", "usdperperson", "usdpercapita"], 1, "USD", "money_pc"),
     **{
-        a: Unit("count", 1, None, "人")
+        a: Unit("count", 1, None, a if not a.isascii() else "人")
         for a in ["人", "户", "个", "persons", "people", "subscribers", "users", "households"]
     },
     **{
-        a: Unit("count", 1e3, None, "千人")
+        a: Unit("count", 1e3, None, a if not a.isascii() else "千人")
         for a in ["千人", "千户", "thousandpersons", "1000persons", "thousandsubscribers"]
     },
     **{
-        a: Unit("count", 1e4, None, "万人")
+        a: Unit("count", 1e4, None, a if not a.isascii() else "万人")
         for a in [
             "万人",
             "万户",
@@ -98,7 +98,7 @@ UNITS: dict[str, Unit] = {
         ]
     },
     **{
-        a: Unit("count", 1e6, None, "百万人")
+        a: Unit("count", 1e6, None, a if not a.isascii() else "百万人")
         for a in [
             "百万人",
             "百万户",

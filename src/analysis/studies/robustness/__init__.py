@@ -1,0 +1,1 @@
+"""The robustness checklist of the headline estimate."""
