@@ -99,6 +99,7 @@ class MultiplegtDynResult:
     p_joint_placebos: float | None = None
     p_equal_effects: float | None = None
     delta_d: np.ndarray | None = None  # normalising denominators delta^D_l (normalized=True)
+    delta_d_placebo: np.ndarray | None = None  # those of the placebos (their own switchers)
     delta_d_avg_total: float = float("nan")  # switchers' mean number of effects cumulated
     alpha: float = 0.05
     options: dict = field(default_factory=dict, repr=False)
@@ -781,9 +782,9 @@ def did_multiplegt_dyn(
                 }
             )
             infl.append(u_var / scale if n_sw > 0 else np.full(n_g, np.nan))
+            deltas.append(delta)
             if kind == 0:
                 counts.append(cnt)
-                deltas.append(delta)
 
     # variances and covariances: cluster sums of the influence terms, over G^2
     U = _cluster_sums(p, np.column_stack(infl))
@@ -839,7 +840,7 @@ def did_multiplegt_dyn(
     b = table["estimate"].to_numpy()
     b_eff, b_pl = b[:n_eff], b[n_eff + 1 :]
     V_eff, V_pl = V[:n_eff, :n_eff], V[n_eff:, n_eff:]
-    ok_eff = np.isfinite(b_eff).all() and (not normalized or all(d != 0 for d in deltas))
+    ok_eff = np.isfinite(b_eff).all() and (not normalized or all(d != 0 for d in deltas[:n_eff]))
     p_joint = _wald_p(b_eff, V_eff, n_eff) if n_eff > 1 and ok_eff else None
     p_pl = _wald_p(b_pl, V_pl, n_pl) if n_pl > 1 and np.isfinite(b_pl).all() else None
     p_equal = None
@@ -871,7 +872,8 @@ def did_multiplegt_dyn(
         p_joint_effects=p_joint,
         p_joint_placebos=p_pl,
         p_equal_effects=p_equal,
-        delta_d=np.asarray(deltas) if normalized else None,
+        delta_d=np.asarray(deltas[:n_eff]) if normalized else None,
+        delta_d_placebo=np.asarray(deltas[n_eff:]) if normalized else None,
         delta_d_avg_total=num / den_tot if den_tot else float("nan"),
         alpha=alpha,
         options={
