@@ -123,6 +123,8 @@ def test_favara_reference_to_ten_decimals(fits, normalized):
         assert t.loc[term, "std_error"] == pytest.approx(se, abs=6e-11), term
     p = (res.p_joint_effects, res.p_joint_placebos, res.p_equal_effects)
     np.testing.assert_allclose(p, REFERENCE_P[normalized], atol=5e-7)
+    pre = res.placebo_test()
+    assert pre.df == 3 and pre.p_value == pytest.approx(res.p_joint_placebos, rel=1e-12)
 
 
 def test_favara_normalization(fits):

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import EVENT_STUDY_COLUMNS, event_study_frame, tidy_frame
+from .results import EVENT_STUDY_COLUMNS, PretrendTest, event_study_frame, tidy_frame
 
 __all__ = ["MultiplegtDynResult", "did_multiplegt_dyn"]
 
@@ -139,6 +139,19 @@ class MultiplegtDynResult:
         return event_study_frame(
             et, td["estimate"], td["std_error"], td["conf_low"], td["conf_high"]
         )[EVENT_STUDY_COLUMNS]
+
+    def placebo_test(self) -> PretrendTest | None:
+        """Wald test that all placebos are zero (chi-squared, ``df`` = number of placebos; the
+        reference reports its p-value from two placebos on); None without placebos."""
+        k = self.n_placebos
+        if k == 0:
+            return None
+        b = self.placebos["estimate"].to_numpy()
+        v = self.vcov[self.n_effects :, self.n_effects :]
+        if not (np.isfinite(b).all() and np.isfinite(v).all()):
+            return None
+        w = float(b @ np.linalg.pinv(v) @ b)
+        return PretrendTest(w, k, float(stats.chi2.sf(w, k)))
 
     def summary(self) -> str:
         kind = "normalized" if self.normalized else "non-normalized"
