@@ -84,6 +84,13 @@ LABELS = {
         "sc_p_median": "median {p}",
         "sc_p_share": "share significant {p}",
         "sc_p_z": "Stouffer Z {p}",
+        # power of pre-trend tests (analysis.figures.pretrends)
+        "pt_title": "Event plot and a hypothesised pre-trend",
+        "pt_ylabel": "Event-study coefficient",
+        "pt_estimates": "Estimated coefficients ({value:.0f}% CI)",
+        "pt_trend": "Hypothesised trend",
+        "pt_trend_power": "Hypothesised trend (pre-test power {value:.0%})",
+        "pt_after": "Expected estimate after passing the pre-test",
     },
     "zh": {
         "year": "年份",
@@ -144,6 +151,12 @@ LABELS = {
         "sc_p_median": "中位数 {p}",
         "sc_p_share": "显著占比 {p}",
         "sc_p_z": "合并 Z 值 {p}",
+        "pt_title": "事件研究图与假设的处理前趋势",
+        "pt_ylabel": "事件研究系数",
+        "pt_estimates": "估计系数（{value:.0f}% 置信区间）",
+        "pt_trend": "假设的趋势",
+        "pt_trend_power": "假设的趋势（预检验功效 {value:.0%}）",
+        "pt_after": "通过预检验条件下的期望估计值",
     },
 }
 
