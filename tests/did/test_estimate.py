@@ -244,3 +244,22 @@ def test_bad_requests(mpdta):
         estimate("cs_adjusted", mpdta, covariates=["x"], cluster="year", **kw)
     with pytest.raises(ValueError, match="needs covariates"):
         estimate("cs_adjusted", mpdta, **kw)
+
+
+def test_dcdh_through_estimate_is_the_direct_call_and_recovers_a_constant_effect():
+    """did_multiplegt_dyn through estimate(): the same average total effect as the direct call;
+    with a constant effect every dynamic effect recovers it."""
+    from helpers.simulate import simulate_staggered_panel
+
+    from analysis.did.multiplegt_dyn import did_multiplegt_dyn
+
+    df = simulate_staggered_panel(effect=0.1, seed=3)
+    est = estimate("dcdh", df, y="y", unit="unit", time="year", cohort="cohort", window=(-3, 3))
+    direct = did_multiplegt_dyn(
+        df.assign(d=((df["cohort"] > 0) & (df["year"] >= df["cohort"])).astype(float)),
+        "y", "unit", "year", "d", effects=4, placebo=2,
+    )  # fmt: skip
+    assert abs(est.att - direct.average_total_effect["estimate"]) < 1e-12
+    post = est.event_study[est.event_study["event_time"] >= 0]
+    assert len(post) == 4 and (abs(post["estimate"] - 0.1) < 4 * post["std_error"]).all()
+    assert est.pretrend is not None and est.pretrend.df == 2

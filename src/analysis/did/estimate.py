@@ -22,6 +22,10 @@ Estimators (``name``):
 ``sa``           Sun & Abraham (2021) interaction-weighted estimator
                  (:func:`analysis.did.sun_abraham.sun_abraham`).
 ``bjs``          Borusyak, Jaravel & Spiess (2024) imputation (:func:`analysis.did.imputation.imputation`).
+``dcdh``         de Chaisemartin & D'Haultfoeuille (2024) ``did_multiplegt_dyn``
+                 (:func:`analysis.did.multiplegt_dyn.did_multiplegt_dyn`): switchers against
+                 not-yet-switchers with the same baseline treatment; ``treatment`` may be a
+                 non-binary, non-absorbing column (default: the binary dummy built from ``cohort``).
 
 The overall ATT is each estimator's own: the TWFE coefficient, R did's ``aggte(type="simple")``,
 fixest's ``aggregate(..., "att")``, didimputation's static ATT. The TWFE event study has none; its
@@ -38,6 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.did.inference import wald_statistic
 from analysis.did.results import (
     EVENT_STUDY_COLUMNS,
     Estimate,
@@ -46,7 +51,7 @@ from analysis.did.results import (
     tidy_frame,
 )
 
-ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs")
+ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs", "dcdh")
 
 
 def estimate(
@@ -228,8 +233,8 @@ def _lead_wald(dynamic, lo: int | None = None, ref: int = -1) -> PretrendTest | 
     inf = dynamic.inf_func_egt[:, lead]
     V = inf.T @ inf / dynamic.n**2
     b = np.asarray(dynamic.att_egt)[lead]
-    w = float(b @ np.linalg.solve(V, b))
-    return PretrendTest(w, int(lead.size), float(stats.chi2.sf(w, lead.size)))
+    w, df = wald_statistic(b, V)
+    return PretrendTest(w, df, float(stats.chi2.sf(w, df)))
 
 
 def _cs_result(name, fit, simple, dynamic, pretrend) -> Estimate:
@@ -293,7 +298,38 @@ def _bjs(data, s: _Spec, opts) -> Estimate:
     return _result("bjs", tidy.iloc[0], es, fit.pretrend, fit)
 
 
+def _dcdh(data, s: _Spec, opts) -> Estimate:
+    """de Chaisemartin & D'Haultfoeuille (2024) ``did_multiplegt_dyn``: overall = the average total
+    effect; event time ``l - 1`` = effect ``l``, ``-1 - l`` = placebo ``l``; pre-trend test = the
+    joint placebo test. A non-binary or non-absorbing treatment is passed as ``treatment``."""
+    from analysis.did.multiplegt_dyn import did_multiplegt_dyn
+
+    if s.covariates:
+        raise ValueError("dcdh: covariates are not supported (not ported from the R package)")
+    treatment = opts.pop("treatment", None)
+    if treatment is None:
+        treatment = "_treated"
+        g, t = data[s.cohort].to_numpy(), data[s.time].to_numpy()
+        data = data.assign(_treated=((g > 0) & (t >= g)).astype(float))
+    lo, hi = s.window or (-5, 5)
+    opts.setdefault("effects", hi + 1)
+    opts.setdefault("placebo", max(0, -lo - 1))
+    fit = did_multiplegt_dyn(
+        data,
+        s.y,
+        s.unit,
+        s.time,
+        treatment,
+        cluster=None if s.cluster == s.unit else s.cluster,
+        **opts,
+    )
+    row = fit.tidy().set_index("term").loc["Average_Total_Effect"].copy()
+    row["term"] = "Average_Total_Effect"
+    return _result("dcdh", row, fit.event_study(), fit.placebo_test(), fit)
+
+
 _DISPATCH = {
+    "dcdh": _dcdh,
     "twfe": _twfe,
     "event_study": _event_study,
     "cs": _cs,
