@@ -297,8 +297,8 @@ def test_several_treated_units_recover_the_effect():
     fit = synthdid(df, *SIM, se_method="jackknife")
     assert fit.N0 == 30 and fit.N1 == 5 and fit.T0 == 16 and fit.T1 == 5
     assert abs(fit.att - 2.0) < 3 * fit.se and abs(fit.att - 2.0) < 0.3
-    boot = fit.standard_error("bootstrap", replications=30, seed=1)
-    placebo = fit.standard_error("placebo", replications=30, seed=1)
+    boot = fit.standard_error("bootstrap", replications=20, seed=1)
+    placebo = fit.standard_error("placebo", replications=20, seed=1)
     for se in (boot, placebo):
         assert 0.33 < se / fit.se < 3
     lo, hi = fit.conf_int
