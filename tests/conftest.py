@@ -38,7 +38,7 @@ def validation_dir() -> Path:
 def load_validation(validation_dir):
     """Return a loader: load_validation('mpdta.csv') -> DataFrame."""
 
-    def _load(name: str) -> pd.DataFrame:
-        return pd.read_csv(validation_dir / name)
+    def _load(name: str, **read_options) -> pd.DataFrame:
+        return pd.read_csv(validation_dir / name, **read_options)
 
     return _load

@@ -263,3 +263,16 @@ def test_dcdh_through_estimate_is_the_direct_call_and_recovers_a_constant_effect
     post = est.event_study[est.event_study["event_time"] >= 0]
     assert len(post) == 4 and (abs(post["estimate"] - 0.1) < 4 * post["std_error"]).all()
     assert est.pretrend is not None and est.pretrend.df == 2
+
+
+def test_sdid_through_estimate_reproduces_prop99(load_validation):
+    """estimate('sdid') on California's Proposition 99: SDID, SC and DID as R synthdid (Table 1
+    of Arkhangelsky et al. 2021)."""
+    df = load_validation("california_prop99.csv", sep=";")
+    df["cohort"] = (df["State"] == "California") * 1989
+    for name, ref in (("sdid", -15.60383), ("sc", -19.61966), ("did", -27.34911)):
+        est = estimate(
+            "sdid", df, y="PacksPerCapita", unit="State", time="Year", cohort="cohort",
+            estimator=name, se_method=None,
+        )  # fmt: skip
+        assert abs(est.att - ref) < 1e-4, (name, est.att)

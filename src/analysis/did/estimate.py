@@ -26,6 +26,9 @@ Estimators (``name``):
                  (:func:`analysis.did.multiplegt_dyn.did_multiplegt_dyn`): switchers against
                  not-yet-switchers with the same baseline treatment; ``treatment`` may be a
                  non-binary, non-absorbing column (default: the binary dummy built from ``cohort``).
+``sdid``         synthetic difference-in-differences (Arkhangelsky et al. 2021;
+                 :func:`analysis.did.synthdid.synthdid`), with ``estimator="sc"`` / ``"did"`` as
+                 special cases; block adoption only (one cohort and never-treated units).
 
 The overall ATT is each estimator's own: the TWFE coefficient, R did's ``aggte(type="simple")``,
 fixest's ``aggregate(..., "att")``, didimputation's static ATT. The TWFE event study has none; its
@@ -51,7 +54,7 @@ from analysis.did.results import (
     tidy_frame,
 )
 
-ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs", "dcdh")
+ESTIMATORS = ("twfe", "event_study", "cs", "cs_adjusted", "sa", "bjs", "dcdh", "sdid")
 
 
 def estimate(
@@ -328,7 +331,24 @@ def _dcdh(data, s: _Spec, opts) -> Estimate:
     return _result("dcdh", row, fit.event_study(), fit.placebo_test(), fit)
 
 
+def _sdid(data, s: _Spec, opts) -> Estimate:
+    """Synthetic DiD (block adoption: one treated cohort plus never-treated units); options
+    ``estimator`` ("sdid" | "sc" | "did"), ``se_method``, ``replications``, ``seed``."""
+    from analysis.did.synthdid import synthdid
+
+    if s.covariates:
+        raise ValueError("sdid takes no covariates")
+    if s.cluster != s.unit:
+        raise ValueError("sdid's placebo/bootstrap/jackknife SEs resample units; no clustering")
+    g, t = data[s.cohort].to_numpy(), data[s.time].to_numpy()
+    data = data.assign(_sdid_d=((g > 0) & (t >= g)).astype(float))
+    fit = synthdid(data, s.y, s.unit, s.time, "_sdid_d", **opts)
+    name = opts.get("estimator", "sdid")
+    return _result(name, fit.tidy().iloc[0], fit.event_study, None, fit)
+
+
 _DISPATCH = {
+    "sdid": _sdid,
     "dcdh": _dcdh,
     "twfe": _twfe,
     "event_study": _event_study,
