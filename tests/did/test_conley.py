@@ -47,6 +47,10 @@ def scores(panel):
     return fit, fit.within_scores, panel["lat"].to_numpy(), panel["lon"].to_numpy()
 
 
+def at(cutoff_km: float) -> dict:
+    return {"lat": "lat", "lon": "lon", "cutoff_km": cutoff_km}
+
+
 def _close(a, b, tol=TOL):
     a, b = np.asarray(a, float), np.asarray(b, float)
     assert np.abs(a - b).max() <= tol * max(1.0, np.abs(b).max()), np.abs(a - b).max()
@@ -77,7 +81,7 @@ def test_cutoff_zero_is_city_clustered_crv1(panel, scores):
     """fixest's pooled form: cutoff 0 = clusters by location (city); Conley's factor lacks only
     CRV1's G/(G-1)."""
     crv = fit_within(panel, "y", X, "unit", "year")
-    res = twfe_conley(panel, "y", X, "unit", "year", "lat", "lon", 0.0)
+    res = twfe_conley(panel, "y", X, "unit", "year", **at(0.0))
     g = panel["unit"].nunique()
     _close(res.params, crv.params)
     _close(res.cov.to_numpy() * g / (g - 1), crv.cov)
@@ -176,27 +180,39 @@ def test_psd_fix_and_bad_coordinates(panel):
     assert np.linalg.eigvalsh(fixed).min() > -1e-12
     moved = panel.assign(lat=panel["lat"] + 0.01 * (panel["year"] == 2015))
     with pytest.raises(ValueError, match="constant within each unit"):
-        twfe_conley(moved, "y", X, "unit", "year", "lat", "lon", 100.0)
+        twfe_conley(moved, "y", X, "unit", "year", **at(100.0))
 
 
 def test_event_study_conley(panel):
     es = event_study(panel, "y", "cohort", "unit", "year", window=(-3, 3))
-    ec = event_study_conley(panel, "y", "cohort", "unit", "year", "lat", "lon", 0.0, window=(-3, 3))
+    ec = event_study_conley(panel, "y", "cohort", "unit", "year", (-3, 3), **at(0.0))
     g = panel["unit"].nunique()
     _close(ec.fit.params.to_numpy(), es.fit.params.to_numpy())
     _close(ec.fit.cov.to_numpy() * g / (g - 1), es.fit.cov.to_numpy())
-    wide = event_study_conley(
-        panel, "y", "cohort", "unit", "year", "lat", "lon", 300.0, window=(-3, 3)
-    )
+    wide = event_study_conley(panel, "y", "cohort", "unit", "year", (-3, 3), **at(300.0))
     assert wide.pretrend.df == 2 and wide.fit.cluster.startswith("conley(300 km")
     assert (wide.tidy()["std_error"] > 0).sum() == len(wide.shown)
 
 
+def test_stands_in_for_twfe_in_estimate(panel):
+    """``twfe_conley`` takes twfe's positional arguments: estimate()'s ``engine`` option uses it."""
+    from analysis.did.estimate import estimate
+
+    kw = {"y": "y", "unit": "unit", "time": "year", "cohort": "cohort", "covariates": ["z"]}
+    crv = estimate("twfe", panel, **kw)
+    con = estimate("twfe", panel, **kw, engine=twfe_conley, **at(0.0))
+    g = panel["unit"].nunique()
+    assert con.att == pytest.approx(crv.att, abs=1e-10)
+    assert con.se * np.sqrt(g / (g - 1)) == pytest.approx(crv.se, rel=1e-8)
+    with pytest.raises(ValueError, match="replaces clustering"):
+        twfe_conley(panel, "y", X, "unit", "year", "cohort", **at(100.0))
+
+
 def test_speed_337_cities_14_years(panel):
-    twfe_conley(panel, "y", X, "unit", "year", "lat", "lon", 200.0)  # warm
+    twfe_conley(panel, "y", X, "unit", "year", **at(200.0))  # warm
     start = time.perf_counter()
     for spec in ({}, {"kernel": "bartlett"}, {"lag": 3}):
-        twfe_conley(panel, "y", X, "unit", "year", "lat", "lon", 200.0, **spec)
+        twfe_conley(panel, "y", X, "unit", "year", **at(200.0), **spec)
     assert (time.perf_counter() - start) / 3 < 1.0
 
 
@@ -215,7 +231,7 @@ def _monte_carlo(n_reps: int, seed: int) -> np.ndarray:
     for r in range(n_reps):
         df = simulate_spatial_panel(rng, effect=EFFECT, **MC)
         city = fit_within(df, "y", ["treat"], "unit", "year")
-        conley = twfe_conley(df, "y", ["treat"], "unit", "year", "lat", "lon", 200.0)
+        conley = twfe_conley(df, "y", ["treat"], "unit", "year", **at(200.0))
         out[r] = city.params[0], city.std_errors[0], conley.std_errors.iloc[0]
     return out
 

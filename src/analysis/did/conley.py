@@ -273,6 +273,8 @@ def twfe_conley(
     xnames: list[str],
     idname: str,
     tname: str,
+    cluster: str | None = None,
+    *,
     lat: str,
     lon: str,
     cutoff_km: float,
@@ -285,10 +287,18 @@ def twfe_conley(
 ) -> TWFEResult:
     """TWFE (unit and time effects) of ``yname`` on ``xnames`` with the Conley covariance.
 
-    Same coefficients as :func:`analysis.did.twfe.twfe` (the FE kernel); ``lat``/``lon``: columns
-    of unit coordinates in degrees; ``cutoff_km``, ``kernel``, ``lag``, ``serial_kernel``,
-    ``ssc``, ``earth_radius_km``: module docstring. ``n_clusters`` of the result is the number of
-    distinct locations, ``cluster`` the specification's label."""
+    Same coefficients as :func:`analysis.did.twfe.twfe` (the FE kernel) and the same positional
+    arguments, so that it can stand in for it (``estimate("twfe", ..., engine=twfe_conley,
+    lat=..., lon=..., cutoff_km=...)``); ``cluster`` must be None or the unit: the Conley
+    covariance replaces clustering (at cutoff 0 it IS the unit-clustered one). ``lat``/``lon``:
+    columns of unit coordinates in degrees; ``cutoff_km``, ``kernel``, ``lag``,
+    ``serial_kernel``, ``ssc``, ``earth_radius_km``: module docstring. ``n_clusters`` of the result
+    is the number of distinct locations, ``cluster`` the specification's label."""
+    if cluster not in (None, idname):
+        raise ValueError(
+            f"twfe_conley: cluster={cluster!r}; the Conley covariance replaces clustering"
+            " (None or the unit column)"
+        )
     spec = ConleySpec(cutoff_km, kernel, lag, serial_kernel, earth_radius_km)
     frame = data
     bad = data[[lat, lon]].isna().any(axis=1).to_numpy()
@@ -324,21 +334,33 @@ def event_study_conley(
     gname: str,
     idname: str,
     tname: str,
-    lat: str,
-    lon: str,
-    cutoff_km: float,
     window: tuple[int, int] = (-5, 5),
     ref: int = -1,
     controls: list[str] | None = None,
+    cluster: str | None = None,
+    *,
+    lat: str,
+    lon: str,
+    cutoff_km: float,
     **conley,
 ) -> EventStudyResult:
     """The fully dynamic TWFE event study of :func:`analysis.did.event_study.event_study` (same
-    dummies, same coefficients) with the Conley covariance (keywords of :func:`twfe_conley`); the
-    pre-trend Wald test then uses the Conley covariance too."""
+    dummies, same coefficients, same positional arguments) with the Conley covariance (keywords
+    of :func:`twfe_conley`); the pre-trend Wald test then uses the Conley covariance too."""
     frame, periods = event_time_dummies(data, gname, tname, tuple(window), ref)
     names = [_name(k) for k in periods]
+    xnames = names + list(controls or [])
     fit = twfe_conley(
-        frame, yname, names + list(controls or []), idname, tname, lat, lon, cutoff_km, **conley
+        frame,
+        yname,
+        xnames,
+        idname,
+        tname,
+        cluster,
+        lat=lat,
+        lon=lon,
+        cutoff_km=cutoff_km,
+        **conley,
     )
     lo, hi = window
     inside = [k for k in periods if lo <= k <= hi]
