@@ -39,6 +39,13 @@ stated here because the packages differ:
   ``G/(G-1)`` (``CONLEY_SSC``, the kernel's :class:`~analysis.did.fe.SmallSample` without the
   cluster adjustment). So at cutoff 0, Conley x ``G/(G-1)`` = the kernel's CRV1 by unit, and in the
   ``lag=0`` form Conley / c = HC0. ``ssc=None`` gives the raw sandwich.
+* **Choosing the cutoff**: like clustering with few clusters, the pooled form degenerates as the
+  cutoff approaches the extent of the map: with every pair inside the kernel the meat is the outer
+  product of the summed scores, which the normal equations make zero. Report a grid of cutoffs
+  well inside the map (for 337 prefecture cities, 50-500 km; at 1,000 km nearly every pair of
+  eastern cities is inside and the variance collapses). The ``lag`` form does not collapse (a
+  cutoff beyond the map clusters by period) but misses correlation between nearby units across
+  periods (persistent regional shocks).
 * **Not positive semi-definite by construction**: neither the uniform nor the radial Bartlett
   kernel guarantees a PSD meat (Conley 1999, Sec. 3). As fixest's ``vcov_fix``, when a variance
   comes out negative the negative eigenvalues are set to zero (Cameron, Gelbach & Miller 2011)
