@@ -91,6 +91,21 @@ def test_cutoff_zero_is_city_clustered_crv1(panel, scores):
     _close(res.cov.to_numpy() * g / (g - 1), np.asarray(fx._vcov))
 
 
+def test_cutoff_zero_weighted_and_missing_rows(panel):
+    """Weighted regression and rows dropped for missing values (outcome, coordinates): still the
+    city-clustered CRV1 of the same sample at cutoff 0."""
+    rng = np.random.default_rng(6)
+    df = panel.assign(w=rng.uniform(0.5, 2.0, len(panel)))
+    df.loc[rng.choice(len(df), 40, replace=False), "y"] = np.nan
+    df.loc[df["unit"] == 5, ["lat", "lon"]] = np.nan
+    res = twfe_conley(df, "y", X, "unit", "year", weights="w", **at(0.0))
+    crv = fit_within(df[df["unit"] != 5], "y", X, "unit", "year", weights="w")
+    g = crv.n_clusters
+    assert res.nobs == crv.nobs and res.n_entities == g
+    _close(res.params, crv.params)
+    _close(res.cov.to_numpy() * g / (g - 1), crv.cov)
+
+
 def test_cutoff_zero_lag_zero_is_hc0(panel, scores):
     _, ws, lat, lon = scores
     raw = conley_cov(ws, lat, lon, ConleySpec(0.0, lag=0), ssc=None).cov
