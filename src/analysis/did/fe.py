@@ -13,6 +13,8 @@ tests/did/test_fe.py):
   alternating projections (pyfixest's ``demean``, tolerance 1e-13).
 * ``fit_within`` -- OLS of y on X after ``M_W`` with the ONE rank rule and the ONE CRV1 rule below;
   used by ``twfe_fwl`` / ``twfe(method="demean")``, Bacon, randomization and the wild bootstrap.
+  ``keep_scores=True`` also returns the observation scores and the bread (``WithinScores``), from
+  which other sandwich covariances are built (the Conley covariance of ``analysis.did.conley``).
 * ``RANK_TOL`` -- the rank rule for absorbed / collinear regressors (and controls, and the time
   dummies of the unbalanced path): columns are taken in order, and a column is dropped when less
   than ``RANK_TOL`` of its norm *before* the fixed effects were removed is left after removing the
@@ -319,6 +321,22 @@ class UnbalancedPanelError(ValueError):
 
 
 @dataclass
+class WithinScores:
+    """What a sandwich covariance of a ``fit_within`` regression needs, per used observation.
+
+    ``scores``: (n, k) ``x~_it * w_it * u_it`` (demeaned kept regressors times the weighted
+    residual; their cluster sums are the CRV1 meat); ``bread``: ``(X~' Omega X~)^-1``; ``rows``:
+    positions of the used rows in the caller's data (rows with missing values are dropped);
+    ``unit``/``time``: codes of the units and of the periods (in period order) on those rows."""
+
+    scores: np.ndarray
+    bread: np.ndarray
+    rows: np.ndarray
+    unit: np.ndarray
+    time: np.ndarray
+
+
+@dataclass
 class WithinFit:
     """OLS on the two-way demeaned data with CRV1 covariance (arrays; names of the kept columns)."""
 
@@ -332,6 +350,7 @@ class WithinFit:
     cluster: str
     r2_within: float
     balanced: bool
+    within_scores: WithinScores | None = None
 
     @property
     def std_errors(self) -> np.ndarray:
@@ -348,6 +367,7 @@ def fit_within(
     weights: str | None = None,
     ssc: SmallSample = FIXEST,
     require_balanced: bool = False,
+    keep_scores: bool = False,
 ) -> WithinFit:
     """Regress ``yname`` on ``xnames`` with unit and time effects, CRV1 SEs clustered by ``cluster``
     (default: ``idname``), optionally weighted by the column ``weights``.
@@ -355,7 +375,8 @@ def fit_within(
     Rows with a missing value in any used column are dropped (as PanelOLS does). Regressors removed
     by the rank rule (``RANK_TOL``) are left out of the result. ``require_balanced`` raises a
     ``ValueError`` unless the closed-form (balanced) path applies. ``r2_within`` is linearmodels'
-    within R2: ``1 - |y~ - X~ b|^2 / |y~|^2`` on the unit-demeaned data.
+    within R2: ``1 - |y~ - X~ b|^2 / |y~|^2`` on the unit-demeaned data. ``keep_scores`` adds the
+    observation scores and the bread (:class:`WithinScores`) to the result.
     """
     cluster = cluster or idname
     xnames = list(xnames)
@@ -412,6 +433,15 @@ def fit_within(
     cov *= ssc.factor(n, len(keep), n_clusters, fe_sizes, fe_nested)
     gy, gxy, gxx = gram_within[0, 0], gram_within[xk, 0], gram_within[np.ix_(xk, xk)]
     r2_within = 1.0 - (gy - 2 * beta @ gxy + beta @ gxx @ beta) / gy
+    kept_scores = None
+    if keep_scores:
+        kept_scores = WithinScores(
+            scores=z[:, xk] * u[:, None],
+            bread=bread,
+            rows=np.flatnonzero(ok),
+            unit=unit,
+            time=pd.factorize(col(tname), sort=True)[0],
+        )
     return WithinFit(
         names=[xnames[j] for j in keep],
         params=beta,
@@ -423,4 +453,5 @@ def fit_within(
         cluster=cluster,
         r2_within=float(r2_within),
         balanced=bool(proj.balanced),
+        within_scores=kept_scores,
     )
