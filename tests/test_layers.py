@@ -10,7 +10,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "analysis"
 ORDER = ["base", "data", "did", "figures", "studies", "report", "cli"]
-BASE = {"config", "errors", "results_io", "pvalues", "__init__", "__main__"}
+BASE = {"config", "errors", "results_io", "pvalues", "parallel", "__init__", "__main__"}
 
 
 def layer(module: str) -> str:

@@ -91,14 +91,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
+from joblib import delayed
 from scipy import stats
-from tqdm.auto import tqdm
 
 from analysis.config import SpecCurveConfig
 from analysis.did.estimate import estimate
 from analysis.did.inference import critical_value, t_p_value
 from analysis.did.twfe import twfe_fwl
+from analysis.parallel import Backend, run_tasks
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -567,37 +567,13 @@ class SpecCurveResult:
 
 # ------------------------------------------------------------------------------------ running
 def _run_parallel(tasks: list, n_jobs: int, backend: str, client, progress: bool, desc: str):
-    def run() -> list:
-        out = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        return list(tqdm(out, total=len(tasks), disable=not progress, desc=desc))
-
-    if backend == "loky":
-        with parallel_config(backend="loky"):
-            return run()
-    if backend != "dask":
+    """The one parallel runner (analysis.parallel): ``loky`` here is its ``local`` backend."""
+    kind = {"loky": "local"}.get(backend, backend)
+    if kind not in ("local", "dask"):
         raise ValueError("backend must be 'loky' or 'dask'")
-    from dask.distributed import Client, LocalCluster, get_client
-
-    own = None
-    if client is None:
-        try:
-            client = get_client()
-        except ValueError:  # no client running: a temporary local cluster
-            cluster = LocalCluster(
-                n_workers=max(1, n_jobs),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-            client = own = Client(cluster)
-    try:
-        with parallel_config(backend="dask", wait_for_workers_timeout=60):
-            return run()
-    finally:
-        if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
+    return run_tasks(
+        tasks, Backend(kind, n_jobs=n_jobs), progress=progress, desc=desc, client=client
+    )
 
 
 SAME_ROWS = "same estimator, covariates and estimation rows"
