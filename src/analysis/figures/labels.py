@@ -84,6 +84,8 @@ LABELS = {
         "sc_p_median": "median {p}",
         "sc_p_share": "share significant {p}",
         "sc_p_z": "Stouffer Z {p}",
+        "sc_outlier": "outlying ({n}): drawn at the edge, value printed",
+        "sc_outlier_value": "{value:.2f} (s.e. {se:.2f})",
     },
     "zh": {
         "year": "年份",
@@ -144,6 +146,8 @@ LABELS = {
         "sc_p_median": "中位数 {p}",
         "sc_p_share": "显著占比 {p}",
         "sc_p_z": "合并 Z 值 {p}",
+        "sc_outlier": "离群设定（{n} 个）：画在边缘并标出数值",
+        "sc_outlier_value": "{value:.2f}（标准误 {se:.2f}）",
     },
 }
 
