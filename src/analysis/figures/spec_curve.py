@@ -40,10 +40,11 @@ def _limits(c: pd.DataFrame, keep: np.ndarray) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _draw_outliers(ax, x: np.ndarray, c: pd.DataFrame, out: np.ndarray, lang: str) -> None:
+def _draw_outliers(ax, x: np.ndarray, c: pd.DataFrame, out: np.ndarray, lang: str) -> str:
     """Outlying specifications inside the axis of the others: the point where it fits, else a
     hollow triangle at the edge pointing to where it lies; each with its estimate (s.e.) printed,
-    neighbours' labels stacked inwards so that they do not overprint."""
+    neighbours' labels stacked inwards so that they do not overprint. Returns a marker used
+    (for the legend)."""
     lo, hi = ax.get_ylim()
     inset = 0.03 * (hi - lo)
     stacked = {"^": 0, "v": 0, "o": 0}
@@ -65,6 +66,7 @@ def _draw_outliers(ax, x: np.ndarray, c: pd.DataFrame, out: np.ndarray, lang: st
                     va="center", ha="left" if left else "right", zorder=6,
                     bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
                           "alpha": 0.8})  # fmt: skip
+    return next(m for m, n in stacked.items() if n)
 
 
 def plot_spec_curve(
@@ -137,8 +139,8 @@ def plot_spec_curve(
         top.plot([], [], " ", label=text)
     if out.any():  # the others set the scale (otherwise matplotlib's own limits)
         top.set_ylim(*_limits(c, ~out))
-        _draw_outliers(top, x, c, out, lang)
-        top.scatter([], [], marker="^", s=34, facecolors="white", edgecolors="black",
+        marker = _draw_outliers(top, x, c, out, lang)
+        top.scatter([], [], marker=marker, s=34, facecolors="white", edgecolors="black",
                     label=label("sc_outlier", lang, n=int(out.sum())))  # fmt: skip
     top.set_ylabel(label("sc_ylabel", lang))
     top.set_title(title or label("sc_title", lang))
