@@ -38,6 +38,7 @@ n_jobs = defaults["n_jobs"]
 synthetic = defaults["synthetic"]
 first_year = defaults["first_year"]
 last_year = defaults["last_year"]
+min_control_share = defaults["min_control_share"]
 
 # %%
 from analysis.studies.context import setup
@@ -56,25 +57,28 @@ ctx.banner()
 # %%
 from IPython.display import display
 
+from analysis.data.design import analysis_sample
 from analysis.did.bacon import bacon_decomposition
 from analysis.figures.robustness import plot_bacon
+from analysis.studies.binary import study_design
 
-# The decomposition is defined for a balanced panel (every city in every year); a user's panel
-# with entry, exit or gaps gets an explained skip instead.
-years_per_city = panel.groupby("city_code")["year"].nunique()
-if (years_per_city == panel["year"].nunique()).all():
-    bacon = bacon_decomposition(panel, "log_exports", "pilot", "city_code", "year")
+# The city-years every study estimates on (blank cells: the design check's one rule). The
+# decomposition is defined for a balanced panel (every city in every year); a user's panel with
+# entry, exit, gaps or blank cells gets an explained skip instead.
+sample = analysis_sample(panel, study_design(panel, share=min_control_share))
+years_per_city = sample.groupby("city_code")["year"].nunique()
+if (years_per_city == sample["year"].nunique()).all():
+    bacon = bacon_decomposition(sample, "log_exports", "pilot", "city_code", "year")
     ctx.figure("simulation_bacon", plot_bacon, bacon.two_by_twos, bacon.twfe)
     bacon_results = {"bacon_weights": bacon.weights_by_type, "bacon_twfe": bacon.twfe}
     display(ctx.table(bacon.by_type.reset_index(), digits=4))
 else:
-    bacon_results = {"bacon": {"skipped": "the Goodman-Bacon decomposition needs a balanced panel"}}
-    ctx.skipped_figure(
-        "simulation_bacon",
-        "the Goodman-Bacon decomposition",
-        f"it needs a balanced panel; {int((years_per_city < panel['year'].nunique()).sum())} "
-        "cities of this panel miss some years",
+    why = (
+        "the Goodman-Bacon decomposition needs a balanced panel; "
+        f"{int((years_per_city < sample['year'].nunique()).sum())} cities of this panel miss some years"
     )
+    bacon_results = {"bacon": {"skipped": why}}
+    ctx.skipped_figure("simulation_bacon", "the Goodman-Bacon decomposition", why)
 
 # %% [markdown]
 # **Reading the figure and the table.** Each point is one 2x2 comparison: its weight in the TWFE

@@ -455,6 +455,8 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "synthetic": lambda c: plain(c.synthetic),
         "first_year": lambda c: c.panel.first_year,
         "last_year": lambda c: c.panel.last_year,
+        # the Goodman-Bacon figure uses the studies' estimation sample (complete cases)
+        "min_control_share": lambda c: c.panel.min_control_share,
     },
     # concurrent-policy rosters are coded like the pilot zones
     "robustness": {

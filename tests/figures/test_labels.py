@@ -27,7 +27,9 @@ def _english_words(text: str) -> set[str]:
 def test_every_label_has_both_languages():
     assert LABELS["en"].keys() == LABELS["zh"].keys()
     for key in LABELS["zh"]:
-        assert not _english_words(label(key, "zh", value=0.1, draws=99, p="p = 0.5")), key
+        assert not _english_words(
+            label(key, "zh", value=0.1, draws=99, p="p = 0.5", n=3, se=0.2)
+        ), key
 
 
 @pytest.mark.parametrize(
@@ -130,7 +132,7 @@ def test_every_label_draws_without_a_missing_glyph(lang):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for key in LABELS[lang]:
-                text = label(key, lang, value=0.1, draws=99, p="p = 0.5")
+                text = label(key, lang, value=0.1, draws=99, p="p = 0.5", n=3, se=0.2)
                 fig.text(0.01, 0.5, text)
                 fig.savefig(io.BytesIO(), format="png")
                 fig.texts.clear()

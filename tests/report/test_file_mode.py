@@ -14,6 +14,7 @@ from analysis import results_io
 from analysis.config import load_params
 from analysis.report import build
 
+SA_SKIP = "no never-treated city and a single cohort: no clean control cohort"
 HOSTILE = '<img src=x onerror=alert(1)> #set text(red) 城市"名'
 
 
@@ -28,7 +29,7 @@ def _file_mode(inputs, tmp_path):
         data.pop("true_att_overall", None)
         data.pop("true_elasticity", None)
         if name == "rail_links":
-            data["robust"]["sa"] = {"skipped": "no clean control cohort", "label": "Sun-Abraham"}
+            data["robust"]["sa"] = {"skipped": SA_SKIP, "label": "Sun-Abraham"}
         if name == "network_coverage":
             data = {
                 "treatment": "log_broadband",
@@ -91,8 +92,9 @@ def test_file_mode_report(file_reports, lang):
     assert "recovery" not in html.lower()
     # the input file and its SHA-256
     assert "data/raw/my_panel.csv" in html and digest in html
-    # coverage and controls from the design check
-    assert "2011-2022 (12)" in html and "1044" in html and "log_fdi (not in the data)" in html
+    # coverage and controls from the design check, in the report's language
+    dropped = {"en": "log FDI (not in the data)", "zh": "外商直接投资对数（数据中没有该变量）"}
+    assert "2011-2022 (12)" in html and "1044" in html and dropped[lang] in html
     # no truth: the overall table has no truth or bias column
     overall = next(
         b
@@ -101,10 +103,17 @@ def test_file_mode_report(file_reports, lang):
         if b["kind"] == "table" and b.get("columns") in (4, 6) and "95%" in "".join(b["header"])
     )
     assert overall["columns"] == 4
-    # skips, with their reasons
-    assert "broadband is not in the data" in text
-    assert "no clean control cohort" in text
-    assert "4 province clusters (&lt; 5)" in html or "4 province clusters (< 5)" in text
+    # skips, with their reasons (translated in the Chinese report)
+    reasons = {
+        "en": [
+            "broadband is not in the data",
+            "no clean control cohort",
+            "4 province clusters (< 5)",
+        ],
+        "zh": ["数据中没有宽带变量", "没有干净的对照队列", "只有 4 个省份聚类（少于 5 个）"],
+    }
+    for why in reasons[lang]:
+        assert why in text, why
     # the figure of the skipped coverage study is not embedded; a sentence says why
     assert "coverage_dose_response" not in {
         b.get("stem") for s in doc["sections"] for b in s["blocks"]

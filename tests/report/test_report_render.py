@@ -5,79 +5,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
+from helpers.report_text import allowed_words, english_words, pdf_text, readable_text
 
 from analysis.config import load_params
-from analysis.report import build, markup
+from analysis.report import build
 from analysis.report.exhibits import of_kind
 from analysis.report.paper import SECTIONS, text
-from analysis.report.replication import replication_section
 from analysis.report.webfont import visible_text
-
-# English tokens a Chinese report may keep: estimator and test acronyms, proper names of methods'
-# authors in citations, statistics symbols, the variable names of the TWFE equation.
-ALLOWED_IN_ZH = set(
-    # estimators, tests, units and data sets by their acronyms
-    [
-        "TWFE",
-        "ATT",
-        "BJS",
-        "CS",
-        "SA",
-        "DiD",
-        "HonestDiD",
-        "Mbar",
-        "RMSE",
-        "Wald",
-        "GDP",
-        "PSM",
-        "FDI",
-        "DVC",
-        "sha256",
-        "DOI",
-        "NBER",
-        "WP",
-        "QJE",
-        "AER",
-        "GB",
-        "PyPI",
-        "MIT",
-        "Admin",
-    ]
-    # authors in citations and proper names (of methods, of the map data's author, archive, projection)
-    + [
-        "Callaway",
-        "Sant'Anna",
-        "Sun",
-        "Abraham",
-        "Goodman-Bacon",
-        "Goodman",
-        "Bacon",
-        "de",
-        "Chaisemartin",
-        "D'Haultfœuille",
-        "Borusyak",
-        "Jaravel",
-        "Spiess",
-        "Callaway-Sant'Anna",
-        "Sun-Abraham",
-        "Borusyak-Jaravel-Spiess",
-        "Clarmy",
-        "Zenodo",
-        "Albers",
-    ]
-    # the variable names of the TWFE equation
-    + ["log", "exports", "pilot", "rail", "broadband"]
-)
-WORD = re.compile(r"[A-Za-zœ]+(?:['’-][A-Za-zœ]+)*")
-
-
-def _pdf_text(path: Path) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
 @pytest.fixture(scope="module", params=["en", "zh"])
@@ -96,7 +32,7 @@ def built(request, report_inputs):
         "paths": paths,
         "doc": doc,
         "html": html,
-        "pdf": _pdf_text(out / "report.pdf"),
+        "pdf": pdf_text(out / "report.pdf"),
     }
 
 
@@ -185,102 +121,22 @@ def test_font_subset_covers_the_page(built):
     assert len(cmap) < 2000
 
 
-def _code_and_data_words(built) -> set[str]:
-    """Words the zh report may show in Latin letters: code spans, provenance lines (commit, params),
-    and the machine/pipeline facts of the replication section (stage names, files, CPU, packages)."""
-    words: set[str] = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if {"s", "code"} <= node.keys() and node["code"]:
-                words.update(WORD.findall(node["s"]))
-            for key, value in node.items():
-                if key == "source":
-                    words.update(WORD.findall(markup.plain_text(value)))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(built["doc"])
-    rep = replication_section(built["root"], built["params"], build.EXHIBITS)
-    words.update(WORD.findall(" ".join(_values(rep))))  # the values only, not the keys
-    return words
-
-
-def _values(node) -> list[str]:
-    if isinstance(node, dict):
-        return [v for value in node.values() for v in _values(value)]
-    if isinstance(node, list):
-        return [v for item in node for v in _values(item)]
-    return [] if node is None else [str(node)]
-
-
-class _Readable(HTMLParser):
-    """The text a reader of the HTML reads as prose: outside <style>, <script> and elements marked
-    translate="no" (code and the equation's variable names); one space between elements."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[bool] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in VOID:
-            return
-        skip = tag in ("style", "script") or dict(attrs).get("translate") == "no"
-        self.stack.append(skip or (bool(self.stack) and self.stack[-1]))
-
-    def handle_endtag(self, tag):
-        if tag not in VOID and self.stack:
-            self.stack.pop()
-
-    def handle_data(self, data):
-        if not (self.stack and self.stack[-1]):
-            self.parts.append(data)
-
-
-VOID = {"br", "img", "meta", "link", "hr", "input"}
-
-
-def readable_text(html: str) -> str:
-    parser = _Readable()
-    parser.feed(html)
-    return " ".join(parser.parts)
-
-
-def _allowed(built) -> set[str]:
-    from analysis.report.paper import references
-
-    refs = " ".join(references())
-    allowed = ALLOWED_IN_ZH | _code_and_data_words(built) | set(WORD.findall(refs))
-    allowed |= {
-        part for word in WORD.findall(refs) for part in word.split("-")
-    }  # words split at a line end
-    return allowed | set(WORD.findall(built["doc"]["title"]))
-
-
-def _english_words(text_: str, allowed: set[str]) -> list[str]:
-    return sorted({w for w in WORD.findall(text_) if len(w) > 1 and w not in allowed})
-
-
 def test_zh_has_no_english_outside_the_allow_list(built, report_inputs):
     if built["lang"] != "zh":
         pytest.skip("the English report")
-    allowed = _allowed(built)
-    assert _english_words(readable_text(built["html"]), allowed) == []
-    assert _english_words(built["pdf"], allowed) == []
+    allowed = allowed_words(built)
+    assert english_words(readable_text(built["html"]), allowed) == []
+    assert english_words(built["pdf"], allowed) == []
 
 
 def test_the_zh_check_can_fail(built):
     """The allow-list check flags an untranslated sentence (guards against a vacuous test)."""
     if built["lang"] != "zh":
         pytest.skip("the English report")
-    allowed = _allowed(built)
-    assert _english_words(built["pdf"] + " Replication package", allowed) == [
+    allowed = allowed_words(built)
+    assert english_words(built["pdf"] + " Replication package", allowed) == [
         "Replication",
         "package",
     ]
     html = built["html"].replace("</body>", "<p>Source: <code>x</code></p></body>")
-    assert _english_words(readable_text(html), allowed) == ["Source"]
+    assert english_words(readable_text(html), allowed) == ["Source"]

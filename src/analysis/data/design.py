@@ -30,6 +30,7 @@ balancing note says).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -89,6 +90,7 @@ class DesignCheck:
     blank_cells: dict[str, int] = field(default_factory=dict)  # column -> blank city-years
     incomplete_city_years: int = 0  # exports observed, a used variable blank: left out
     sample_columns: list[str] = field(default_factory=list)  # complete cases on these
+    n_provinces: int | None = None  # provinces of the estimation sample (None: no province column)
 
     def runs(self, treatment: str, estimator: str) -> bool:
         return self.treatments[treatment].estimators.get(estimator) is None
@@ -211,7 +213,8 @@ def usable_controls(
         share = float(rows[col].notna().mean())
         if share < min_share:
             dropped[col] = (
-                f"observed for {share:.0%} of city-years, below the {min_share:.0%} threshold"
+                f"observed for {_share(share, min_share)} of city-years, below the "
+                f"{min_share:.0%} threshold"
             )
             continue
         within = rows[col] - rows.groupby("city_code")[col].transform("mean")
@@ -367,9 +370,21 @@ def check_design(
         blank_cells=_blank_cells(panel, with_exports),
         incomplete_city_years=int((~complete).sum()),
         sample_columns=sample_columns,
+        n_provinces=int(obs["province"].nunique()) if "province" in obs else None,
     )
     check.fatal = _fatal(check)
     return check
+
+
+def _share(share: float, threshold: float) -> str:
+    """``share`` as a percentage with as many decimals as it takes to read below ``threshold``
+    (99.6% is not printed "100%, below 100%"), rounded down."""
+    for digits in range(4):
+        scale = 10 ** (digits + 2)
+        shown = math.floor(round(share * scale, 9)) / scale  # 0.29 * 100 is 28.999...
+        if shown < threshold or digits == 3:
+            return f"{shown:.{digits}%}"
+    raise AssertionError  # pragma: no cover
 
 
 def _coverage_reason(panel: pd.DataFrame, min_share: float) -> str | None:
@@ -378,7 +393,10 @@ def _coverage_reason(panel: pd.DataFrame, min_share: float) -> str | None:
         return "broadband is not in the data"
     share = float(panel[BROADBAND].notna().mean())
     if share < min_share:
-        return f"broadband observed for {share:.0%} of city-years (below {min_share:.0%})"
+        return (
+            f"broadband observed for {_share(share, min_share)} of city-years "
+            f"(below {min_share:.0%})"
+        )
     return None
 
 

@@ -104,6 +104,8 @@ LABELS = {
         "pt_trend": "Hypothesised trend",
         "pt_trend_power": "Hypothesised trend (pre-test power {value:.0%})",
         "pt_after": "Expected estimate after passing the pre-test",
+        "sc_outlier": "outlying ({n}): drawn at the edge, value printed",
+        "sc_outlier_value": "{value:.2f} (s.e. {se:.2f})",
     },
     "zh": {
         "year": "年份",
@@ -182,6 +184,8 @@ LABELS = {
         "pt_trend": "假设的趋势",
         "pt_trend_power": "假设的趋势（预检验功效 {value:.0%}）",
         "pt_after": "通过预检验条件下的期望估计值",
+        "sc_outlier": "离群设定（{n} 个）：画在边缘并标出数值",
+        "sc_outlier_value": "{value:.2f}（标准误 {se:.2f}）",
     },
 }
 

@@ -1,7 +1,13 @@
 """The specification-curve figure (Simonsohn, Simmons & Nelson 2020, Nature Human Behaviour 4):
 the estimates of :func:`analysis.studies.robustness.spec_curve.spec_curve` sorted, each with its 95%
 confidence interval (from its own SE, t(G-1)), the headline specification marked, and below it the
-choice matrix (which option of each dimension every specification takes)."""
+choice matrix (which option of each dimension every specification takes).
+
+Outlying specifications (the ``outlier`` column, set by the rule of
+``analysis.studies.robustness.spec_curve.flag_outliers``) do not set the scale: the vertical
+axis spans the other specifications' intervals (and zero), an outlying estimate outside it is drawn
+as a triangle at the edge pointing to where it lies, its interval is clipped, and its estimate and
+standard error are printed beside it."""
 
 from __future__ import annotations
 
@@ -25,6 +31,44 @@ def _order(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _limits(c: pd.DataFrame, keep: np.ndarray) -> tuple[float, float]:
+    """Axis limits over the intervals of the rows ``keep`` and zero, padded by 8%."""
+    rows = c[keep] if keep.any() else c
+    lo = float(np.nanmin([*rows["conf_low"], *rows["estimate"], 0.0]))
+    hi = float(np.nanmax([*rows["conf_high"], *rows["estimate"], 0.0]))
+    pad = 0.08 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def _draw_outliers(ax, x: np.ndarray, c: pd.DataFrame, out: np.ndarray, lang: str) -> str:
+    """Outlying specifications inside the axis of the others: the point where it fits, else a
+    hollow triangle at the edge pointing to where it lies; each with its estimate (s.e.) printed,
+    neighbours' labels stacked inwards so that they do not overprint. Returns a marker used
+    (for the legend)."""
+    lo, hi = ax.get_ylim()
+    inset = 0.03 * (hi - lo)
+    stacked = {"^": 0, "v": 0, "o": 0}
+    for i in np.flatnonzero(out):
+        est, se = float(c["estimate"].iloc[i]), float(c["std_error"].iloc[i])
+        if est > hi - inset:
+            y, marker, step = hi - inset, "^", -9
+        elif est < lo + inset:
+            y, marker, step = lo + inset, "v", 9
+        else:
+            y, marker, step = est, "o", 9
+        ax.scatter([x[i]], [y], marker=marker, s=34, facecolors="white", edgecolors="black",
+                   linewidths=0.9, zorder=6, clip_on=False)  # fmt: skip
+        left = i < len(x) / 2  # the text runs into the plot, away from the nearer side
+        dy = step * stacked[marker]
+        stacked[marker] += 1
+        ax.annotate(label("sc_outlier_value", lang, value=est, se=se), (x[i], y),
+                    xytext=(6 if left else -6, dy), textcoords="offset points", fontsize=6.5,
+                    va="center", ha="left" if left else "right", zorder=6,
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                          "alpha": 0.8})  # fmt: skip
+    return next(m for m, n in stacked.items() if n)
+
+
 def plot_spec_curve(
     table: pd.DataFrame,
     baseline: int | None = None,
@@ -41,6 +85,8 @@ def plot_spec_curve(
     ``joint_test`` dict of the result, whose p-values go into the legend."""
     c = _order(table)
     foil = c["foil"].to_numpy(bool) if "foil" in c else np.zeros(len(c), bool)
+    # flagged by the study (a table without the column: none flagged)
+    out = c["outlier"].to_numpy(bool) if "outlier" in c else np.zeros(len(c), bool)
     if baseline is None and "headline" in c and c["headline"].any():
         baseline = int(c.loc[c["headline"].astype(bool), "spec_id"].iloc[0])
     dims = [d for d in DIMENSIONS if d in c.columns]
@@ -91,6 +137,11 @@ def plot_spec_curve(
         colon, comma = ("：", "，") if lang == "zh" else (": ", ", ")
         text = label("sc_joint", lang, draws=k) + colon + comma.join(parts)
         top.plot([], [], " ", label=text)
+    if out.any():  # the others set the scale (otherwise matplotlib's own limits)
+        top.set_ylim(*_limits(c, ~out))
+        marker = _draw_outliers(top, x, c, out, lang)
+        top.scatter([], [], marker=marker, s=34, facecolors="white", edgecolors="black",
+                    label=label("sc_outlier", lang, n=int(out.sum())))  # fmt: skip
     top.set_ylabel(label("sc_ylabel", lang))
     top.set_title(title or label("sc_title", lang))
     top.legend(fontsize=7, loc="lower right")  # the curve rises to the right: that corner is empty

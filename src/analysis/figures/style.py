@@ -5,6 +5,7 @@ SYNTHETIC badge when the default data is used, and byte-stable files (fixed meta
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import matplotlib
@@ -96,14 +97,25 @@ def add_synthetic_badge(fig, data_source: str, lang: str = "en") -> None:
         )
 
 
-def save_figure(fig, stem: Path | str, data_source: str, lang: str = "en") -> list[Path]:
+SKIPPED_KEY = "Skipped"
+"""PNG text key of a figure drawn in place of estimates that could not be computed: its value is
+the reason (JSON, ASCII), which the report prints instead of the picture (:func:`skipped_reason`)."""
+
+
+def save_figure(
+    fig, stem: Path | str, data_source: str, lang: str = "en", skipped: str | None = None
+) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.svg`` with fixed metadata (byte-identical across runs),
-    close the figure and return the paths. ``stem`` may contain dots (``pilot_event_study.zh``)."""
+    close the figure and return the paths. ``stem`` may contain dots (``pilot_event_study.zh``).
+    ``skipped``: the reason a placeholder figure has no estimates, kept in the PNG's metadata."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     add_synthetic_badge(fig, data_source, lang)
     png, svg = stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"
-    fig.savefig(png, metadata={"Software": None})
+    meta = {"Software": None}
+    if skipped is not None:
+        meta[SKIPPED_KEY] = json.dumps(skipped)  # ASCII: PNG text chunks are Latin-1
+    fig.savefig(png, metadata=meta)
     fig.savefig(svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
@@ -132,6 +144,17 @@ def event_study_axes(
     ax.set_xlabel(labels.label("event_time", lang))
     ax.set_ylabel(labels.label("effect", lang))
     return ax
+
+
+def skipped_reason(png: Path) -> str | None:
+    """The reason stored by :func:`save_figure` in a placeholder PNG, else None."""
+    from PIL import Image
+
+    if not Path(png).is_file():
+        return None
+    with Image.open(png) as im:
+        value = getattr(im, "text", {}).get(SKIPPED_KEY)
+    return json.loads(value) if value else None
 
 
 def plot_not_estimated(reason: str, lang: str = "en"):

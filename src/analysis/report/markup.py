@@ -49,17 +49,28 @@ def _inline(tokens: list[dict], style: dict, out: list[dict]) -> None:
 
 
 def _fill(runs: list[dict], values: Mapping[str, object]) -> list[dict]:
+    """Fill the placeholders of ``runs``: a string value goes into the run's text; a value that is
+    itself runs (a list, e.g. a translated reason with a code span) is spliced in, each of its
+    runs taking the surrounding run's emphasis as well as its own style."""
     out = []
     for run in runs:
-
-        def sub(m: re.Match) -> str:
+        pos = 0
+        for m in _PLACEHOLDER.finditer(run["s"]):
             if m.group(1) not in values:
                 raise KeyError(
                     f"report text uses {{{m.group(1)}}}, which the report does not provide"
                 )
-            return str(values[m.group(1)])
-
-        out.append({**run, "s": _PLACEHOLDER.sub(sub, run["s"])})
+            value = values[m.group(1)]
+            if isinstance(value, list):
+                out.append({**run, "s": run["s"][pos : m.start()]})
+                for inner in value:
+                    out.append(
+                        {**inner, **{k: inner[k] or run[k] for k in ("em", "strong", "code")}}
+                    )
+            else:
+                out.append({**run, "s": run["s"][pos : m.start()] + str(value)})
+            pos = m.end()
+        out.append({**run, "s": run["s"][pos:]})
     return out
 
 

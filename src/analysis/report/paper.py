@@ -15,8 +15,10 @@ from pathlib import Path
 
 import yaml
 
+from analysis.figures.labels import spec_choice
 from analysis.figures.labels import tr as tr_label
-from analysis.report import markup
+from analysis.figures.style import skipped_reason
+from analysis.report import markup, reasons
 from analysis.report.exhibits import EXHIBITS, EXTRA_SOURCES, Exhibit, numbers
 from analysis.report.inputs import ReportInputs, skipped, skipped_estimators
 from analysis.report.number_format import Formatter, at_floor
@@ -32,6 +34,7 @@ REG_TERMS = (
     "log_fdi",
     "industry_share_pct",
 )
+SPEC_DIMENSIONS = ("estimator", "controls", "sample", "timing")
 SECTIONS = (
     "introduction",
     "data",
@@ -77,7 +80,7 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     pilot, rail, cov = _ran(pilot), _ran(rail), _ran(cov)
     cov_est, cov_se = num(cov["twfe"].get("estimate")), num(cov["twfe"].get("std_error"))
     coverage_clause = (
-        t["abstract_coverage_skipped"].format(cov_skip=cov_skip)
+        markup.inline(t["abstract_coverage_skipped"], {"cov_skip": reason(cov_skip, t)})
         if cov_skip
         else t["abstract_coverage"].format(cov_est=cov_est, cov_se=cov_se)
     )
@@ -119,6 +122,9 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     )
     honest = rob["honestdid"]
     return {
+        "controls_list": variable_list(r["pilot_zones"].get("controls_used"), t)
+        or t["no_controls"],
+        "n_provinces": n_provinces(r, t),
         "n_cities": ov["n_cities"],
         "year_from": ov["years"][0],
         "year_to": ov["years"][1],
@@ -203,8 +209,37 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "spec_share": pct(spec.get("share_positive_significant"), 0),
         "spec_draws": spec.get("joint_draws", t["na"]),
         "spec_joint_p": fmt.p(spec.get("joint_p_median"), spec.get("joint_draws")),
+        "n_outliers": spec.get("n_outliers", 0),
+        "outlier_k": f"{spec.get('outlier_k', 5):g}",
+        "outlier_list": res["outlier_sep"].join(
+            res["outlier_item"].format(
+                what=t["list_sep"].join(
+                    spec_choice(d, str(o[d]), t["lang"]) for d in SPEC_DIMENSIONS if d in o
+                ),
+                estimate=num(o.get("estimate")),
+                se=num(o.get("std_error")),
+            )
+            for o in spec.get("outliers") or []
+        ),
         "honest_sentence": (honest.get("sentences") or {}).get(t["lang"], t["na"]),
     }
+
+
+def reason(why: str, t: dict) -> list[dict]:
+    """A skip or drop reason written by a study (English) as runs in the report's language."""
+    return reasons.translate(why, t, text("en"))
+
+
+def variable_list(names, t: dict) -> str:
+    """Variables by their prose names (``variables`` of the text), joined; "" for none."""
+    return t["enum_sep"].join(t["variables"].get(n, n) for n in names or [])
+
+
+def n_provinces(r: dict, t: dict):
+    """Provinces of the estimation sample: the design check's count, else the province clusters of
+    the pilot-zone study; n/a when neither is known."""
+    diag = ((r["pilot_zones"].get("cluster_diagnostic") or {}).get("province")) or {}
+    return (r.get("design") or {}).get("n_provinces") or diag.get("n_clusters") or t["na"]
 
 
 def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict]:
@@ -296,7 +331,8 @@ def regression_table(frame, t: dict) -> tuple[list[str], list[dict]]:
         f"({i}) {t['tables']['specifications'].get(s, s)}" for i, s in enumerate(specs, start=1)
     ]
     rows = []
-    for term in REG_TERMS:
+    present = set(frame["term"])
+    for term in (t for t in REG_TERMS if t in present):  # a variable the panel lacks has no row
         cells, ses = [], []
         for spec in specs:
             hit = frame[(frame["specification"] == spec) & (frame["term"] == term)]
@@ -348,16 +384,27 @@ FIGURE_STUDY = {
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
     "robustness_honestdid": ("robustness", "honestdid"),
+    "simulation_bacon": ("simulation", "bacon"),
 }
+# the robustness paragraph: the sentence of each check, said when the check ran
+ROBUSTNESS_SENTENCES = (
+    ("robustness_placebo", "placebo"),
+    ("robustness_wild", "wild_bootstrap"),
+    ("robustness_dr", "dr"),
+    ("robustness_spec", "spec_curve"),
+)
 CHECKS = ("placebo", "wild_bootstrap", "dr", "concurrent", "heterogeneity", "bacon",
           "honestdid", "spec_curve")  # fmt: skip
 
 
-def figure_skip(ex: Exhibit, results: dict) -> str | None:
-    """Why a figure has no estimates on this panel (its study or check was skipped), else None."""
+def figure_skip(ex: Exhibit, results: dict, png: Path | None = None) -> str | None:
+    """Why a figure has no estimates on this panel, else None: its study or check was skipped, or
+    its notebook drew a placeholder in its place (the reason kept in the PNG by save_figure). A
+    skipped figure is a sentence with the reason in both formats, never the placeholder image."""
     name, check = FIGURE_STUDY.get(ex.stem, (ex.stage, None))
     study = results.get(name) or {}
-    return skipped(study) or (skipped(study.get(check)) if check else None)
+    why = skipped(study) or (skipped(study.get(check)) if check else None)
+    return why or (skipped_reason(png) if png is not None else None)
 
 
 def skip_blocks(results: dict, t: dict) -> list[dict]:
@@ -369,21 +416,21 @@ def skip_blocks(results: dict, t: dict) -> list[dict]:
         study = results[name]
         if skipped(study):
             out.append(para(markup.inline(sk["study"], {"what": sk["what"][name],
-                                                        "reason": skipped(study)})))  # fmt: skip
+                                                        "reason": reason(skipped(study), t)})))  # fmt: skip
             continue
         for est, why in skipped_estimators(study).items():
             what = {"what": t["tables"]["treatments"][key],
-                    "estimator": t["tables"]["estimators"][est], "reason": why}  # fmt: skip
+                    "estimator": t["tables"]["estimators"][est], "reason": reason(why, t)}  # fmt: skip
             out.append(para(markup.inline(sk["estimator"], what)))
     for name in ("network_coverage", "robustness"):
         if skipped(results[name]):
-            values = {"what": sk["what"][name], "reason": skipped(results[name])}
+            values = {"what": sk["what"][name], "reason": reason(skipped(results[name]), t)}
             out.append(para(markup.inline(sk["study"], values)))
     if not skipped(results["robustness"]):
         for check in CHECKS:
             why = skipped(results["robustness"].get(check))
             if why:
-                values = {"what": sk["checks"][check], "reason": why}
+                values = {"what": sk["checks"][check], "reason": reason(why, t)}
                 out.append(para(markup.inline(sk["check"], values)))
     return out
 
@@ -415,31 +462,73 @@ def data_file_blocks(params: dict, results: dict, inputs: ReportInputs, t: dict)
     blocks = [heading(d["files_title"]), table(d["files_header"], rows, small=True)]
     design = results.get("design")
     if design:
-        yes_no = d["yes"] if design["balanced"] else d["no"]
-        dropped = t["list_sep"].join(
-            f"{c} ({why})" for c, why in design["controls_dropped"].items()
-        )
-        cov = [
-            (d["years"], f"{design['first_year']}-{design['last_year']} ({design['n_years']})"),
-            (d["cities"], str(design["n_cities"])),
-            (d["city_years"], str(design["n_city_years"])),
-            (d["balanced"], f"{yes_no} ({design['cities_with_gaps']} {d['cities_with_gaps']})"),
-            (d["controls_used"], t["list_sep"].join(design["controls_used"]) or d["none"]),
-            (d["controls_dropped"], dropped or d["none"]),
-        ]
-        blocks += [
-            heading(d["coverage_title"]),
-            table(d["coverage_header"], [{"cells": list(r)} for r in cov], small=True),
-            para(markup.literal(design.get("balancing", ""))),
-        ]
+        blocks += design_blocks(design, results, t)
     warnings = results.get("ingest_warnings") or []
     blocks.append(heading(d["warnings_title"]))
     if warnings:
+        # the ingest report is English: its warnings are translated like the skip reasons (the
+        # user's own text in them, file and city names, stays as it is)
         blocks.append({"kind": "list", "ordered": False,
-                       "items": [markup.literal(w) for w in warnings]})  # fmt: skip
+                       "items": [reason(w, t) for w in warnings]})  # fmt: skip
     else:
         blocks.append(para(markup.inline(d["no_warnings"])))
     return blocks
+
+
+def design_blocks(design: dict, results: dict, t: dict) -> list[dict]:
+    """The coverage table and what happened to blank cells and gaps, from the design check
+    (data/processed/design.json), every word in the report's language (reasons translated)."""
+    d, u = t["data_user"], t["panel_user"]
+    yes_no = d["yes"] if design["balanced"] else d["no"]
+    pair = t["pair"]
+    dropped = t["list_sep"].join(
+        pair.format(name=t["variables"].get(c, c), note=markup.plain_text(reason(why, t)))
+        for c, why in design["controls_dropped"].items()
+    )
+    cov = [
+        (d["years"], f"{design['first_year']}-{design['last_year']} ({design['n_years']})"),
+        (d["provinces"], str(n_provinces(results, t))),
+        (d["cities"], str(design["n_cities"])),
+        (d["city_years"], str(design["n_city_years"])),
+        (d["balanced"], pair.format(name=yes_no,
+                                    note=f"{design['cities_with_gaps']} {d['cities_with_gaps']}")),
+        (d["controls_used"], variable_list(design["controls_used"], t) or d["none"]),
+        (d["controls_dropped"], dropped or d["none"]),
+    ]  # fmt: skip
+    out = [
+        {"kind": "heading", "level": 3, "runs": markup.literal(d["coverage_title"])},
+        table(d["coverage_header"], [{"cells": list(r)} for r in cov], small=True),
+    ]
+    order = list(t["variables"])  # the outcome, the treatments, the controls
+    blanks = sorted(
+        (design.get("blank_cells") or {}).items(),
+        key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order),
+    )
+    if blanks:
+        used = design.get("sample_columns") or []
+        incomplete = design.get("incomplete_city_years", 0)
+        unused = [c for c, _ in blanks if c not in used and c != "log_exports"]
+        items = t["enum_sep"].join(
+            u["blank_item"].format(variable=t["variables"].get(c, c), n=n) for c, n in blanks
+        )
+        values = {
+            "blank_list": items,
+            "sample_columns": variable_list(used, t),
+            "incomplete": incomplete,
+            "unused_list": variable_list(unused, t),
+        }
+        keys = ["blanks", "blanks_rule" if incomplete else "blanks_rule_none"]
+        keys += ["blanks_unused"] if unused else []
+        out.append(para(markup.inline(t["sentence_sep"].join(u[k] for k in keys), values)))
+    gaps = design.get("cities_with_gaps", 0)
+    # city-years a balanced panel of these cities and years would have, and this one lacks
+    missing = design["n_years"] * design["n_cities"] - design["n_city_years"]
+    out.append(
+        para(markup.inline(u["unbalanced"], {"gaps": gaps, "missing": missing}))
+        if gaps
+        else para(markup.inline(u["balanced"]))
+    )
+    return out
 
 
 def _file_sha256(path: Path) -> str | None:
@@ -513,8 +602,6 @@ def replication_blocks(rep: dict, t: dict, fmt: Formatter) -> list[dict]:
             common,
             markup.literal(t["sentence_sep"]),
             markup.inline(tr["not_redistributed"]),
-            markup.literal(t["sentence_sep"]),
-            markup.inline(tr["file_fallback"]),
         )
     heading = lambda s: {"kind": "heading", "level": 3, "runs": markup.literal(s)}
     return [
@@ -666,8 +753,11 @@ def build_document(
         )
         return markup.literal(line)
 
+    # a user's file has no truth: the captions that mention it have a file-mode wording
+    captions = t["captions"] if synthetic else {**t["captions"], **t.get("captions_file", {})}
+
     def caption(ex: Exhibit, note: str) -> list[dict]:
-        runs = markup.inline(t["captions"][ex.caption])
+        runs = markup.inline(captions[ex.caption])
         return (
             markup.join(
                 runs, markup.literal(t["sentence_sep"]), markup.literal(t[note], strong=True)
@@ -704,9 +794,9 @@ def build_document(
     for e in exhibits:
         if e.kind != "figure":
             continue
-        why = figure_skip(e, results)
+        why = figure_skip(e, results, inputs.figures / f"{e.stem}.{lang}.png")
         if why:  # the study or check did not run on this panel: say why instead of a picture
-            gap = {"label": t["figure_label"].format(n=nums[e.id]), "reason": why}
+            gap = {"label": t["figure_label"].format(n=nums[e.id]), "reason": reason(why, t)}
             figures.append(para(markup.inline(t["skips"]["figure"], gap)))
         else:
             figures.append(
@@ -810,9 +900,20 @@ def build_document(
         for k, n in (("placebo", "draws"), ("wild_bootstrap", "B"))
         if k in rob and not skipped(rob[k])
     ]
-    # a p-value printed as a bound (at the resolution of its draws) is explained where it appears
-    robustness_text = res["robustness" if not skipped(rob) else "robustness_skipped"] + (
-        sep + res["p_floor_note"] if any(at_floor(p, b) for p, b in resampled) else ""
+    # one sentence per check that ran (a skipped one is said once, with its reason, below)
+    ran = lambda check: bool(rob.get(check)) and not skipped(rob[check])
+    robustness_text = sep.join(
+        [res["robustness_skipped"]]
+        if skipped(rob)
+        else [res["robustness"]]
+        + [res[key] for key, check in ROBUSTNESS_SENTENCES if ran(check)]
+        + (
+            [res["robustness_outliers"]]
+            if ran("spec_curve") and rob["spec_curve"].get("n_outliers")
+            else []
+        )
+        # a p-value printed as a bound (at the resolution of its draws) is explained where it is
+        + ([res["p_floor_note"]] if any(at_floor(p, b) for p, b in resampled) else [])
     )
     robustness_blocks = [para(inline(robustness_text))]
     if not skipped(rob):
@@ -840,7 +941,8 @@ def build_document(
             para(inline(t["method"])),
             para(inline(t["method_headline"])),
             para(inline(t["method_timing"])),
-            para(inline(t["method_event_study"])),
+            # the truth is drawn in the event studies of synthetic data only
+            para(inline(t["method_event_study" if synthetic else "method_event_study_file"])),
         ],
         "results": [
             tables["twfe_joint"],

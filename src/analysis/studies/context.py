@@ -91,7 +91,7 @@ class NotebookContext:
         for lang in LANGS:
             save_figure(
                 plot_not_estimated(reason, lang), self.dirs["figures"] / f"{stem}.{lang}",
-                self.data_source, lang,
+                self.data_source, lang, skipped=reason,
             )  # fmt: skip
 
     @staticmethod

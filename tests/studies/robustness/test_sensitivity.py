@@ -242,3 +242,15 @@ def test_figure_draws_both_restrictions_in_both_languages():
         assert len(fig.axes) == 2
         titles = [ax.get_title() for ax in fig.axes]
         assert all(titles) and (lang == "en") == titles[0].isascii()
+
+
+def test_a_sentence_is_said_once_when_the_interval_includes_zero():
+    """Issue 17: with the conventional interval including zero both restrictions read 'not
+    distinguishable from zero', and the report printed that sentence twice."""
+    beta, V = _planted(trend_only=False)
+    res = sensitivity(np.zeros_like(beta), V, PRE, POST, FAST, seed=1)["results"]
+    by = res["sentences_by_restriction"]
+    assert by["DeltaSD"] == by["DeltaRM"]
+    assert res["sentences"]["en"] == by["DeltaSD"]["en"]
+    assert res["sentences"]["zh"] == by["DeltaSD"]["zh"]
+    assert res["sentences"]["en"].count("not distinguishable") == 1

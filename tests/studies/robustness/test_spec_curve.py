@@ -1,7 +1,8 @@
 """Specification curve: one estimand, the headline inside the grid and equal to a direct BJS call,
 no duplicate estimates, t(G-1) CIs from each SE, timing recoded from the roster, the joint test
 (p small with the programme's effect in the data, not small on a panel without it), Dask == loky,
-and the figure."""
+the figure, and the rule that flags outlying specifications (and draws them without stretching
+the axis)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from analysis.studies.binary import headline_att
 from analysis.studies.robustness import concurrent as cc
 from analysis.studies.robustness.spec_curve import (
     DIMENSIONS,
+    OUTLIER_K,
     TIMING_RULES,
     default_control_sets,
+    flag_outliers,
     null_panel,
     recode_timing,
     spec_curve,
@@ -265,4 +268,109 @@ def test_figure_marks_the_headline_and_shows_the_choices(small_curve, lang):
     head = small_curve.table.loc[small_curve.table["headline"], "estimate"].iloc[0]
     assert any(f"{head:.3f}" in text for text in legend)  # the headline, marked with its value
     assert any("TWFE" in text for text in legend)  # the foil, marked as such
+    matplotlib.pyplot.close(fig)
+
+
+# --- outlying specifications ------------------------------------------------------------------
+def _curve_table(est, se, foil=None) -> pd.DataFrame:
+    est, se = np.asarray(est, float), np.asarray(se, float)
+    n = len(est)
+    return pd.DataFrame(
+        {
+            "spec_id": range(n),
+            "estimator": "bjs",
+            "controls": "none",
+            "sample": "all",
+            "timing": "midyear",
+            "headline": np.arange(n) == 0,
+            "foil": np.zeros(n, bool) if foil is None else np.asarray(foil, bool),
+            "estimate": est,
+            "std_error": se,
+            "conf_low": est - 2 * se,
+            "conf_high": est + 2 * se,
+        }
+    )
+
+
+def _user_curve() -> pd.DataFrame:
+    """The curve of issue 17's user panel: 20 specifications in 0.00-0.13 (s.e. about 0.03) and
+    two at -2.50 (s.e. 3.62)."""
+    rng = np.random.default_rng(17)
+    est = np.r_[rng.uniform(0.0, 0.13, 20), -2.5, -2.5]
+    se = np.r_[rng.uniform(0.02, 0.04, 20), 3.62, 3.62]
+    return _curve_table(est, se)
+
+
+def test_outliers_flagged_by_the_stated_rule():
+    t = flag_outliers(_user_curve())
+    assert t["outlier"].tolist() == [False] * 20 + [True, True]
+    assert set(t.loc[t["outlier"], "outlier_reason"]) == {"se+estimate"}
+    # each arm of the rule alone: a precise estimate far from the others, an imprecise one near
+    base = _user_curve().iloc[:20]
+    extra = _curve_table([0.9, 0.07], [0.03, 0.5]).assign(spec_id=[20, 21])
+    t = flag_outliers(pd.concat([base, extra], ignore_index=True))
+    assert t.loc[t["spec_id"] == 20, "outlier_reason"].item() == "estimate"
+    assert t.loc[t["spec_id"] == 21, "outlier_reason"].item() == "se"
+    assert not t.loc[t["spec_id"] < 20, "outlier"].any()
+    # the threshold of the SE arm: k x the median SE (k = OUTLIER_K = 5)
+    for factor, flagged in ((0.99, False), (1.01, True)):
+        t = _curve_table(np.r_[np.full(20, 0.07), 0.07], np.r_[np.full(20, 0.03), 0.03])
+        t.loc[20, "std_error"] = OUTLIER_K * 0.03 * factor
+        assert flag_outliers(t)["outlier"].tolist() == [False] * 20 + [flagged]
+
+
+def test_outlier_rule_floors_the_spread_by_the_sampling_error():
+    """Nearly equal estimates (MAD about 0) do not flag a difference below the sampling error."""
+    est = np.r_[np.full(10, 0.05), 0.08]
+    t = flag_outliers(_curve_table(est, np.full(11, 0.02)))
+    assert not t["outlier"].any()
+
+
+def test_foils_are_flagged_but_do_not_set_the_reference():
+    base = _user_curve().iloc[:20]
+    foils = _curve_table([5.0] * 25, [0.03] * 25, foil=[True] * 25).assign(
+        spec_id=range(20, 45), estimator="twfe"
+    )
+    t = flag_outliers(pd.concat([base, foils], ignore_index=True))
+    assert not t.loc[~t["foil"], "outlier"].any() and t.loc[t["foil"], "outlier"].all()
+
+
+def test_no_outlier_on_the_default_synthetic_curve():
+    from analysis import config
+
+    published = config.ROOT / "results" / "published" / "tables" / "robustness_spec_curve.csv"
+    assert not flag_outliers(pd.read_csv(published))["outlier"].any()
+
+
+def test_curve_table_and_overview_carry_the_flags(small_curve):
+    assert {"outlier", "outlier_reason"} <= set(small_curve.table.columns)
+    o = small_curve.overview()
+    assert o["n_outliers"] == int(small_curve.table["outlier"].sum())
+    assert o["outlier_k"] == OUTLIER_K and "median standard error" in o["outlier_rule"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure_does_not_stretch_the_axis_for_outliers(lang):
+    """Issue 17: two specifications at -2.50 (s.e. 3.62) stretched the axis to -10..5 and hid the
+    curve; the axis now spans the others' intervals and the outliers are drawn at its edge with
+    their value printed."""
+    t = flag_outliers(_user_curve())
+    fig = plot_spec_curve(t, lang=lang)
+    top = fig.axes[0]
+    lo, hi = top.get_ylim()
+    others = t[~t["outlier"]]
+    assert lo > -0.2 and hi < 0.3  # the scale of the 20 specifications, not of the outliers
+    assert lo <= others["conf_low"].min() and hi >= others["conf_high"].max()
+    texts = [a.get_text() for a in top.texts]
+    value = "-2.50 (s.e. 3.62)" if lang == "en" else "-2.50（标准误 3.62）"
+    assert texts.count(value) == 2, texts
+    # the two labels do not overprint each other
+    positions = {a.xyann for a in top.texts if a.get_text() == value}
+    assert len(positions) == 2
+    legend = [x.get_text() for x in top.get_legend().get_texts()]
+    assert any("(2)" in x or "2 个" in x for x in legend)
+    matplotlib.pyplot.close(fig)
+    # without outliers the axis is matplotlib's own (the default curve is drawn as before)
+    fig = plot_spec_curve(t[~t["outlier"]].drop(columns=["outlier"]), lang=lang)
+    assert not fig.axes[0].texts
     matplotlib.pyplot.close(fig)

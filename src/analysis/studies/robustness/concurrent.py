@@ -262,8 +262,10 @@ class ConcurrentResult:
         )
 
 
-# headline_att consults the design check of the full panel only to rule the estimator out; the
-# checklist has done that already, so the re-estimations on modified panels pass this stand-in
+# headline_att consults the design check of the full panel only to rule the estimator out and to
+# take the estimation sample; the checklist has done both already (its panel is the complete-case
+# sample), so the re-estimations on modified panels pass this stand-in (no further rows dropped
+# but those without the outcome)
 _CHECKED = SimpleNamespace(treatments={}, sample_columns=[])
 
 

@@ -547,9 +547,11 @@ def sensitivity(
         "breakdown": bd,
         "breakdown_M": (bd.get("DeltaSD") or {}).get("value"),
         "breakdown_Mbar": (bd.get("DeltaRM") or {}).get("value"),
+        # one sentence per restriction, each said once (both read the same when the conventional
+        # interval already includes zero); Chinese sentences follow each other without a space
         "sentences": {
-            lang: " ".join(by[d][lang] for d in ("DeltaSD", "DeltaRM") if d in by)
-            for lang in ("en", "zh")
+            lang: sep.join(dict.fromkeys(by[d][lang] for d in ("DeltaSD", "DeltaRM") if d in by))
+            for lang, sep in (("en", " "), ("zh", ""))
         },
         "sentences_by_restriction": by,
     }

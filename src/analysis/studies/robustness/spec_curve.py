@@ -57,6 +57,26 @@ is listed in ``duplicates`` with the ``spec_id`` it repeats and the reason. Impo
 
 ``len(table) + len(infeasible) + len(duplicates)`` is the size of the grid.
 
+Outlying specifications (:func:`flag_outliers`, columns ``outlier`` and ``outlier_reason`` of the
+table). On a small user panel a specification can rest on a handful of cities (a thin sample, an
+estimator that drops most cohorts) and come out with a standard error many times the others'; its
+interval then sets the scale of the whole figure and hides the curve. Rule, with ``k =
+OUTLIER_K`` (5), over the specifications of the curve (foils left out of the reference values, but
+flagged by the same thresholds):
+
+* ``se``: the standard error exceeds k times the median standard error (the interval is more than
+  k times as wide as the typical one: the specification says little about the effect); or
+* ``estimate``: the estimate lies more than k times max(scaled MAD of the estimates, median
+  standard error) from the median estimate. The MAD (x 1.4826, the standard deviation under
+  normality) measures the curve's own spread; the median SE floors it, so that a curve of nearly
+  equal estimates does not flag a difference smaller than the sampling error.
+
+Both are robust to the outliers themselves (medians), and k = 5 flags nothing on the default
+synthetic design. A flagged specification stays in the curve's statistics and its joint test (the
+median is robust to it; dropping it after seeing it would be a choice made on the data): the flag
+is for reading the curve, and the figure draws it clipped to the axis of the others with its value
+printed (:func:`analysis.figures.spec_curve.plot_spec_curve`).
+
 Joint test (SSN 2020, "inference with specification curves"). The curve's statistics are (a) the
 median estimate, (b) the share of specifications significant at 5% in the predicted direction
 (``direction``, +1: the pilot zones raise exports; fixed before seeing the data, since a sign read
@@ -148,7 +168,19 @@ TABLE_COLUMNS = [
     "n_obs",
     "n_cities",
     "n_treated_cities",
+    "outlier",
+    "outlier_reason",
 ]
+# the columns a worker's estimation fills (the rest: the grid, the headline and the flags)
+ESTIMATE_COLUMNS = [
+    c for c in TABLE_COLUMNS[7:] if c not in ("cluster", "outlier", "outlier_reason")
+]
+OUTLIER_K = 5.0
+MAD_SCALE = 1.4826  # MAD x 1.4826: the standard deviation of a normal distribution
+OUTLIER_RULE = (
+    "standard error above {k:g} x the median standard error, or estimate more than {k:g} x "
+    "max(1.4826 MAD, median standard error) from the median estimate"
+)
 
 
 def default_control_sets() -> dict[str, list[str]]:
@@ -275,6 +307,27 @@ def _infeasible(data, spec, controls, tname, cluster, min_clusters) -> str | Non
         if (spread < 2).to_numpy().any():
             return "covariate constant among never-treated units in some year (CS 2x2 regression singular)"
     return None
+
+
+def flag_outliers(table: pd.DataFrame, k: float = OUTLIER_K) -> pd.DataFrame:
+    """``table`` with ``outlier`` (bool) and ``outlier_reason`` (``"se"``, ``"estimate"``,
+    ``"se+estimate"`` or ``""``) by the rule of the module docstring; the reference values (median
+    SE, median estimate, MAD) are taken over the curve (``foil`` rows left out)."""
+    est = table["estimate"].to_numpy(float)
+    se = table["std_error"].to_numpy(float)
+    ref = ~table["foil"].to_numpy(bool) if "foil" in table else np.ones(len(table), bool)
+    ref &= np.isfinite(est) & np.isfinite(se)
+    if not ref.any():
+        return table.assign(outlier=False, outlier_reason="")
+    med_se = float(np.median(se[ref]))
+    med = float(np.median(est[ref]))
+    spread = max(MAD_SCALE * float(np.median(np.abs(est[ref] - med))), med_se)
+    wide = np.isfinite(se) & (se > k * med_se)
+    far = np.isfinite(est) & (np.abs(est - med) > k * spread)
+    reason = np.where(
+        wide & far, "se+estimate", np.where(wide, "se", np.where(far, "estimate", ""))
+    )
+    return table.assign(outlier=wide | far, outlier_reason=reason)
 
 
 def _fingerprint(data, spec, controls, idname, tname) -> str:
@@ -516,6 +569,15 @@ class SpecCurveResult:
             "share_positive": float((t["estimate"] > 0).mean()),
             "share_significant": float(sig.mean()),
             "share_positive_significant": float((t["conf_low"] > 0).mean()),
+            "n_outliers": int(self.table["outlier"].sum()) if "outlier" in self.table else 0,
+            "outlier_k": OUTLIER_K,
+            "outlier_rule": OUTLIER_RULE.format(k=OUTLIER_K),
+            "outliers": self.table.loc[
+                self.table["outlier"],
+                ["spec_id", *DIMENSIONS, "estimate", "std_error", "outlier_reason"],
+            ].to_dict("records")
+            if "outlier" in self.table
+            else [],
             "foil_median": float(self.table.loc[self.table["foil"], "estimate"].median())
             if self.table["foil"].any()
             else None,
@@ -734,13 +796,15 @@ def spec_curve(
         )
     )
     table = pd.DataFrame(feasible, columns=["spec_id", *DIMENSIONS]).merge(
-        pd.DataFrame(rows, columns=["spec_id", *[c for c in TABLE_COLUMNS[7:] if c != "cluster"]]),
+        pd.DataFrame(rows, columns=["spec_id", *ESTIMATE_COLUMNS]),
         on="spec_id",
     )
     table = table.assign(
         headline=table["spec_id"] == 0, foil=table["estimator"].isin(FOILS), cluster=cluster
-    )[TABLE_COLUMNS].sort_values("spec_id", ignore_index=True)
+    )
+    table = table.sort_values("spec_id", ignore_index=True)
     table, same = _same_estimates(table)
+    table = flag_outliers(table)[TABLE_COLUMNS]  # over the distinct specifications
     feasible = [s for s in feasible if s["spec_id"] in set(table["spec_id"])]
 
     result = SpecCurveResult(
