@@ -264,7 +264,8 @@ class ConcurrentResult:
 
 # headline_att consults the design check of the full panel only to rule the estimator out; the
 # checklist has done that already, so the re-estimations on modified panels pass this stand-in
-_CHECKED = SimpleNamespace(treatments={})
+# (their panels are the checklist's analysis sample already: no sample columns to apply again)
+_CHECKED = SimpleNamespace(treatments={}, sample_columns=[])
 
 
 def concurrent_policy_check(
