@@ -60,6 +60,7 @@ __all__ = [
     "mde",
     "polarize",
     "power_curve",
+    "shape_moments",
     "simulate_draws",
     "twfe_many",
 ]
@@ -352,19 +353,27 @@ def polarize(
     at_y0: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PowerDraws:
     """:class:`PowerDraws` from ``fn`` on ``y0`` (n, R), ``y0 + shape`` and ``shape``
-    (``at_shape``, ``at_y0``: their ``(att, se)`` when already computed). Module docstring: exact
+    (``at_shape``: ``(att, variance)`` of :func:`shape_moments`; ``at_y0``: ``(att, se)`` on
+    ``y0``; when already computed). Module docstring: exact
     for estimators linear in y with a quadratic-form variance; ``linearity_error`` is the largest
     ``|att(y0 + s) - att(y0) - att(s)|`` relative to ``|att(s)|``."""
     y0 = np.asarray(y0, dtype=float).reshape(len(shape), -1)
-    if at_shape is None:
-        a_s, se_s = fn(shape[:, None])
-        at_shape = (float(a_s[0]), float(se_s[0]))
-    att_s, se_s = at_shape
+    att_s, var_s = shape_moments(fn, shape) if at_shape is None else at_shape
     att0, se0 = fn(y0) if at_y0 is None else at_y0
     att1, se1 = fn(y0 + shape[:, None])
-    var0, var1, var_s = se0**2, se1**2, se_s**2
+    var0, var1 = se0**2, se1**2
     err = np.max(np.abs(att1 - att0 - att_s)) / max(abs(att_s), 1e-300)
     return PowerDraws(att0, var0, (var1 - var0 - var_s) / 2, att_s, var_s, float(err))
+
+
+def shape_moments(fn: EstimatorFn, shape: np.ndarray, seed: int = 12345) -> tuple[float, float]:
+    """``(att(s), V(s))`` of a noiseless effect shape, from a fixed noise vector ``a``:
+    ``att(a + s) - att(a)`` and ``(V(a + s) + V(a - s)) / 2 - V(a)`` (exact for the linear /
+    quadratic estimators; on ``s`` itself some estimators return a NaN SE for a zero variance)."""
+    a = np.random.default_rng(seed).standard_normal(len(shape))
+    att, se = fn(np.column_stack([a, a + shape, a - shape]))
+    var = se**2
+    return float(att[1] - att[0]), float((var[1] + var[2]) / 2 - var[0])
 
 
 def _draw_chunk(model, fns, shapes, at_shapes, seeds) -> dict:
@@ -388,16 +397,18 @@ def simulate_draws(
     chunk: int = 10,
 ) -> dict[tuple[str, str], PowerDraws]:
     """:class:`PowerDraws` per (estimator, shape) over ``n_reps`` draws of ``model``. Replication
-    ``r`` uses the ``r``-th child of ``numpy.random.SeedSequence(seed)``, so the result depends on
-    ``seed`` only (not on ``n_jobs`` or ``chunk``); all estimators and shapes share the draws."""
+    ``r`` uses the ``r``-th child of ``numpy.random.SeedSequence(seed)``: the draws depend on
+    ``seed`` only, the results on ``seed`` and ``chunk`` (the width of the outcome matrices can
+    change the last bit of batched linear algebra), not on ``n_jobs``. All estimators and shapes
+    share the draws (common random numbers)."""
     from joblib import Parallel, delayed
 
     seeds = np.random.SeedSequence(seed).spawn(n_reps)
-    at_shapes = {}
-    for name, fn in fns.items():
-        for shape_name, s in shapes.items():
-            a, se = fn(s[:, None])
-            at_shapes[name, shape_name] = (float(a[0]), float(se[0]))
+    at_shapes = {
+        (name, shape_name): shape_moments(fn, s)
+        for name, fn in fns.items()
+        for shape_name, s in shapes.items()
+    }
     chunks = [seeds[i : i + chunk] for i in range(0, n_reps, chunk)]
     parts = Parallel(n_jobs=n_jobs)(
         delayed(_draw_chunk)(model, fns, shapes, at_shapes, c) for c in chunks
