@@ -20,7 +20,12 @@ and the largest absolute difference of the estimates that both report:
   grid points, from the same event-study coefficients and covariance (our universal-base CS event
   study on e in [-5, 5]) given to each package's own routine; difference of the CI bounds (grid
   spacing and the seeded least-favourable draws of each package bound it). moderndid's routine
-  takes ~45 s a call: timed once after the warm-up. diff-diff 3.13's relative-magnitudes CI is not
+  takes ~45 s a call: timed once after the warm-up. Where the sets differ by more, moderndid 0.2
+  is the one that departs from R's HonestDiD: its union over the pre-period difference that
+  bounds the post-period ones (``s``) runs over one fewer difference -- its ``s`` = -k is R's
+  (and our) ``s`` = -k + 1, checked set by set -- so the earliest pre-period change never bounds
+  the post-period ones, and its set is too narrow when that change is the largest (3,000 x 20:
+  the first pre-period difference is -0.068, the largest; lower bound 0.054 vs 0.014). diff-diff 3.13's relative-magnitudes CI is not
   the ARP set (its code: "uses conservative naive FLCI", the identified set +/- z SE), so its row
   compares different confidence sets.
 * Power: MDE at 80% power / 5% size of the TWFE DiD on diff-diff's default power design (100
