@@ -112,7 +112,7 @@ def estimator_plan(design: DesignCheck, treatment: str, cluster: str = UNIT) -> 
         "cs": {
             "name": cs_name,
             "covariates": covariates if cs_name == "cs_adjusted" else [],
-            "options": {k: v for k, v in options.get(cs_name, {}).items()},
+            "options": dict(options.get(cs_name, {})),
         },
         "sa": {"name": "sa", "covariates": covariates, "options": options.get("sa", {})},
         "bjs": {
@@ -135,7 +135,6 @@ class _Estimator:
 
     def __init__(self, sample, cohort_col, cluster, plan):
         self.sample, self.cohort_col, self.cluster, self.plan = sample, cohort_col, cluster, plan
-        self.calls = 0
 
     def __call__(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         att, se = np.empty(Y.shape[1]), np.empty(Y.shape[1])
@@ -154,7 +153,6 @@ class _Estimator:
                     **self.plan["options"],
                 )
                 att[j], se[j] = est.att, est.se
-        self.calls += Y.shape[1]
         return att, se
 
 
