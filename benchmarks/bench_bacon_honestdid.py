@@ -1,6 +1,6 @@
 """Benchmark: Goodman-Bacon decomposition and HonestDiD Delta^RM inversion vs literal R-style ports.
 
-Run: ``VALIDATION_DATA_DIR=../shared/validation python benchmarks/bench_bacon_honestdid.py``.
+Run: ``VALIDATION_DATA_DIR=../shared/validation python benchmarks/bench_bacon_honestdid.py [--quick]``.
 No Python peer package is installed (bacondecomp and HonestDiD are R; PyPI ``honestdid`` needs
 torch), so each piece is timed against a literal port of the R algorithm measured in the same run:
 
@@ -19,6 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _bench
 import numpy as np
 import pandas as pd
 from scipy import optimize
@@ -31,6 +32,8 @@ from analysis.did.honestdid import (
     conditional_cs_rm,
 )
 
+QUICK = _bench.quick()
+GRID = 100 if QUICK else 1000  # grid points (and least-favorable draws) of the inversion
 DATA = Path(os.environ.get("VALIDATION_DATA_DIR", "../shared/validation"))
 
 
@@ -76,11 +79,11 @@ def bench_rm() -> None:
     beta, sigma = ehec_inputs()
     conditional_cs_rm(beta, sigma, 5, 2, Mbar=1.0, gridPoints=50)  # warm-up
     t0 = time.perf_counter()
-    conditional_cs_rm(beta, sigma, 5, 2, Mbar=1.0)
+    conditional_cs_rm(beta, sigma, 5, 2, Mbar=1.0, gridPoints=GRID)
     ours = time.perf_counter() - t0
 
     # Literal port: one LP per (grid point or draw); timed on N_LP programs for one (s, sign).
-    n_lp, n_needed = 200, 10 * (1000 + 1000)
+    n_lp, n_needed = (20 if QUICK else 200), 10 * (GRID + 1000)
     A = _create_A_RM(5, 2, 1.0, 0, True)
     rows = np.flatnonzero((A[:, 5:] != 0).any(axis=1))
     AG = A[:, 5:] @ np.linalg.inv(_construct_gamma(np.array([1.0, 0.0])))

@@ -4,7 +4,7 @@ DR estimator, never-treated controls, no covariates, simulated balanced panels o
 290 units x 14 periods and 3,000 units x 20 periods. Prints the max abs difference of the point
 estimates, the seconds for each implementation (measured in this run) and the speed ratio.
 
-Run: ``python benchmarks/bench_callaway_santanna.py``
+Run: ``python benchmarks/bench_callaway_santanna.py [--quick]``
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from __future__ import annotations
 import time
 import warnings
 
+import _bench
 import numpy as np
 import pandas as pd
 
 from analysis.did.callaway_santanna import att_gt
 
-BITERS = 999
+QUICK = _bench.quick()
+BITERS = 99 if QUICK else 999
+SIZES = [(100, 8, 1)] if QUICK else [(290, 14, 3), (3000, 20, 1)]
 
 
 def simulate_panel(n_units: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def main() -> None:
     print(
         f"{'panel':>16} {'n_gt':>5} {'ours [s]':>9} {'csdid [s]':>10} {'ratio':>7} {'max|dATT|':>10}"
     )
-    for n_units, n_periods, repeats in [(290, 14, 3), (3000, 20, 1)]:
+    for n_units, n_periods, repeats in SIZES:
         df = simulate_panel(n_units, n_periods)
         run_ours(df)  # warm-up (imports, BLAS threads)
         t_ours, ours = timed(run_ours, df, repeats)

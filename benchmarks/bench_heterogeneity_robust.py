@@ -7,7 +7,7 @@ saturated regression); prints the max abs difference,
 the seconds of each implementation measured in this run (after a warm-up call that pays
 pyfixest's JIT compilation) and the ratio.
 
-Run: ``python benchmarks/bench_heterogeneity_robust.py``
+Run: ``python benchmarks/bench_heterogeneity_robust.py [--quick]``
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from __future__ import annotations
 import time
 import warnings
 
+import _bench
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 
 from analysis.did.imputation import imputation
 from analysis.did.sun_abraham import sun_abraham
+
+QUICK = _bench.quick()
+SIZES = [(100, 8)] if QUICK else [(300, 14), (3000, 20)]
+REPS = 1 if QUICK else 3
 
 
 def simulate(n_units: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
@@ -43,7 +48,7 @@ def simulate(n_units: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def timed(fn, reps: int = 3):
+def timed(fn, reps: int = REPS):
     best, out = np.inf, None
     for _ in range(reps):
         t0 = time.perf_counter()
@@ -60,7 +65,7 @@ def main() -> None:
     pf.did2s(warm, "y", "~ 0 | id + t", "~ i(h, ref=-1000)", treatment="D", cluster="id")
     pf.feols("y ~ i(rel, g, ref=-1, ref2=0) | id + t", data=warm, vcov={"CRV1": "id"})
 
-    for n, T in [(300, 14), (3000, 20)]:
+    for n, T in SIZES:
         df = simulate(n, T)
         t_ours, ours = timed(lambda df=df: imputation(df, "y", "t", "id", "g"))
         t_peer, peer = timed(

@@ -6,7 +6,7 @@ tables (year in the file name) or as a wide workbook (one sheet per indicator, y
 in < 3 s. The peer is a bare ``pandas.read_csv`` of the same
 file (no checks, no units, no names): the ratio shows what the checks cost on top of parsing.
 
-Run: ``python benchmarks/bench_ingest.py``
+Run: ``python benchmarks/bench_ingest.py [--quick]``
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
 import numpy as np
 import pandas as pd
 
 from analysis import config as paths
 from analysis.data import reference, treatments
-from analysis.data.cities import build_city_master, read_adcodes
+from analysis.data.cities import read_adcodes
 from analysis.data.ingest import ingest_file, report_path, write_atomic
 from analysis.data.ingest.names import NameIndex
 
-YEARS = np.arange(1999, 2024)
+QUICK = _bench.quick()
+YEARS = np.arange(2014, 2024) if QUICK else np.arange(1999, 2024)
+N_CITIES, N_COUNTIES = (30, 200) if QUICK else (300, 3000)
+REPEAT = 1 if QUICK else 3
 HEADER = [
     "城市",
     "年份",
@@ -37,11 +41,18 @@ HEADER = [
 ]
 
 
-def _master() -> pd.DataFrame:
+def _inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(city master, treatment table): the pipeline's master when it ran, else built in-process."""
     path = paths.INTERIM / "cities.csv"
-    if path.is_file():
-        return pd.read_csv(path, dtype={"city_code": str, "province_code": str})
-    return build_city_master()
+    if not path.is_file():
+        from analysis.data.build import default_inputs
+
+        return default_inputs()[:2]
+    master = pd.read_csv(path, dtype={"city_code": str, "province_code": str})
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    return master, table
 
 
 def _values(names: list[str], rng: np.random.Generator) -> pd.DataFrame:
@@ -81,7 +92,7 @@ def _county_names(master: pd.DataFrame, n: int) -> tuple[list[str], list[str]]:
     return [p for p, _ in good], [c for _, c in good]
 
 
-def _time(fn, repeat: int = 3) -> float:
+def _time(fn, repeat: int = REPEAT) -> float:
     best = np.inf
     for _ in range(repeat):
         start = time.perf_counter()
@@ -161,20 +172,24 @@ def _wide_workbook(frame: pd.DataFrame, folder: Path) -> Path:
 
 def main() -> None:
     rng = np.random.default_rng(20240101)
-    master = _master()
-    table = treatments.city_treatments(
-        master, reference.load_pilot_zones(), reference.load_rail_links()
-    )
-    cities = master["city"].iloc[:300].tolist()
-    provinces, counties = _county_names(master, 3000)
+    master, table = _inputs()
+    cities = master["city"].iloc[:N_CITIES].tolist()
+    provinces, counties = _county_names(master, N_COUNTIES)
     print(
         f"peer = pandas read only; cities {len(cities)}, county-level units {len(counties)}, years {len(YEARS)}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _bench("300 cities x 25 years (CSV)", _values(cities, rng), master, table, folder, 2.0)
         _bench(
-            "300 cities x 25 years (XLSX)",
+            f"{N_CITIES} cities x {len(YEARS)} years (CSV)",
+            _values(cities, rng),
+            master,
+            table,
+            folder,
+            2.0,
+        )
+        _bench(
+            f"{N_CITIES} cities x {len(YEARS)} years (XLSX)",
             _values(cities, rng),
             master,
             table,
@@ -184,14 +199,14 @@ def main() -> None:
         )
         # All county-level units that map to a prefecture (~2,800), topped up to 3,000 units with
         # prefecture rows (whose county rows are then dropped, not double counted).
-        extra = master.iloc[: 3000 - len(counties)]
+        extra = master.iloc[: max(N_COUNTIES - len(counties), 0)]
         units = counties + extra["city"].tolist()
         county_frame = _values(units, rng)
         county_frame.insert(
             0, "省份", np.repeat(provinces + extra["province"].tolist(), len(YEARS))
         )
         _bench(
-            f"{len(units)} county-like units x 25 years (CSV)",
+            f"{len(units)} county-like units x {len(YEARS)} years (CSV)",
             county_frame,
             master,
             table,
@@ -200,7 +215,7 @@ def main() -> None:
         )
         frame = _values(cities, rng)
         _bench_many(
-            "300 cities: 25 annual CSV (folder)",
+            f"{N_CITIES} cities: {len(YEARS)} annual CSV (folder)",
             lambda f: _annual_folder(frame, f),
             lambda src: [pd.read_csv(p, encoding="gb18030") for p in sorted(src.iterdir())],
             master,
@@ -209,7 +224,7 @@ def main() -> None:
             3.0,
         )
         _bench_many(
-            "300 cities: wide XLSX, 6 sheets",
+            f"{N_CITIES} cities: wide XLSX, 6 sheets",
             lambda f: _wide_workbook(frame, f),
             lambda src: pd.read_excel(src, sheet_name=None),
             master,

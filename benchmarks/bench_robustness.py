@@ -2,7 +2,8 @@
 and concurrent-policy checks against PanelOLS (our ``twfe``) and pyfixest (peer), then the whole
 ``robustness_study`` with default options on the processed panel.
 
-Run: ``python benchmarks/bench_robustness.py [n_jobs]`` (needs data/processed/panel.csv: ``dvc repro``).
+Run: ``python benchmarks/bench_robustness.py [n_jobs]`` (needs data/processed/panel.csv: ``dvc repro``);
+``--quick``: the TWFE comparison on a 60-city synthetic panel made in-process, no checklist.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
+import _bench  # first: puts tests/ on sys.path for helpers
 import numpy as np
+
+QUICK = _bench.quick()
 
 
 def _best(fn, repeat: int = 5) -> float:
@@ -32,7 +36,14 @@ def main(n_jobs: int = 2) -> None:
     from analysis.did.twfe import twfe, twfe_fwl
     from analysis.studies.robustness.checklist import robustness_study
 
-    panel = read_panel()
+    if QUICK:
+        from analysis.data.build import default_inputs
+        from analysis.data.synthetic import SyntheticDesign, simulate_panel
+
+        panel, truth = simulate_panel(*default_inputs(), SyntheticDesign(n_cities=60))
+    else:
+        panel = read_panel()
+        truth = results_io.read_json(paths.PROCESSED / "truth.json")
     xs = ["pilot", "rail", "log_broadband", *CONTROLS]
     args = (panel, "log_exports", xs, "city_code", "year")
     ref = twfe(*args, cluster="province")
@@ -40,10 +51,11 @@ def main(n_jobs: int = 2) -> None:
     assert np.allclose(fast.params, ref.params, rtol=1e-8)
     assert np.allclose(fast.std_errors, ref.std_errors, rtol=1e-8)
     twfe_pyfixest(*args, cluster="province")  # warm-up (numba compilation)
-    t_ols = _best(lambda: twfe(*args, cluster="province"))
-    t_pf = _best(lambda: twfe_pyfixest(*args, cluster="province"))
-    t_fast = _best(lambda: twfe_fwl(*args, cluster="province"))
-    print(f"TWFE, {len(panel)} obs, {len(xs)} regressors, province clusters (best of 5)")
+    repeat = 1 if QUICK else 5
+    t_ols = _best(lambda: twfe(*args, cluster="province"), repeat)
+    t_pf = _best(lambda: twfe_pyfixest(*args, cluster="province"), repeat)
+    t_fast = _best(lambda: twfe_fwl(*args, cluster="province"), repeat)
+    print(f"TWFE, {len(panel)} obs, {len(xs)} regressors, province clusters (best of {repeat})")
     print(f"  PanelOLS (analysis twfe)  {t_ols * 1e3:8.1f} ms")
     print(f"  pyfixest feols (peer)     {t_pf * 1e3:8.1f} ms")
     print(
@@ -51,7 +63,9 @@ def main(n_jobs: int = 2) -> None:
         f"ratio PanelOLS/ours {t_ols / t_fast:.0f}x, pyfixest/ours {t_pf / t_fast:.0f}x"
     )
 
-    truth = results_io.read_json(paths.PROCESSED / "truth.json")
+    if QUICK:  # the whole checklist takes over a minute even on 60 cities (its own tests run it)
+        print("robustness_study: not run with --quick")
+        return
     start = time.perf_counter()
     study = robustness_study(panel, truth, {"n_jobs": n_jobs})
     total = time.perf_counter() - start
@@ -61,4 +75,5 @@ def main(n_jobs: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    jobs = [a for a in sys.argv[1:] if a != "--quick"]
+    main(int(jobs[0]) if jobs else 2)

@@ -1,6 +1,6 @@
 """Monte Carlo of the pilot-zone estimators on the synthetic DGP: coverage, bias, RMSE.
 
-    python benchmarks/run_monte_carlo.py [--reps 500] [--seed 20240601] [--jobs 2] [--cities N]
+    python benchmarks/run_monte_carlo.py [--reps 500] [--seed 20240601] [--jobs 2] [--cities N] [--quick]
 
 Full 337-city panel by default (``--cities`` draws a subset via SyntheticDesign(n_cities=...)).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import _bench  # noqa: F401
 import pandas as pd
 
 from analysis.data.synthetic import SyntheticDesign
@@ -23,7 +24,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cities", type=int, default=None)
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="2 replications of 40 cities, 1 worker")
     args = ap.parse_args()
+    if args.quick:
+        args.reps, args.jobs, args.cities, args.no_progress = 2, 1, 40, True
     t0 = time.perf_counter()
     table = run_monte_carlo(
         args.reps, args.seed, args.jobs, not args.no_progress, SyntheticDesign(n_cities=args.cities)

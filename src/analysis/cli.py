@@ -134,6 +134,34 @@ def notebook_cmd(
         raise typer.Exit(code=1) from None
 
 
+def _user_panel(file: list[Path], map: Path | None, config):
+    """A user's yearbook file(s) through the ingest of ``analysis ingest`` and the design check:
+    (panel, design check); an ``InputError`` when it cannot be read or nothing can be estimated."""
+    from analysis.data.design import check_design, require_estimable
+    from analysis.data.ingest import ingest_file
+    from analysis.data.ingest.cli import _master, _treatment_table
+
+    master = _master()
+    table = _treatment_table(master, config.as_dict())
+    source = file[0] if len(file) == 1 else file
+    result = ingest_file(
+        source,
+        master,
+        table,
+        column_map=map,
+        first_year=config.panel.first_year,
+        last_year=config.panel.last_year,
+    )
+    check = check_design(
+        result.panel,
+        min_control_share=config.panel.min_control_share,
+        wild_cluster=config.notebooks.robustness.wild_cluster,
+        source="file",
+    )
+    require_estimable(check, " ".join(paths.display_path(f) for f in file))
+    return result.panel, check
+
+
 @app.command("check")
 def check_cmd(
     file: list[Path] = typer.Argument(
@@ -143,33 +171,94 @@ def check_cmd(
 ) -> None:
     """Say what the study will do with your data (years, cities, cohorts, controls, estimators and
     the reason for every skip) without writing anything; exit 1 when nothing can be estimated."""
-    from analysis.data.design import check_design, require_estimable
-    from analysis.data.ingest import ingest_file
-    from analysis.data.ingest.cli import _master, _treatment_table
-
     config = _config()
     try:
-        master = _master()
-        table = _treatment_table(master, config.as_dict())
-        source = file[0] if len(file) == 1 else file
-        result = ingest_file(
-            source,
-            master,
-            table,
-            column_map=map,
-            first_year=config.panel.first_year,
-            last_year=config.panel.last_year,
-        )
-        check = check_design(
-            result.panel,
-            min_control_share=config.panel.min_control_share,
-            wild_cluster=config.notebooks.robustness.wild_cluster,
-            source="file",
-        )
-        require_estimable(check, " ".join(paths.display_path(f) for f in file))
+        _, check = _user_panel(file, map, config)
     except InputError as exc:
         _fail(exc)
     typer.echo(check.to_markdown())
+
+
+def _processed_panel(path: Path, config):
+    """The processed panel at ``path`` (PANEL_SCHEMA, one-line errors) and its design check."""
+    import pandas as pd
+
+    from analysis.data.design import check_design, require_estimable
+    from analysis.data.schema import PANEL_SCHEMA
+    from analysis.errors import validate_frame
+
+    label = paths.display_path(path)
+    if not path.is_file():
+        raise InputError(
+            label,
+            "no processed panel",
+            hint="run `dvc repro panel` first, or give your yearbook file with --file",
+        )
+    frame = validate_frame(pd.read_csv(path, dtype={"city_code": str}), PANEL_SCHEMA, label)
+    check = check_design(
+        frame,
+        min_control_share=config.panel.min_control_share,
+        wild_cluster=config.notebooks.robustness.wild_cluster,
+    )
+    require_estimable(check, label)
+    return frame, check
+
+
+@app.command("power")
+def power_cmd(
+    file: list[Path] | None = typer.Option(
+        None, "--file", help="Your yearbook file(s) or folder, as for `analysis check` (repeat)"
+    ),
+    map: Path | None = typer.Option(None, "--map", help="YAML column map (see data/README.md)"),
+    panel: Path = typer.Option(
+        paths.PROCESSED / "panel.csv", "--panel", help="Processed panel (used without --file)"
+    ),
+    reps: int = typer.Option(100, "--reps", min=10, help="Simulated panels"),
+    seed: int = typer.Option(20240601, "--seed"),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="joblib workers"),
+    treatment: list[str] = typer.Option(["pilot", "rail"], "--treatment", help="pilot, rail"),
+    estimator: list[str] = typer.Option(
+        ["twfe", "cs", "sa", "bjs"], "--estimator", help="twfe, cs, sa, bjs"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder to write power.json and power_mde.csv into"
+    ),
+) -> None:
+    """Minimum detectable effects (80% power, 5% two-sided) of each estimator and treatment on
+    your data (--file) or the processed panel: simulated untreated outcomes from a model
+    calibrated to the panel, effects injected on the actual treatment timing (constant, and
+    growing with years since treatment). MDEs in log points of exports (MC standard errors)."""
+    from analysis.studies.power import ESTIMATORS, format_table, power_study, write_power
+
+    config = _config()
+    for value, allowed, what in (
+        (treatment, ("pilot", "rail"), "treatment"),
+        (estimator, ESTIMATORS, "estimator"),
+    ):
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            _fail(InputError(f"--{what}", f"unknown {what} {bad[0]!r}", hint=", ".join(allowed)))
+    try:
+        data, check = _user_panel(file, map, config) if file else _processed_panel(panel, config)
+    except InputError as exc:
+        _fail(exc)
+    result = power_study(
+        data, check, tuple(treatment), tuple(estimator), n_reps=reps, seed=seed, n_jobs=jobs
+    )
+    cal = result["calibration"]
+    typer.echo(
+        f"{cal['cities']} cities, {cal['years'][0]}-{cal['years'][1]}, {cal['rows']} city-years; "
+        f"calibrated: residual SD {cal['sigma']:.3f}, AR(1) {cal['rho']:.2f}, province-year SD "
+        f"{cal['group_sd']:.3f}, city-effect SD {cal['unit_sd']:.2f}; {reps} simulated panels"
+    )
+    typer.echo(format_table(result))
+    typer.echo(
+        "MDE: smallest true overall ATT (log points) rejected with 80% probability at 5%; "
+        "(MC SE); size at 0: rejection rate without an effect"
+    )
+    if out is not None:
+        for path in write_power(result, out):
+            typer.echo(f"wrote {path}")
 
 
 @app.command("report")
