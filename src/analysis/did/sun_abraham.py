@@ -8,7 +8,9 @@ of cohort x relative-period indicators (all treated cohorts, all relative period
 reference period(s)) with unit and time fixed effects, using only a clean control cohort (never
 treated, or the last-treated cohort).  This is the regression run by ``fixest::sunab`` and Stata
 ``eventstudyinteract``; we build the indicators ourselves so the mapping coefficient -> (g, e) is
-explicit and estimate with :func:`pyfixest.feols` (cluster-robust CRV1).
+explicit and estimate with :func:`pyfixest.feols` (cluster-robust CRV1), or with the project's
+fixed-effects kernel (``engine="kernel"``: :mod:`analysis.did.fe`, the same coefficients, CRV1 rule,
+scores and bread to 1e-10, ten times faster on the city panel; tests/did/test_sun_abraham.py).
 
 Step 2 aggregates ``IW(e) = sum_g w(g, e) CATT(g, e)`` with ``w(g, e)`` the sample share of cohort
 ``g`` among the observations at relative period ``e``.  The weights are estimated, so the standard
@@ -190,6 +192,53 @@ def _prepare(data, yname, tname, idname, gname, control, covariates, cluster):
     return df, cov_names
 
 
+def _fit_pyfixest(df, xnames, codes, n_cl):
+    """The saturated regression by pyfixest: (coefficient names, beta, CRV1 vcov, cluster sums of
+    the scores, bread, the fit)."""
+    rhs = " + ".join(xnames)
+    fit = pf.feols(f"_y ~ {rhs} | _id + _t", data=df, vcov={"CRV1": "_cl"})
+    if fit._N != len(df):
+        raise RuntimeError("pyfixest dropped rows; cluster alignment would break")
+    scores = np.asarray(fit._scores)
+    S = np.zeros((n_cl, scores.shape[1]))
+    np.add.at(S, codes, scores)
+    beta = np.asarray(fit._beta_hat, dtype=float)
+    vcov = np.asarray(fit._vcov, dtype=float)
+    return list(fit._coefnames), beta, vcov, S, np.asarray(fit._bread), fit
+
+
+def _fit_kernel(df, xnames, codes, n_cl):
+    """The same regression by the FE kernel: two-way demeaning (closed form on a balanced panel,
+    exact projection otherwise), the kernel's rank rule for collinear cells and fixest's CRV1
+    small-sample factor (:data:`analysis.did.fe.FIXEST`, as pyfixest's default)."""
+    from .fe import FIXEST, FEProjector, group_sum, independent_columns, nested_in
+
+    unit = pd.factorize(df["_id"])[0]
+    time = pd.factorize(df["_t"])[0]
+    z = np.column_stack([df["_y"].to_numpy(float), df[xnames].to_numpy(float)])
+    proj = FEProjector(unit, time)
+    norms = np.sqrt(np.einsum("ij,ij->j", z, z))
+    zd = proj.demean_fe(z)
+    gram = zd.T @ zd
+    keep = independent_columns(gram[1:, 1:], norms[1:])
+    if not len(keep):
+        raise ValueError("all cohort x period cells are absorbed by the fixed effects")
+    xk = 1 + keep
+    bread = np.linalg.inv(gram[np.ix_(xk, xk)])
+    beta = bread @ gram[xk, 0]
+    u = zd[:, 0] - zd[:, xk] @ beta
+    S = group_sum(codes, zd[:, xk] * u[:, None], n_cl)
+    factor = FIXEST.factor(
+        len(df),
+        len(keep),
+        n_cl,
+        [proj.n_units, proj.n_times],
+        [nested_in(unit, codes), nested_in(time, codes)],
+    )
+    vcov = bread @ (S.T @ S) @ bread * factor
+    return [xnames[j] for j in keep], beta, (vcov + vcov.T) / 2, S, bread
+
+
 def _ratio_aggregate(beta, vcov, psi_beta, counts, idx, ssc_g):
     """Share-weighted sum of ``beta[idx]`` and its delta-method variance.
 
@@ -223,6 +272,7 @@ def sun_abraham(
     max_e: int | None = None,
     cluster: str | None = None,
     alpha: float = 0.05,
+    engine: str = "pyfixest",
 ) -> SunAbrahamResult:
     """Sun & Abraham (2021) interaction-weighted event-study estimator.
 
@@ -240,6 +290,9 @@ def sun_abraham(
         outside the window still get their own cohort-specific indicators (they are *not* pooled
         into the reference), so trimming the display never contaminates the reported CATTs.
     cluster : cluster variable for CRV1 standard errors (default ``idname``).
+    engine : ``"pyfixest"`` (:func:`pyfixest.feols`, the reference) or ``"kernel"`` (the
+        project's fixed-effects kernel, :class:`analysis.did.fe.FEProjector`: same numbers, no
+        formula parsing; the interactive notebook uses it). ``fit`` is the pyfixest model or None.
     """
     refs = tuple(int(r) for r in np.atleast_1d(ref))
     df, cov_names = _prepare(data, yname, tname, idname, gname, control, covariates, cluster)
@@ -252,23 +305,28 @@ def sun_abraham(
         .sort_values(["_treated_cohort", "_e"])
     )
     cells = cells.loc[~cells["_e"].isin(refs)]
-    names, keys = [], []
+    names, keys, dummies = [], [], {}
     g_arr, e_arr = df["_treated_cohort"].to_numpy(), df["_e"].to_numpy()
     for g, e in cells.itertuples(index=False):
         nm = f"sa_g{g}_e{'m' if e < 0 else ''}{abs(e)}"
-        df[nm] = ((g_arr == g) & (e_arr == e)).astype(float)
+        dummies[nm] = ((g_arr == g) & (e_arr == e)).astype(float)
         names.append(nm)
         keys.append((g, e))
     if not names:
         raise ValueError("no treated cohort x relative-period cells to estimate")
+    df = pd.concat([df, pd.DataFrame(dummies, index=df.index)], axis=1)  # one insertion
 
-    rhs = " + ".join(names + cov_names)
-    fit = pf.feols(f"_y ~ {rhs} | _id + _t", data=df, vcov={"CRV1": "_cl"})
-    if fit._N != len(df):
-        raise RuntimeError("pyfixest dropped rows; cluster alignment would break")
-    coefnames = list(fit._coefnames)
-    beta_all = np.asarray(fit._beta_hat, dtype=float)
-    vcov_all = np.asarray(fit._vcov, dtype=float)
+    codes, uniq = pd.factorize(df["_cl"])
+    n_cl = len(uniq)
+    if engine == "pyfixest":
+        coefnames, beta_all, vcov_all, S, bread, fit = _fit_pyfixest(
+            df, names + cov_names, codes, n_cl
+        )
+    elif engine == "kernel":
+        coefnames, beta_all, vcov_all, S, bread = _fit_kernel(df, names + cov_names, codes, n_cl)
+        fit = None
+    else:
+        raise ValueError("engine must be 'pyfixest' or 'kernel'")
 
     keep = [k for k, nm in enumerate(names) if nm in coefnames]
     if len(keep) < len(names):
@@ -279,19 +337,13 @@ def sun_abraham(
     names = [names[k] for k in keep]
 
     # cluster-level influence functions of beta: bread @ sum_{i in c} x_i u_i
-    codes, uniq = pd.factorize(df["_cl"])
-    n_cl = len(uniq)
-    S = np.zeros((n_cl, fit._scores.shape[1]))
-    np.add.at(S, codes, np.asarray(fit._scores))
-    psi_all = S @ np.asarray(fit._bread)
+    psi_all = S @ bread
     ssc_g = n_cl / (n_cl - 1)
 
     beta = beta_all[pos]
     vcov = vcov_all[np.ix_(pos, pos)]
     psi = psi_all[:, pos]
-    counts = np.zeros((n_cl, len(names)))
-    X = df[names].to_numpy()
-    np.add.at(counts, codes, X)
+    counts = np.column_stack([np.bincount(codes, dummies[nm], minlength=n_cl) for nm in names])
 
     key_g = np.array([g for g, _ in keys])
     key_e = np.array([e for _, e in keys])
@@ -333,7 +385,7 @@ def sun_abraham(
         catt=catt,
         vcov_catt=vcov,
         weights=pd.DataFrame(wrows, columns=["event_time", "cohort", "weight"]),
-        n_obs=int(fit._N),
+        n_obs=len(df),
         n_units=int(df["_id"].nunique()),
         n_clusters=n_cl,
         control=control,
