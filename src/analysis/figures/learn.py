@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures.labels import label, tr
-from analysis.figures.style import PALETTE
+from analysis.figures.style import PALETTE, add_synthetic_badge
 
 FORBIDDEN = ("Later vs Earlier Treated", "Later vs Always Treated")  # analysis.did.bacon types
+DPI = 80  # the dashboard is drawn at the resolution it is shown at: one text layout per redraw
 COLOURS = {"TWFE": PALETTE[3], "CS": PALETTE[0], "SA": PALETTE[2], "BJS": PALETTE[4]}
 
 
@@ -55,7 +56,7 @@ def estimates_axes(ax, table: pd.DataFrame, truth: float, truth_direct: float | 
     )
     ax.axvline(0, color="0.75", lw=0.8, ls=":")
     ax.set_xlabel(label("learn_att", lang))
-    ax.set_title(label("learn_estimates_title", lang), fontsize=10)
+    ax.set_title(label("learn_estimates_title", lang), fontsize=10, y=1.0)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(-0.05, -0.17), ncol=2, frameon=False)
     return ax
 
@@ -83,7 +84,7 @@ def event_studies_axes(ax, studies: dict[str, pd.DataFrame], truth: pd.Series | 
     ax.axvline(-0.5, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(label("event_time", lang))
     ax.set_ylabel(label("effect", lang))
-    ax.set_title(label("learn_es_title", lang), fontsize=10)
+    ax.set_title(label("learn_es_title", lang), fontsize=10, y=1.0)
     _legend(ax, fontsize=7, loc="upper left", ncol=2, frameon=False)
     return ax
 
@@ -115,7 +116,7 @@ def bacon_axes(ax, two_by_twos: pd.DataFrame, twfe: float, truth: float | None, 
     ax.axhline(0, color="0.75", lw=0.8, ls=":")
     ax.set_xlabel(tr("Weight", lang))
     ax.set_ylabel(tr("2x2 DiD estimate", lang))
-    ax.set_title(label("learn_bacon_title", lang), fontsize=10)
+    ax.set_title(label("learn_bacon_title", lang), fontsize=10, y=1.0)
     _legend(ax, fontsize=7, loc="upper right", frameon=False)
     return ax
 
@@ -153,16 +154,17 @@ def plot_dashboard(
     """The three panels in one figure: estimates vs truth, event studies, Bacon weights. Laid out
     by hand (``tight_layout`` measures every text: a third of a redraw)."""
     fig, axes = plt.subplots(
-        1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [0.8, 1.15, 1.0]}
+        1, 3, figsize=(15, 4.6), dpi=DPI, gridspec_kw={"width_ratios": [0.8, 1.15, 1.0]}
     )
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.27, top=0.93, wspace=0.2)
     estimates_axes(axes[0], table, truth, truth_direct, lang)
     event_studies_axes(axes[1], studies, truth_by_event, lang)
     bacon_axes(axes[2], two_by_twos, twfe, truth, lang)
+    add_synthetic_badge(fig, "synthetic", lang)  # simulated exports, whatever the knobs
     return fig
 
 
-def png(fig, dpi: int = 80) -> bytes:
+def png(fig, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes at its own size (no tight bounding box: one draw, not two), and
     closed: what the notebook shows on each redraw."""
     import io

@@ -548,9 +548,9 @@ TEXT = {
     "zh": {
         "one": "{name}有偏，偏差 {bias:+.3f}（期望值 {expected:.3f}，真实值 {truth:.3f}）：{why}。",
         "many": "{names}有偏，偏差分别为 {biases}（期望值 {expected}，真实值 {truth:.3f}）：{why}。",
-        "fine_one": "{names}在此无偏：其期望值与真实值 {truth:.3f} 相差不到 {tol:.3f}。",
-        "fine_many": "{names}在此无偏：其期望值与真实值 {truth:.3f} 相差不到 {tol:.3f}。",
-        "fine_all": "所有估计量在此均无偏：期望值与真实值 {truth:.3f} 相差都不到 {tol:.3f}。",
+        "fine_one": "{names}在此无偏：其期望值距真实值不到 {tol:.3f}（真实值 {truth:.3f}）。",
+        "fine_many": "{names}在此无偏：其期望值距真实值都不到 {tol:.3f}（真实值 {truth:.3f}）。",
+        "fine_all": "所有估计量在此均无偏：期望值距真实值都不到 {tol:.3f}（真实值 {truth:.3f}）。",
         "noise": "其余部分是噪声：本次抽样的估计值距其期望值 {lo:.1f} 至 {hi:.1f} 个标准误。",
         "failed": "{name}无法估计：{reason}。",
         "no_treated": "没有城市被设立为综试区：没有可估计的效应。",
