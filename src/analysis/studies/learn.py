@@ -462,29 +462,40 @@ def yardstick(s: Scene) -> float:
 def reasons(s: Scene, estimator: str) -> list[str]:
     """Codes of the mechanisms of the knobs that bias ``estimator``, in the order they are told.
 
-    TWFE only: ``forbidden`` (effects that grow with time since designation, and already-designated
-    cities among its controls), ``weighting`` (batches with different effects, weighted by the
-    variance of their treatment dummy instead of their treated city-years). TWFE and SA with the
-    controls: ``leak`` (the controls' coefficients are fit on treated city-years too, so effects
-    that vary leak into them; SA only when one designation year mixes batches with different
-    effects). Every estimator: ``anticipation``; with the controls, ``bad_control`` (GDP per
-    capita, a mediator) and ``rail_dynamics`` (one rail dummy, a growing rail effect); without
-    them, ``confounding`` (faster GDP growth of the study's early pilots, broadband) and
-    ``co_treatment`` (rail links of designated cities)."""
+    Every estimator: ``anticipation``; with the controls, ``bad_control`` (GDP per capita, a
+    mediator) and ``rail_dynamics`` (one rail dummy, a growing rail effect); without them,
+    ``confounding`` (faster GDP growth of the study's early pilots, broadband) and
+    ``co_treatment`` (rail links of designated cities). TWFE's and SA's own mechanisms are told
+    only when the estimator's expected value stands apart from the robust estimator that makes the
+    same comparisons (TWFE from BJS, SA from CS), which none of them affects: TWFE's ``forbidden`` (already-designated controls while effects
+    grow) and ``weighting`` (batches weighted by the variance of their treatment dummy), and, with
+    the controls, ``leak`` (the controls' coefficients are fit on designated city-years too, so
+    effects that vary leak into them; for SA only when one designation year mixes batches). The
+    shared mechanisms are told for TWFE and SA only when CS or BJS is biased too (otherwise they do
+    not bite on this design, or cancel)."""
     k, d = s.knobs, s.design
     varies = k.effect_size != 0 and k.heterogeneity != 0
-    staggered = len(d["cohorts"]) > 1
     out = []
-    if estimator == "TWFE":
+    tol = yardstick(s)
+    expected = s.estimates.set_index("estimator")["expected"]
+    # TWFE is held against BJS (both compare with every untreated year), SA against CS (both
+    # compare with the year before designation and never-designated cities)
+    order = ("CS", "BJS") if estimator == "SA" else ("BJS", "CS")
+    reference = next((expected[n] for n in order if n in expected), np.nan)
+    own = estimator in expected and not abs(expected[estimator] - reference) < tol
+    if estimator == "TWFE" and own:
         if k.growth != 0 and s.forbidden_weight >= 0.005:
             out.append("forbidden")
-        if varies and staggered:
+        if varies and len(d["cohorts"]) > 1:
             out.append("weighting")
-    if k.controls and (
-        (estimator == "TWFE" and (varies or k.growth != 0))
-        or (estimator == "SA" and varies and d.get("mixed_cohorts", False))
-    ):
+        if k.controls and (varies or k.growth != 0):
+            out.append("leak")
+    if estimator == "SA" and own and k.controls and varies and d.get("mixed_cohorts", False):
         out.append("leak")
+    # the shared mechanisms, unless the robust estimators show they do not bite here
+    robust = [expected[n] for n in ("CS", "BJS") if n in expected]
+    if estimator not in ("BJS", "CS") and all(abs(v - s.truth) < tol for v in robust):
+        return out
     if k.anticipation > 0:
         out.append("anticipation")
     if k.controls:
@@ -503,6 +514,7 @@ TEXT = {
     "en": {
         "one": "{name} is biased by {bias:+.3f} (expected {expected:.3f} against the true {truth:.3f}): {why}.",
         "many": "{names} are biased by {biases} (expected {expected} against the true {truth:.3f}): {why}.",
+        "each": "{names} are each biased by {bias:+.3f} (expected {expected:.3f} against the true {truth:.3f}): {why}.",
         "fine_one": "{names} is not biased here: its expected value is within {tol:.3f} of the true {truth:.3f}.",
         "fine_many": "{names} are not biased here: their expected values are within {tol:.3f} of the true {truth:.3f}.",
         "fine_all": "No estimator is biased here: every expected value is within {tol:.3f} of the true {truth:.3f}.",
@@ -517,37 +529,35 @@ TEXT = {
         "comma": ", ",
         "reason_sep": "; ",
         "forbidden": (
-            "{share:.0%} of its weight compares later batches with cities designated earlier,"
-            " whose own effects are still growing (forbidden comparisons, expected {avg:.3f})"
+            "{share:.0%} of its weight is on forbidden comparisons, later batches against cities"
+            " designated earlier whose effects still grow (expected {avg:.3f})"
         ),
         "weighting": (
-            "it weights the batches by the variance of their treatment dummy, not by their"
-            " treated city-years, and their effects differ"
+            "it weights the batches by the variance of their treatment dummy rather than their"
+            " size, and their effects differ"
         ),
-        "leak": (
-            "the controls' coefficients are fit on designated city-years too, so part of the"
-            " effect leaks into them"
-        ),
+        "leak": "the controls' coefficients, fit on designated city-years too, absorb part of the effect",
         "anticipation": (
-            "the effect starts {years} before designation, so the years before designation that"
-            " serve as the comparison are already affected"
+            "the effect starts {years} before designation, so the comparison years before it are"
+            " already affected"
         ),
         "year": ("year", "years"),
         "bad_control": (
-            "GDP per capita is among the controls although designation raises it (a bad control:"
-            " the direct effect is {direct:.3f})"
+            "GDP per capita, which designation raises, is a control (a bad control; the direct"
+            " effect is {direct:.3f})"
         ),
-        "rail_dynamics": "one rail dummy cannot absorb a rail effect that grows",
+        "rail_dynamics": "one rail dummy cannot absorb a growing rail effect",
         "confounding": (
-            "without controls, the faster GDP growth of the early-designated cities and the spread"
-            " of broadband bend their trends away from the never-designated"
+            "without controls, the faster GDP growth and earlier broadband of the early-designated"
+            " cities bend their trends"
         ),
-        "co_treatment": "{n} designated cities also got a rail link, whose effect is credited to designation",
+        "co_treatment": "{n} designated cities also got a rail link, whose effect is credited to the zones",
         "unexplained": "a feature of these untreated outcomes",
     },
     "zh": {
         "one": "{name}有偏，偏差 {bias:+.3f}（期望值 {expected:.3f}，真实值 {truth:.3f}）：{why}。",
         "many": "{names}有偏，偏差分别为 {biases}（期望值 {expected}，真实值 {truth:.3f}）：{why}。",
+        "each": "{names}均有偏，偏差均为 {bias:+.3f}（期望值 {expected:.3f}，真实值 {truth:.3f}）：{why}。",
         "fine_one": "{names}在此无偏：其期望值距真实值不到 {tol:.3f}（真实值 {truth:.3f}）。",
         "fine_many": "{names}在此无偏：其期望值距真实值都不到 {tol:.3f}（真实值 {truth:.3f}）。",
         "fine_all": "所有估计量在此均无偏：期望值距真实值都不到 {tol:.3f}（真实值 {truth:.3f}）。",
@@ -559,16 +569,16 @@ TEXT = {
         "comma": "、",
         "reason_sep": "；",
         "forbidden": (
-            "其 {share:.0%} 的权重来自以较早设立城市为对照的较晚批次比较，而较早城市自身的效应仍在增长"
-            "（“禁止的比较”，期望值 {avg:.3f}）"
+            "其 {share:.0%} 的权重落在“禁止的比较”上，即以较早设立、效应仍在增长的城市为对照的较晚批次"
+            "（期望值 {avg:.3f}）"
         ),
-        "weighting": "它按各批次处理变量的方差而非处理城市-年数加权，而各批次效应不同",
-        "leak": "控制变量的系数也用已设立的城市-年估计，部分效应因此被控制变量吸收",
-        "anticipation": "效应在设立前 {years} 年就已开始，用作比较基准的设立前年份已受影响",
+        "weighting": "它按各批次处理变量的方差而非批次规模加权，而各批次效应不同",
+        "leak": "控制变量的系数也用已设立的城市-年估计，吸收了部分效应",
+        "anticipation": "效应在设立前 {years} 年就已开始，设立前用作比较的年份已受影响",
         "year": ("", ""),
-        "bad_control": "人均 GDP 被用作控制变量，而设立本身会提高人均 GDP（坏控制：直接效应为 {direct:.3f}）",
+        "bad_control": "人均 GDP 会因设立而提高，却被用作控制变量（坏控制；直接效应为 {direct:.3f}）",
         "rail_dynamics": "一个铁路虚拟变量无法吸收逐年增长的铁路效应",
-        "confounding": "不加控制变量时，较早设立城市更快的人均 GDP 增长和宽带普及使其趋势偏离从未设立的城市",
+        "confounding": "不加控制变量时，较早设立城市更快的人均 GDP 增长和更早的宽带普及使其趋势偏离",
         "co_treatment": "{n} 个设立城市同时开通了国际铁路货运，其效应被算作综试区的效应",
         "unexplained": "这组未处理结果本身的特征",
     },
@@ -618,6 +628,16 @@ def explain(s: Scene, lang: str = "en") -> str:
             parts.append(
                 t["one"].format(
                     name=r.estimator, bias=r.bias, expected=r.expected, truth=s.truth, why=why
+                )
+            )
+        elif len({(f"{r.bias:+.3f}", f"{r.expected:.3f}") for r in rows}) == 1:
+            parts.append(
+                t["each"].format(
+                    names=_join([r.estimator for r in rows], t),
+                    bias=rows[0].bias,
+                    expected=rows[0].expected,
+                    truth=s.truth,
+                    why=why,
                 )
             )
         else:
