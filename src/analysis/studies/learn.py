@@ -133,7 +133,7 @@ class Lab:
         self.shape = (self.n_cities, len(self.years))
         # rows are sorted by city, then year (simulate_panel's order): (n, T) arrays below
         self.z = base["log_exports"].to_numpy().reshape(self.shape)  # untreated, noiseless
-        # noise per unit SD, up to year constants (absorbed by the year effects; see _compose)
+        # noise per unit SD, up to year constants (absorbed by the year effects; see compose)
         self.eps = city["log_exports"].to_numpy().reshape(self.shape) - self.z
         self.prov = prov["log_exports"].to_numpy().reshape(self.shape) - self.z
         self.gdp0 = base["log_gdp_pc"].to_numpy().reshape(self.shape)
