@@ -16,7 +16,7 @@ export MPLBACKEND := Agg
 # Small regressions in many parallel workers: BLAS threads only oversubscribe the cores.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: reproduce exp test test-slow bench verify publish env lock lab clean
+.PHONY: reproduce exp test test-slow bench verify publish env lock lab learn clean
 
 $(VENV)/.installed: uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
@@ -60,6 +60,9 @@ lock:  ## re-resolve the lock after editing pyproject.toml; regenerates requirem
 
 lab: env  ## open the notebooks in JupyterLab (as root, e.g. in a container, with --allow-root)
 	jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+
+learn: env  ## execute the learning notebooks (notebooks/learn/) into output/learn/*.ipynb and .html
+	python -m analysis.studies.tutorials
 
 clean:  ## remove pipeline products (data/interim, data/processed, output, reports)
 	rm -rf data/interim/*.csv data/interim/environment.txt data/processed/* output reports/en reports/zh

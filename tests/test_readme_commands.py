@@ -24,6 +24,8 @@ EXERCISED_BY = {
     "make test": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
     "VALIDATION_DATA_DIR=../shared/validation make test": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
     "make lab": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
+    "VALIDATION_DATA_DIR=../shared/validation make lab": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
+    "VALIDATION_DATA_DIR=../shared/validation make learn": "tests/studies/test_tutorials.py::test_make_learn_runs_every_learning_notebook",
     "make exp ARGS=\"-S 'notebooks.rail_links.window=[-4,4]'\"": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc exp show": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",
     ".venv/bin/dvc exp show --only-changed --md": "tests/test_pipeline.py::test_experiment_runs_one_notebook_and_shows_its_metrics",

@@ -147,3 +147,19 @@ def test_last_treated_control_window_and_outputs():
     assert ax.get_xlabel()
     w = res.weights.groupby("event_time").weight.sum()
     np.testing.assert_allclose(w, 1.0)
+
+
+def _same_fit(a, b, atol=1e-10):
+    np.testing.assert_array_equal(a.event_times, b.event_times)
+    np.testing.assert_allclose(a.estimates, b.estimates, rtol=0, atol=atol)
+    np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=0, atol=atol)
+    np.testing.assert_allclose(a.vcov_catt, b.vcov_catt, rtol=0, atol=atol)
+    assert (a.att, a.att_se) == pytest.approx((b.att, b.att_se), abs=atol)
+    assert a.n_obs == b.n_obs and a.n_clusters == b.n_clusters
+    assert (a.pretrend_test() is None) == (b.pretrend_test() is None)
+
+
+def test_engine_is_the_kernel():
+    df = _sim(3)
+    with pytest.raises(ValueError, match="engine"):
+        sun_abraham(df, "y", "t", "id", "g", engine="R")

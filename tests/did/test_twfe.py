@@ -180,3 +180,13 @@ def test_pretrend_wald_rejects_under_pretrend():
     assert est.loc[-4] < est.loc[-2] and est.loc[-4] < -0.2
     # and the fast route used for the size simulation gives the same test
     assert _event_study_fast(df).pretrend_test()["wald"] == pytest.approx(test["wald"], rel=1e-8)
+
+
+def test_event_study_demean_method_equals_panelols(synthetic_panel):
+    """``event_study(method="demean")`` (the interactive notebook's path) = the PanelOLS fit."""
+    kw = {"window": (-5, 5), "controls": ["rail", "log_gdp_pc"], "cluster": "province"}
+    args = (synthetic_panel, "log_exports", "pilot_year", "city_code", "year")
+    ref, fast = event_study(*args, **kw), event_study(*args, **kw, method="demean")
+    a, b = ref.tidy(), fast.tidy()
+    np.testing.assert_allclose(a[["estimate", "std_error"]], b[["estimate", "std_error"]], atol=TOL)
+    assert fast.pretrend.W == pytest.approx(ref.pretrend.W, rel=1e-8)

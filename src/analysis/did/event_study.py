@@ -159,12 +159,15 @@ def event_study(
     ref: int = -1,
     controls: list[str] | None = None,
     cluster: str | None = None,
+    method: str = "auto",
 ) -> EventStudyResult:
     """Estimate the fully dynamic TWFE event study with unit and time effects; clustered SEs
-    (default: unit); coefficients reported and tested inside ``window``."""
+    (default: unit); coefficients reported and tested inside ``window``. ``method``: as
+    :func:`analysis.did.twfe.twfe` (``"demean"``: the kernel's closed form on a balanced panel,
+    the same numbers as PanelOLS without its dummy machinery)."""
     frame, periods = event_time_dummies(data, gname, tname, tuple(window), ref)
     names = [_name(k) for k in periods]
-    fit = twfe(frame, yname, names + list(controls or []), idname, tname, cluster)
+    fit = twfe(frame, yname, names + list(controls or []), idname, tname, cluster, method=method)
     lo, hi = window
     inside = [k for k in periods if lo <= k <= hi]
     rest = [k for k in periods if not lo <= k <= hi]

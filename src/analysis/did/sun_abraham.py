@@ -298,6 +298,7 @@ def sun_abraham(
     max_e: int | None = None,
     cluster: str | None = None,
     alpha: float = 0.05,
+    engine: str = "kernel",
 ) -> SunAbrahamResult:
     """Sun & Abraham (2021) interaction-weighted event-study estimator.
 
@@ -315,7 +316,12 @@ def sun_abraham(
         outside the window still get their own cohort-specific indicators (they are *not* pooled
         into the reference), so trimming the display never contaminates the reported CATTs.
     cluster : cluster variable for CRV1 standard errors (default ``idname``).
+    engine : ``"kernel"``, the only one: the saturated regression always runs through the
+        fixed-effects kernel (tested equal to ``pyfixest.feols`` in tests/did/test_sun_abraham.py);
+        the keyword stays for callers written when pyfixest was the default.
     """
+    if engine != "kernel":
+        raise ValueError(f"engine must be 'kernel' (the FE kernel), got {engine!r}")
     refs = tuple(int(r) for r in np.atleast_1d(ref))
     df, cov_names = _prepare(data, yname, tname, idname, gname, control, covariates, cluster)
 
