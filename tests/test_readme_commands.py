@@ -95,9 +95,9 @@ def test_the_extractor_reads_shell_blocks_only():
     ("target", "expected"),
     [
         ("test", 'pytest -n 2 --dist loadfile -m "not slow"'),
-        ("lab", "jupyter lab notebooks/"),
+        ("lab", "jupyter lab"),  # with --allow-root when run as root
         ("reproduce", "dvc repro"),
-        ("exp ARGS=-Sx=1", "dvc exp run -Sx=1"),
+        ("exp ARGS=-Sx=1", "analysis exp -Sx=1"),  # dvc exp run, params.yaml's layout kept
     ],
 )
 def test_make_targets_run_what_the_readme_says(target, expected):
