@@ -55,9 +55,17 @@ PARAMS = {"data": {"source": "synthetic", "file": None}, "synthetic": {"seed": 1
 def root(tmp_path) -> Path:
     (tmp_path / "dvc.yaml").write_text(DVC_YAML)
     (tmp_path / "output" / "runtime").mkdir(parents=True)
-    (tmp_path / "output" / "runtime" / "study_a.json").write_text(
-        json.dumps({"notebook": "study_a", "seconds": 12.25})
-    )
+    # study_a's record fingerprints its product, which still holds those bytes; study_b's product
+    # was replaced since (restored from another run): its runtime is not printed
+    from analysis.results_io import write_runtime
+
+    (tmp_path / "output" / "results").mkdir(parents=True)
+    for name, seconds in (("study_a", 12.25), ("study_b", 3.0)):
+        product = tmp_path / "output" / "results" / f"{name}.json"
+        product.write_text("{}")
+        write_runtime(tmp_path / "output" / "runtime" / f"{name}.json", name, seconds, [product],
+                      tmp_path)  # fmt: skip
+    (tmp_path / "output" / "results" / "study_b.json").write_text('{"other": "run"}')
     (tmp_path / "data" / "reference").mkdir(parents=True)
     (tmp_path / "data" / "reference" / "SOURCES.md").write_text("# sources\n")
     return tmp_path
@@ -94,6 +102,8 @@ def test_runtime(section):
     runtime = {r["stage"]: r["seconds"] for r in section["runtime"]}
     assert runtime == {"panel": None, "study_a": 12.25, "study_b": None, "report": None}
     assert section["total_seconds"] == 12.25
+    stale = {r["stage"] for r in section["runtime"] if r["stale"]}
+    assert stale == {"study_b"}, "a runtime of another run's products is marked, not printed"
 
 
 def test_hardware_and_software(section):
