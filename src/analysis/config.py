@@ -482,7 +482,7 @@ def notebook_parameters(name: str, config: Config) -> dict:
     return {**{key: value(config) for key, value in COMMON.items()}, **section, **extra}
 
 
-def interactive_parameters(name: str, show: bool = True) -> dict:
+def interactive_parameters(name: str, show: bool = False) -> dict:
     """The parameters of notebook ``name`` for a run by hand: params.yaml's values, read now (so a
     notebook opened in JupyterLab runs what the pipeline would), except ``output_dir``, which is
     ``output/interactive``: an interactive run never overwrites the pipeline's outputs, and

@@ -72,7 +72,7 @@ def test_sections_and_json(study):
     json.dumps(res, allow_nan=False)  # JSON-ready: plain types, NaN -> None
     assert res["settings"]["placebo_draws"] == 99 and res["settings"]["wild_cluster"] == "province"
     truth = city_inputs()[2]["pilot"]["att_overall"]
-    assert res["truth"]["att_overall"] == pytest.approx(truth, rel=1e-8)
+    assert res["truth"]["att_overall"] == pytest.approx(truth, rel=1e-6)
     assert set(study["timings"]) >= {"baseline", "placebo", "wild_bootstrap", "dr", "spec_curve"}
 
 
@@ -97,11 +97,11 @@ def test_every_row_concerns_the_headline(study):
         assert res["baseline"][key] == pytest.approx(head[key], rel=1e-5)
     row = summary.set_index("check")
     for check in ("baseline", "placebo", "wild_bootstrap"):
-        assert row.loc[check, "estimate"] == pytest.approx(head["estimate"], rel=1e-8)
+        assert row.loc[check, "estimate"] == pytest.approx(head["estimate"], rel=1e-6)
     conc = study["frames"]["concurrent"]
     assert set(conc["estimator"]) == {"BJS"}
     assert conc.loc[conc["specification"] == "baseline", "estimate"].iloc[0] == pytest.approx(
-        head["estimate"], rel=1e-9
+        head["estimate"], rel=1e-6
     )
     assert conc[["std_error", "conf_low", "conf_high"]].notna().all().all()
     # dropping the zones' cities changes whose ATT is estimated: each row has its own truth
@@ -109,7 +109,7 @@ def test_every_row_concerns_the_headline(study):
     assert own.notna().all() and own["drop: pilot free trade zone"] != own["baseline"]
     # the foil: TWFE with the same covariates, outside the table
     fit = twfe(panel, "log_exports", ["pilot", *ctrl], "city_code", "year")
-    assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-9)
+    assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-6)
     assert res["twfe_foil"]["label"] == checklist.FOIL_LABEL
 
 
@@ -118,7 +118,7 @@ def test_randomization_inference_is_studentized_and_stratified(study):
     pl = study["results"]["placebo"]
     assert pl["statistic"] == "t" and pl["within"] == "province"
     se = head["se_city"] if head["cluster"] == "city_code" else head["se_province"]
-    assert pl["t_stat"] == pytest.approx(head["estimate"] / se, rel=1e-8)
+    assert pl["t_stat"] == pytest.approx(head["estimate"] / se, rel=1e-6)
     assert pl["p_value"] == pytest.approx(1 / 100)  # nothing as extreme in 99 placebo draws
     assert pl["p_text"] == format_p(pl["p_value"], pl["draws"], space=" ")
     draws = study["frames"]["placebo_draws"]
@@ -161,9 +161,9 @@ def test_wild_bootstrap_row_is_the_direct_call(study):
         cluster="province", B=199, weights="rademacher", seed=SEED,
     )  # fmt: skip
     row = study["results"]["wild_bootstrap"]
-    assert row["estimate"] == pytest.approx(wb.estimate, rel=1e-8)
-    assert row["std_error"] == pytest.approx(wb.std_error, rel=1e-8)
-    assert (row["conf_low"], row["conf_high"]) == pytest.approx(wb.conf_int, rel=1e-8)
+    assert row["estimate"] == pytest.approx(wb.estimate, rel=1e-6)
+    assert row["std_error"] == pytest.approx(wb.std_error, rel=1e-6)
+    assert (row["conf_low"], row["conf_high"]) == pytest.approx(wb.conf_int, rel=1e-6)
     assert row["p_value"] == wb.p_value and row["n_clusters"] == 31
 
 
@@ -184,12 +184,12 @@ def test_bacon_attribution_adds_up(study):
     b = study["results"]["bacon"]
     by = pd.DataFrame(b["by_type"])
     assert by["weight"].sum() == pytest.approx(1.0)
-    assert by["contribution"].sum() == pytest.approx(b["twfe_no_controls"], rel=1e-8)
+    assert by["contribution"].sum() == pytest.approx(b["twfe_no_controls"], rel=1e-6)
     assert b["clean_estimate"] + b["forbidden_contribution"] == pytest.approx(
-        b["twfe_no_controls"], rel=1e-8
+        b["twfe_no_controls"], rel=1e-6
     )
     assert b["forbidden_contribution"] + b["clean_gap_to_truth"] == pytest.approx(
-        b["gap_to_truth"], rel=1e-8
+        b["gap_to_truth"], rel=1e-6
     )
     assert b["forbidden_contribution"] < 0 < b["forbidden_weight"]
     assert b["twfe_with_controls"] == study["results"]["twfe_foil"]["estimate"]
