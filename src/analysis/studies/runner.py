@@ -184,7 +184,7 @@ def _kernel_stderr() -> Iterator[_Log]:
 
 
 def _strip_volatile_metadata(path: Path, name: str) -> None:
-    """Remove timestamps and durations papermill records, and record the input and output as
+    """Remove timestamps and durations papermill records, number the cells, and record the input and output as
     paths relative to the project root, so executed notebooks are stable and machine-independent."""
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata.get("papermill", {})
@@ -192,7 +192,10 @@ def _strip_volatile_metadata(path: Path, name: str) -> None:
         meta.pop(key, None)
     meta["input_path"] = display_path(source_path(name))
     meta["output_path"] = display_path(path)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        # papermill gives the cell it injects a random id: every executed notebook would differ
+        # (they are DVC outputs, restored with their results: the same bytes every run)
+        cell.id = f"{name}-{i:02d}"
         cell.metadata.pop("execution", None)
         pm_meta = cell.metadata.get("papermill", {})
         for key in ("start_time", "end_time", "duration"):
