@@ -44,6 +44,7 @@ synthetic = {
     "shock_df": 4.0,
     "province_year_sd": 0.08,
     "gdp_export_feedback": 0.1,
+    "effect_city_sd": 0.15,
     "year_effects": "untreated",
     "effective_timing": "coding_rule",
 }

@@ -92,6 +92,8 @@ class SyntheticConfig:
     shock_df: float | None = 4.0
     province_year_sd: float = 0.08
     gdp_export_feedback: float = 0.1
+    # idiosyncratic city-level effect heterogeneity: each treated city's effects times 1 + N(0, sd)
+    effect_city_sd: float = 0.15
     year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
     effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
 
