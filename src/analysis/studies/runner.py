@@ -55,6 +55,7 @@ EXTRA: dict[str, dict[str, Callable[[Config], object]]] = {
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
+        "control_rule": lambda c: plain(c.panel.control_rule),
     },
     # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
     **{
@@ -62,6 +63,9 @@ EXTRA: dict[str, dict[str, Callable[[Config], object]]] = {
         for name in ("pilot_zones", "rail_links", "network_coverage")
     },
 }
+# the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
+for _name in ("pilot_zones", "rail_links"):
+    EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
 
 
 class NotebookInputError(Exception):
