@@ -50,6 +50,7 @@ EXTRA: dict[str, dict[str, Callable[[Config], object]]] = {
         "synthetic": lambda c: plain(c.synthetic),
         "first_year": lambda c: c.panel.first_year,
         "last_year": lambda c: c.panel.last_year,
+        "control_rule": lambda c: plain(c.panel.control_rule),
     },
     # concurrent-policy rosters are coded like the pilot zones
     "robustness": {
