@@ -16,8 +16,9 @@
 # fitted on the untreated city-years only, and the effect is the mean gap between the observed and
 # the imputed outcome of the treated city-years. It is the estimator the simulation notebook
 # validates (no bias, nominal coverage) under staggered designation with effects that grow over
-# time, where the two-way fixed-effects (TWFE) coefficient is biased. Its standard error is the
-# larger of the city- and the province-clustered one, with t(G-1) critical values.
+# time, where the two-way fixed-effects (TWFE) coefficient is biased. It is the *total* effect of
+# designation: the controls the pilot zones move enter by their pre-designation trends. Its standard
+# error is clustered by province (the study's one rule), with t(G-1) critical values.
 #
 # Every check below attacks **that** number: could it be chance, an artefact of clustered errors,
 # of who became a pilot, of other policies arriving at the same time, of a few groups of cities, of
@@ -52,6 +53,7 @@ honestdid = defaults["honestdid"]
 spec_curve = defaults["spec_curve"]
 year_rule = defaults["year_rule"]
 min_control_share = defaults["min_control_share"]
+control_rule = defaults["control_rule"]
 
 # %%
 import pandas as pd
@@ -91,6 +93,7 @@ study = robustness_study(
     year_rule=year_rule,
     cities_path=cities_path,
     min_control_share=min_control_share,
+    control_rule=control_rule,
 )
 res, frames = study["results"], study["frames"]
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from analysis.config import (
+    DEFAULT_CONTROL_RULE,
     PARAMS,
     Config,
     PanelConfig,
@@ -113,6 +114,17 @@ def test_unknown_key_is_one_line_with_a_suggestion(tmp_path):
             "'synthetic.pilot_att_by_batch key' must be int, not 'eight'",
         ),
         (lambda p: p.update(panel=2010), "'panel' must be a mapping, not 2010"),
+        (
+            lambda p: p["panel"]["control_rule"].update(log_gdp_pc="baseline"),
+            ("'panel.control_rule.log_gdp_pc' must be 'as_is' | 'pre_trend', not 'baseline'"),
+        ),
+        (
+            lambda p: p["panel"]["control_rule"].update(log_gdppc="as_is"),
+            (
+                "'panel.control_rule key' must be 'log_gdp_pc' | 'log_population' | 'log_fdi' | "
+                "'industry_share_pct', not 'log_gdppc' (did you mean 'log_gdp_pc'?)"
+            ),
+        ),
     ],
 )
 def test_wrong_type_is_one_line(tmp_path, edit, message):
@@ -128,6 +140,16 @@ def test_missing_keys_take_the_schema_defaults(tmp_path):
     config = load_config(path)
     assert config.notebooks.simulation.n_reps == 3
     assert config.notebooks.robustness == RobustnessConfig() and config.panel == PanelConfig()
+
+
+def test_control_rule_names_some_controls_the_others_keep_their_default(tmp_path):
+    """A control rule naming one control changes that control only (documented defaults:
+    analysis.config.DEFAULT_CONTROL_RULE)."""
+    path = tmp_path / "params.yaml"
+    path.write_text("panel:\n  control_rule:\n    log_fdi: as_is\n", encoding="utf-8")
+    rule = load_config(path).panel.control_rule
+    assert rule == {**DEFAULT_CONTROL_RULE, "log_fdi": "as_is"}
+    assert rule["log_gdp_pc"] == "pre_trend"  # exports are part of GDP
 
 
 def test_sections_parse_papermill_parameters():

@@ -341,6 +341,7 @@ def test_notebook_stages_declare_every_parameter_they_receive():
                 "last_year": "panel.last_year",
                 "year_rule": "treatment.year_rule",
                 "min_control_share": "panel.min_control_share",
+                "control_rule": "panel.control_rule",
             }[key]
             if not covered(dotted):
                 missing.append(f"{name}: {dotted}")

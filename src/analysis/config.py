@@ -53,12 +53,34 @@ class DataConfig:
     column_map: str | None = None
 
 
+# How each control enters the binary studies' covariates (analysis.studies.rules): the headline is
+# the TOTAL effect of designation, so a control the policy plausibly moves enters only through
+# pre-treatment information. "as_is": the observed, time-varying control (for controls exports do
+# not move); "pre_trend": on the city-years after a city's first treatment, the control is replaced
+# by the city's own linear trend fitted on its pre-treatment years.
+ControlName = Literal["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]
+ControlRule = Literal["as_is", "pre_trend"]
+DEFAULT_CONTROL_RULE: dict[str, str] = {
+    "log_gdp_pc": "pre_trend",  # exports are part of GDP: moved by construction
+    "log_population": "as_is",  # prefecture population moves slowly; not plausibly moved
+    "log_fdi": "pre_trend",  # an opening-up policy plausibly attracts foreign investment
+    "industry_share_pct": "pre_trend",  # more goods exports raise the secondary sector's share
+}
+
+
 @dataclass(frozen=True)
 class PanelConfig:
     first_year: int = 2010
     last_year: int = 2023
     # a control observed for fewer city-years than this share is dropped (design check)
     min_control_share: float = 0.8
+    # control -> as_is | pre_trend; a control not named keeps its default (DEFAULT_CONTROL_RULE)
+    control_rule: dict[ControlName, ControlRule] = field(
+        default_factory=lambda: dict(DEFAULT_CONTROL_RULE)
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "control_rule", {**DEFAULT_CONTROL_RULE, **self.control_rule})
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,8 @@ class SyntheticConfig:
     shock_df: float | None = 4.0
     province_year_sd: float = 0.08
     gdp_export_feedback: float = 0.1
+    # idiosyncratic city-level effect heterogeneity: each treated city's effects times 1 + N(0, sd)
+    effect_city_sd: float = 0.15
     year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
     effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
 
@@ -168,8 +192,8 @@ class SpecCurveConfig:
     # null draws of the joint test (0 = none); 29: p can reach 1/30 < 0.05, and the default curve
     # plus the test take about 2 minutes on 2 cores with n_jobs = 2
     draws: int = 29
-    # SEs of every specification: "headline" (the larger of the headline's city and province SEs,
-    # as analysis.studies.binary.headline_att) or a cluster column
+    # SEs of every specification: "headline" (the study's clustering level,
+    # analysis.studies.rules.inference_rule, as the headline's) or a cluster column
     cluster: str = "headline"
 
 
@@ -457,11 +481,13 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "last_year": lambda c: c.panel.last_year,
         # the Goodman-Bacon figure uses the studies' estimation sample (complete cases)
         "min_control_share": lambda c: c.panel.min_control_share,
+        "control_rule": lambda c: plain(c.panel.control_rule),
     },
     # concurrent-policy rosters are coded like the pilot zones
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
+        "control_rule": lambda c: plain(c.panel.control_rule),
     },
     # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
     **{
@@ -469,6 +495,10 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         for name in ("pilot_zones", "rail_links", "network_coverage")
     },
 }
+
+# the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
+for _name in ("pilot_zones", "rail_links"):
+    EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"
 """Where a notebook run by hand (JupyterLab) writes: never over the pipeline's products."""

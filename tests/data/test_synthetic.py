@@ -32,6 +32,7 @@ LEGACY = synthetic.SyntheticDesign(
     gdp_export_feedback=0.0,
     year_effects="calibrated_after_effects",
     effective_timing="approval",
+    effect_city_sd=0.0,
 )
 
 
@@ -93,14 +94,24 @@ def test_truth_matches_the_design(simulated):
     panel, truth = simulated
     design = synthetic.SyntheticDesign()
     # Hangzhou (batch 1, approved 7 Mar 2015: 2015 under midyear): effect at designation = 0.15,
-    # growing 0.03 a year up to 5 years; the truth is the total effect, the direct one times
-    # 1 + beta_gdp * gdp_export_feedback (GDP responds to exports by default)
+    # growing 0.03 a year up to 5 years, times its own 1 + shift (effect_city_sd); the truth is the
+    # total effect, the direct one times 1 + beta_gdp * gdp_export_feedback (GDP responds to
+    # exports by default)
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    own = _shifts(panel, design).loc["330100", "pilot"]
+    assert own != 0
     hz = {r["year"]: r["att"] for r in truth["pilot"]["att_gt"] if r["cohort"] == 2015}
-    assert hz[2015] == pytest.approx(design.pilot_att_by_batch[1] * channel)
+    assert hz[2015] == pytest.approx(design.pilot_att_by_batch[1] * (1 + own) * channel)
     assert hz[2023] == pytest.approx(
-        (design.pilot_att_by_batch[1] + 5 * design.pilot_att_growth) * channel
+        (design.pilot_att_by_batch[1] + 5 * design.pilot_att_growth) * (1 + own) * channel
     )
+    # city by city: the truth's city_effects average to its ATTs
+    effects = truth["pilot"]["city_effects"]
+    assert effects["330100"]["cohort"] == 2015 and len(effects["330100"]["effects"]) == 9
+    assert np.mean([x for v in effects.values() for x in v["effects"]]) == pytest.approx(
+        truth["pilot"]["att_overall"], rel=1e-12
+    )
+    assert truth["pilot"]["total_over_direct"] == pytest.approx(channel)
     treated = panel[panel["pilot"] == 1]
     assert truth["pilot"]["att_overall"] > 0 and len(treated) > 0
     assert truth["broadband"]["elasticity"] == design.broadband_elasticity
@@ -155,15 +166,18 @@ def test_constants_come_from_the_design_and_the_data(inputs):
 
 def test_default_panel_is_pinned(simulated, legacy):
     """Pinned values of the default draw (a change of defaults is a deliberate step that updates
-    these numbers and reruns the Monte Carlo; issue 12 changed them), and the panel published
+    these numbers and reruns the Monte Carlo; issue 12 changed them, issue 18 added each treated
+    city's own proportional effect shift, effect_city_sd 0.15, which moves the treated cells
+    only), and the
+    panel published
     before issue 12 is still reproduced by its options (LEGACY, approval-year coding)."""
     panel, truth = simulated
-    assert panel["log_exports"].sum() == pytest.approx(32345.09827709993, rel=1e-12)
-    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.35672758255, rel=1e-12)
+    assert panel["log_exports"].sum() == pytest.approx(32345.806855645616, rel=1e-12)
+    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.42357461515, rel=1e-12)
     assert panel["log_exports"].iloc[0] == pytest.approx(10.991673811934437, rel=1e-12)
     assert panel["log_exports"].iloc[-1] == pytest.approx(6.610518700074433, rel=1e-12)
-    assert truth["pilot"]["att_overall"] == pytest.approx(0.13977720207253888, rel=1e-12)
-    assert truth["pilot"]["att_overall_direct"] == pytest.approx(0.13186528497409325, rel=1e-12)
+    assert truth["pilot"]["att_overall"] == pytest.approx(0.14079580913204287, rel=1e-12)
+    assert truth["pilot"]["att_overall_direct"] == pytest.approx(0.13282623503022914, rel=1e-12)
     assert truth["estimand"]["kind"] == "absolute effect"
     assert truth["pilot"]["outside_coding"]["city_years"] == 0
     assert truth["dgp"] == {
@@ -172,6 +186,7 @@ def test_default_panel_is_pinned(simulated, legacy):
         "shock_df": 4.0,
         "province_year_sd": 0.08,
         "gdp_export_feedback": 0.1,
+        "effect_city_sd": 0.15,
         "year_effects": "untreated",
         "effective_timing": "coding_rule",
     }
@@ -234,15 +249,27 @@ def _ar1(panel):
     return np.corrcoef(e[ok], lag[ok])[0, 1]
 
 
+def _shifts(panel, design) -> pd.DataFrame:
+    """Each city's own proportional effect shifts (pilot, rail), in the DGP's city order."""
+    codes = pd.unique(panel["city_code"])
+    if not design.effect_city_sd:
+        return pd.DataFrame(0.0, index=codes, columns=["pilot", "rail"])
+    shift = synthetic._city_effect_shifts(len(codes), design)
+    return pd.DataFrame(shift, index=codes, columns=["pilot", "rail"])
+
+
 def _true_tau(panel, design, total=True):
     """Per-cell true effects from the coded timing (the DGP's timing under the default coding):
-    total effects (with GDP's response, ``gdp_export_feedback``) or the direct ones."""
+    total effects (with GDP's response, ``gdp_export_feedback``) or the direct ones, each treated
+    city's own shift (``effect_city_sd``) included."""
     pilot = synthetic.pilot_effect(
         panel["pilot_batch"].to_numpy(), (panel["year"] - panel["pilot_year"]).to_numpy(), design
     )
     rail = synthetic.rail_effect(
         (panel["year"] - panel["rail_year"]).to_numpy(), panel["rail_year"].to_numpy() > 0, design
     )
+    shift = _shifts(panel, design).reindex(panel["city_code"]).to_numpy()
+    pilot, rail = pilot * (1 + shift[:, 0]), rail * (1 + shift[:, 1])
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback if total else 1.0
     return (pilot + rail) * channel
 
@@ -361,11 +388,32 @@ def test_effective_timing_follows_the_coding_rule_when_asked(inputs, approval_in
     np.testing.assert_array_equal(panel_a["log_exports"], default["log_exports"])
 
 
+def test_city_level_effect_heterogeneity_has_its_own_stream(inputs):
+    """effect_city_sd: each treated city's effect is shifted by its own draw, from a stream of its
+    own: the untreated outcomes and every control's untreated path are unchanged."""
+    flat, flat_truth = synthetic.simulate_panel(
+        *inputs, synthetic.SyntheticDesign(effect_city_sd=0.0)
+    )
+    design = synthetic.SyntheticDesign(effect_city_sd=0.3)
+    panel, truth = synthetic.simulate_panel(*inputs, design)
+    untreated = (panel["pilot"] == 0) & (panel["rail"] == 0)
+    for col in ("log_exports", "log_gdp_pc", "log_fdi"):
+        np.testing.assert_array_equal(panel.loc[untreated, col], flat.loc[untreated, col])
+    moved = panel["log_exports"] - flat["log_exports"]
+    expected = _true_tau(panel, design) - _true_tau(flat, replace(design, effect_city_sd=0.0))
+    np.testing.assert_allclose(moved, expected, atol=1e-9)
+    assert truth["dgp"]["effect_city_sd"] == 0.3
+    # proportional: without effects there is nothing to shift
+    null = replace(design, pilot_att_by_batch={b: 0.0 for b in range(1, 8)}, pilot_att_growth=0.0)
+    assert synthetic.simulate_panel(*inputs, null)[1]["pilot"]["att_overall"] == 0
+    assert truth["pilot"]["att_overall"] != flat_truth["pilot"]["att_overall"]
+
+
 def test_rail_effect_can_grow(inputs):
     """rail_att_growth: the rail effect grows per year since first service up to growth_cap (a
     stress scenario; default 0, static)."""
     assert synthetic.SyntheticDesign().rail_att_growth == 0
-    design = synthetic.SyntheticDesign(rail_att_growth=0.02)
+    design = synthetic.SyntheticDesign(rail_att_growth=0.02, effect_city_sd=0.0)
     _, truth = synthetic.simulate_panel(*inputs, design)
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
     by_e = {int(e): v for e, v in truth["rail"]["att_by_event_time"].items()}

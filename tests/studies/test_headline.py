@@ -1,5 +1,6 @@
-"""The headline ATT (BJS with covariates, the larger of the city and province SEs, t(G-1)) and
-the comparable event studies of the binary studies, on the default synthetic panel."""
+"""The headline ATT (BJS with the study's covariates: the total effect; SE at the study's one
+clustering level, t(G-1)), its direct-effect decomposition, the rules of studies/rules.py and the
+comparable event studies of the binary studies, on the default synthetic panel."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import pytest
 from scipy import stats
 
 from analysis.data.build import default_inputs
+from analysis.data.design import analysis_sample
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
+from analysis.did.inference import cluster_level_test
+from analysis.studies import rules
 from analysis.studies.binary import (
     binary_study,
     headline_att,
     headline_metrics,
+    overall_comparison,
     study_design,
-    treatment_covariates,
     truth_by_event_time,
 )
 
@@ -35,27 +39,28 @@ def pilot(synthetic):
     return binary_study(panel, truth, "pilot", "pilot_year", WINDOW, "city_code")
 
 
-def _covariates(panel, treatment):
+def _study_data(panel, treatment):
     design = study_design(panel)
-    return treatment_covariates(design, treatment) + list(design.controls_used), design
+    return rules.study_data(analysis_sample(panel, design), design, treatment), design
 
 
-def test_headline_is_bjs_with_the_larger_se_and_t_interval(synthetic):
+def test_headline_is_bjs_clustered_by_the_rule_with_t_interval(synthetic):
     panel, _ = synthetic
-    cov, design = _covariates(panel, "rail")
-    head = headline_att(panel, "rail", "rail_year", cov, design)
+    sd, design = _study_data(panel, "rail")
+    data, cov = sd.panel, sd.covariates
+    head = headline_att(data, "rail", "rail_year", cov, design)
     kw = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": "rail_year"}
     by = {
-        cl: estimate("bjs", panel, covariates=cov, cluster=cl, leaveout=True, **kw)
+        cl: estimate("bjs", data, covariates=cov, cluster=cl, leaveout=True, **kw)
         for cl in ("city_code", "province")
     }
     assert head["estimate"] == pytest.approx(by["city_code"].att, rel=1e-12)
     assert head["se_city"] == pytest.approx(by["city_code"].se, rel=1e-12)
     assert head["se_province"] == pytest.approx(by["province"].se, rel=1e-12)
-    assert head["std_error"] == max(head["se_city"], head["se_province"])
-    used = "city_code" if head["std_error"] == head["se_city"] else "province"
-    assert head["cluster"] == used
-    g = panel[used].nunique()
+    # the one rule: province (30 provinces once Chongqing leaves; by design, not the larger SE)
+    assert head["cluster"] == "province" and head["inference"]["cluster"] == "province"
+    assert head["std_error"] == head["se_province"]
+    g = data["province"].nunique()
     assert head["n_clusters"] == g
     crit = stats.t.ppf(0.975, g - 1)
     assert head["critical_value"] == pytest.approx(crit, rel=1e-12)
@@ -63,25 +68,157 @@ def test_headline_is_bjs_with_the_larger_se_and_t_interval(synthetic):
     assert head["conf_high"] == pytest.approx(head["estimate"] + crit * head["std_error"])
     t = head["estimate"] / head["std_error"]
     assert head["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), g - 1))
-    assert head["nobs"] == len(panel)
+    assert head["nobs"] == len(data)
+    # the other level in the appendix, and the MNW test on the city-clustered scores
+    alt = head["appendix_other_cluster"]
+    assert alt["cluster"] == "city_code" and alt["std_error"] == head["se_city"]
+    assert alt["critical_value"] == pytest.approx(
+        stats.t.ppf(0.975, data["city_code"].nunique() - 1)
+    )
+    test = head["cluster_test"]
+    assert 0 < test["p_value"] < 1 and test["n_coarse"] == g
+    # the test's variances are the two clustered variances of the estimate
+    assert test["variance_fine"] == pytest.approx(head["se_city"] ** 2, rel=1e-10)
 
 
 def test_headline_skips_without_variation(synthetic):
     panel, _ = synthetic
-    flat = panel.assign(rail_year=0, rail=0.0)
-    cov, design = _covariates(flat, "rail")
-    assert "skipped" in headline_att(flat, "rail", "rail_year", cov, design)
+    flat = panel.assign(rail_year=0, rail=0)
+    sd, design = _study_data(flat, "pilot")
+    assert "skipped" in headline_att(sd.panel, "rail", "rail_year", sd.covariates, design)
 
 
-def test_headline_covers_the_truth_and_leads_the_study(pilot, synthetic):
+def test_headline_is_the_total_effect_and_leads_the_study(pilot, synthetic):
     _, truth = synthetic
     head = pilot["headline"]
-    assert head["conf_low"] <= truth["pilot"]["att_overall"] <= head["conf_high"]
+    assert pilot["truth_target"] == "total" and head["truth_target"] == "total"
+    # the truth over the treated cities the study keeps (Chongqing leaves: no GDP trend before
+    # its 2011 rail service), within a hair of the file's total over all cities
+    kept = rules.truth_for(truth, "pilot", [], pilot_cities(pilot, truth))
+    assert head["truth"] == pytest.approx(kept["att_overall"], rel=1e-12)
+    assert head["truth"] == pytest.approx(truth["pilot"]["att_overall"], abs=0.003)
+    assert head["conf_low"] <= head["truth"] <= head["conf_high"]
     assert head["truth_in_ci"]
+    assert pilot["covariate_rule"]["cities_left_out"].keys() == {"500000"}
+    assert "log_gdp_pc_pretrend" in pilot["covariates"] and "log_gdp_pc" not in pilot["covariates"]
     metrics = headline_metrics(pilot)
     assert metrics["headline_att"] == head["estimate"]
     assert metrics["headline_se"] == head["std_error"]
+    assert metrics["direct_att"] == pilot["decomposition"]["direct"]["estimate"]
     assert pilot["twfe_bias"] is not None  # TWFE stays as the foil
+
+
+def pilot_cities(study, truth):
+    left = set(study["covariate_rule"]["cities_left_out"])
+    return [c for c in truth["pilot"]["city_effects"] if c not in left]
+
+
+def test_decomposition_adds_up_and_targets_the_direct_effect(pilot, synthetic):
+    _, truth = synthetic
+    d = pilot["decomposition"]
+    assert d["total"]["estimate"] == pytest.approx(pilot["headline"]["estimate"], rel=1e-12)
+    assert d["direct"]["estimate"] + d["indirect"]["estimate"] == pytest.approx(
+        d["total"]["estimate"], rel=1e-12
+    )
+    assert d["through"] == ["log_gdp_pc", "log_fdi", "industry_share_pct"]
+    assert d["direct"]["truth_target"] == "direct" and d["total"]["truth_target"] == "total"
+    channel = truth["pilot"]["total_over_direct"]
+    assert d["total"]["truth"] == pytest.approx(d["direct"]["truth"] * channel, rel=1e-12)
+    assert d["direct"]["conf_low"] <= d["direct"]["truth"] <= d["direct"]["conf_high"]
+    assert 0 < d["indirect"]["std_error"] < d["direct"]["std_error"]
+    assert "sequential ignorability" in d["assumptions"]
+    table = overall_comparison(pilot).set_index("estimator")
+    direct_row = table.loc[next(i for i in table.index if i.startswith("Direct effect"))]
+    assert direct_row["truth"] == pytest.approx(d["direct"]["truth"])
+
+
+# --- the rules (studies/rules.py) on small frames -----------------------------------------------
+def _toy(first_years: dict[str, int], years=range(2010, 2020)) -> pd.DataFrame:
+    rows = []
+    for i, (city, g) in enumerate(first_years.items()):
+        for t in years:
+            rows.append(
+                {
+                    "city_code": city,
+                    "year": t,
+                    "g": g,
+                    "x": 1.0 + 0.1 * i + 0.05 * (t - 2010) + (0.3 if g and t >= g else 0.0),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_pre_trend_replaces_only_post_treatment_rows_by_the_city_trend():
+    toy = _toy({"100000": 2015, "200000": 0, "300000": 2012})
+    first = rules.first_treatment(toy, ["g"])
+    cols, left = rules.pre_trend_columns(toy, ["x"], first)
+    built = toy.assign(xp=cols["x_pretrend"])
+    pre = (built["g"] == 0) | (built["year"] < built["g"])
+    np.testing.assert_array_equal(built.loc[pre, "xp"], built.loc[pre, "x"])
+    # the treatment's jump (+0.3) is gone: the untreated path continues its linear trend
+    post = built[~pre & (built["city_code"] == "100000")]
+    np.testing.assert_allclose(post["xp"], post["x"] - 0.3, atol=1e-12)
+    # two pre-treatment years are too few for a trend: the city is named, with the reason
+    assert set(left) == {"300000"} and "needs 3" in left["300000"]
+
+
+def test_concurrent_cells_coarsen_when_the_main_treatment_leaves_them_no_support():
+    # concurrent treatment c (first year "c_year") of cities A, B; main treatment in "m_year"
+    cities = {"A": (2012, 2015), "B": (2012, 0), "C": (0, 2016), "D": (0, 0)}
+    rows = [
+        {"city_code": k, "year": t, "c_year": c, "m_year": m}
+        for k, (c, m) in cities.items()
+        for t in range(2010, 2020)
+    ]
+    toy = pd.DataFrame(rows)
+    frame, conc = rules.concurrent_columns(toy, "m_year", "c_year", "c")
+    # every (2012, e) cell met by A's main treatment has B (never main-treated) beside it
+    assert conc.level == "cohort_event" and frame.shape[1] == 8
+    assert frame.sum(axis=1).max() == 1.0 and frame.to_numpy().sum() == 16
+    # without B the cells exist only on main-treated rows of A from 2015 on: one absorbing dummy
+    frame, conc = rules.concurrent_columns(toy[toy["city_code"] != "B"], "m_year", "c_year", "c")
+    assert conc.level == "static" and list(frame.columns) == ["c"]
+    assert "lack support" in conc.note
+
+
+def test_the_studies_handle_concurrent_treatments_by_the_same_rule(pilot):
+    assert pilot["covariate_rule"]["concurrent"]["rail"]["level"] == "static"
+
+
+def test_truth_for_maps_covariates_to_their_target(synthetic):
+    _, truth = synthetic
+    total = rules.truth_for(truth, "pilot", ["rail", "log_gdp_pc_pretrend"])
+    direct = rules.truth_for(truth, "pilot", ["rail", "log_gdp_pc"])
+    assert total["target"] == "total" and direct["target"] == "direct"
+    assert total["att_overall"] == pytest.approx(truth["pilot"]["att_overall"], rel=1e-12)
+    assert direct["att_overall"] == pytest.approx(truth["pilot"]["att_overall_direct"], rel=1e-12)
+    for e, v in truth["pilot"]["att_by_event_time"].items():
+        assert total["att_by_event_time"][e] == pytest.approx(v, rel=1e-12)
+    one = rules.truth_for(truth, "pilot", [], ["330100"])  # Hangzhou alone
+    assert one["att_overall"] == pytest.approx(
+        np.mean(truth["pilot"]["city_effects"]["330100"]["effects"])
+    )
+
+
+def test_mnw_cluster_level_test_by_hand():
+    scores = pd.Series([1.0, -2.0, 0.5, 3.0], index=["a", "b", "c", "d"])
+    coarse = pd.Series(["P", "P", "Q", "Q"], index=scores.index)
+    res = cluster_level_test(scores, coarse)
+    theta = 2 * (1.0 * -2.0) + 2 * (0.5 * 3.0)
+    var = 2 * (2 * 1.0 * 4.0 + 2 * 0.25 * 9.0)
+    assert res.statistic == pytest.approx(theta / np.sqrt(var))
+    assert res.p_value == pytest.approx(stats.norm.sf(theta / np.sqrt(var)))
+    assert res.variance_coarse == pytest.approx((-1.0) ** 2 + 3.5**2)
+
+
+def test_inference_rule_is_province_unless_there_are_almost_none(synthetic):
+    panel, _ = synthetic
+    rule = rules.inference_rule(panel)
+    assert rule.cluster == "province" and rule.other == "city_code"
+    provinces = panel["province"].unique()
+    eight = rules.inference_rule(panel[panel["province"].isin(provinces[:8])])
+    assert eight.cluster == "province" and "approximate" in eight.reason
+    assert rules.inference_rule(panel[panel["province"].isin(provinces[:4])]).cluster == "city_code"
 
 
 def test_truth_is_unbinned():
@@ -138,20 +275,23 @@ def test_cluster_diagnostic_and_randomization(synthetic):
     )
     diag = study["cluster_diagnostic"]
     assert diag["city_code"]["n_treated_clusters"] == study["n_treated_cities"]
-    assert diag["province"]["n_clusters"] == panel["province"].nunique()
+    left = len(study["covariate_rule"]["cities_left_out"])  # Chongqing, a province of its own
+    assert diag["province"]["n_clusters"] == panel["province"].nunique() - left
+    # the rail study: the pilot zones by cohort x event-time cells
+    assert study["covariate_rule"]["concurrent"]["pilot"]["level"] == "cohort_event"
     ri = study["randomization"]
     assert ri["draws"] == 19 and ri["within"] == "province"
+    # studentized at the study's level; the actual statistic is the headline's t
+    assert ri["cluster"] == "province"
+    assert ri["t_stat"] == pytest.approx(
+        study["headline"]["estimate"] / study["headline"]["std_error"], rel=1e-10
+    )
     # (1 + #{|t_b| >= |t|}) / (1 + 19): a multiple of 1/20, deterministic given the seed
     assert 0.05 <= ri["p_value"] <= 1
     assert ri["p_value"] * 20 == pytest.approx(round(ri["p_value"] * 20))
-    from analysis.studies.binary import randomization_record
+    from analysis.studies.binary import cluster_record
 
-    cov = study["covariates"]
-    again = randomization_record(panel, "rail_year", cov, 19, 3)
-    assert again["p_value"] == ri["p_value"] and again["t_stat"] == ri["t_stat"]
-    pilot_diag = binary_study(
-        panel, truth, "pilot", "pilot_year", WINDOW, "city_code", estimators=("bjs",)
-    )["cluster_diagnostic"]
+    pilot_diag = cluster_record(panel, "pilot_year")
     assert 2015 in pilot_diag["city_code"]["thin_cohorts"]  # the one-city 2015 cohort
 
 

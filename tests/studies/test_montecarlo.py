@@ -6,11 +6,12 @@ effects from the coded year (``analysis.data.synthetic``, data/README.md).
 The slow part (``make test-slow``) runs, on the full 337-city panel:
 
 * ``N_REPS`` = 500 replications of every estimator of ``simulation.MONTE_CARLO_FAST`` (all but
-  Sun-Abraham, half the cost of a replication; it runs in the pipeline's simulation); the headline
-  (:func:`analysis.studies.binary.headline_att`) is asserted nominal: coverage within 3 MC SE of
-  95% and |bias| < 3 MC SE, against its estimand (the direct effect: it has log GDP per capita,
-  which responds to exports, in its untreated-outcome model; the bias against the total effect is
-  reported as ``bias_total``);
+  Sun-Abraham, half the cost of a replication; it runs in the pipeline's simulation), each with
+  the study's own covariates built on the simulated panel (``analysis.studies.rules.study_data``)
+  and measured against its own target (``analysis.studies.rules.truth_for``). Asserted: coverage
+  in [93%, 97%] and |bias| < 3 MC SE for the pilot headline (against the total effect), the
+  direct-effect decomposition (against the direct effect) and the rail headline (against the
+  rail total); the rail headline as specified before issue 18 (one on/off pilot dummy) is biased;
 * randomization inference on the studentized BJS statistic, cohorts permuted within provinces,
   under a DGP without pilot effect: ``RI_REPS`` x ``RI_DRAWS`` (39 draws: the 5% test is exact
   under exchangeability, (1 + #)/40 <= 0.05 iff at most one placebo beats the actual t); asserted:
@@ -21,6 +22,8 @@ The slow part (``make test-slow``) runs, on the full 337-city panel:
   pre-designation covariate means, on the outcome net of the time-varying covariates as in the
   headline): CI coverage within 3 MC SE of 95%. (On the baseline means alone it is biased under
   this DGP, +0.011: parallel trends hold given the GDP *path* and the rail link.)
+
+The bounds [93%, 97%] are the issue's, not fitted to the results: a row outside them fails.
 
 The table (coverage, bias, RMSE and their MC SEs for each estimator and check) is printed and
 written to ``output/montecarlo/`` (not tracked): ``montecarlo.csv`` and ``montecarlo.md``.
@@ -44,6 +47,7 @@ from analysis.studies import simulation as sim
 
 # sizes chosen to finish in ~15-25 min on 2 shared cores (cost per replication: data/README.md)
 N_REPS = 500
+COVERAGE_BOUNDS = (0.93, 0.97)
 RI_REPS, RI_DRAWS = 150, 39
 WCR_REPS, WCR_B = 500, 999
 DR_REPS = 300
@@ -89,9 +93,9 @@ def randomization():
 
 def dr_replication(seed: int, design: SyntheticDesign, inputs) -> dict:
     """The robustness checklist's DR check itself (``checklist.doubly_robust_att``: pre-designation
-    city means of the controls, cohorts without a propensity score left out, the larger of the
-    city/province SEs, t(G-1), the headline's time-varying covariates) on one simulated panel;
-    truth: that of the cohorts it keeps (the direct effect, as the headline's)."""
+    city means of the controls, cohorts without a propensity score left out, the study's
+    clustering, t(G-1), the headline's covariates) on one simulated panel; truth: that of the
+    cities it keeps, by the one rule (the total effect, as the headline's)."""
     from dataclasses import replace
 
     from analysis.config import DRConfig
@@ -100,9 +104,11 @@ def dr_replication(seed: int, design: SyntheticDesign, inputs) -> dict:
     panel, truth = simulate_panel(*inputs, replace(design, seed=seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        rep = sim.Replication(panel, truth)
+        sd = rep.study("pilot")
         try:
             res, _ = doubly_robust_att(
-                panel, list(DRConfig().covariates), time_varying=sim.COVARIATES, truth=truth
+                sd.panel, list(DRConfig().covariates), time_varying=sd.covariates, truth=truth
             )
         except (np.linalg.LinAlgError, ValueError) as exc:  # counted, not hidden: n_failed
             return {"failed": f"{type(exc).__name__}: {exc}"}
@@ -114,6 +120,7 @@ def dr_replication(seed: int, design: SyntheticDesign, inputs) -> dict:
         "conf_high": float(res["conf_high"]),
         "truth": kept,
         "truth_direct": kept,
+        "target": "total",
     }
 
 
@@ -142,32 +149,60 @@ def dr_cs():
     return _check("dr_cs", DR_REPS)
 
 
-@pytest.mark.slow
-def test_headline_is_nominal(estimators):
-    row = estimators.loc["headline"]
+def _nominal(row) -> None:
+    lo, hi = COVERAGE_BOUNDS
     assert row.n_reps == N_REPS
-    assert _near(row.coverage, 0.95, sim.mc_se_coverage(0.95, N_REPS)), row
+    assert lo <= row.coverage <= hi, row
     assert abs(row.bias) < 3 * row.bias_mc_se, row
 
 
 @pytest.mark.slow
-def test_headline_pays_for_province_shocks(estimators):
-    """Province-year shocks: the headline takes the larger (province) SE, with the same point
-    estimate as BJS with city clustering."""
-    tab = estimators
-    assert tab.loc["headline", "bias"] == pytest.approx(tab.loc["bjs", "bias"])
-    assert tab.loc["headline", "mean_se"] > tab.loc["bjs", "mean_se"]
-    assert tab.loc["headline", "coverage"] >= tab.loc["bjs", "coverage"]
+def test_headline_is_nominal_for_the_total_effect(estimators):
+    row = estimators.loc["headline"]
+    assert row.target == "total"
+    _nominal(row)
 
 
 @pytest.mark.slow
-def test_gdp_feedback_costs_the_covariate_adjusted_estimators_the_mediated_share(estimators):
-    """GDP in the Y(0) model: the estimate is the direct effect, short of the total by
-    beta_gdp * feedback of it (6% by default)."""
-    row = estimators.loc["headline"]
+def test_direct_effect_decomposition_is_nominal(estimators):
+    row = estimators.loc["direct"]
+    assert row.target == "direct"
+    _nominal(row)
+
+
+@pytest.mark.slow
+def test_rail_headline_is_nominal_for_the_rail_total(estimators):
+    row = estimators.loc["rail_headline"]
+    assert row.target == "total"
+    _nominal(row)
+
+
+@pytest.mark.slow
+def test_one_pilot_dummy_biased_the_rail_estimate(estimators):
+    """Before issue 18 the rail model had one on/off pilot dummy: biased upwards (the pilot zones'
+    batch-specific, growing effects credited to rail); the cohort x event-time cells remove it."""
+    old, new = estimators.loc["rail_pilot_dummy"], estimators.loc["rail_headline"]
+    assert old.bias > 3 * old.bias_mc_se, old
+    assert abs(new.bias) < 3 * new.bias_mc_se, new
+
+
+@pytest.mark.slow
+def test_headline_pays_for_province_shocks(estimators):
+    """Province-year shocks: the headline clusters by province (the study's rule), with the same
+    point estimate as BJS with city clustering and a larger SE."""
+    tab = estimators
+    assert tab.loc["headline", "bias"] == pytest.approx(tab.loc["bjs", "bias"])
+    assert tab.loc["headline", "mean_se"] > tab.loc["bjs", "mean_se"]
+
+
+@pytest.mark.slow
+def test_the_direct_effect_falls_short_of_the_total_by_the_mediated_share(estimators):
+    """GDP held at its observed path: the direct effect, short of the total by
+    beta_gdp * feedback / (1 + beta_gdp * feedback) of it (6% of the direct by default)."""
+    row = estimators.loc["direct"]
     d = SyntheticDesign()
     expected = -d.beta_log_gdp_pc * d.gdp_export_feedback * row.mean_truth
-    assert abs(row.bias_total - expected) < 3 * row.bias_mc_se + 0.001, row
+    assert abs(row.bias_total - row.bias - expected) < 1e-9, row
 
 
 @pytest.mark.slow
@@ -216,25 +251,49 @@ def test_write_the_table(estimators, randomization, wild_bootstrap, dr_cs):
 
 # ---- fast (default suite) ----------------------------------------------------------------------
 def test_run_monte_carlo_smoke():
-    """Three replications on an 80-city subset: every estimator, finite output, MC SEs, the
-    fixed-weight rows share the point estimate and have smaller SEs."""
+    """Two replications of the full default panel, every estimator but Sun-Abraham: finite
+    output, MC SEs, each row against its own target over the cities it keeps; loose checks that
+    the pilot headline, the decomposition and the rail headline are near their truths."""
     tab = sim.run_monte_carlo(
-        n_reps=3, seed=1, n_jobs=1, progress=False, design=SyntheticDesign(n_cities=80)
+        n_reps=2, seed=1, n_jobs=1, progress=False, estimators=sim.MONTE_CARLO_FAST
     )
-    assert list(tab.index) == sim.ESTIMATORS
-    assert (tab["n_reps"] == 3).all()
+    assert list(tab.index) == list(sim.MONTE_CARLO_FAST)
+    assert (tab["n_reps"] == 2).all()
     cols = ["coverage", "coverage_mc_se", "bias", "bias_mc_se", "rmse", "sd_estimate", "mean_se"]
     assert np.isfinite(tab[cols].to_numpy()).all()
+    # one rule for the target: total for every estimator with the study's covariates
+    direct = {"direct", "rail_pilot_dummy"}
+    assert (tab.loc[list(direct), "target"] == "direct").all()
+    assert (tab.drop(index=list(direct))["target"] == "total").all()
     reps = tab.attrs["reps"]
-    assert {"conf_low", "conf_high", "truth", "truth_direct"} <= set(reps.columns)
+    assert {"conf_low", "conf_high", "truth", "truth_direct", "target"} <= set(reps.columns)
     reps = reps.set_index(["rep", "estimator_id"])
+    # the rail rows carry the rail truth, the pilot rows the pilot truth
+    rail, pilot = reps.xs("rail_headline", level=1), reps.xs("headline", level=1)
+    assert (rail["truth"] < pilot["truth"]).all()
+    # loose: within 4 of its SEs of its target on average over the two panels
+    for key in ("headline", "direct", "rail_headline"):
+        row = tab.loc[key]
+        assert abs(row.bias) < 4 * row.mean_se, row
+    # the appendix interval: the same estimate, city clusters, t(G-1): wider than BJS's normal
+    h, b = reps.xs("headline_city", level=1), reps.xs("bjs", level=1)
+    np.testing.assert_allclose(h["estimate"], pilot["estimate"])
+    assert ((h["conf_high"] - h["conf_low"]) > (b["conf_high"] - b["conf_low"])).all()
+
+
+def test_fixed_weight_rows_share_the_estimate_with_smaller_ses():
+    """Two replications on an 80-city subset: the fixed-weight rows share the point estimate of
+    their default and have smaller SEs."""
+    keys = ("cs_tv", "cs_tv_fixedw", "sa", "sa_fixedw")
+    tab = sim.run_monte_carlo(
+        n_reps=2, seed=1, n_jobs=1, progress=False, design=SyntheticDesign(n_cities=80),
+        estimators={k: sim.MONTE_CARLO[k] for k in keys},
+    )  # fmt: skip
+    reps = tab.attrs["reps"].set_index(["rep", "estimator_id"])
     for fixed, default in (("cs_tv_fixedw", "cs_tv"), ("sa_fixedw", "sa")):
         est_f, est_d = reps.xs(fixed, level=1), reps.xs(default, level=1)
         np.testing.assert_allclose(est_f["estimate"], est_d["estimate"])  # same point estimate
         assert (est_f["std_error"] < est_d["std_error"]).all()  # minus the weight variance
-    # the headline's CI uses t(G-1) with the larger SE: wider than BJS's normal city CI
-    h, b = reps.xs("headline", level=1), reps.xs("bjs", level=1)
-    assert ((h["conf_high"] - h["conf_low"]) > (b["conf_high"] - b["conf_low"])).all()
 
 
 def test_summary_mc_standard_errors():
@@ -242,6 +301,7 @@ def test_summary_mc_standard_errors():
         {
             "estimator": "x",
             "estimator_id": "bjs",
+            "target": "direct",
             "estimate": [0.1, 0.3, 0.2, 0.2],
             "std_error": 0.1,
             "conf_low": [0.0, 0.25, 0.15, -0.1],

@@ -33,6 +33,12 @@ issue 12; the values before it in brackets):
   elasticity, log_gdp_pc = untreated path + f * (tau_pilot + tau_rail): an endogenous (bad) control.
   The effect on log exports is then total = direct * (1 + beta_gdp * f); the truth's ATTs are total
   effects and ``att_overall_direct`` the direct one (what a regression on log_gdp_pc targets).
+* ``effect_city_sd`` 0.15 [0]: idiosyncratic city-level effect heterogeneity: every treated city's
+  pilot (and rail) effects are multiplied by its own 1 + N(0, sd), constant over its treated years,
+  so the effects are not a deterministic function of batch and event time (a referee's request);
+  proportional, so a design without effects stays without effects. The draws come from a stream of
+  their own, (seed, 2): switching them on changes no other draw. The truth's ATTs average the
+  realised effects, and ``city_effects`` lists them city by city.
 * ``rail_att_growth`` 0 [0]: a dynamic rail effect (per year since first service, up to growth_cap);
   with 0.02 a year the BJS pilot estimate picks up rail dynamics (bias about 1.7 SE in the methods
   review's check). Kept at 0: the study's one absorbing rail dummy assumes a static effect, and
@@ -278,6 +284,10 @@ def simulate_panel(
     tau_pilot = pilot_effect(cities["effect_pilot_batch"].to_numpy()[:, None], event_pilot, design)
     rail_year = cities["effect_rail_year"].to_numpy()[:, None]
     tau_rail = rail_effect(years[None, :] - rail_year, rail_year > 0, design)
+    if design.effect_city_sd > 0:  # each city's own, proportional deviation (zero stays zero)
+        shift = _city_effect_shifts(n, design)
+        tau_pilot = tau_pilot * (1 + shift[:, :1])
+        tau_rail = tau_rail * (1 + shift[:, 1:])
 
     eps = _city_shocks(rng, n, T, design)
 
@@ -394,6 +404,13 @@ def _city_shocks(rng: np.random.Generator, n: int, T: int, design: SyntheticDesi
     return eps
 
 
+def _city_effect_shifts(n: int, design: SyntheticDesign) -> np.ndarray:
+    """Each city's own proportional deviation from the pilot (column 0) and rail (column 1) effects
+    of its batch and event time, N(0, effect_city_sd), from their own stream (seed, 2)."""
+    rng = np.random.default_rng([design.seed, 2])
+    return rng.normal(0, design.effect_city_sd, (n, 2))
+
+
 def _province_year_shocks(provinces: np.ndarray, T: int, design: SyntheticDesign) -> np.ndarray:
     """Shocks common to the cities of a province in a year (i.i.d. N(0, province_year_sd)).
 
@@ -421,6 +438,24 @@ def _att_table(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
         ],
         "att_by_event_time": {str(int(e)): float(v) for e, v in by_e.items()},
         "att_by_cohort": {str(int(g)): float(v) for g, v in by_g.items()},
+    }
+
+
+def _effects_by_city(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
+    """The realised effect of every treated city at each of its coded treated years (event time
+    0, 1, ...): the truth of any subset of cities a study keeps (studies.rules.truth_for)."""
+    frame = pd.DataFrame(
+        {
+            "city": panel["city_code"].astype(str).to_numpy(),
+            "g": panel[cohort_col].to_numpy(),
+            "t": panel["year"].to_numpy(),
+            "tau": tau,
+        }
+    )
+    frame = frame[(frame["g"] > 0) & (frame["t"] >= frame["g"])].sort_values(["city", "t"])
+    return {
+        city: {"cohort": int(rows["g"].iloc[0]), "effects": rows["tau"].astype(float).tolist()}
+        for city, rows in frame.groupby("city", sort=True)
     }
 
 
@@ -533,17 +568,23 @@ def true_effects(
     }
     if timing is None:
         return truth
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    total = {"pilot": tau_pilot, "rail": tau_rail}
     for name, cohort in (("pilot", "pilot_year"), ("rail", "rail_year")):
         block = truth[name]
         block["outside_coding"] = _outside_coding(panel, direct[name], cohort)
         if design.gdp_export_feedback:
             block["att_overall_direct"] = _att_table(panel, direct[name], cohort)["att_overall"]
+        # city by city (total effects; the direct ones are these divided by total_over_direct)
+        block["total_over_direct"] = channel
+        block["city_effects"] = _effects_by_city(panel, total[name], cohort)
     truth["dgp"] = {
         "noise_sd": design.noise_sd,
         "noise_rho": design.noise_rho,
         "shock_df": design.shock_df,
         "province_year_sd": design.province_year_sd,
         "gdp_export_feedback": design.gdp_export_feedback,
+        "effect_city_sd": design.effect_city_sd,
         "year_effects": design.year_effects,
         "effective_timing": design.effective_timing,
     }

@@ -60,6 +60,10 @@ class ImputationResult:
     pretrend: PretrendTest | None = None
     tau: pd.DataFrame | None = field(default=None, repr=False)  # unit-level effects
     alpha: float = 0.05
+    # per cluster, its contribution to each term (the variance is scores' scores): the input of
+    # cluster-level tests (analysis.did.inference.cluster_level_test) and of joint variances of
+    # two imputation estimates on the same clusters
+    scores: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -403,4 +407,5 @@ def imputation(
             [idname, tname, "cohort", "horizon", "tau"]
         ],
         alpha=alpha,
+        scores=pd.DataFrame(S, index=pd.Index(cl_uniq, name="cluster"), columns=terms),
     )

@@ -91,10 +91,15 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     ph, rh = pilot["headline"], rail["headline"]
     pt, rt = pilot.get("pretrend_tests") or {}, rail.get("pretrend_tests") or {}
     truth_total, truth_target = pilot.get("true_att_overall"), pilot.get("true_att_target")
+    # the headline's truth (the total effect over the cities the study keeps) and, beside it, the
+    # direct effect of its decomposition
+    truth_head = truth_target if truth_target is not None else truth_total
+    direct = pilot.get("decomposition") or {}
+    truth_direct = None if skipped(direct) else (direct.get("direct") or {}).get("truth")
     pilot_truth_text = (
-        t["truth_total_direct"].format(total=num(truth_total), direct=num(truth_target))
-        if pilot.get("truth_target") == "direct"
-        else num(truth_total)
+        t["truth_total_direct"].format(total=num(truth_head), direct=num(truth_direct))
+        if truth_direct is not None
+        else num(truth_head)
     )
     head_truth = ph.get("truth")
     covers = (
@@ -146,7 +151,7 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "pilot_G": ph.get("n_clusters", t["na"]),
         "pilot_twfe": num(pilot["twfe"].get("estimate")),
         "pilot_twfe_ci": fmt.ci(pilot["twfe"].get("conf_low"), pilot["twfe"].get("conf_high")),
-        "pilot_truth": num(truth_total),
+        "pilot_truth": num(truth_head),
         "pilot_truth_text": pilot_truth_text,
         "pilot_covers": covers,
         "pilot_twfe_bias": num(pilot.get("twfe_bias")),

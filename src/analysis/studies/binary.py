@@ -21,12 +21,22 @@ import pandas as pd
 
 from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, analysis_sample, check_design
 from analysis.did.estimate import estimate
-from analysis.did.inference import cluster_diagnostic, critical_value, t_p_value
-from analysis.did.randomization import bjs_statistic, permutation_test
+from analysis.did.inference import cluster_diagnostic, cluster_level_test, critical_value
+from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
-
-TREATMENTS = ["pilot", "rail", "log_broadband"]
-BINARY = {"pilot": "pilot_year", "rail": "rail_year"}
+from analysis.studies.rules import (  # noqa: F401 (TREATMENTS, BINARY: re-exported)
+    BINARY,
+    COARSE_CLUSTER,
+    FINE_CLUSTER,
+    TREATMENTS,
+    InferenceRule,
+    StudyData,
+    inference_rule,
+    study_data,
+    study_statistic,
+    treatment_covariates,
+    truth_for,
+)
 
 # --- what the panel offers: the design check, applied inside every study ----------------------
 
@@ -38,24 +48,6 @@ def study_design(
     params.yaml ``panel.min_control_share`` (the notebooks receive it from papermill), so a study
     drops the same controls as the design check of the panel stage (data/processed/design.md)."""
     return check_design(panel, min_control_share=share, wild_cluster=wild_cluster)
-
-
-def treatment_covariates(design: DesignCheck, treatment: str | None) -> list[str]:
-    """The other treatments that vary in this panel (a binary treatment whose TWFE cannot run has
-    no variation left after city and year effects; broadband only when the coverage study runs),
-    in the order of ``TREATMENTS``."""
-    keep = []
-    for t in TREATMENTS:
-        if t == treatment:
-            continue
-        if (
-            t in BINARY
-            and design.runs(t, "twfe")
-            or t == "log_broadband"
-            and design.coverage is None
-        ):
-            keep.append(t)
-    return keep
 
 
 def controls_record(design: DesignCheck) -> dict:
@@ -148,39 +140,20 @@ def treated_overlap(panel: pd.DataFrame, cohort_col: str, others: list[str]) -> 
     }
 
 
-def target_truth(truth: dict, key: str, covariates: list[str]) -> tuple[float | None, str]:
-    """The true overall ATT that an estimator with ``covariates`` targets, and which one it is.
-
-    When GDP per capita responds to exports (synthetic ``gdp_export_feedback``), a model that holds
-    log GDP per capita fixed estimates the effect that does not run through GDP: the truth's
-    ``att_overall_direct``; otherwise (or without GDP among the covariates) the total ATT."""
-    block = (truth or {}).get(key) or {}
-    total = block.get("att_overall")
-    direct = block.get("att_overall_direct")
-    if direct is not None and "log_gdp_pc" in covariates and direct != total:
-        return direct, "direct"
-    return total, "total"
-
-
-def direct_share(truth: dict, key: str, covariates: list[str]) -> float:
-    """The factor from the truth's total effects (ATT(g,t), by event time) to the ones an
-    estimator with ``covariates`` targets (:func:`target_truth`): direct / total, else 1."""
-    value, target = target_truth(truth, key, covariates)
-    return 1.0 if target == "total" else value / truth[key]["att_overall"]
-
-
 def truth_by_event_time(
-    truth: dict, key: str, window: tuple[int, int], scale: float = 1.0
+    truth: dict | None, key: str | None, window: tuple[int, int]
 ) -> pd.Series | None:
     """True average effect at each event time of the window, unbinned: zero before treatment,
     and at ``e >= 0`` the truth's ``att_by_event_time[e]`` -- the mean effect over the treated
     city-years observed at exactly that event time, the quantity every event-study estimator
     here estimates at ``e`` (CS and SA weight cohorts by their size at ``e``, BJS averages the
-    treated city-years at horizon ``e``). NaN where no treated city-year is observed. ``scale``:
-    direct / total effect for estimators that target the direct effect (:func:`direct_share`)."""
-    if key not in truth:
+    treated city-years at horizon ``e``). NaN where no treated city-year is observed. ``truth``:
+    the truth file with ``key``, or (``key`` None) the block of :func:`analysis.studies.rules.
+    truth_for` -- the target of the study's estimators over the cities they estimate."""
+    block = truth if key is None else (truth or {}).get(key)
+    if not block:
         return None
-    post = {int(k): scale * float(v) for k, v in truth[key]["att_by_event_time"].items()}
+    post = {int(k): float(v) for k, v in block["att_by_event_time"].items()}
     lo, hi = window
     return pd.Series(
         [0.0 if e < 0 else post.get(e, np.nan) for e in range(lo, hi + 1)],
@@ -190,7 +163,14 @@ def truth_by_event_time(
 
 
 HEADLINE_LABEL = "Imputation (BJS), covariate-adjusted"
-HEADLINE_CLUSTERS = ("city_code", "province")
+HEADLINE_CLUSTERS = (FINE_CLUSTER, COARSE_CLUSTER)
+
+
+def _bjs(panel: pd.DataFrame, cohort_col: str, covariates: list[str], cluster: str):
+    return attempt(
+        estimate, "bjs", panel, y="log_exports", unit="city_code", time="year", cohort=cohort_col,
+        covariates=list(covariates), cluster=cluster, leaveout=True, horizons=None,
+    )  # fmt: skip
 
 
 def headline_att(
@@ -200,17 +180,23 @@ def headline_att(
     covariates: list[str],
     design: DesignCheck | None = None,
     alpha: float = 0.05,
+    rule: InferenceRule | None = None,
 ) -> dict:
     """The study's headline number: the Borusyak-Jaravel-Spiess (2024) imputation ATT with the
-    other treatments and the usable controls in the untreated-outcome model (leave-out variance).
+    study's covariates in the untreated-outcome model (leave-out variance). With the covariates of
+    :func:`analysis.studies.rules.study_data` (controls moved by the treatment only as their
+    pre-treatment trends, concurrent treatments by their own cells) it is the TOTAL effect.
 
     Why BJS: it is the estimator the Monte Carlo validates (bias ~0, coverage ~95%), and the
-    time-varying covariates in its first stage handle the conditional parallel trends of the
-    design; CS without covariates does not. Why the larger SE: clustering by city is the design's
-    level of assignment, province clustering allows for correlated shocks within provinces; the
-    report calls the larger of the two "conservative" and means it. Critical value and p-value
-    use ``t(G-1)`` with G the clusters of the SE used (31 provinces: 2.04, not 1.96; Cameron &
-    Miller 2015). ``{"skipped": reason}`` when the design rules BJS out or it fails numerically.
+    covariates in its first stage handle the conditional parallel trends of the design; CS
+    without covariates does not. Inference: the study's one rule
+    (:func:`analysis.studies.rules.inference_rule`, ``rule``; by default on ``panel``): SE
+    clustered at its level, critical value and p-value from ``t(G-1)`` with G its clusters (31
+    provinces: 2.04, not 1.96; Cameron & Miller 2015). Recorded beside it: the rule and its reason,
+    the MacKinnon-Nielsen-Webb (2023) score-variance test of city against province clustering on
+    the city-clustered scores (``cluster_test``), and the interval at the other level
+    (``appendix_other_cluster``). ``{"skipped": reason}`` when the design rules BJS out or it
+    fails numerically.
     """
     design = design or study_design(panel)
     panel = analysis_sample(panel, design)
@@ -220,41 +206,91 @@ def headline_att(
         ].estimators.get("twfe")
         if why:
             return skipped(why, estimator="bjs", label=HEADLINE_LABEL)
-    spec = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": cohort_col}
-    fits, ses, n_clusters = {}, {}, {}
-    for cl in HEADLINE_CLUSTERS:
-        if cl not in panel.columns or panel[cl].nunique() < 2:
+    if "city_code" not in panel.columns:
+        return skipped("the panel has no city_code column", estimator="bjs", label=HEADLINE_LABEL)
+    rule = rule or inference_rule(panel)
+    fits = {}
+    for cl in dict.fromkeys([rule.cluster, FINE_CLUSTER, rule.other]):
+        if cl is None or cl not in panel.columns or panel[cl].nunique() < 2:
             continue
-        est, why = attempt(
-            estimate, "bjs", panel, covariates=list(covariates), cluster=cl, leaveout=True,
-            horizons=None, **spec,
-        )  # fmt: skip
+        est, why = _bjs(panel, cohort_col, covariates, cl)
         if est is None:
-            if cl == "city_code":
+            if cl == rule.cluster:
                 return skipped(why, estimator="bjs", label=HEADLINE_LABEL)
             continue
-        fits[cl], ses[cl], n_clusters[cl] = est, float(est.se), int(est.fit.n_clusters)
-    if "city_code" not in fits:
-        return skipped("the panel has no city_code column", estimator="bjs", label=HEADLINE_LABEL)
-    used = max(ses, key=lambda cl: (ses[cl], cl == "city_code"))
-    att, se, g = float(fits["city_code"].att), ses[used], n_clusters[used]
-    crit = critical_value(alpha, g)
-    return {
+        fits[cl] = est
+    att = float(fits[rule.cluster].att)
+    out = {
         "estimator": "bjs",
         "label": HEADLINE_LABEL,
         "estimate": att,
-        "se_city": ses["city_code"],
-        "se_province": ses.get("province"),
-        "std_error": se,
-        "cluster": used,
-        "n_clusters": g,
-        "critical_value": crit,
-        "conf_low": att - crit * se,
-        "conf_high": att + crit * se,
-        "p_value": t_p_value(att / se, g) if se > 0 else float("nan"),
-        "nobs": int(fits["city_code"].fit.n_obs),
+        **rule.interval(att, float(fits[rule.cluster].se), alpha),
+        "se_city": float(fits[FINE_CLUSTER].se) if FINE_CLUSTER in fits else None,
+        "se_province": float(fits[COARSE_CLUSTER].se) if COARSE_CLUSTER in fits else None,
+        "nobs": int(fits[rule.cluster].fit.n_obs),
         "covariates": list(covariates),
+        "inference": rule.record(),
     }
+    if rule.other in fits:
+        other = fits[rule.other]
+        alt = InferenceRule(rule.other, int(other.fit.n_clusters), rule.cluster, "appendix")
+        out["appendix_other_cluster"] = alt.interval(att, float(other.se), alpha)
+    if FINE_CLUSTER in fits and COARSE_CLUSTER in panel.columns:
+        scores = fits[FINE_CLUSTER].fit.scores["ATT"]
+        province = panel.groupby(FINE_CLUSTER)[COARSE_CLUSTER].first()
+        out["cluster_test"] = cluster_level_test(scores, province).record()
+    return out
+
+
+def decomposition(
+    sd: StudyData, rule: InferenceRule, headline: dict, truth: dict | None, alpha: float = 0.05
+) -> dict:
+    """The direct effect beside the headline (total = direct + indirect): the same BJS with the
+    controls ruled ``pre_trend`` at their observed paths (``sd.direct_covariates``), on the same
+    panel and clusters; the indirect part is the difference, its SE from the two estimates'
+    joint cluster scores (both are linear in the outcome: the BJS conservative variance of the
+    difference). ``{"skipped": reason}`` when nothing is ruled or an estimate fails."""
+    ruled = [c for c, col in sd.controls.items() if col != c]
+    if not ruled:
+        return skipped("no control is ruled pre_trend: the headline is the only effect")
+    if is_skipped(headline):
+        return skipped(headline["skipped"])
+    fits = {}
+    for name, cov in (("total", sd.covariates), ("direct", sd.direct_covariates)):
+        est, why = _bjs(sd.panel, sd.cohort, cov, rule.cluster)
+        if est is None:
+            return skipped(why)
+        fits[name] = est
+    total, direct = float(fits["total"].att), float(fits["direct"].att)
+    diff = fits["total"].fit.scores["ATT"] - fits["direct"].fit.scores["ATT"]
+    se_indirect = float(np.sqrt((diff**2).sum()))
+    out = {
+        "total": {"estimate": total, **rule.interval(total, float(fits["total"].se), alpha)},
+        "direct": {"estimate": direct, **rule.interval(direct, float(fits["direct"].se), alpha)},
+        "indirect": {
+            "estimate": total - direct,
+            **rule.interval(total - direct, se_indirect, alpha),
+        },
+        "through": ruled,
+        "direct_covariates": list(sd.direct_covariates),
+        "assumptions": DECOMPOSITION_ASSUMPTIONS.format(controls=", ".join(ruled)),
+    }
+    for name, cov in (("total", sd.covariates), ("direct", sd.direct_covariates)):
+        t = truth_for(truth, sd.treatment, cov, sd.treated_cities)
+        if t is not None:
+            out[name] |= {"truth": t["att_overall"], "truth_target": t["target"]}
+    return out
+
+
+DECOMPOSITION_ASSUMPTIONS = (
+    "Direct effect: the effect of designation with {controls} held at their observed paths, "
+    "i.e. the part that does not run through them; indirect = total - direct. It is a causal "
+    "decomposition only if (i) parallel trends hold given the controls' paths, (ii) nothing "
+    "unobserved that the treatment moves drives both these controls and exports (sequential "
+    "ignorability of the mediators), (iii) the controls enter exports linearly with the "
+    "coefficient estimated on untreated city-years, with no interaction between treatment and "
+    "controls. The headline (total effect) needs none of (ii)-(iii)."
+)
 
 
 ROBUST_ESTIMATORS = ("cs", "sa", "bjs")
@@ -449,32 +485,43 @@ def cluster_record(panel: pd.DataFrame, cohort_col: str) -> dict:
 def randomization_record(
     panel: pd.DataFrame,
     cohort_col: str,
-    covariates: list[str],
+    covariates: list[str] | None,
     draws: int,
     seed: int,
     within: str = "province",
+    *,
+    statistic=None,
+    cluster: str = "city_code",
 ) -> dict:
-    """Randomization inference on the studentized headline statistic (BJS ATT / its city-
-    clustered leave-out SE), treatment dates permuted across cities within ``within`` (cohort
-    sizes kept in every stratum): MacKinnon & Webb (2020) for few treated clusters; the t
-    statistic keeps the test valid for the weak null asymptotically. ``draws = 0``: skipped."""
+    """Randomization inference on the studentized headline statistic (BJS ATT / its clustered
+    leave-out SE), treatment dates permuted across cities within ``within`` (cohort sizes kept in
+    every stratum): MacKinnon & Webb (2020) for few treated clusters; the t statistic keeps the
+    test valid for the weak null asymptotically. ``statistic``: the study's
+    (:func:`analysis.studies.rules.study_statistic`: covariates rebuilt on every permutation,
+    SE at the study's clustering level); without it, BJS with ``covariates`` clustered by
+    ``cluster``. ``draws = 0``: skipped."""
+    from analysis.did.randomization import bjs_statistic
+
     if draws <= 0:
         return skipped("randomization inference disabled (ri_draws = 0)")
     if within not in panel.columns:
         within = None
-    stat = bjs_statistic(
-        "log_exports", "year", "city_code", cohort_col, covariates, "city_code", leaveout=True
-    )
+    if statistic is None:
+        statistic = bjs_statistic(
+            "log_exports", "year", "city_code", cohort_col, covariates, cluster, leaveout=True
+        )
+    cluster = getattr(statistic, "cluster", cluster) or "city_code"
     # (no run time here: results files must be byte-identical across runs; stage times are in
     # output/runtime)
     res, why = attempt(
-        permutation_test, panel, stat, "city_code", cohort_col, within=within, draws=int(draws),
-        seed=int(seed), statistic="t", progress=False, label="BJS ATT",
+        permutation_test, panel, statistic, "city_code", cohort_col, within=within,
+        draws=int(draws), seed=int(seed), statistic="t", progress=False, label="BJS ATT",
     )  # fmt: skip
     if res is None:
         return skipped(why)
+    level = {"city_code": "city", "province": "province"}.get(cluster, cluster)
     return {
-        "statistic": "t (BJS ATT / city-clustered leave-out SE)",
+        "statistic": f"t (BJS ATT / {level}-clustered leave-out SE)",
         "estimate": res.estimate,
         "std_error": res.std_error,
         "t_stat": res.actual,
@@ -483,6 +530,7 @@ def randomization_record(
         "draws": res.n_draws,
         "failed_draws": res.n_failed,
         "within": within,
+        "cluster": cluster,
         "seed": int(seed),
     }
 
@@ -498,31 +546,48 @@ def binary_study(
     design: DesignCheck | None = None,
     ri_draws: int = 0,
     ri_seed: int = 20240601,
+    control_rule: dict[str, str] | None = None,
 ) -> dict:
-    """The headline robust ATT (:func:`headline_att`), then TWFE (one dummy, the foil whose bias
-    against the truth is reported) and the comparable event studies of TWFE, SA, CS and BJS for
-    one binary staggered treatment, against the truth.
+    """The headline robust ATT (:func:`headline_att`, the total effect) with its direct-effect
+    decomposition (:func:`decomposition`), then TWFE (one dummy, the foil whose bias against the
+    truth is reported) and the comparable event studies of TWFE, SA, CS and BJS for one binary
+    staggered treatment, against the truth.
+
+    Covariates: one set for every estimator, built by :func:`analysis.studies.rules.study_data`
+    (``control_rule``: params.yaml ``panel.control_rule``): the controls the treatment moves only
+    through their pre-treatment trends, the concurrent binary treatments by their own cells, the
+    other controls and broadband as observed; ``covariate_rule`` records how. The truth of every
+    estimator comes from :func:`analysis.studies.rules.truth_for` over the treated cities kept.
 
     Comparable event studies: every estimator on the event times of ``window`` (no binning),
     reference e = -1 normalised to zero for TWFE/SA/CS (BJS: see :data:`BJS_BASE_NOTE`), the
     unbinned truth of :func:`truth_by_event_time`, and each estimator's own pre-trend test in
-    ``pretrend_tests``. Inference: ``cluster_diagnostic`` (city and province), and with
-    ``ri_draws > 0`` randomization inference on the studentized BJS statistic stratified by
-    province (``randomization``). The other treatments that vary in the panel and the usable
-    controls (design check) enter as covariates. Estimators the design rules out, or that fail
-    numerically, are recorded skips (``{"skipped": reason}``)."""
+    ``pretrend_tests``. Inference: the headline by the study's rule
+    (:func:`analysis.studies.rules.inference_rule`, ``inference``); the event studies and the
+    other estimators' overall effects by ``cluster`` (params.yaml; the covariate-adjusted CS
+    clusters by city only); ``cluster_diagnostic`` (city and province); with ``ri_draws > 0``
+    randomization inference on the studentized headline statistic stratified by province
+    (``randomization``). Estimators the design rules out, or that fail numerically, are recorded
+    skips (``{"skipped": reason}``)."""
     design = design or study_design(panel)
     panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
+    sample = panel
     window = tuple(int(w) for w in window)
     others = treatment_covariates(design, treatment)
-    covariates = others + list(design.controls_used)
+    sd = study_data(panel, design, treatment, control_rule)
+    panel, covariates = sd.panel, sd.covariates
+    rule = inference_rule(panel)
     total_att = truth.get(treatment, {}).get("att_overall")
-    # the estimators here all have the controls: their truth is the one they target
-    true_att, target = target_truth(truth, treatment, covariates)
+    # the one rule for truths: the target of these covariates, over the treated cities kept
+    target_block = truth_for(truth, treatment, covariates, sd.treated_cities)
+    true_att = None if target_block is None else target_block["att_overall"]
+    target = None if target_block is None else target_block["target"]
     record = {
         "treatment": treatment,
         **controls_record(design),
         "covariates": covariates,
+        "covariate_rule": sd.record(),
+        "inference": rule.record(),
         "true_att_overall": total_att,
         "true_att_target": true_att,
         "truth_target": target,
@@ -536,6 +601,7 @@ def binary_study(
             **record,
             "skipped": why,
             "headline": skipped(why, estimator="bjs", label=HEADLINE_LABEL),
+            "decomposition": skipped(why),
             "twfe": skipped(why),
             "twfe_bias": None,
             "event_study": pd.DataFrame(),
@@ -543,11 +609,13 @@ def binary_study(
             "pretrend_tests": {},
             "robust": {k: skipped(why, label=ROBUST_LABELS[k]) for k in estimators},
         }
-    headline = headline_att(panel, treatment, cohort_col, covariates, design)
+    headline = headline_att(panel, treatment, cohort_col, covariates, design, rule=rule)
     if not is_skipped(headline) and true_att is not None:
         headline["truth"] = true_att
+        headline["truth_target"] = target
         headline["bias"] = headline["estimate"] - true_att
         headline["truth_in_ci"] = bool(headline["conf_low"] <= true_att <= headline["conf_high"])
+    parts = decomposition(sd, rule, headline, truth)
     spec = {
         "y": "log_exports",
         "unit": "city_code",
@@ -558,9 +626,7 @@ def binary_study(
     }
     single, why_twfe = attempt(estimate, "twfe", panel, treatment=treatment, **spec)
     es, why_es = attempt(estimate, "event_study", panel, window=window, **spec)
-    true_es = truth_by_event_time(
-        truth, treatment, window, direct_share(truth, treatment, covariates)
-    )
+    true_es = truth_by_event_time(target_block, None, window)
     if es is not None:
         es_tidy = es.fit.tidy()  # with the reference period
         pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"} (the report reads it)
@@ -601,9 +667,19 @@ def binary_study(
         pretrend_tests["cs_unadjusted"] = cs_unadjusted["pretrend"]
     elif "cs" in robust and robust["cs"].get("note"):
         notes.append(robust["cs"]["note"] + ". " + CS_BIAS_NOTE.split(";")[0] + ".")
+    if is_skipped(headline):
+        randomization = skipped(headline["skipped"])
+    else:
+        stat = study_statistic(design, treatment, sd.control_rule, rule.cluster)
+        # permuted on the analysis sample: each permutation rebuilds the covariates (and leaves
+        # out the cities its dates leave without a pre-treatment trend)
+        randomization = randomization_record(
+            sample, cohort_col, None, ri_draws, ri_seed, statistic=stat
+        )
     return {
         "treatment": treatment,
         "headline": headline,
+        "decomposition": parts,
         "twfe": twfe_row,
         "true_att_overall": total_att,
         "true_att_target": true_att,
@@ -620,12 +696,12 @@ def binary_study(
         "robust": robust,
         **({"cs_unadjusted": cs_unadjusted} if cs_unadjusted is not None else {}),
         "cluster_diagnostic": cluster_record(panel, cohort_col),
-        "randomization": randomization_record(panel, cohort_col, covariates, ri_draws, ri_seed)
-        if not is_skipped(headline)
-        else skipped(headline["skipped"]),
+        "randomization": randomization,
         "notes": notes,
         **controls_record(design),
         "covariates": covariates,
+        "covariate_rule": record["covariate_rule"],
+        "inference": record["inference"],
         **({"event_study_skipped": why_es} if why_es else {}),
     }
 
@@ -675,7 +751,8 @@ def skips(study: dict) -> dict[str, str]:
 
 def headline_metrics(result: dict) -> dict:
     """Small flat dict for `dvc metrics show`: the headline robust ATT first (estimate, the SE
-    used, its CI), then TWFE (the foil) and the other robust estimators."""
+    used, its CI), its direct-effect decomposition, then TWFE (the foil) and the other robust
+    estimators."""
     out = {}
     head = result.get("headline")
     if head is not None and not is_skipped(head):
@@ -684,6 +761,12 @@ def headline_metrics(result: dict) -> dict:
             "headline_se": head["std_error"],
             "headline_conf_low": head["conf_low"],
             "headline_conf_high": head["conf_high"],
+        }
+    parts = result.get("decomposition")
+    if parts is not None and not is_skipped(parts):
+        out |= {
+            "direct_att": parts["direct"]["estimate"],
+            "indirect_att": parts["indirect"]["estimate"],
         }
     if not is_skipped(result.get("twfe")):
         out |= {"twfe_estimate": result["twfe"]["estimate"], "twfe_se": result["twfe"]["std_error"]}
@@ -706,16 +789,29 @@ def output_dirs(output_dir: str | Path) -> dict[str, Path]:
 
 
 def overall_comparison(study: dict) -> pd.DataFrame:
-    """Overall effect by estimator against the truth: the headline robust ATT (t(G-1) CI with
-    the larger of the city and province SEs) first, then TWFE (one dummy; the foil) and the
-    robust estimators with their own (city-clustered, normal) CIs."""
+    """Overall effect by estimator against the truth: the headline robust ATT (total effect;
+    t(G-1) CI at the study's clustering level) first, the direct effect of its decomposition
+    (against the direct truth), then TWFE (one dummy; the foil) and the robust estimators with
+    their own (normal) CIs."""
     rows = []
+    cols = ("estimate", "std_error", "conf_low", "conf_high")
     head = study.get("headline")
     if head is not None and not is_skipped(head):
         rows.append(
             {
                 "estimator": f"Headline: {head['label']}, SE by {head['cluster']}",
-                **{k: head[k] for k in ("estimate", "std_error", "conf_low", "conf_high")},
+                **{k: head[k] for k in cols},
+            }
+        )
+    parts = study.get("decomposition")
+    if parts is not None and not is_skipped(parts):
+        rows.append(
+            {
+                "estimator": "Direct effect (decomposition; "
+                + ", ".join(parts["through"])
+                + " as observed)",
+                **{k: parts["direct"][k] for k in cols},
+                "truth": parts["direct"].get("truth"),
             }
         )
     if not is_skipped(study["twfe"]):
@@ -738,13 +834,16 @@ def overall_comparison(study: dict) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(
-        rows, columns=["estimator", "estimate", "std_error", "conf_low", "conf_high"]
+        rows, columns=["estimator", "estimate", "std_error", "conf_low", "conf_high", "truth"]
     )
     truth = study.get("true_att_target", study.get("true_att_overall"))
-    if truth is not None:
-        frame["truth"] = truth
-        frame["bias"] = frame["estimate"] - truth
-        frame["truth_in_ci"] = (frame["conf_low"] <= truth) & (truth <= frame["conf_high"])
+    if truth is None:
+        return frame.drop(columns="truth")
+    frame["truth"] = frame["truth"].astype(float).fillna(truth)
+    frame["bias"] = frame["estimate"] - frame["truth"]
+    frame["truth_in_ci"] = (frame["conf_low"] <= frame["truth"]) & (
+        frame["truth"] <= frame["conf_high"]
+    )
     return frame
 
 

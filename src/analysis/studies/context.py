@@ -245,16 +245,45 @@ class NotebookContext:
             return
         g = h["n_clusters"]
         text = (
-            f"**Headline ({h['label']}):** ATT = {h['estimate']:.4f}, SE {h['std_error']:.4f} "
-            f"(the larger of city {h['se_city']:.4f} and province "
-            f"{'—' if h['se_province'] is None else format(h['se_province'], '.4f')}; "
-            f"clustered by {h['cluster']}, G = {g}), 95% CI [{h['conf_low']:.4f}, "
-            f"{h['conf_high']:.4f}] with t({g - 1}) critical value {h['critical_value']:.3f}, "
-            f"{p_text(h['p_value'])}."
+            f"**Headline ({h['label']}; total effect):** ATT = {h['estimate']:.4f}, SE "
+            f"{h['std_error']:.4f} (clustered by {h['cluster']}, G = {g}: "
+            f"{h.get('inference', {}).get('reason', 'the study rule')}), 95% CI "
+            f"[{h['conf_low']:.4f}, {h['conf_high']:.4f}] with t({g - 1}) critical value "
+            f"{h['critical_value']:.3f}, {p_text(h['p_value'])}."
         )
+        alt = h.get("appendix_other_cluster")
+        if alt:
+            text += (
+                f" Appendix, clustered by {alt['cluster']}: SE {alt['std_error']:.4f}, 95% CI "
+                f"[{alt['conf_low']:.4f}, {alt['conf_high']:.4f}]."
+            )
+        test = h.get("cluster_test")
+        if test and test.get("statistic") == test.get("statistic"):
+            text += (
+                f" MacKinnon-Nielsen-Webb test of city against province clustering: "
+                f"{test['statistic']:.2f}, {p_text(test['p_value'])} (one-sided)."
+            )
         if h.get("truth") is not None:
             text += f" True ATT {h['truth']:.4f}; the interval {'covers' if h['truth_in_ci'] else 'misses'} it."
         _markdown(text)
+
+    def decomposition(self, study: dict) -> None:
+        """The direct-effect decomposition beside the headline, in one sentence."""
+        d = study.get("decomposition") or {}
+        if "skipped" in d or not d:
+            self.skipped("the direct-effect decomposition", d.get("skipped", "not computed"))
+            return
+        parts = []
+        for key, what in (("direct", "direct"), ("indirect", "through " + ", ".join(d["through"]))):
+            v = d[key]
+            parts.append(
+                f"{what} {v['estimate']:.4f} (SE {v['std_error']:.4f}, 95% CI "
+                f"[{v['conf_low']:.4f}, {v['conf_high']:.4f}])"
+            )
+        text = f"**Decomposition** (total {d['total']['estimate']:.4f}): " + "; ".join(parts) + "."
+        if d["direct"].get("truth") is not None:
+            text += f" True direct effect {d['direct']['truth']:.4f}."
+        _markdown(text + f" *Assumptions:* {d['assumptions']}")
 
     def write_table(self, frame: pd.DataFrame, stem: str) -> Path:
         path = self.dirs["tables"] / f"{stem}.csv"
@@ -286,7 +315,8 @@ class NotebookContext:
         if "skipped" in twfe:
             self.skipped(f"TWFE for {study['treatment']}", twfe["skipped"])
             return pd.DataFrame()
-        truth = study.get("true_att_overall", study.get("true_elasticity"))
+        truth = study.get("true_att_target", study.get("true_att_overall"))
+        truth = study.get("true_elasticity") if truth is None else truth
         row = {
             "treatment": study["treatment"],
             "estimate": twfe["estimate"],

@@ -1,46 +1,60 @@
 """Repeated simulations of the synthetic DGP (``analysis.data.synthetic``), whose truth is known.
 
 Each replication simulates the city panel with a new seed (the real city list and treatment dates,
-coded by the default ``treatment.year_rule``) and estimates the overall ATT of the pilot zones on the
-treated city-years. One loop (:func:`simulate`) serves the pipeline's simulation notebook
-(:func:`twfe_vs_imputation`: two designs, ``COMPARISON``) and the Monte Carlo of
-``make test-slow`` (:func:`run_monte_carlo`, ``MONTE_CARLO``; the robustness checks' nominal
+coded by the default ``treatment.year_rule``) and estimates the overall ATT of the pilot zones (and
+of the rail links) on the treated city-years. One loop (:func:`simulate`) serves the pipeline's
+simulation notebook (:func:`twfe_vs_imputation`: two designs, ``COMPARISON``) and the Monte Carlo
+of ``make test-slow`` (:func:`run_monte_carlo`, ``MONTE_CARLO``; the robustness checks' nominal
 properties: :func:`randomization_rejection`, :func:`check_coverage`).
 
-**Which truth.** Under the default DGP GDP per capita responds to the export effect
-(``synthetic.gdp_export_feedback``): the ATT of the truth file (``truth``) is the *total* effect on
-log exports, ``att_overall_direct`` (``truth_direct``) the effect with GDP held on its untreated
-path. An estimator with log GDP per capita in its untreated-outcome model (TWFE with controls,
-CS on the control-adjusted outcome, SA, BJS, the headline) conditions on a mediator and targets the
-direct effect; CS without covariates targets the total effect.
-``TARGET`` records which, and the summary measures each estimator against its own target
-(``target`` column) and, for the covariate-adjusted ones, also reports the bias against the total
-effect (``bias_total``): the cost of the bad control, ``beta_gdp * feedback`` (6%) of the effect.
+**What the estimators see.** Not the DGP's regressors (the review's finding 10): each replication
+runs the design check on the simulated panel and builds the study's covariates with the study's
+own function (:func:`analysis.studies.rules.study_data`: the controls the treatment moves only
+through their pre-treatment trends, the concurrent treatment by its own cells, broadband and the
+other controls as observed), exactly as the pilot-zone and rail notebooks do; every estimator of a
+replication gets those covariates (``cs_nocov`` none).
+
+**Which truth.** One rule (:func:`analysis.studies.rules.truth_for`): the total effect for every
+estimator whose covariates hold no mediator in its observed form (all of them with the study's
+covariates), the direct effect (GDP per capita on its untreated path, ``att_overall_direct``) for
+the decomposition's direct row and the old rail specification; each over the treated cities the
+estimator keeps. Every row carries its ``target`` and its truth; ``bias_total`` is the bias against
+the total effect.
+
+**The DGP** (``analysis.data.synthetic``, the referee's list): designation targeted on size and
+growth (earlier batches are bigger exporters and their GDP per capita grows faster), GDP per capita
+a mediator (``gdp_export_feedback``), rail and pilot co-treatment (14 of the 17 rail cities are
+pilots), effects that differ by batch and grow, and idiosyncratic city-level effect heterogeneity
+(``effect_city_sd``): effects are not deterministic in batch and event time.
 
 **Estimators** (``ESTIMATORS``):
 
-* ``twfe``: one post-treatment dummy with the controls (biased: effects are heterogeneous across
+* ``twfe``: one post-treatment dummy with the covariates (biased: effects are heterogeneous across
   cohorts and grow with time since designation; Goodman-Bacon 2021);
 * ``cs_nocov``: Callaway & Sant'Anna (2021) simple ATT, never-treated controls, no covariates (the
   CS of the pilot-zones notebook) -- biased *by design*: early-pilot cities' GDP per capita grows
   faster and broadband spreads earlier in the east, so unconditional parallel trends fail;
-* ``cs_tv``: CS on the outcome net of the time-varying controls (``cs_adjusted``: coefficients from
-  an FE regression on untreated observations, with the first-stage error in the influence function);
-* ``sa``: Sun & Abraham (2021) interaction-weighted ATT with the controls entering linearly;
-* ``bjs``: Borusyak, Jaravel & Spiess (2024) imputation with the controls in the Y(0) model and the
-  leave-out variance (App. A.6), city-clustered SE and normal CI (the comparison row);
-* ``headline``: the study's headline (:func:`analysis.studies.binary.headline_att`): the same BJS
-  point estimate with the larger of the city- and province-clustered SEs and a t(G-1) CI.
+* ``cs_tv``: CS on the outcome net of the covariates (``cs_adjusted``: coefficients from an FE
+  regression on untreated observations, with the first-stage error in the influence function);
+* ``sa``: Sun & Abraham (2021) interaction-weighted ATT with the covariates entering linearly;
+* ``bjs``: Borusyak, Jaravel & Spiess (2024) imputation with the covariates in the Y(0) model and
+  the leave-out variance (App. A.6), city-clustered SE and normal CI (the comparison row);
+* ``headline``: the pilot study's headline (:func:`analysis.studies.binary.headline_att`): the
+  same BJS point estimate, SE at the study's clustering level
+  (:func:`analysis.studies.rules.inference_rule`: province) and a t(G-1) CI; against the total;
+* ``headline_city``: the same estimate with the appendix's city-clustered t(G-1) interval;
+* ``direct``: the decomposition's direct effect (BJS with the ruled controls as observed, the
+  headline's inference); against the direct effect;
+* ``rail_headline``: the rail study's headline (pilot zones by cohort x event-time cells, the
+  controls by the rule); against the rail total;
+* ``rail_pilot_dummy``: the rail headline as specified before issue 18 (one on/off pilot dummy,
+  the controls as observed, every rail city), the headline's inference; against its target (the
+  direct rail effect): the concurrent pilot zones' bias.
 
 ``cs_tv_fixedw`` and ``sa_fixedw`` (Monte Carlo only) are the same point estimates with the variance
 of the cohort-share weights left out: the treatment dates (hence the cohort shares) are fixed across
 replications, so the weight-estimation term of the default SEs (R did's ``wif``; Sun & Abraham 2021,
 Prop. 6) adds variance that does not exist here. BJS conditions on the timing.
-
-Every estimator but ``cs_nocov`` gets ``COVARIATES``: the DGP's parallel trends hold only
-conditional on the time-varying controls (``schema.CONTROLS`` and log broadband, all entering log
-exports linearly) and on the rail link, whose default effect is static
-(``SyntheticDesign.rail_att_growth = 0``), so one absorbing ``rail`` dummy controls for it.
 
 **Monte Carlo standard errors** (every summary): of a coverage rate ``c`` over ``R`` replications
 ``sqrt(c (1 - c) / R)``, of a bias ``sd(estimate - truth) / sqrt(R)``, of an RMSE the delta-method
@@ -52,7 +66,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,15 +74,16 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from analysis.data.schema import CONTROLS
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
+from analysis.studies.rules import StudyData, inference_rule, study_data, truth_for
 
-COVARIATES = ["rail", "log_broadband", *CONTROLS]  # regressors of the DGP's untreated outcome
 DEFAULT = "heterogeneous, growing effect (default)"
 HOMOGENEOUS = "homogeneous, constant effect"
 DESIGN_IDS = {HOMOGENEOUS: "homogeneous", DEFAULT: "heterogeneous"}
 HEADLINE = "headline"  # estimate() has no such name: the loop calls binary.headline_att
+DIRECT = "direct"  # the decomposition's direct effect (BJS, the ruled controls as observed)
+OLD_RAIL = "rail_pilot_dummy"  # the rail headline before issue 18 (one on/off pilot dummy)
 
 # id -> (estimate() name, options); TWFE uses the closed-form balanced-panel path (same numbers)
 _TWFE = ("twfe", {"treatment": "pilot", "method": "demean"})
@@ -92,6 +107,10 @@ MONTE_CARLO = {
     "sa_fixedw": ("sa", {"fixed_weights": True}),
     "bjs": _BJS,
     "headline": _HEADLINE,
+    "headline_city": (HEADLINE, {"interval": "appendix"}),
+    "direct": (DIRECT, {}),
+    "rail_headline": (HEADLINE, {"treatment": "rail"}),
+    "rail_pilot_dummy": (OLD_RAIL, {"treatment": "rail"}),
 }
 # Sun-Abraham is half the cost of a replication (0.8 of 1.5 s): the 500-replication run of
 # `make test-slow` leaves it to the pipeline's simulation (PIPELINE) and the smoke test
@@ -105,21 +124,23 @@ LABELS = {
     "sa": "Sun-Abraham",
     "sa_fixedw": "Sun-Abraham (fixed weights)",
     "bjs": "Imputation (BJS)",
-    "headline": "Headline: BJS, larger of city/province SE, t(G-1)",
+    "headline": "Headline: BJS, SE by the study's clustering rule, t(G-1)",
+    "headline_city": "Headline estimate, city-clustered t(G-1) interval (appendix)",
+    "direct": "Direct effect (decomposition): BJS, controls as observed",
+    "rail_headline": "Rail headline: BJS, pilot zones by cohort x event time",
+    "rail_pilot_dummy": "Rail, one on/off pilot dummy (before issue 18)",
 }
-# the truth each estimator targets: log GDP per capita in the untreated-outcome model conditions on
-# a mediator when GDP responds to exports (gdp_export_feedback): the direct effect
-TARGET = {k: "direct" for k in LABELS} | {"cs_nocov": "total"}
-TARGET["wild_bootstrap"] = "direct"  # the bootstrap of the BJS ATT: GDP in the Y(0) model
-TARGET["dr_cs"] = "direct"  # the checklist's DR CS runs on the outcome net of the same controls
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
 
 
 def designs(base: SyntheticDesign) -> dict[str, SyntheticDesign]:
-    """The default heterogeneous, dynamic design and a homogeneous, static one with the same mean size."""
+    """The default heterogeneous, dynamic design and a homogeneous, static one with the same mean
+    size (no batch differences, no growth, no city-level heterogeneity)."""
     flat = {b: 0.10 for b in base.pilot_att_by_batch}
     return {
-        HOMOGENEOUS: replace(base, pilot_att_by_batch=flat, pilot_att_growth=0.0),
+        HOMOGENEOUS: replace(
+            base, pilot_att_by_batch=flat, pilot_att_growth=0.0, effect_city_sd=0.0
+        ),
         DEFAULT: base,
     }
 
@@ -127,7 +148,10 @@ def designs(base: SyntheticDesign) -> dict[str, SyntheticDesign]:
 def null_design(base: SyntheticDesign) -> SyntheticDesign:
     """``base`` with no pilot-zone effect at all (the sharp null of randomization inference)."""
     return replace(
-        base, pilot_att_by_batch={b: 0.0 for b in base.pilot_att_by_batch}, pilot_att_growth=0.0
+        base,
+        pilot_att_by_batch={b: 0.0 for b in base.pilot_att_by_batch},
+        pilot_att_growth=0.0,
+        effect_city_sd=0.0,
     )
 
 
@@ -140,31 +164,85 @@ def _quiet():
         yield
 
 
-def _truths(truth: dict) -> tuple[float, float]:
-    pilot = truth["pilot"]
-    total = float(pilot["att_overall"])
-    return total, float(pilot.get("att_overall_direct", total))
+@dataclass
+class Replication:
+    """One simulated panel as the studies see it: the design check, the analysis sample, the
+    studies' data (built on demand) and the control rule."""
+
+    panel: pd.DataFrame
+    truth: dict
+    control_rule: dict | None = None
+
+    def __post_init__(self) -> None:
+        from analysis.data.design import analysis_sample
+        from analysis.studies.binary import study_design
+
+        self.design = study_design(self.panel)
+        self.sample = analysis_sample(self.panel, self.design)
+        self._studies: dict[str, StudyData] = {}
+
+    def study(self, treatment: str) -> StudyData:
+        if treatment not in self._studies:
+            self._studies[treatment] = study_data(
+                self.sample, self.design, treatment, self.control_rule
+            )
+        return self._studies[treatment]
+
+    def truths(self, treatment: str, covariates, cities) -> dict:
+        """``truth`` (total), ``truth_direct`` and ``target`` of an estimator (the one rule)."""
+        own = truth_for(self.truth, treatment, covariates, cities)
+        total = truth_for(self.truth, treatment, (), cities)
+        direct = truth_for(self.truth, treatment, (), cities, target="direct")
+        return {
+            "truth": total["att_overall"],
+            "truth_direct": direct["att_overall"],
+            "target": own["target"],
+        }
 
 
-def _fit(
-    estimator: str, name: str, options: dict, panel: pd.DataFrame, z: float, cache: dict
-) -> dict:
-    """One estimator on one panel: estimate, SE and the CI the study reports with it. A
-    fixed-weights variant reuses the fit of its default (same point estimate; ``cache``)."""
-    spec = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": "pilot_year"}
+def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: dict) -> dict:
+    """One estimator on one replication: estimate, SE and the CI the study reports with it, and
+    the estimator's truths. A fixed-weights variant reuses the fit of its default (same point
+    estimate; ``cache``), as the appendix interval reuses the headline's."""
+    from analysis.studies.binary import FINE_CLUSTER, _bjs, headline_att
+
+    options = dict(options)
+    treatment = options.pop("treatment", "pilot")
+    sd = rep.study(treatment)
+    cohort = sd.cohort
+    cols = ("estimate", "std_error", "conf_low", "conf_high")
     if name == HEADLINE:
-        from analysis.studies.binary import headline_att
-
-        h = headline_att(panel, "pilot", "pilot_year", COVARIATES)
+        if ("headline", treatment) not in cache:
+            rule = inference_rule(sd.panel)
+            cache[("headline", treatment)] = headline_att(
+                sd.panel, treatment, cohort, sd.covariates, rep.design, rule=rule
+            )
+        h = cache[("headline", treatment)]
         if "skipped" in h:
             raise RuntimeError(f"headline skipped on a simulated panel: {h['skipped']}")
-        return {k: h[k] for k in ("estimate", "std_error", "conf_low", "conf_high")}
-    options = dict(options)
+        interval = h["appendix_other_cluster"] if options.get("interval") == "appendix" else h
+        out = {"estimate": h["estimate"], **{k: interval[k] for k in cols[1:]}}
+        return out | rep.truths(treatment, sd.covariates, sd.treated_cities)
+    if name in (DIRECT, OLD_RAIL):
+        if name == DIRECT:
+            panel, covariates, cities = sd.panel, sd.direct_covariates, sd.treated_cities
+        else:  # before issue 18: the analysis sample, one pilot dummy, the controls as observed
+            panel = rep.sample
+            covariates = ["pilot", "log_broadband", *rep.design.controls_used]
+            cities = sorted(panel.loc[panel[cohort] > 0, FINE_CLUSTER].astype(str).unique())
+        rule = inference_rule(panel)
+        est, why = _bjs(panel, cohort, covariates, rule.cluster)
+        if est is None:
+            raise RuntimeError(f"{key} failed on a simulated panel: {why}")
+        out = {"estimate": float(est.att), **rule.interval(float(est.att), float(est.se))}
+        return {k: out[k] for k in cols} | rep.truths(treatment, covariates, cities)
+    spec = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": cohort}
     fixed = options.pop("fixed_weights", False)
-    key = (name, tuple(sorted(options.items())))
-    if key not in cache:
-        cache[key] = estimate(name, panel, **spec, **{"covariates": COVARIATES, **options})
-    est = cache[key]
+    covariates = list(options.pop("covariates", sd.covariates))
+    key_ = (name, treatment, tuple(covariates), tuple(sorted(options.items())))
+    if key_ not in cache:
+        cache[key_] = estimate(name, sd.panel, **spec, covariates=covariates, **options)
+    est = cache[key_]
     att, se = float(est.att), float(est.se)
     if fixed and name == "sa":
         se = float(est.fit.att_se_fixed_weights)
@@ -172,18 +250,25 @@ def _fit(
         se = float(est.fit.aggregate("simple", fixed_weights=True).overall_se)
     elif fixed:
         raise ValueError(f"no fixed-weights SE for {name}")
-    return {"estimate": att, "std_error": se, "conf_low": att - z * se, "conf_high": att + z * se}
+    out = {"estimate": att, "std_error": se, "conf_low": att - z * se, "conf_high": att + z * se}
+    return out | rep.truths(treatment, covariates, sd.treated_cities)
 
 
 def _replicate(
-    design_name: str, rep: int, seed: int, design: SyntheticDesign, inputs, estimators: dict
+    design_name: str,
+    rep: int,
+    seed: int,
+    design: SyntheticDesign,
+    inputs,
+    estimators: dict,
+    control_rule: dict | None = None,
 ) -> list[dict]:
-    """Simulate one panel and estimate the overall pilot ATT with each of ``estimators``."""
+    """Simulate one panel and estimate the overall ATT with each of ``estimators``."""
     panel, truth = simulate_panel(*inputs, replace(design, seed=seed))
-    total, direct = _truths(truth)
     z = float(stats.norm.ppf(0.975))
     rows, cache = [], {}
     with _quiet():
+        replication = Replication(panel, truth, control_rule)
         for key, (name, options) in estimators.items():
             rows.append(
                 {
@@ -193,9 +278,7 @@ def _replicate(
                     "seed": seed,
                     "estimator": LABELS.get(key, key),
                     "estimator_id": key,
-                    **_fit(key, name, options, panel, z, cache),
-                    "truth": total,
-                    "truth_direct": direct,
+                    **_fit(key, name, options, replication, z, cache),
                 }
             )
     return rows
@@ -213,17 +296,23 @@ def simulate(
     seed: int,
     n_jobs: int = 1,
     progress: bool = True,
+    control_rule: dict | None = None,
 ) -> pd.DataFrame:
     """One row per design x replication x estimator: estimate, SE, CI (``conf_low``,
-    ``conf_high``: normal, or the headline's t(G-1)) and the replication's true ATTs (``truth``:
-    total effect, ``truth_direct``: direct effect).
+    ``conf_high``: normal, or the headline's t(G-1)), the replication's true ATTs over the cities
+    the estimator keeps (``truth``: total effect, ``truth_direct``: direct effect) and the
+    estimator's ``target`` (:func:`analysis.studies.rules.truth_for`).
 
     ``inputs``: (cities, treatments, national exports) for :func:`simulate_panel`; ``estimators``:
-    id -> (``estimate`` name or ``"headline"``, options). Every design uses the same seeds.
+    id -> (``estimate`` name, ``"headline"``, ``"direct"`` or ``"rail_pilot_dummy"``, options);
+    ``control_rule``: params.yaml ``panel.control_rule``. Every design uses the same seeds.
     """
     seeds = _seeds(seed, n_reps)
     tasks = [(name, rep, s, d) for name, d in by_design.items() for rep, s in enumerate(seeds)]
-    jobs = (delayed(_replicate)(name, rep, s, d, inputs, estimators) for name, rep, s, d in tasks)
+    jobs = (
+        delayed(_replicate)(name, rep, s, d, inputs, estimators, control_rule)
+        for name, rep, s, d in tasks
+    )
     results = Parallel(n_jobs=n_jobs)(
         tqdm(jobs, total=len(tasks), desc="simulations", disable=not progress)
     )
@@ -253,6 +342,8 @@ def mc_se_coverage(c: float, n: int) -> float:
 
 
 def _stats(group: pd.DataFrame, target: str) -> dict:
+    if "target" in group and group["target"].nunique() == 1:
+        target = str(group["target"].iloc[0])
     truth = group["truth_direct"] if target == "direct" else group["truth"]
     error = group["estimate"] - truth
     n = len(group)
@@ -277,17 +368,17 @@ def _stats(group: pd.DataFrame, target: str) -> dict:
 
 
 def summarise(draws: pd.DataFrame, by=("design", "estimator")) -> pd.DataFrame:
-    """Per group of ``by`` (the estimator's own truth, ``TARGET``): bias, RMSE, coverage of the
-    reported CI with their Monte Carlo SEs, mean SE, SD of the estimates, replications, the
-    target (``direct`` / ``total``), its mean and the bias against the total effect.
-    Carries ``design_id`` / ``estimator_id`` (the report's keys) when the draws have them."""
+    """Per group of ``by`` (against the estimator's own truth: its ``target`` column, recorded
+    by the one rule; ``total`` without one): bias, RMSE, coverage of the reported CI with their
+    Monte Carlo SEs, mean SE, SD of the estimates, replications, the target (``direct`` /
+    ``total``), its mean and the bias against the total effect. Carries ``design_id`` /
+    ``estimator_id`` (the report's keys) when the draws have them."""
     keys = list(by)
     extra = [c for c in ("design", "design_id", "estimator", "estimator_id") if c in draws.columns]
     rows = []
     for _, group in draws.groupby(keys, sort=False):
         first = group.iloc[0]
-        target = TARGET.get(first.get("estimator_id", first["estimator"]), "total")
-        rows.append({c: first[c] for c in extra} | _stats(group, target))
+        rows.append({c: first[c] for c in extra} | _stats(group, "total"))
     out = pd.DataFrame(rows)
     lead = [c for c in extra if c not in SUMMARY]
     return out[lead + list(SUMMARY)]
@@ -302,12 +393,14 @@ def twfe_vs_imputation(
     seed: int = 1,
     n_jobs: int = 1,
     progress: bool = True,
+    control_rule: dict | None = None,
 ) -> pd.DataFrame:
     """The notebook's simulation: ``PIPELINE``'s estimators under both ``designs(base)``, one row
     per design x replication x estimator."""
     return simulate(
-        designs(base), (cities, treatments, national), COMPARISON, n_reps, seed, n_jobs, progress
-    )
+        designs(base), (cities, treatments, national), COMPARISON, n_reps, seed, n_jobs, progress,
+        control_rule,
+    )  # fmt: skip
 
 
 def run_monte_carlo(
@@ -317,6 +410,7 @@ def run_monte_carlo(
     progress: bool = True,
     design: SyntheticDesign | None = None,
     estimators: dict | None = None,
+    control_rule: dict | None = None,
 ) -> pd.DataFrame:
     """Simulate ``n_reps`` panels of ``design`` (default: the full 337-city default design) and
     summarise each of ``estimators`` (default ``MONTE_CARLO``; index), columns ``SUMMARY``; the
@@ -331,6 +425,7 @@ def run_monte_carlo(
         seed,
         n_jobs,
         progress,
+        control_rule,
     )
     table = summarise(reps, by=("estimator_id",)).drop(columns=["design", "design_id"])
     table = table.rename(columns={"estimator": "label"}).set_index("estimator_id")
@@ -341,15 +436,17 @@ def run_monte_carlo(
 
 # ---- the robustness checks' nominal properties (Monte Carlo; tests/studies/test_montecarlo.py) ----
 def _ri_one(seed: int, design: SyntheticDesign, inputs, draws: int, within: str) -> dict:
-    from analysis.did.randomization import bjs_statistic, permutation_test
+    from analysis.did.randomization import permutation_test
+    from analysis.studies.rules import study_statistic
 
-    panel, _ = simulate_panel(*inputs, replace(null_design(design), seed=seed))
-    stat = bjs_statistic(
-        "log_exports", "year", "city_code", "pilot_year", COVARIATES, leaveout=True
-    )
+    panel, truth = simulate_panel(*inputs, replace(null_design(design), seed=seed))
     with _quiet():
+        rep = Replication(panel, truth)
+        # the study's statistic: covariates rebuilt on every permutation, the study's clusters
+        rule = inference_rule(rep.study("pilot").panel)
+        stat = study_statistic(rep.design, "pilot", None, rule.cluster)
         res = permutation_test(
-            panel, stat, "city_code", "pilot_year", within=within, draws=draws, seed=seed,
+            rep.sample, stat, "city_code", "pilot_year", within=within, draws=draws, seed=seed,
             progress=False,
         )  # fmt: skip
     return {
@@ -399,14 +496,16 @@ def wild_bootstrap_replication(
     seed: int, design: SyntheticDesign, inputs, B: int = 999, cluster: str = "province"
 ) -> dict:
     """One replication of the restricted wild cluster bootstrap of the BJS ATT (``cluster``
-    clusters, ``B`` draws, test-inversion CI); target: the direct effect (GDP in the Y(0) model)."""
+    clusters, ``B`` draws, test-inversion CI) with the study's covariates; its target by the one
+    rule (the total effect)."""
     from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 
     panel, truth = simulate_panel(*inputs, replace(design, seed=seed))
-    total, direct = _truths(truth)
     with _quiet():
+        rep = Replication(panel, truth)
+        sd = rep.study("pilot")
         r = imputation_wild_bootstrap(
-            panel, "log_exports", "year", "city_code", "pilot_year", covariates=COVARIATES,
+            sd.panel, "log_exports", "year", "city_code", "pilot_year", covariates=sd.covariates,
             cluster=cluster, B=B, seed=seed,
         )  # fmt: skip
     lo, hi = (float(x) for x in r.conf_int)
@@ -415,8 +514,7 @@ def wild_bootstrap_replication(
         "std_error": float(r.std_error),
         "conf_low": lo,
         "conf_high": hi,
-        "truth": total,
-        "truth_direct": direct,
+        **rep.truths("pilot", sd.covariates, sd.treated_cities),
     }
 
 
@@ -431,7 +529,8 @@ def check_coverage(
 ) -> pd.DataFrame:
     """Replications of a robustness check's interval under ``design`` (default: the default DGP):
     ``replicate(seed, design, inputs, **options) -> dict`` with ``estimate``, ``std_error``,
-    ``conf_low``, ``conf_high``, ``truth``, ``truth_direct`` (or ``{"failed": reason}``), e.g.
+    ``conf_low``, ``conf_high``, ``truth``, ``truth_direct``, ``target`` (:meth:`Replication.
+    truths`; or ``{"failed": reason}``), e.g.
     :func:`wild_bootstrap_replication`. Rows as :func:`simulate` (``estimator_id`` = ``name``);
     replications where the check failed are left out and listed in ``.attrs["failed"]``. (The
     checks of the robustness notebook are replicated by tests/studies/test_montecarlo.py, which

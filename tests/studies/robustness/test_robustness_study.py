@@ -13,18 +13,22 @@ import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs, subset_panel
 
-from analysis.data.schema import CONTROLS
+from analysis.data.design import analysis_sample
 from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
 from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 from analysis.errors import InputError
 from analysis.figures import figure_function
 from analysis.pvalues import format_p
-from analysis.studies.binary import headline_att
+from analysis.studies import rules
+from analysis.studies.binary import headline_att, study_design
 from analysis.studies.robustness import checklist
 from analysis.studies.robustness.checklist import make_figures, robustness_options, robustness_study
 
 SEED = 20240601
+# results are written at 7 significant digits (analysis.results_io.SIGNIFICANT): compare the
+# checklist's numbers with direct calls at that precision
+REL = 1e-6
 SMALL = {
     "placebo_draws": 99,
     "wild_draws": 199,
@@ -71,21 +75,29 @@ def test_sections_and_json(study):
     assert res["skips"] == {}
     json.dumps(res, allow_nan=False)  # JSON-ready: plain types, NaN -> None
     assert res["settings"]["placebo_draws"] == 99 and res["settings"]["wild_cluster"] == "province"
-    truth = city_inputs()[2]["pilot"]["att_overall"]
-    assert res["truth"]["att_overall"] == pytest.approx(truth, rel=1e-6)
+    # the truth over the treated cities the study keeps (the one rule), the total effect
+    truth = city_inputs()[2]
+    sd = _headline()[3]
+    kept = rules.truth_for(truth, "pilot", sd.covariates, sd.treated_cities)
+    assert res["truth"]["target"] == "total"
+    assert res["truth"]["att_overall"] == pytest.approx(kept["att_overall"], rel=1e-6)
+    assert res["truth"]["att_overall"] == pytest.approx(truth["pilot"]["att_overall"], abs=0.003)
     assert set(study["timings"]) >= {"baseline", "placebo", "wild_bootstrap", "dr", "spec_curve"}
 
 
 def _headline():
+    """The study's data (analysis.studies.rules.study_data) and its headline."""
     _, panel, _ = city_inputs()
-    ctrl = ["rail", "log_broadband", *CONTROLS]
-    return panel, ctrl, headline_att(panel, "pilot", "pilot_year", ctrl)
+    design = study_design(panel)
+    sd = rules.study_data(analysis_sample(panel, design), design, "pilot")
+    head = headline_att(sd.panel, "pilot", "pilot_year", sd.covariates, design)
+    return sd.panel, sd.covariates, head, sd
 
 
 def test_every_row_concerns_the_headline(study):
     """The baseline is headline_att itself; RI, the wild bootstrap and the concurrent-policy rows
     re-examine the same BJS ATT; the TWFE coefficient is kept only as the labelled foil."""
-    panel, ctrl, head = _headline()
+    panel, ctrl, head, _ = _headline()
     res, summary = study["results"], study["frames"]["summary"]
     assert list(summary.columns) == checklist.SUMMARY_COLUMNS
     assert summary["check"].is_unique and summary["check"].iloc[0] == "baseline"
@@ -97,28 +109,29 @@ def test_every_row_concerns_the_headline(study):
         assert res["baseline"][key] == pytest.approx(head[key], rel=1e-5)
     row = summary.set_index("check")
     for check in ("baseline", "placebo", "wild_bootstrap"):
-        assert row.loc[check, "estimate"] == pytest.approx(head["estimate"], rel=1e-6)
+        assert row.loc[check, "estimate"] == pytest.approx(head["estimate"], rel=REL)
     conc = study["frames"]["concurrent"]
     assert set(conc["estimator"]) == {"BJS"}
     assert conc.loc[conc["specification"] == "baseline", "estimate"].iloc[0] == pytest.approx(
-        head["estimate"], rel=1e-6
+        head["estimate"], rel=REL
     )
     assert conc[["std_error", "conf_low", "conf_high"]].notna().all().all()
     # dropping the zones' cities changes whose ATT is estimated: each row has its own truth
     own = conc.set_index("specification")["truth_same_cohorts"]
     assert own.notna().all() and own["drop: pilot free trade zone"] != own["baseline"]
     # the foil: TWFE with the same covariates, outside the table
-    fit = twfe(panel, "log_exports", ["pilot", *ctrl], "city_code", "year")
-    assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=1e-6)
+    fit = twfe(panel, "log_exports", ["pilot", *ctrl], "city_code", "year", "province")
+    assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=REL)
     assert res["twfe_foil"]["label"] == checklist.FOIL_LABEL
 
 
 def test_randomization_inference_is_studentized_and_stratified(study):
-    _, _, head = _headline()
+    _, _, head, _ = _headline()
     pl = study["results"]["placebo"]
     assert pl["statistic"] == "t" and pl["within"] == "province"
-    se = head["se_city"] if head["cluster"] == "city_code" else head["se_province"]
-    assert pl["t_stat"] == pytest.approx(head["estimate"] / se, rel=1e-6)
+    # studentized at the study's clustering level (province), covariates rebuilt per permutation
+    assert pl["cluster"] == head["cluster"] == "province"
+    assert pl["t_stat"] == pytest.approx(head["estimate"] / head["std_error"], rel=REL)
     assert pl["p_value"] == pytest.approx(1 / 100)  # nothing as extreme in 99 placebo draws
     assert pl["p_text"] == format_p(pl["p_value"], pl["draws"], space=" ")
     draws = study["frames"]["placebo_draws"]
@@ -155,16 +168,16 @@ def test_region_coastal_strata_keep_cohort_counts_within_each_cell():
 
 
 def test_wild_bootstrap_row_is_the_direct_call(study):
-    panel, ctrl, _ = _headline()
+    panel, ctrl, _, _ = _headline()
     wb = imputation_wild_bootstrap(
         panel, "log_exports", "year", "city_code", "pilot_year", covariates=ctrl,
         cluster="province", B=199, weights="rademacher", seed=SEED,
     )  # fmt: skip
     row = study["results"]["wild_bootstrap"]
-    assert row["estimate"] == pytest.approx(wb.estimate, rel=1e-6)
-    assert row["std_error"] == pytest.approx(wb.std_error, rel=1e-6)
-    assert (row["conf_low"], row["conf_high"]) == pytest.approx(wb.conf_int, rel=1e-6)
-    assert row["p_value"] == wb.p_value and row["n_clusters"] == 31
+    assert row["estimate"] == pytest.approx(wb.estimate, rel=REL)
+    assert row["std_error"] == pytest.approx(wb.std_error, rel=REL)
+    assert (row["conf_low"], row["conf_high"]) == pytest.approx(wb.conf_int, rel=REL)
+    assert row["p_value"] == wb.p_value and row["n_clusters"] == 30  # Chongqing left out
 
 
 def test_doubly_robust_att_covers_the_truth_and_balances(study):
@@ -174,22 +187,23 @@ def test_doubly_robust_att_covers_the_truth_and_balances(study):
     assert abs(dr["estimate"] - truth) < 2 * dr["std_error"]
     assert dr["control_group"] == "nevertreated" and dr["baseline_before"] == 2015
     assert list(dr["cohorts_dropped"]) == ["2015"]  # one city: logit separation
-    assert truth == pytest.approx(study["results"]["truth"]["att_overall_direct"], abs=0.005)
+    # the study's covariates: the total effect, over the cohorts it keeps
+    assert truth == pytest.approx(study["results"]["truth"]["att_overall"], abs=0.005)
     bal = study["frames"]["dr_balance"]
     assert (bal["smd_after"].abs() < bal["smd_before"].abs()).all()
-    assert dr["std_error"] >= dr["se_city"] > 0
+    assert dr["cluster"] == "province" and dr["std_error"] == dr["se_province"] > 0
 
 
 def test_bacon_attribution_adds_up(study):
     b = study["results"]["bacon"]
     by = pd.DataFrame(b["by_type"])
     assert by["weight"].sum() == pytest.approx(1.0)
-    assert by["contribution"].sum() == pytest.approx(b["twfe_no_controls"], rel=1e-6)
+    assert by["contribution"].sum() == pytest.approx(b["twfe_no_controls"], rel=REL)
     assert b["clean_estimate"] + b["forbidden_contribution"] == pytest.approx(
-        b["twfe_no_controls"], rel=1e-6
+        b["twfe_no_controls"], rel=REL
     )
     assert b["forbidden_contribution"] + b["clean_gap_to_truth"] == pytest.approx(
-        b["gap_to_truth"], rel=1e-6
+        b["gap_to_truth"], rel=REL
     )
     assert b["forbidden_contribution"] < 0 < b["forbidden_weight"]
     assert b["twfe_with_controls"] == study["results"]["twfe_foil"]["estimate"]
@@ -229,7 +243,9 @@ def test_settings_record_the_options_and_the_design(study):
     """The results record every option (params.yaml and the schema's defaults) and the design."""
     settings = study["results"]["settings"]
     expected = {**checklist.DESIGN, **robustness_options(SMALL).__dict__, "year_rule": "midyear"}
-    assert set(settings) == set(expected) | {"progress", "cities_path"}
+    assert set(settings) == set(expected) | {"progress", "cities_path", "covariate_rule"}
+    assert settings["cluster"] == "province"
+    assert settings["covariate_rule"]["controls_pre_trend"][0] == "log_gdp_pc"
     assert settings["dr"]["covariates"][0] == "log_gdp_pc"
     assert settings["honestdid"]["grid_points"] == 100
     assert settings["heterogeneity"] == {"dimensions": ["coastal"], "size_bins": 3}

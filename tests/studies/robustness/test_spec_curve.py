@@ -117,7 +117,7 @@ def test_headline_in_grid_equals_direct_bjs_and_headline_att(data, small_curve):
         covariates=covs, cluster=row["cluster"], horizons=None, leaveout=True,
     )  # fmt: skip
     assert (row["estimate"], row["std_error"]) == pytest.approx((direct.att, direct.se), rel=1e-9)
-    # the same number, SE and clustering as the study's headline (the larger of city/province SE)
+    # the same number, SE and clustering as the study's headline (the study's clustering rule)
     ha = headline_att(panel, "pilot", "pilot_year", covs)
     assert row["estimate"] == pytest.approx(ha["estimate"], rel=1e-9)
     assert row["std_error"] == pytest.approx(ha["std_error"], rel=1e-9)

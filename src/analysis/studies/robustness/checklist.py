@@ -55,7 +55,7 @@ from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decompos
 from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
 from analysis.did.drdid import ipw_balance, unit_baseline
 from analysis.did.inference import critical_value, t_p_value
-from analysis.did.randomization import bjs_statistic, permutation_test
+from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
 from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 from analysis.figures import figure_function
@@ -64,15 +64,14 @@ from analysis.results_io import _clean
 from analysis.studies.binary import (
     attempt,
     controls_record,
-    direct_share,
     headline_att,
     is_skipped,
     skipped,
     study_design,
-    treatment_covariates,
 )
 from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
 from analysis.studies.robustness.sensitivity import honest_sensitivity
+from analysis.studies.rules import inference_rule, study_data, study_statistic, truth_for
 
 __all__ = [
     "DESIGN",
@@ -91,12 +90,13 @@ DESIGN: dict = {
     "yname": "log_exports",
     "dname": "pilot",
     "gname": "pilot_year",
-    # covariates of the headline's untreated-outcome model: the other treatments and the economic
-    # controls that the panel has (design check; on the full synthetic panel: rail, log_broadband
-    # and analysis.data.schema.CONTROLS)
+    # covariates of the headline's untreated-outcome model: the study's
+    # (analysis.studies.rules.study_data: the other treatments and the controls the panel has,
+    # the controls the pilot zones move by their pre-treatment trends)
     "controls": None,
-    # the headline's SE is the larger of the city- and province-clustered ones (headline_att)
-    "cluster": "city_code",
+    # the study's one clustering level (analysis.studies.rules.inference_rule): the headline,
+    # the TWFE foil, the placebo's studentization, the DR check and the heterogeneity tests
+    "cluster": None,
 }
 
 FOIL_LABEL = "TWFE (biased under staggered adoption; foil)"
@@ -211,20 +211,6 @@ def _strata(panel: pd.DataFrame, within: str | None) -> tuple[pd.DataFrame, str 
     return panel.assign(_stratum=cells), "_stratum", None
 
 
-def _truth_for_cohorts(truth: dict | None, treatment: str, sizes: pd.Series) -> float | None:
-    """The true simple-aggregation ATT over the cohorts of ``sizes`` (cohort -> treated units):
-    the mean of the true ATT(g,t) over treated unit-years. None without ATT(g,t) in the truth."""
-    cells = ((truth or {}).get(treatment) or {}).get("att_gt")
-    if not cells:
-        return None
-    frame = pd.DataFrame(cells)
-    frame = frame[frame["cohort"].isin(sizes.index)]
-    if frame.empty:
-        return None
-    w = frame["cohort"].map(sizes).to_numpy(float)
-    return float(np.sum(w * frame["att"].to_numpy(float)) / w.sum())
-
-
 def doubly_robust_att(
     panel: pd.DataFrame,
     covariates: list[str],
@@ -238,6 +224,7 @@ def doubly_robust_att(
     alpha: float = 0.05,
     truth: dict | None = None,
     treatment: str = "pilot",
+    cluster: str | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """The matching / doubly-robust check: Callaway & Sant'Anna (2021) with the doubly-robust 2x2
     estimator of Sant'Anna & Zhao (2020) (``est_method="dr"``) on *baseline* covariates (means over
@@ -255,8 +242,10 @@ def doubly_robust_att(
     link); in the Monte Carlo DR CS on baseline means alone is biased by about +0.011 (half an SE).
     A cohort for which no propensity score can be estimated (separation: the 2015 cohort of one
     city) is left out and named, as are ATT(g,t) cells that cannot be estimated (``na_rm``); the
-    truth is then given for the same cohorts. SE: the larger of the city- and province-clustered
-    ones, t(G-1) critical values (the headline's rule).
+    truth is then given for the same cities (:func:`analysis.studies.rules.truth_for`: the target
+    of ``time_varying``). SE: clustered by ``cluster`` (default: the study's rule,
+    :func:`analysis.studies.rules.inference_rule`), t(G-1) critical values; the other level is
+    recorded (``se_city``, ``se_province``).
 
     Returns ``(results, balance)``: ``balance`` is the frame of :func:`analysis.did.drdid.ipw_balance`.
     """
@@ -295,14 +284,15 @@ def doubly_robust_att(
                 ).aggregate("simple", na_rm=True)  # fmt: skip
         g = len(ids) if labels is None else len(set(labels))
         fits[name] = (float(agg.overall_att), float(agg.overall_se), int(g))
-    used = max(fits, key=lambda k: (fits[k][1], k == idname))
+    used = cluster or inference_rule(data).cluster
+    used = used if used in fits else idname
     att, se, n_cl = fits[idname][0], fits[used][1], fits[used][2]
     crit = critical_value(alpha, n_cl)
     sizes = cohort[cohort.isin(kept) & cohort.index.isin(keep_units)].value_counts()
     gt = fit.gt if time_varying else fit
-    target = _truth_for_cohorts(truth, treatment, sizes)
-    if target is not None:  # the cells are total effects; a model with GDP targets the direct one
-        target *= direct_share(truth, treatment, list(time_varying))
+    sizes_units = cohort[cohort.isin(kept) & cohort.index.isin(keep_units)]
+    block = truth_for(truth, treatment, list(time_varying), [str(c) for c in sizes_units.index])
+    target = None if block is None else block["att_overall"]
     res = {
         **_row(att, se, att - crit * se, att + crit * se, t_p_value(att / se, n_cl)),
         "se_city": fits[idname][1],
@@ -387,8 +377,15 @@ def robustness_study(
     cities_path: str | Path | None = None,
     progress: bool = False,
     min_control_share: float = MIN_CONTROL_SHARE,
+    control_rule: dict | None = None,
 ) -> dict:
     """Run the robustness checklist of the headline pilot-zone ATT (see the module docstring).
+
+    Every check runs on the study's data (:func:`analysis.studies.rules.study_data` with
+    ``control_rule``, params.yaml ``panel.control_rule``: the headline's covariates, the cities it
+    keeps), is compared with the truth its covariates target over the cities it estimates
+    (:func:`analysis.studies.rules.truth_for`) and, where it clusters, clusters at the study's
+    level (:func:`analysis.studies.rules.inference_rule`).
 
     ``options``: params.yaml ``notebooks.robustness`` (see :func:`robustness_options`);
     ``year_rule``: params.yaml ``treatment.year_rule``, which codes the concurrent-policy rosters as
@@ -405,25 +402,35 @@ def robustness_study(
         opt.concurrent_policies, _city_master(cities_path), year_rule
     )
     design = study_design(panel, share=min_control_share, wild_cluster=opt.wild_cluster)
-    panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
-    ctrl = [*treatment_covariates(design, d), *design.controls_used]
+    sample = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
+    sd = study_data(sample, design, d, control_rule)  # the headline's covariates and cities
+    panel, ctrl = sd.panel, sd.covariates
+    rule = inference_rule(panel)
     settings = {
         **DESIGN,
         "controls": ctrl,
+        "cluster": rule.cluster,
+        "covariate_rule": sd.record(),
         **plain(opt),
         "progress": progress,
         "year_rule": year_rule,
         "cities_path": _relative(cities_path),
     }
-    # the total effect (what estimators without GDP in their model target) and, when the DGP lets
-    # GDP respond to exports, the direct effect that the covariate-adjusted headline targets
-    att = truth.get(d, {}).get("att_overall") if truth else None
+    # the total effect (the headline's target: every check with the study's covariates) and, when
+    # the DGP lets GDP respond to exports, the direct effect, over the cities the study keeps
+    cities = sd.treated_cities
+    target = truth_for(truth, d, ctrl, cities)
+    total = truth_for(truth, d, ctrl, cities, target="total")
+    direct = truth_for(truth, d, ctrl, cities, target="direct")
+    att = None if total is None else total["att_overall"]
     results["truth"] = {
         "att_overall": att,
-        "att_overall_direct": (truth or {}).get(d, {}).get("att_overall_direct"),
+        "att_overall_direct": None if direct is None else direct["att_overall"],
+        "target": None if target is None else target["target"],
+        "n_cities": len(cities),
         "data_source": (truth or {}).get("data_source"),
     }
-    head = headline_att(panel, d, g, ctrl, design)
+    head = headline_att(panel, d, g, ctrl, design, rule=rule)
     if is_skipped(head):  # nothing to check: the headline itself cannot be estimated on this panel
         why = head["skipped"]
         results = {
@@ -460,21 +467,22 @@ def robustness_study(
     lap("baseline")
 
     def foil() -> None:
-        fit = twfe(panel, y, [d, *ctrl], idname, tname, "city_code")
+        fit = twfe(panel, y, [d, *ctrl], idname, tname, rule.cluster)
         r = fit.tidy().set_index("term").loc[d]
         results["twfe_foil"] = {
             "label": FOIL_LABEL,
             **_row(*r[["estimate", "std_error", "conf_low", "conf_high", "p_value"]]),
-            "cluster": "city_code",
+            "cluster": rule.cluster,
             "nobs": fit.nobs,
         }
 
     check("twfe_foil", foil)
 
-    data, strata, no_strata = _strata(panel, opt.placebo_within)
+    # permuted on the analysis sample: the statistic rebuilds the covariates on every permutation
+    data, strata, no_strata = _strata(sample, opt.placebo_within)
 
     def placebo() -> None:
-        stat = bjs_statistic(y, tname, idname, g, ctrl, cluster=head["cluster"], leaveout=True)
+        stat = study_statistic(design, d, sd.control_rule, rule.cluster)
         with warnings.catch_warnings():  # failed draws are counted in n_failed
             warnings.simplefilter("ignore")
             ri = permutation_test(
@@ -527,6 +535,7 @@ def robustness_study(
         res, balance = doubly_robust_att(
             panel, dr_covariates, time_varying=ctrl, yname=y, gname=g, idname=idname,
             tname=tname, control_group=control_group, truth=truth, treatment=d,
+            cluster=rule.cluster,
         )  # fmt: skip
         frames["dr_balance"] = balance
         results["dr"] = res
@@ -549,7 +558,7 @@ def robustness_study(
         nonlocal conc_table
         conc = concurrent.concurrent_policy_check(panel, years, d, g, ctrl, idname, tname)
         # dropping a policy's cities changes whose ATT is estimated: the truth of that sample
-        # (cohort-level true ATT(g,t) weighted by the sample's cohort sizes; None on real data)
+        # (the one rule over the sample's treated cities; None on real data)
         samples = {f"drop: {p}": [c] for p, c in zip(conc.policies, years.columns)}
         samples["drop: all policies"] = list(years.columns)
 
@@ -557,8 +566,9 @@ def robustness_study(
             sub = panel
             if spec in samples:
                 sub = concurrent.drop_policy_cities(panel, years[samples[spec]], None, idname)
-            cohorts = sub.groupby(idname)[g].first()
-            return _truth_for_cohorts(truth, d, cohorts[cohorts > 0].value_counts())
+            kept = sub.loc[sub[g] > 0, idname].astype(str).unique()
+            block = truth_for(truth, d, ctrl, sorted(kept))
+            return None if block is None else block["att_overall"]
 
         conc.table["truth_same_cohorts"] = conc.table["specification"].map(sample_truth)
         frames["concurrent"] = conc_table = conc.table
@@ -583,7 +593,7 @@ def robustness_study(
             list(hp.dimensions),
             idname,
             tname,
-            DESIGN["cluster"],
+            rule.cluster,
             size_bins=hp.size_bins,
         )
         frames["heterogeneity"] = het.table
@@ -613,7 +623,7 @@ def robustness_study(
     def honest() -> None:
         hs = honest_sensitivity(
             panel, y=y, cohort=g, unit=idname, time=tname, covariates=ctrl, options=hd,
-            seed=seed, design=design, truth=(truth or {}).get(d),
+            seed=seed, design=design, truth=target,
         )  # fmt: skip
         results["honestdid"] = hs["results"]
         if is_skipped(hs["results"]):
@@ -629,7 +639,11 @@ def robustness_study(
         sc = spec_curve.spec_curve(
             panel,
             {key: list(values) for key, values in sp.options.items()},
-            control_sets=spec_curve.usable_control_sets(design),
+            # the study's covariates: the ruled controls by their pre-treatment trends
+            control_sets={
+                k: [sd.controls.get(c, c) for c in v]
+                for k, v in spec_curve.usable_control_sets(design).items()
+            },
             policy_years=years,
             yname=y,
             gname=g,

@@ -7,14 +7,18 @@ their effect. Two standard checks against such overlapping place-based programme
 Simpson 2015, "Place-based policies", Handbook of Regional and Urban Economics 5, ch. 18, discuss
 why overlapping programmes confound zone evaluations):
 
-(a) add each concurrent policy as a control -- an absorbing post dummy ``1{t >= first year}`` -- to
-    the untreated-outcome model of the headline BJS imputation ATT (:func:`with_policy_dummies`);
+(a) add each concurrent policy to the untreated-outcome model of the headline BJS imputation ATT
+    by the studies' one rule for concurrent binary treatments
+    (:func:`analysis.studies.rules.concurrent_columns`: one dummy per cohort x event-time cell of the
+    policy, coarsened to event-time cells or one absorbing dummy ``1{t >= first year}`` when a cell
+    met by the pilot zones has no untreated-by-pilot city-year; :func:`with_policy_dummies` adds the
+    years);
 (b) drop every city treated by the concurrent policy and re-estimate the headline ATT
     (:func:`drop_policy_cities`).
 
 Both re-estimate the study's headline ATT (:func:`analysis.studies.binary.headline_att`), with its
-inference (the larger of city and province clustered SEs, t(G-1)), so each row is the headline
-under one more assumption about the other policy.
+inference (the study's clustering level, :func:`analysis.studies.rules.inference_rule`, t(G-1)), so
+each row is the headline under one more assumption about the other policy.
 
 Roster file format (one row per designated area; the committed
 ``data/reference/pilot_free_trade_zones.csv`` is the example)
@@ -280,17 +284,19 @@ def concurrent_policy_check(
     alpha: float = 0.05,
 ) -> ConcurrentResult:
     """Re-estimate the headline ATT of ``dname`` (:func:`analysis.studies.binary.headline_att`:
-    BJS imputation, ``controls`` in the untreated-outcome model, the larger of the city- and
-    province-clustered SEs, t(G-1) intervals) with each concurrent policy (and all jointly)
-    (a) as a control: its absorbing post dummy joins the covariates of the untreated-outcome model,
-    so its effect is learnt from the policy's cities before they become pilots and from
-    never-pilot cities, and is removed from the imputed counterfactuals;
+    BJS imputation, ``controls`` in the untreated-outcome model, SEs at the study's clustering
+    level, t(G-1) intervals) with each concurrent policy (and all jointly)
+    (a) as a control: its cells (:func:`analysis.studies.rules.concurrent_columns`) join the
+    covariates of the untreated-outcome model, so its effects are learnt from the policy's cities
+    before they become pilots and from never-pilot cities, and are removed from the imputed
+    counterfactuals;
     (b) with its cities dropped. Plus the baseline (the headline itself).
 
     ``years`` comes from :func:`policy_years` (index city_code). A re-estimation that cannot run
     on its panel keeps its row with NaN numbers and the reason in ``skipped``.
     """
     from analysis.studies.binary import headline_att
+    from analysis.studies.rules import concurrent_columns
 
     controls = list(controls or [])
     policies = [c.removesuffix("_year").replace("_", " ") for c in years.columns]
@@ -321,8 +327,14 @@ def concurrent_policy_check(
     for name, cols in groups:
         wide = years[cols]
         data = with_policy_dummies(panel, wide, idname, tname)
-        posts = [c.removesuffix("_year") + "_post" for c in cols]
-        add(f"control: {name}", data, [*controls, *posts])
+        cells = []
+        for c in cols:
+            frame, conc = concurrent_columns(data, gname, c, c.removesuffix("_year"))
+            data = pd.concat(
+                [data.drop(columns=list(frame.columns), errors="ignore"), frame], axis=1
+            )
+            cells += conc.columns
+        add(f"control: {name}", data, [*controls, *cells])
         add(f"drop: {name}", drop_policy_cities(panel, wide, None, idname), controls)
     table = pd.DataFrame(rows)
     main = panel.groupby(idname)[gname].first()

@@ -32,9 +32,9 @@ Dimensions: only choices that change the estimate (``DIMENSIONS``; default optio
                (``rail``) keep the panel's coding.
 
 Not dimensions: the cluster level of the standard errors changes no estimate. Every specification's
-confidence interval uses the headline's clustering (``cluster="headline"``: the larger of the
-city- and province-clustered SEs of the headline specification, as in
-:func:`analysis.studies.binary.headline_att`) with ``t(G-1)`` critical values, G the clusters in the
+confidence interval uses the headline's clustering (``cluster="headline"``: the study's one level,
+:func:`analysis.studies.rules.inference_rule`, as in :func:`analysis.studies.binary.headline_att`)
+with ``t(G-1)`` critical values, G the clusters in the
 specification's sample; the headline's SE under each clustering is reported apart
 (``SpecCurveResult.se_by_cluster``). ``options`` may carry ``cluster`` or ``outcome`` with ONE value
 (a fixed choice of the curve), never several.
@@ -665,7 +665,10 @@ def _same_estimates(table: pd.DataFrame, rtol: float = 1e-9) -> tuple[pd.DataFra
 
 
 def _headline_cluster(panel, spec, control_sets, yname, idname, tname, alpha) -> tuple:
-    """(the cluster with the larger headline SE, the headline under each clustering)."""
+    """(the study's clustering level, :func:`analysis.studies.rules.inference_rule`, as the
+    headline uses it; the headline under each clustering)."""
+    from analysis.studies.rules import inference_rule
+
     rows = []
     for cl in HEADLINE_CLUSTERS:
         if cl not in panel.columns:
@@ -679,8 +682,9 @@ def _headline_cluster(panel, spec, control_sets, yname, idname, tname, alpha) ->
     table = pd.DataFrame(rows)
     if table.empty:
         raise ValueError(f"the headline specification needs one of {HEADLINE_CLUSTERS}")
-    # the larger SE; on a tie the city level (the level of assignment)
-    used = max(rows, key=lambda r: (r["std_error"], r["cluster"] == idname))["cluster"]
+    used = inference_rule(panel).cluster
+    if used not in set(table["cluster"]):
+        used = table["cluster"].iloc[0]
     return used, table.assign(used=table["cluster"] == used)
 
 
@@ -716,7 +720,7 @@ def spec_curve(
     ``direction``: the predicted sign of the effect (+1: the pilot zones raise exports), fixed
     before the data are seen; the joint test is one-sided in it (a sign read off the estimates would
     double the test's size).
-    ``cluster``: ``"headline"`` (the larger of the headline's city and province SEs) or a column.
+    ``cluster``: ``"headline"`` (the study's clustering level, as the headline's) or a column.
     ``n_jobs``/``backend``/``client``: joblib parallelism (``"loky"`` or ``"dask"``); the
     specifications are sent in ``n_jobs * chunks_per_job`` chunks, the null draws one per task.
     """

@@ -1,0 +1,519 @@
+"""The three rules of the binary studies (pilot zones, rail links; issue 18), each applied in one
+place so that every estimator of a study sees the same covariates, is compared with the truth it
+targets, and is inferred on at one clustering level.
+
+**1. The estimand and the covariates** (:func:`study_data`). The headline answers "by how much did
+designation raise a city's exports?": the TOTAL effect of the treatment, including what runs through
+the controls the treatment moves. A control therefore enters only as pre-treatment information,
+never with the post-treatment path of a variable the policy moves (Caetano, Callaway, Payne &
+Rodrigues 2022, "Difference in differences with time-varying covariates"). params.yaml
+``panel.control_rule`` (defaults and reasons in :data:`analysis.config.DEFAULT_CONTROL_RULE`)
+says, per control:
+
+* ``as_is``: the observed, time-varying control, for controls exports plausibly do not move.
+  Default for log population: a prefecture's resident population responds to export jobs only
+  slowly (migration over many years), and within the panel's few post-designation years the
+  response is small next to its level.
+* ``pre_trend``: on the city-years from a city's first treatment on, the control is replaced by the
+  city's own linear trend fitted on its pre-treatment years (column ``<control>_pretrend``; the
+  observed value elsewhere). Default for log GDP per capita (exports are part of GDP: moved by
+  construction; the synthetic DGP's ``gdp_export_feedback``), log FDI (the pilot zones are an
+  opening-up policy that plausibly draws foreign investment) and the industry share (more goods
+  exports raise the secondary sector's share). "First treatment" is the first year of ANY of the
+  study's binary treatments (the treatment and the concurrent ones), so the concurrent treatments'
+  effects are learnt with the controls on their untreated paths too (the cells of rule 2 then carry
+  their total effects). A treated city with fewer than :data:`MIN_PRE_YEARS` pre-treatment years of
+  a ruled control has no trend to extrapolate: it leaves the study (named, with the reason, in
+  ``StudyData.left_out``; on the real dates: Chongqing, first rail service 2011).
+
+The review's Monte Carlo found the pre-trend rule unbiased for the total effect (bias -0.0013
+(0.0014), coverage 94.5%), where holding GDP at its observed path targets the direct effect and
+dropping GDP is confounded (+0.021). The direct effect -- the controls ruled ``pre_trend`` held at
+their observed paths, i.e. the effect that does not run through them -- is reported beside the
+headline as a decomposition (``direct_covariates``), never as the headline.
+
+**2. Concurrent binary treatments** (:func:`concurrent_columns`). Another staggered binary
+treatment (rail in the pilot study, the pilot zones in the rail study, a user's extra policy) must
+not leak into the treatment's counterfactual. Its treated city-years enter the untreated-outcome
+model with one dummy per (cohort, event time) cell, which keeps them out of the estimation of the
+city and year effects and imputes each cell's own effect into the counterfactual of a city-year
+treated by both: its effects may differ by cohort and grow, as the pilot zones' do. When a cell
+that meets the main treatment has no city-year untreated by the main treatment (so its effect
+cannot be learnt), the rule coarsens to one dummy per event time, then to one absorbing dummy
+(``level`` says which, ``note`` why). Under the real dates: the rail study gets the pilot zones'
+(cohort, event time) cells (every pilot cohort of a rail city has non-rail members), the pilot study
+the absorbing rail dummy (rail cities become pilots 3-10 years after their first service, so late
+rail event times exist only on pilot city-years). With one on/off pilot dummy the rail headline was
+biased by +0.034 on a truth of 0.080 (review, finding 1).
+
+**3. Inference** (:func:`inference_rule`). One clustering level for a study, from the design:
+the province, the coarsest level at which shocks are plausibly shared (provincial governments
+select and support the pilot applicants, customs and trade policy are provincial, the synthetic
+DGP has province-year shocks), when the panel has at least :data:`MIN_COARSE_CLUSTERS` provinces
+(with fewer than :data:`FEW_COARSE_CLUSTERS` the reason says t(G-1) is approximate); the city
+(the level of assignment) otherwise. Intervals and p-values use t(G-1), G the clusters of
+that level. The choice is not a pre-test (the review: "the larger of the two SEs" is one, and
+conservative when city clustering suffices); the score-variance test of MacKinnon, Nielsen & Webb
+(2023, "Testing for the appropriate level of clustering in linear regression models", J.
+Econometrics 235(2)) of city against province clustering is reported beside it as the data's
+evidence (:func:`analysis.did.inference.cluster_level_test`), and the other level's interval as an
+appendix entry. Every study (event-study bands, pre-trend tests, heterogeneity, HonestDiD,
+randomization studentization) calls :func:`inference_rule` for its level.
+
+**The truth an estimator targets** (:func:`truth_for`): one function maps the covariates an
+estimator uses to the truth it targets, ``direct`` when they include a control the data-generating
+process lets the treatment move (the truth's ``mediators``: log GDP per capita when GDP responds to
+exports) in its observed form, ``total`` otherwise; and it averages the truth over the treated
+cities a study keeps (the truth's ``city_effects``), so a city left out by rule 1 leaves the
+truth too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import DEFAULT_CONTROL_RULE
+from analysis.did.inference import critical_value, t_p_value
+
+TREATMENTS = ["pilot", "rail", "log_broadband"]
+BINARY = {"pilot": "pilot_year", "rail": "rail_year"}
+CONTROL_RULES = ("as_is", "pre_trend")
+PRE_TREND_SUFFIX = "_pretrend"
+MIN_PRE_YEARS = 3
+"""Pre-treatment years a ruled control needs in a treated city: a line through two points has no
+residual to tell a trend from noise."""
+CONCURRENT_LEVELS = ("cohort_event", "event", "static")
+COARSE_CLUSTER, FINE_CLUSTER = "province", "city_code"
+MIN_COARSE_CLUSTERS = 5
+"""Below this many provinces, province clusters cannot carry inference at all (the design check's
+floor for the wild cluster bootstrap, MacKinnon & Webb 2017): the rule falls back to city clusters
+and says so."""
+FEW_COARSE_CLUSTERS = 12
+"""Below this many provinces t(G-1) on province clusters is only approximate (Cameron, Gelbach &
+Miller 2008; Webb weights for the wild bootstrap below 12): the reason says so. Falling back to
+city clusters instead would ignore the province-level correlation, which over-rejects more."""
+
+UNIT, TIME = "city_code", "year"
+
+
+# --- 1. the control rule ------------------------------------------------------------------------
+def control_rule(rule: Mapping[str, str] | None = None) -> dict[str, str]:
+    """params.yaml ``panel.control_rule`` completed with the defaults (a control not named keeps
+    its default; a control the defaults do not know enters ``as_is``)."""
+    out = {**DEFAULT_CONTROL_RULE, **dict(rule or {})}
+    bad = {c: r for c, r in out.items() if r not in CONTROL_RULES}
+    if bad:
+        raise ValueError(f"panel.control_rule: unknown rule(s) {bad}; use one of {CONTROL_RULES}")
+    return out
+
+
+def first_treatment(panel: pd.DataFrame, cohort_cols: Sequence[str]) -> pd.Series:
+    """Each city's first treatment year over ``cohort_cols`` (0 = never treated in the panel)."""
+    years = panel.groupby(UNIT)[list(cohort_cols)].first().fillna(0).astype(int)
+    first = years.where(years > 0).min(axis=1)
+    return first.fillna(0).astype(int)
+
+
+def pre_trend_columns(
+    panel: pd.DataFrame, controls: Sequence[str], first: pd.Series, min_pre: int = MIN_PRE_YEARS
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``(columns, left_out)``: ``<control>_pretrend`` for each of ``controls`` (the observed value
+    before the city's ``first`` treatment year, its pre-treatment linear trend from then on) and
+    the treated cities without ``min_pre`` observed pre-treatment years of some control (city ->
+    reason; their trend columns are NaN after ``first``)."""
+    codes, units = pd.factorize(panel[UNIT])
+    k = len(units)
+    start = first.reindex(units).fillna(0).to_numpy()
+    f = start[codes]
+    t = panel[TIME].to_numpy(dtype=float)
+    post = (f > 0) & (t >= f)
+    out, left_out = {}, {}
+    for c in controls:
+        x = panel[c].to_numpy(dtype=float)
+        ok = ~post & np.isfinite(x)
+        n = np.bincount(codes[ok], minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tm = np.bincount(codes[ok], t[ok], minlength=k) / n
+            xm = np.bincount(codes[ok], x[ok], minlength=k) / n
+            dt = t - tm[codes]
+            dx = x - xm[codes]
+            sxy = np.bincount(codes[ok], (dt * dx)[ok], minlength=k)
+            sxx = np.bincount(codes[ok], (dt * dt)[ok], minlength=k)
+            slope = np.where(sxx > 0, sxy / sxx, np.nan)
+        out[c + PRE_TREND_SUFFIX] = np.where(post, xm[codes] + slope[codes] * dt, x)
+        for i in np.flatnonzero((start > 0) & (n < min_pre)):
+            left_out.setdefault(
+                str(units[i]),
+                f"{int(n[i])} year(s) of {c} before its first treatment ({int(start[i])}): "
+                f"a pre-treatment trend needs {min_pre}",
+            )
+    return pd.DataFrame(out, index=panel.index), left_out
+
+
+# --- 2. concurrent binary treatments ------------------------------------------------------------
+@dataclass
+class Concurrent:
+    """How a concurrent binary treatment enters a study's untreated-outcome model."""
+
+    treatment: str
+    cohort: str
+    level: str  # cohort_event | event | static
+    columns: list[str]
+    note: str
+
+    def record(self) -> dict:
+        return {
+            "treatment": self.treatment,
+            "level": self.level,
+            "n_dummies": len(self.columns),
+            "note": self.note,
+        }
+
+
+def _cells(panel: pd.DataFrame, cohort: str, level: str) -> np.ndarray:
+    """The concurrent-treated cell of each row as an integer (-1 where untreated by it): cohort x
+    100 + event time, event time, or 0 (one cell)."""
+    g = panel[cohort].fillna(0).to_numpy(dtype=int)
+    e = panel[TIME].to_numpy(dtype=int) - g
+    on = (g > 0) & (e >= 0)
+    cell = {"cohort_event": g * 100 + e, "event": e}.get(level, np.zeros_like(e))
+    return np.where(on, cell, -1)
+
+
+def _cell_name(name: str, level: str, cell: int) -> str:
+    if level == "cohort_event":
+        return f"{name}_g{cell // 100}_e{cell % 100}"
+    return f"{name}_e{cell}"
+
+
+def concurrent_columns(
+    panel: pd.DataFrame, main_cohort: str, cohort: str, name: str
+) -> tuple[pd.DataFrame, Concurrent]:
+    """Dummies of the concurrent treatment ``name`` (first year in ``cohort``) for the study of
+    the treatment in ``main_cohort``: the finest level of :data:`CONCURRENT_LEVELS` at which every
+    cell that meets a main-treated city-year also has a city-year untreated by the main treatment
+    (where its effect is learnt). Columns ``<name>_g<cohort>_e<event time>`` or ``<name>_e<event
+    time>``; at the ``static`` level the absorbing dummy ``<name>`` itself (its name in the panel:
+    results read as before)."""
+    g = panel[main_cohort].fillna(0).to_numpy()
+    main_on = (g > 0) & (panel[TIME].to_numpy() >= g)
+    why = []
+    for level in CONCURRENT_LEVELS:
+        cells = _cells(panel, cohort, level)
+        met = set(np.unique(cells[main_on])) - {-1}
+        learnt = set(np.unique(cells[~main_on])) - {-1}
+        missing = met - learnt
+        if level == "static" or not missing:
+            break
+        why.append(f"{level}: {len(missing)} cell(s) occur only with the main treatment")
+    if level == "static":
+        frame = pd.DataFrame({name: (cells >= 0).astype(float)}, index=panel.index)
+        note = f"{name}: one absorbing dummy"
+    else:
+        labels = sorted(set(np.unique(cells)) - {-1})
+        frame = pd.DataFrame(
+            {_cell_name(name, level, lab): (cells == lab).astype(float) for lab in labels},
+            index=panel.index,
+        )
+        what = "cohort x event time" if level == "cohort_event" else "event time"
+        note = f"{name}: one dummy per {what} cell ({frame.shape[1]})"
+    if why:
+        note += " (finer levels lack support: " + "; ".join(why) + ")"
+    return frame, Concurrent(name, cohort, level, list(frame.columns), note)
+
+
+# --- the study's data ---------------------------------------------------------------------------
+def treatment_covariates(design, treatment: str | None) -> list[str]:
+    """The other treatments that vary in this panel (a binary treatment whose TWFE cannot run has
+    no variation left after city and year effects; broadband only when the coverage study runs),
+    in the order of ``TREATMENTS``."""
+    keep = []
+    for t in TREATMENTS:
+        if t == treatment:
+            continue
+        if (
+            t in BINARY
+            and design.runs(t, "twfe")
+            or t == "log_broadband"
+            and design.coverage is None
+        ):
+            keep.append(t)
+    return keep
+
+
+@dataclass
+class StudyData:
+    """A binary study's estimation data: the panel (analysis sample, minus the cities the control
+    rule leaves out, plus the built columns), the covariates of every estimator of the study
+    (total effect) and those of the direct-effect decomposition."""
+
+    panel: pd.DataFrame
+    treatment: str
+    cohort: str
+    covariates: list[str]
+    direct_covariates: list[str]
+    control_rule: dict[str, str]
+    controls: dict[str, str]  # control -> the column the study uses
+    concurrent: dict[str, Concurrent] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def treated_cities(self) -> list[str]:
+        p = self.panel
+        return sorted(p.loc[p[self.cohort] > 0, UNIT].astype(str).unique())
+
+    def record(self) -> dict:
+        """What the results say about the covariates (JSON-ready)."""
+        ruled = [c for c, col in self.controls.items() if col != c]
+        return {
+            "estimand": "total",
+            "control_rule": {c: self.control_rule.get(c, "as_is") for c in self.controls},
+            "controls_pre_trend": ruled,
+            "min_pre_years": MIN_PRE_YEARS,
+            "concurrent": {k: v.record() for k, v in self.concurrent.items()},
+            "cities_left_out": dict(self.left_out),
+        }
+
+
+def study_data(
+    panel: pd.DataFrame, design, treatment: str, rule: Mapping[str, str] | None = None
+) -> StudyData:
+    """The covariates of the binary study of ``treatment`` (rules 1 and 2 of the module docstring)
+    on ``panel`` (the design check's analysis sample): the usable controls by ``rule``
+    (params.yaml ``panel.control_rule``), the concurrent binary treatments by
+    :func:`concurrent_columns`, broadband (when it varies) as observed."""
+    return build_study_data(
+        panel, treatment, design.controls_used, treatment_covariates(design, treatment), rule
+    )
+
+
+def build_study_data(
+    panel: pd.DataFrame,
+    treatment: str,
+    controls: Sequence[str],
+    others: Sequence[str],
+    rule: Mapping[str, str] | None = None,
+) -> StudyData:
+    """:func:`study_data` from its ingredients: the usable ``controls`` and the ``others``
+    treatments that vary (binary ones get :func:`concurrent_columns`, the rest enter as
+    observed)."""
+    rule = control_rule(rule)
+    cohort = BINARY[treatment]
+    binary_others = [o for o in others if o in BINARY]
+    continuous = [o for o in others if o not in BINARY]
+    controls = list(controls)
+    ruled = [c for c in controls if rule.get(c, "as_is") == "pre_trend"]
+    first = first_treatment(panel, [cohort] + [BINARY[o] for o in binary_others])
+    built, left_out = pre_trend_columns(panel, ruled, first)
+    data = pd.concat([panel.drop(columns=list(built.columns), errors="ignore"), built], axis=1)
+    if left_out:
+        data = data[~data[UNIT].astype(str).isin(left_out)]
+    data = data.reset_index(drop=True)
+    concurrent, dummies = {}, []
+    for o in binary_others:
+        frame, conc = concurrent_columns(data, cohort, BINARY[o], o)
+        data = pd.concat([data.drop(columns=list(frame.columns), errors="ignore"), frame], axis=1)
+        concurrent[o] = conc
+        dummies += conc.columns
+    columns = {c: c + PRE_TREND_SUFFIX if c in ruled else c for c in controls}
+    return StudyData(
+        panel=data,
+        treatment=treatment,
+        cohort=cohort,
+        covariates=dummies + continuous + [columns[c] for c in controls],
+        direct_covariates=dummies + continuous + controls,
+        control_rule=rule,
+        controls=columns,
+        concurrent=concurrent,
+        left_out=left_out,
+    )
+
+
+@dataclass(frozen=True)
+class StudyStatistic:
+    """``data -> (BJS ATT, clustered leave-out s.e.)`` with the study's covariates rebuilt on
+    ``data`` (:func:`build_study_data`): the statistic of randomization inference, where the
+    permuted treatment dates move the pre-treatment trends and the concurrent cells with them
+    (the covariates are part of the statistic). Picklable."""
+
+    treatment: str
+    controls: tuple[str, ...]
+    others: tuple[str, ...]
+    rule: tuple[tuple[str, str], ...]
+    cluster: str
+    yname: str = "log_exports"
+
+    def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
+        from analysis.did.randomization import bjs_statistic
+
+        sd = build_study_data(data, self.treatment, self.controls, self.others, dict(self.rule))
+        stat = bjs_statistic(
+            self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster, leaveout=True
+        )
+        return stat(sd.panel)
+
+
+def study_statistic(sd_or_design, treatment: str, rule, cluster: str) -> StudyStatistic:
+    """The :class:`StudyStatistic` of a study (its design check, the control rule, the cluster)."""
+    design = sd_or_design
+    return StudyStatistic(
+        treatment,
+        tuple(design.controls_used),
+        tuple(treatment_covariates(design, treatment)),
+        tuple(sorted(control_rule(rule).items())),
+        cluster,
+    )
+
+
+# --- the truth an estimator targets -------------------------------------------------------------
+def mediators(truth: dict | None, key: str) -> set[str]:
+    """The controls the data-generating process lets ``key`` move (the truth's ``mediators``;
+    a truth file without the key but with a direct effect: log GDP per capita)."""
+    truth = truth or {}
+    if "mediators" in truth:
+        return set(truth["mediators"])
+    block = truth.get(key) or {}
+    direct = block.get("att_overall_direct")
+    return {"log_gdp_pc"} if direct is not None and direct != block.get("att_overall") else set()
+
+
+def estimand_of(truth: dict | None, key: str, covariates: Sequence[str]) -> str:
+    """``direct`` when ``covariates`` hold a mediator of the truth in its observed form (the model
+    conditions on it), ``total`` otherwise."""
+    return "direct" if mediators(truth, key) & set(covariates) else "total"
+
+
+def truth_for(
+    truth: dict | None,
+    key: str,
+    covariates: Sequence[str],
+    cities: Sequence[str] | None = None,
+    target: str | None = None,
+) -> dict | None:
+    """The truth an estimator with ``covariates`` targets, over the treated ``cities`` it
+    estimates (default: all): ``{"target", "att_overall", "att_by_event_time", "att_gt",
+    "att_by_cohort", "n_cities"}`` in the shape of the truth file's block, or None without a truth.
+    ``target`` (``total`` / ``direct``) overrides the rule, for reporting the other truth beside
+    an estimator's own.
+
+    From the truth's ``city_effects`` (total effects; direct = total / ``total_over_direct``)
+    when it has them; otherwise from its aggregate effects, scaled by direct / total overall for
+    the direct target (and then for all cities only)."""
+    block = (truth or {}).get(key)
+    if not block or block.get("att_overall") is None:
+        return None
+    target = target or estimand_of(truth, key, covariates)
+    by_city = block.get("city_effects")
+    if by_city:
+        scale = 1.0 / float(block.get("total_over_direct", 1.0)) if target == "direct" else 1.0
+        keep = (
+            by_city if cities is None else {c: by_city[c] for c in map(str, cities) if c in by_city}
+        )
+        rows = [
+            (v["cohort"], e, scale * float(x))
+            for v in keep.values()
+            for e, x in enumerate(v["effects"])
+        ]
+        if not rows:
+            return None
+        frame = pd.DataFrame(rows, columns=["g", "e", "tau"])
+        frame["t"] = frame["g"] + frame["e"]
+        gt = frame.groupby(["g", "t"])["tau"].mean()
+        return {
+            "target": target,
+            "att_overall": float(frame["tau"].mean()),
+            "att_by_event_time": {
+                str(int(e)): float(v) for e, v in frame.groupby("e")["tau"].mean().items()
+            },
+            "att_gt": [
+                {"cohort": int(g), "year": int(t), "att": float(v)} for (g, t), v in gt.items()
+            ],
+            "att_by_cohort": {
+                str(int(g)): float(v) for g, v in frame.groupby("g")["tau"].mean().items()
+            },
+            "n_cities": len(keep),
+        }
+    total = float(block["att_overall"])
+    scale = 1.0
+    if target == "direct":
+        scale = float(block.get("att_overall_direct", total)) / total if total else 1.0
+    return {
+        "target": target,
+        "att_overall": scale * total,
+        "att_by_event_time": {
+            k: scale * float(v) for k, v in (block.get("att_by_event_time") or {}).items()
+        },
+        "att_gt": [{**r, "att": scale * float(r["att"])} for r in block.get("att_gt") or []],
+        "att_by_cohort": {
+            k: scale * float(v) for k, v in (block.get("att_by_cohort") or {}).items()
+        },
+        "n_cities": None,
+    }
+
+
+# --- 3. inference -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InferenceRule:
+    """The clustering level of a study and its t(G-1) inference."""
+
+    cluster: str
+    n_clusters: int
+    other: str | None  # the other level (appendix), None when the panel has only one
+    reason: str
+
+    def critical_value(self, alpha: float = 0.05) -> float:
+        return critical_value(alpha, self.n_clusters)
+
+    def interval(self, estimate: float, se: float, alpha: float = 0.05) -> dict:
+        """``{"std_error", "critical_value", "conf_low", "conf_high", "p_value", "cluster",
+        "n_clusters"}`` for ``estimate`` with standard error ``se`` at this level."""
+        crit = self.critical_value(alpha)
+        return {
+            "std_error": float(se),
+            "cluster": self.cluster,
+            "n_clusters": self.n_clusters,
+            "critical_value": crit,
+            "conf_low": float(estimate - crit * se),
+            "conf_high": float(estimate + crit * se),
+            "p_value": t_p_value(estimate / se, self.n_clusters) if se > 0 else float("nan"),
+        }
+
+    def record(self) -> dict:
+        return {
+            "cluster": self.cluster,
+            "n_clusters": self.n_clusters,
+            "other": self.other,
+            "reason": self.reason,
+            "critical_value": self.critical_value(),
+        }
+
+
+def inference_rule(panel: pd.DataFrame) -> InferenceRule:
+    """The study's clustering level (rule 3 of the module docstring) on ``panel``."""
+    n_fine = int(panel[FINE_CLUSTER].nunique())
+    if COARSE_CLUSTER not in panel.columns or panel[COARSE_CLUSTER].nunique() < 2:
+        return InferenceRule(
+            FINE_CLUSTER, n_fine, None, "the panel has no provinces: clustered by city"
+        )
+    n_coarse = int(panel[COARSE_CLUSTER].nunique())
+    if n_coarse < MIN_COARSE_CLUSTERS:
+        return InferenceRule(
+            FINE_CLUSTER,
+            n_fine,
+            COARSE_CLUSTER,
+            f"only {n_coarse} provinces (< {MIN_COARSE_CLUSTERS}): province clusters cannot carry "
+            "inference; clustered by city (the level of assignment), which ignores shocks shared "
+            "within provinces",
+        )
+    reason = (
+        f"clustered by province ({n_coarse}), the coarsest level at which shocks are plausibly "
+        "shared (provincial selection and support of the designated cities, provincial trade "
+        "shocks); by design, not by a pre-test"
+    )
+    if n_coarse < FEW_COARSE_CLUSTERS:
+        reason += f"; with {n_coarse} clusters t(G-1) is approximate: see the wild bootstrap"
+    return InferenceRule(COARSE_CLUSTER, n_coarse, FINE_CLUSTER, reason)
