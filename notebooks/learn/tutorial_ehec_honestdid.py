@@ -195,3 +195,5 @@ print(f"3. conventional [{orig['lb']:.4f}, {orig['ub']:.4f}]; "
 # (`notebooks/robustness.py`, section HonestDiD). The interactive notebook
 # (`learn_staggered_did.py`) lets you create violations of parallel trends (anticipation, a bad
 # control, co-treatment) and watch which estimators they bias.
+# Tutorial 4 (`tutorial_prop99_sdid.py`) turns to a single treated unit: synthetic
+# difference-in-differences on California's Proposition 99.

@@ -68,6 +68,39 @@ PUBLISHED = {
             for side, value in zip(("lower", "upper"), bounds)
         },
     },
+    # Arkhangelsky et al. (2021) Table 1 as R synthdid prints it; the placebo SEs are Monte Carlo
+    # numbers (the tutorial explains them) and are not compared
+    "tutorial_prop99_sdid": {
+        "SDID estimate": "-15.60383",
+        "SC estimate": "-19.61966",
+        "DID estimate": "-27.34911",
+    },
+    "tutorial_favara_dcdh": {
+        **{
+            f"{kind}_{i}{suffix}": value
+            for kind, rows in {
+                "Effect": [
+                    ("0.0240393", "0.0184241"),
+                    ("0.0116702", "0.0106714"),
+                    ("0.0143443", "0.00828821"),
+                    ("0.0115211", "0.00819515"),
+                    ("0.0161627", "0.00684205"),
+                    ("0.0133861", "0.00625129"),
+                    ("0.00981002", "0.00495722"),
+                    ("0.0100838", "0.00430933"),
+                ],
+                "Placebo": [
+                    ("0.0303785", "0.0264052"),
+                    ("-0.0217763", "0.0253522"),
+                    ("-0.0137113", "0.0263437"),
+                ],
+            }.items()
+            for i, pair in enumerate(rows, start=1)
+            for suffix, value in zip(("", " SE"), pair)
+        },
+        "Average_Total_Effect": "0.055063",
+        "Average_Total_Effect SE": "0.0268082",
+    },
 }
 
 

@@ -33,6 +33,8 @@ NOTEBOOKS = (
     "tutorial_mpdta_callaway_santanna",
     "tutorial_castle_twfe_bacon",
     "tutorial_ehec_honestdid",
+    "tutorial_prop99_sdid",
+    "tutorial_favara_dcdh",
 )
 SOLUTION_TAG = "solution"
 
