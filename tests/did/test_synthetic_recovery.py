@@ -23,11 +23,15 @@ import pytest
 from scipy import stats
 
 from analysis.data.build import default_inputs
+from analysis.data.schema import CONTROLS
 from analysis.data.synthetic import SyntheticDesign, pilot_effect, simulate_panel
 from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
 from analysis.did.imputation import imputation
 from analysis.did.twfe import twfe
-from analysis.studies.simulation import COVARIATES
+
+# the regressors of the DGP's untreated outcome: these tests check that each estimator recovers
+# the truth when handed the right model (the studies build their own covariates: studies/rules.py)
+COVARIATES = ["rail", "log_broadband", *CONTROLS]
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.schema import CONTROLS
-from analysis.data.synthetic import SyntheticDesign, simulate_panel
+from analysis.data.synthetic import SyntheticDesign, _city_effect_shifts, simulate_panel
 from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decomposition
 from analysis.did.estimate import estimate
 
@@ -192,6 +192,9 @@ class Lab:
         r = self.years[None, :] - self.rail_year[:, None]
         rail_on = (self.rail_year[:, None] > 0) & (r >= 0)
         tau_rail = np.where(rail_on, k.rail_att + k.rail_growth * np.clip(r, 0, d.growth_cap), 0.0)
+        if d.effect_city_sd > 0:  # the study's city-level effect heterogeneity, same draws
+            shift = _city_effect_shifts(len(batch), d)
+            tau, tau_rail = tau * (1 + shift[:, :1]), tau_rail * (1 + shift[:, 1:])
         return tau, tau_rail
 
     def compose(self, k: Knobs) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
