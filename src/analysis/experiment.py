@@ -113,7 +113,7 @@ def run_experiment(args: list[str], params: Path, dvc: str = "dvc") -> int:
     result = subprocess.run([dvc, "exp", "run", *args], check=False)
     if result.returncode != 0:
         params.write_bytes(original)
-        print(f"error: the experiment failed; {params.name} is as it was before (see above)")
+        print(f"{params.name} is as it was before the experiment, which failed (see above)")
         return result.returncode
     written = params.read_text(encoding="utf-8")
     styled = restyle(original.decode("utf-8"), yaml.safe_load(written) or {})
