@@ -66,7 +66,7 @@ import pandas as pd
 
 from analysis.did.event_study import EventStudyResult, _name, event_time_dummies
 from analysis.did.fe import SmallSample, WithinScores, fit_within, group_sum, nested_in
-from analysis.did.twfe import TWFEResult
+from analysis.did.twfe import TWFEResult, _from_kernel
 
 __all__ = [
     "CONLEY_SSC",
@@ -321,17 +321,13 @@ def twfe_conley(
         spec,
         ssc,
     )
-    names = fit.names
-    return TWFEResult(
-        params=pd.Series(fit.params, index=names, name="parameter"),
-        std_errors=pd.Series(conley.std_errors, index=names, name="std_error"),
-        cov=pd.DataFrame(conley.cov, index=names, columns=names),
-        nobs=fit.nobs,
-        n_entities=fit.n_units,
+    return _from_kernel(
+        fit,
+        yname,
+        std_errors=conley.std_errors,
+        cov=conley.cov,
         n_clusters=conley.n_locations,
         cluster=spec.label,
-        yname=yname,
-        r2_within=fit.r2_within,
     )
 
 

@@ -153,16 +153,22 @@ def twfe_fwl(
     return _from_kernel(fit_within(data, yname, list(xnames), idname, tname, cluster), yname)
 
 
-def _from_kernel(fit: WithinFit, yname: str) -> TWFEResult:
+def _from_kernel(
+    fit: WithinFit, yname: str, *, std_errors=None, cov=None, n_clusters=None, cluster=None
+) -> TWFEResult:
+    """The kernel's fit as a TWFEResult; the keywords replace its inference with another
+    covariance of the same coefficients (e.g. Conley's, :mod:`analysis.did.conley`)."""
     names = fit.names
     return TWFEResult(
         params=pd.Series(fit.params, index=names, name="parameter"),
-        std_errors=pd.Series(fit.std_errors, index=names, name="std_error"),
-        cov=pd.DataFrame(fit.cov, index=names, columns=names),
+        std_errors=pd.Series(
+            fit.std_errors if std_errors is None else std_errors, index=names, name="std_error"
+        ),
+        cov=pd.DataFrame(fit.cov if cov is None else cov, index=names, columns=names),
         nobs=fit.nobs,
         n_entities=fit.n_units,
-        n_clusters=fit.n_clusters,
-        cluster=fit.cluster,
+        n_clusters=fit.n_clusters if n_clusters is None else n_clusters,
+        cluster=fit.cluster if cluster is None else cluster,
         yname=yname,
         r2_within=fit.r2_within,
     )
