@@ -94,6 +94,12 @@ class SyntheticConfig:
     gdp_export_feedback: float = 0.1
     year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
     effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
+    # issue 19: the China-Laos corridor's own effect (the China-Europe Railway Express keeps
+    # rail_att and rail_att_growth), and the pilot zones' spillover on untreated cities within
+    # pilot_spillover_km of a city whose pilot effect has started (data/README.md)
+    laos_att: float = 0.10
+    pilot_spillover: float = -0.01
+    pilot_spillover_km: float = 100.0
 
 
 @dataclass(frozen=True)
