@@ -473,4 +473,3 @@ def test_spillover_is_outside_the_untreated_outcome_and_gdp(inputs):
             "pilot"
         ]["att_overall"]
     )
-

@@ -273,7 +273,12 @@ def simulate_panel(
     for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year"):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["pilot_year"] == 0, "pilot_batch"] = 0
-    for col in ("effect_pilot_year", "effect_rail_year", "effect_cre_year", "effect_laos_rail_year"):
+    for col in (
+        "effect_pilot_year",
+        "effect_rail_year",
+        "effect_cre_year",
+        "effect_laos_rail_year",
+    ):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["effect_pilot_year"] == 0, "effect_pilot_batch"] = 0
 
