@@ -1,10 +1,10 @@
 """The data layer's copy of the great-circle distance equals the estimators' (did/conley.py)."""
 
 import numpy as np
+from helpers.spatial import city_coordinates
 
 from analysis.data import geo
 from analysis.did import conley
-from helpers.spatial import city_coordinates
 
 
 def test_distances_equal_the_estimators_on_the_city_coordinates():
