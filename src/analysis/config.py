@@ -216,6 +216,25 @@ class SpecCurveConfig:
 
 
 @dataclass(frozen=True)
+class ConleyConfig:
+    """Conley spatial SEs of the TWFE foil and event study (issue 19): cutoffs well inside the map
+    (the pooled form collapses as the cutoff approaches it; analysis.did.conley)."""
+
+    cutoffs_km: tuple[float, ...] = (100.0, 200.0, 300.0)
+    window: tuple[int, int] = (-5, 5)
+
+
+@dataclass(frozen=True)
+class SpilloverConfig:
+    """The pilot zones' spatial spillovers (issue 19): ring design and its Monte Carlo."""
+
+    rings: tuple[float, ...] = (0.0, 50.0, 100.0)  # km: bands [0, 50), [50, 100); controls beyond
+    cluster: Cluster = "province"
+    mc_reps: int = 100  # simulated panels (0 = no Monte Carlo); make test-slow runs 500
+    mc_seed: int = 19
+
+
+@dataclass(frozen=True)
 class RobustnessConfig:
     seed: int = 20240601
     n_jobs: int = 2
@@ -229,6 +248,8 @@ class RobustnessConfig:
     heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
     honestdid: HonestDiDConfig = field(default_factory=HonestDiDConfig)
     spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)
+    conley: ConleyConfig = field(default_factory=ConleyConfig)
+    spillover: SpilloverConfig = field(default_factory=SpilloverConfig)
 
 
 @dataclass(frozen=True)
@@ -499,10 +520,14 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "first_year": lambda c: c.panel.first_year,
         "last_year": lambda c: c.panel.last_year,
     },
-    # concurrent-policy rosters are coded like the pilot zones
+    # concurrent-policy rosters are coded like the pilot zones; the spillover Monte Carlo redraws
+    # the default panel (issue 19)
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
+        "synthetic": lambda c: plain(c.synthetic),
+        "first_year": lambda c: c.panel.first_year,
+        "last_year": lambda c: c.panel.last_year,
     },
     # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
     **{

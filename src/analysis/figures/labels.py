@@ -121,13 +121,13 @@ LABELS = {
         "spill_effect": "Effect on log exports (95% CI)",
         "spill_naive": "Direct, exposed cities as controls (naive)",
         "spill_direct": "Direct, ring design",
-        "spill_ring": "Spillover, {ring} km",
+        "spill_ring": "Spillover, {value} km",
         "spill_es_title": "Spillover by years since first exposure",
         "spill_since": "Years since first exposure",
-        "spill_map_title": "Exposure rings in {year}",
+        "spill_map_title": "Exposure rings in {value}",
         "spill_treated": "Pilot zone (effect started)",
-        "spill_band": "Untreated, {ring} km of a pilot zone",
-        "spill_control": "Untreated, beyond {km:g} km (control)",
+        "spill_band": "Untreated, {value} km from a pilot zone",
+        "spill_control": "Untreated, beyond {value} km (control)",
     },
     "zh": {
         "year": "年份",
@@ -222,13 +222,13 @@ LABELS = {
         "spill_effect": "对出口额对数的影响（95% 置信区间）",
         "spill_naive": "直接效应，受影响城市作对照（朴素）",
         "spill_direct": "直接效应，距离环设计",
-        "spill_ring": "溢出效应，{ring} 公里",
+        "spill_ring": "溢出效应，{value} 公里",
         "spill_es_title": "首次受影响后各年的溢出效应",
         "spill_since": "首次受影响后的年数",
-        "spill_map_title": "{year} 年的距离环",
+        "spill_map_title": "{value} 年的距离环",
         "spill_treated": "综试区（效应已开始）",
-        "spill_band": "未处理，距综试区 {ring} 公里",
-        "spill_control": "未处理，{km:g} 公里以外（对照）",
+        "spill_band": "未处理，距综试区 {value} 公里",
+        "spill_control": "未处理，{value} 公里以外（对照）",
     },
 }
 
@@ -389,6 +389,23 @@ PATTERNS_ZH: list[tuple[re.Pattern, object]] = [
     (
         re.compile(r"^Spec curve median \((\d+) specifications, joint test (\d+) null draws\)$"),
         lambda m: f"设定曲线中位数（{m[1]} 个设定，联合检验 {m[2]} 次零假设抽样）",
+    ),
+    # issue 19: Conley SEs and the ring design in the robustness summary
+    (
+        re.compile(r"^TWFE \(foil\), SE Conley ([\d.]+) km$"),
+        lambda m: f"TWFE（作对照），Conley 标准误（{m[1]} 公里）",
+    ),
+    (
+        re.compile(r"^TWFE event study, mean post effect, SE Conley ([\d.]+) km$"),
+        lambda m: f"TWFE 事件研究，设立后平均效应，Conley 标准误（{m[1]} 公里）",
+    ),
+    (
+        re.compile(r"^BJS ring design: direct effect \(controls beyond ([\d.]+) km\)$"),
+        lambda m: f"BJS 距离环设计：直接效应（对照为 {m[1]} 公里以外）",
+    ),
+    (
+        re.compile(r"^BJS ring design: spillover on untreated cities within ([\d.]+) km$"),
+        lambda m: f"BJS 距离环设计：{m[1]} 公里内未处理城市的溢出效应",
     ),
     (re.compile(r"^control: (.+)$"), lambda m: f"控制：{_zh(m[1])}"),
     (re.compile(r"^drop: (.+)$"), lambda m: f"剔除：{_zh(m[1])}"),
