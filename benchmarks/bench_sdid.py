@@ -12,13 +12,26 @@ Run: ``VALIDATION_DATA_DIR=../shared/validation python benchmarks/bench_sdid.py 
 
 SDID: ours (placebo SE, ``replications`` draws) vs ``diff_diff.SyntheticDiD(variance_method=
 "placebo", n_bootstrap=replications)``; both port R's Frank-Wolfe solver, so the point estimates
-agree to the solver's tolerance, the SEs only up to Monte Carlo error (different random streams).
+agree to rounding; the placebo SEs agree too, since both draw the placebo permutations with
+numpy's ``default_rng`` from the same seed.
 SC: ours (``estimator="sc"``: R's ``sc_estimate``, simplex weights on the pre-period outcomes, no
 intercept, ridge 1e-6 x noise level) vs pysyncon ``Synth.fit`` with the pre-period outcomes as
 predictors and a fixed V that undoes its predictor scaling (the same least-squares problem on the
-simplex, no ridge, solved by scipy's SLSQP); pysyncon takes one treated unit, so on the city panel the treated series is the corridor
-mean. Each line prints ours, theirs, the ratio theirs / ours and the largest absolute difference
-of the estimates. ``--quick``: 20 placebo draws instead of 200 (the bench convention).
+simplex, no ridge, solved by scipy's SLSQP); pysyncon takes one treated unit, so on the city panel
+the treated series is the corridor mean. The SC estimates differ by design, not by error: ours
+stops where R's Frank-Wolfe rule stops (an iteration lowering the objective by less than
+(1e-5 x noise level)^2) and keeps R's tiny ridge, so it reproduces R's ``sc_estimate`` (prop99:
+-19.62, tests/did/test_synthdid.py); pysyncon runs SLSQP to convergence and fits the pre-period
+more closely (the pre-period RMSE of both is printed). With 333 controls and 12 pre-periods the
+problem has many near-optimal solutions, and the weights then differ visibly.
+
+Each line prints ours, theirs, the ratio theirs / ours and the largest absolute difference of the
+estimates. ``--quick``: 20 placebo draws instead of 200 (the bench convention).
+
+Measured (2 shared cores under heavy load, 200 draws): prop99 SDID ours 2.2 s, diff-diff 1.0 s
+(ratio 0.5x), ATT equal to 1.8e-14, same SE; SC ours 181 ms, pysyncon 17 ms (0.1x), ATT -19.620
+vs -19.514. 337 cities: SDID ours 25.5 s, diff-diff 11.1 s (0.4x), ATT equal to 3.0e-14; SC ours
+350 ms, pysyncon 1.6 s (4.5x), ATT 0.120 vs 0.145. diff-diff is the faster SDID implementation.
 """
 
 from __future__ import annotations
