@@ -212,6 +212,14 @@ if ran:
     else:
         display(ctx.facts({k: v for k, v in bjs.items() if k != "covariates"}, digits=4))
 
+# %% [markdown]
+# **Reading the comparison.** The imputation estimate uses every untreated city as a control and
+# weighs them alike after city and year effects; synthetic DiD picks the donors whose pre-2022 path
+# matches the corridor's, including, when they fit, other Yunnan cities that share its province
+# shocks. Where the two differ much, the estimate depends on who the corridor is compared with —
+# another reason the corridor's numbers are read as the placebo comparison above, not as a
+# precise effect.
+
 # %%
 if ran:
     ctx.write_table(

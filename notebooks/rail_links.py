@@ -238,6 +238,11 @@ if "skipped" in corridor:
 else:
     display(ctx.facts({k: v for k, v in corridor.items() if k != "covariates"}, digits=4))
 
+# %% [markdown]
+# **Reading the corridor's estimate.** On synthetic data the truth is the corridor's own effect
+# (`truth.json` `laos`), not the CRE's; the gap between the two is the part of any Yunnan-wide
+# shock of 2022-2023 (and of the pilot zones' effects in 昆明) that this comparison cannot remove.
+
 # %%
 _ = ctx.write_results(
     "rail_links",

@@ -493,7 +493,7 @@ else:
     mc_table = pd.DataFrame()
     res["spillover_mc"] = {"skipped": "spillover.mc_reps = 0"}
     ctx.skipped("the spillover Monte Carlo", "spillover.mc_reps = 0")
-ctx.write_table(mc_table, "robustness_spillover_mc")
+_ = ctx.write_table(mc_table, "robustness_spillover_mc")
 
 # %% [markdown]
 # **Reading the Monte Carlo.** Each row is measured against its own truth: the direct effect a

@@ -232,7 +232,11 @@ def spillover_monte_carlo(
     if n_jobs == 1:
         rows = [_mc_one(r, *args) for r in range(n_reps)]
     else:
-        rows = Parallel(n_jobs=n_jobs)(delayed(_mc_one)(r, *args) for r in range(n_reps))
+        import warnings
+
+        with warnings.catch_warnings():  # loky's note when it recycles a worker: not a result
+            warnings.simplefilter("ignore", UserWarning)
+            rows = Parallel(n_jobs=n_jobs)(delayed(_mc_one)(r, *args) for r in range(n_reps))
     return pd.DataFrame(rows)
 
 
