@@ -1,0 +1,106 @@
+"""The two rail links apart (studies/rails.py): each link's own panel and truth through the binary
+study, the inference for few treated clusters, the corridor's plain estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers.city_panel_data import city_inputs
+from scipy import stats
+
+from analysis.studies.rails import (
+    corridor_bjs,
+    few_clusters_inference,
+    few_clusters_metrics,
+    inference_table,
+    link_panel,
+    link_study,
+    link_truth,
+    minimum_detectable_effect,
+    pretrend_wild_table,
+)
+
+
+def test_link_panel_and_truth():
+    _, panel, truth = city_inputs()
+    cre = link_panel(panel, "cre")
+    laos_cities = panel.loc[panel["laos_rail_year"] > 0, "city_code"].unique()
+    assert sorted(cre.attrs["left_out"]) == sorted(laos_cities)
+    assert not cre["city_code"].isin(laos_cities).any()
+    assert (cre["rail_year"] == cre["cre_year"]).all()
+    assert ((cre["rail"] == 1) == ((cre["cre_year"] > 0) & (cre["year"] >= cre["cre_year"]))).all()
+    laos = link_panel(panel, "laos")
+    assert laos.loc[laos["rail_year"] > 0, "city_code"].nunique() == 4
+    assert link_truth(truth, "cre")["rail"] is truth["cre"]
+    assert "rail" not in link_truth({"pilot": {}}, "laos")  # a user's file: no truth
+
+
+def test_minimum_detectable_effect():
+    assert minimum_detectable_effect(0.1, None) == pytest.approx(
+        (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * 0.1
+    )
+    assert minimum_detectable_effect(0.1, 31) == pytest.approx(
+        (stats.t.ppf(0.975, 30) + stats.t.ppf(0.8, 30)) * 0.1
+    )
+
+
+@pytest.fixture(scope="module")
+def cre():
+    _, panel, truth = city_inputs()
+    study, data = link_study(panel, truth, "cre", (-4, 3), "city_code", ("bjs",), ri_draws=9)
+    inf = few_clusters_inference(data, study, (-4, 3), wild_draws=199, ct_draws=199, seed=2)
+    return study, data, inf
+
+
+def test_cre_study_is_the_binary_study_of_its_own_link(cre):
+    study, _, _ = cre
+    _, _, truth = city_inputs()
+    assert study["treatment"] == "cre" and study["link"] == "china-europe-railway-express"
+    assert study["n_treated_cities"] == 13
+    assert study["cluster_diagnostic"]["province"]["n_treated_clusters"] == 12
+    assert study["headline"]["truth"] == pytest.approx(truth["cre"]["att_overall_direct"])
+    assert "rail" not in study["covariates"] and "pilot" in study["covariates"]
+
+
+def test_few_clusters_inference(cre):
+    study, _, inf = cre
+    head = study["headline"]
+    wb, ct = inf["wild_bootstrap"], inf["conley_taber"]
+    # the bootstrap and Conley-Taber bootstrap the same BJS ATT (no leave-out refinement there)
+    assert wb["estimate"] == pytest.approx(ct["estimate"], rel=1e-9)
+    assert wb["estimate"] == pytest.approx(head["estimate"], rel=1e-9)
+    assert wb["weights"] == "webb" and wb["n_treated_clusters"] == 12 and wb["B"] == 199
+    assert wb["conf_low"] < wb["estimate"] < wb["conf_high"]
+    assert ct["n_treated_units"] == 13 and ct["conf_low"] < ct["estimate"] < ct["conf_high"]
+    for name in ("bjs", "twfe"):
+        test = inf["pretrend_wild"][name]
+        assert test["n_clusters"] == 31 and 0 < test["p_value"] <= 1 and test["df"] >= 1
+    assert inf["mde"]["headline"] == pytest.approx(
+        minimum_detectable_effect(head["std_error"], head["n_clusters"])
+    )
+    table = inference_table(study, inf)
+    assert len(table) == 4 and table["truth_in_ci"].iloc[-1] is None  # RI: no interval
+    wald = pretrend_wild_table(study, inf)
+    assert wald["p_value_wcr"].notna().sum() == 2
+    metrics = few_clusters_metrics(inf)
+    assert {"wcr_p", "ct_low", "mde", "pretrend_twfe_wcr_p"} <= set(metrics)
+
+
+def test_few_clusters_skip_when_too_few_clusters(cre):
+    study, data, _ = cre
+    few = data[data["province"].isin(data["province"].unique()[:4])]
+    inf = few_clusters_inference(few, study, (-4, 3), wild_draws=99, ct_draws=99)
+    assert "too few" in inf["wild_bootstrap"]["skipped"]
+    assert "skipped" in inf["pretrend_wild"]
+
+
+def test_corridor_bjs():
+    _, panel, truth = city_inputs()
+    res = corridor_bjs(panel, truth)
+    assert res["n_treated_cities"] == 4 and res["truth"] == pytest.approx(
+        truth["laos"]["att_overall_direct"]
+    )
+    assert np.isfinite(res["estimate"]) and res["bias"] == pytest.approx(
+        res["estimate"] - res["truth"]
+    )
+    assert "no corridor city" in corridor_bjs(panel.assign(laos_rail_year=0), truth)["skipped"]
