@@ -104,3 +104,48 @@ def test_corridor_bjs():
         res["estimate"] - res["truth"]
     )
     assert "no corridor city" in corridor_bjs(panel.assign(laos_rail_year=0), truth)["skipped"]
+
+
+def _cre_draw(seed: int, **design) -> dict:
+    from analysis.data import reference, synthetic, treatments
+
+    master, _, _ = city_inputs()
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    panel, truth = synthetic.simulate_panel(
+        master, table, reference.load_national_exports(),
+        synthetic.SyntheticDesign(seed=1000 + seed, **design),
+    )  # fmt: skip
+    study, data = link_study(panel, truth, "cre", (-5, 5), "city_code", ("bjs",))
+    inf = few_clusters_inference(data, study, (-5, 5), wild_draws=999, ct_draws=999, seed=seed)
+    h, wb, ct = study["headline"], inf["wild_bootstrap"], inf["conley_taber"]
+    tr = h["truth"]
+    out = {f"{k}_cover": lo <= tr <= hi for k, (lo, hi) in (
+        ("head", (h["conf_low"], h["conf_high"])), ("wcr", (wb["conf_low"], wb["conf_high"])),
+        ("ct", (ct["conf_low"], ct["conf_high"])))}  # fmt: skip
+    for name in ("bjs", "twfe"):
+        test = inf["pretrend_wild"][name]
+        out[f"{name}_chi2"], out[f"{name}_wcr"] = test["p_value_chi2"], test["p_value"]
+    return out | {"error": h["estimate"] - tr}
+
+
+@pytest.mark.slow
+def test_cre_inference_on_redraws_of_the_synthetic_design():
+    """100 redraws of the default design (no CRE pre-trend): the province-clustered chi-squared
+    pre-trend tests over-reject, their WCR versions do not. With a static, homogeneous pilot
+    effect (no pilot confounding of the CRE) the three intervals cover about 95%. Measured when
+    written: chi2 rejects 60% (BJS) / 37% (TWFE), WCR 3% / 6%; default design: bias +0.037 (the
+    pilot zones' growing effects in the CRE cities' untreated model), coverage headline 91%, WCR
+    88%, Conley-Taber 84%; static pilot: bias +0.006, coverage 95% / 94% / 93% (~10 min CPU)."""
+    import pandas as pd
+
+    draws = pd.DataFrame([_cre_draw(s) for s in range(100)])
+    rejects = (draws[["bjs_chi2", "bjs_wcr", "twfe_chi2", "twfe_wcr"]] < 0.05).mean()
+    assert rejects["bjs_chi2"] > 0.25 and rejects["twfe_chi2"] > 0.2
+    assert rejects["bjs_wcr"] <= 0.11 and rejects["twfe_wcr"] <= 0.12
+    static = {"pilot_att_growth": 0.0, "pilot_att_by_batch": {b: 0.1 for b in range(1, 8)}}
+    clean = pd.DataFrame([_cre_draw(s, **static) for s in range(100)])
+    for col in ("head_cover", "wcr_cover", "ct_cover"):
+        assert clean[col].mean() >= 0.88, col
+    assert abs(clean["error"].mean()) < 3 * clean["error"].std() / 10
