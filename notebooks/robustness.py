@@ -501,7 +501,7 @@ _ = ctx.write_table(mc_table, "robustness_spillover_mc")
 # synthetic spillover switched on, the naive estimator's bias is the diversion it misreads as
 # effect; the ring design should be centred on both truths with about 95% coverage (its intervals
 # use province clusters and t(G-1); Monte Carlo standard errors in the table, coverage MC s.e.
-# ~2 points with 100 panels; `make test-slow` runs 500).
+# 1.5 points with 200 panels; `make test-slow` runs 500).
 
 # %%
 # headline numbers of the checks that ran (a skipped check has no number, never a zero)

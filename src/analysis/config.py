@@ -230,7 +230,7 @@ class SpilloverConfig:
 
     rings: tuple[float, ...] = (0.0, 50.0, 100.0)  # km: bands [0, 50), [50, 100); controls beyond
     cluster: Cluster = "province"
-    mc_reps: int = 100  # simulated panels (0 = no Monte Carlo); make test-slow runs 500
+    mc_reps: int = 200  # simulated panels (0 = no Monte Carlo); make test-slow runs 500
     mc_seed: int = 19
 
 

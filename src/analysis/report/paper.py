@@ -954,7 +954,7 @@ def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
     km = lambda c: f"{c:g}"
     listed = lambda spec: (
         t["list_sep"].join(
-            f"{km(c)} {t['issue19']['km']}: {num(spec_se(spec, f'Conley {c:g} km'))}"
+            f"{km(c)} {t['issue19']['km']}{t['colon']}{num(spec_se(spec, f'Conley {c:g} km'))}"
             for c in cutoffs
         )
         or na
@@ -1016,6 +1016,8 @@ def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
         "sp_mc_spill_bias": num(mc_row("spillover").get("bias"), 4),
         "sp_mc_direct_cov": fmt.pct(mc_row("direct").get("coverage"), 1),
         "sp_mc_spill_cov": fmt.pct(mc_row("spillover").get("coverage"), 1),
+        "sp_mc_direct_cov_se": fmt.pct(mc_row("direct").get("coverage_mc_se"), 1),
+        "sp_mc_spill_cov_se": fmt.pct(mc_row("spillover").get("coverage_mc_se"), 1),
         "conley_cutoffs": t["list_sep"].join(km(c) for c in cutoffs) or na,
         "conley_city": num(spec_se("TWFE", "city")),
         "conley_list": listed("TWFE"),
