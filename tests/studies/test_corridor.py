@@ -93,3 +93,39 @@ def test_skips_with_its_reason(small, edit, reason):
     panel, truth = small
     r = corridor_study(edit(panel), truth, FAST)
     assert reason in r["skipped"]
+
+
+@pytest.mark.slow
+def test_placebo_inference_on_redraws_of_the_synthetic_design():
+    """100 redraws of the default design (corridor effect 0.10 direct): SDID is centred on the
+    truth; the interval from same-province placebo corridors covers near its nominal level, the
+    one from random donor sets (which ignore the Yunnan-wide shocks) clearly less. Measured when
+    written (60 redraws): bias -0.004 (MC s.e. 0.014), RMSE 0.106; coverage same-province 90%,
+    random sets 80%; the 5% test rejects 7% of the time (MDE ~0.28: a 0.10 effect is far below
+    it); BJS on all cities +0.030."""
+    import pandas as pd
+
+    from analysis.data import reference, synthetic, treatments
+
+    master, _, _ = city_inputs()
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    opt = CorridorConfig(placebo_draws=40, placebo_sets_per_province=5)
+    rows = []
+    for s in range(100):
+        panel, truth = synthetic.simulate_panel(
+            master, table, reference.load_national_exports(),
+            synthetic.SyntheticDesign(seed=2000 + s),
+        )  # fmt: skip
+        r = corridor_study(panel, truth, opt)
+        rand = r["placebo"]["random"]
+        rows.append({
+            "error": r["att"] - r["truth"],
+            "province": r["conf_low"] <= r["truth"] <= r["conf_high"],
+            "random": rand["conf_low"] <= r["truth"] <= rand["conf_high"],
+        })  # fmt: skip
+    d = pd.DataFrame(rows)
+    assert abs(d["error"].mean()) < 3 * d["error"].std() / 10
+    assert d["province"].mean() >= 0.85
+    assert d["random"].mean() < d["province"].mean()
