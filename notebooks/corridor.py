@@ -137,6 +137,12 @@ else:
 #   97.5th percentiles, and the p-value ranks the corridor among the provinces (each province
 #   counted once, its sets averaged), so the smallest p-value attainable is 1/(number of provinces
 #   + 1).
+#
+# On 100 redraws of the synthetic design (`tests/studies/test_corridor.py`, slow) SDID was centred
+# on the true effect (bias -0.0004, RMSE 0.096), the same-province interval covered it 93% of the
+# time and the random-set interval 84%: ignoring the shared province shock overstates precision.
+# The 5% test rejected in 6% of the redraws although the true effect is 0.10: with four cities and
+# two years the minimum detectable effect is near 0.28.
 
 # %%
 if ran:
