@@ -23,6 +23,7 @@ OTHER_STAGES = (
     "panel",
     "overview",
     "pilot_zones",
+    "corridor",
     "network_coverage",
     "simulation",
     "robustness",
@@ -130,6 +131,8 @@ def test_repro_builds_every_product(project):
         "output/figures/coverage_dose_response.zh.svg",
         "output/figures/overview_map.zh.png",
         "output/figures/rail_corridors.en.png",
+        "output/figures/corridor_sdid.zh.png",
+        "output/figures/robustness_spillover_map.en.png",
         "output/tables/twfe_joint.csv",
         "data/processed/truth.json",
     ):

@@ -118,6 +118,12 @@ class SyntheticConfig:
     effect_city_sd: float = 0.15
     year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
     effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
+    # issue 19: the China-Laos corridor's own effect (the China-Europe Railway Express keeps
+    # rail_att and rail_att_growth), and the pilot zones' spillover on untreated cities within
+    # pilot_spillover_km of a city whose pilot effect has started (data/README.md)
+    laos_att: float = 0.10
+    pilot_spillover: float = -0.01
+    pilot_spillover_km: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,42 @@ class EventStudyConfig:
     estimators: tuple[Estimator, ...] = ("cs", "sa", "bjs")
     ri_draws: int = 0  # randomization inference on the studentized headline ATT; 0 disables
     ri_seed: int = 20240601
+
+
+@dataclass(frozen=True)
+class RailLinksConfig(EventStudyConfig):
+    """The rail notebook (issue 19): the China-Europe Railway Express is its study; with ~13
+    treated cities in ~12 provinces its inference is built for few treated clusters."""
+
+    ri_draws: int = 199  # randomization inference: a sensitivity check here
+    wild_draws: int = 9999  # restricted wild cluster bootstrap of the ATT and the pre-trend tests
+    wild_cluster: Cluster = "province"
+    wild_weights: Literal["webb", "rademacher", "mammen", "normal"] = "webb"
+    ct_draws: int = 9999  # Conley-Taber null draws
+    mde_power: float = 0.8  # power of the stated minimum detectable effect (5% two-sided test)
+    seed: int = 20240601  # the bootstrap's and Conley-Taber's draws
+
+
+@dataclass(frozen=True)
+class CorridorConfig:
+    """The China-Laos corridor notebook (issue 19): synthetic DiD for the corridor prefectures."""
+
+    # donors: never_treated = no pilot zone and no rail link within the panel years;
+    # no_rail = every city without a rail link (pilot zones included: a sensitivity check whose
+    # donors carry growing pilot effects)
+    donors: Literal["never_treated", "no_rail"] = "never_treated"
+    # the outcome net of the controls and of the pilot zones' event-time effects (estimated on
+    # the untreated city-years), as R synthdid's covariate residualisation; none = raw log exports
+    adjust: Literal["controls_and_pilot", "none"] = "controls_and_pilot"
+    min_post_years: int = 1
+    min_pre_years: int = 4
+    # in-space placebos: random sets of as many donors as corridor cities (the SDID placebo SE,
+    # Arkhangelsky et al. 2021, Algorithm 4), and same-province sets (the corridor lies in one
+    # province: its province-year shocks); each set re-solves the weights (~0.13 s on 2 cores)
+    placebo_draws: int = 200
+    placebo_sets_per_province: int = 10
+    mde_power: float = 0.8
+    seed: int = 20240601
 
 
 @dataclass(frozen=True)
@@ -198,6 +240,25 @@ class SpecCurveConfig:
 
 
 @dataclass(frozen=True)
+class ConleyConfig:
+    """Conley spatial SEs of the TWFE foil and event study (issue 19): cutoffs well inside the map
+    (the pooled form collapses as the cutoff approaches it; analysis.did.conley)."""
+
+    cutoffs_km: tuple[float, ...] = (100.0, 200.0, 300.0)
+    window: tuple[int, int] = (-5, 5)
+
+
+@dataclass(frozen=True)
+class SpilloverConfig:
+    """The pilot zones' spatial spillovers (issue 19): ring design and its Monte Carlo."""
+
+    rings: tuple[float, ...] = (0.0, 50.0, 100.0)  # km: bands [0, 50), [50, 100); controls beyond
+    cluster: Cluster = "province"
+    mc_reps: int = 200  # simulated panels (0 = no Monte Carlo); make test-slow runs 500
+    mc_seed: int = 19
+
+
+@dataclass(frozen=True)
 class RobustnessConfig:
     seed: int = 20240601
     n_jobs: int = 2
@@ -211,16 +272,19 @@ class RobustnessConfig:
     heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
     honestdid: HonestDiDConfig = field(default_factory=HonestDiDConfig)
     spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)
+    conley: ConleyConfig = field(default_factory=ConleyConfig)
+    spillover: SpilloverConfig = field(default_factory=SpilloverConfig)
 
 
 @dataclass(frozen=True)
 class NotebooksConfig:
     overview: OverviewConfig = field(default_factory=OverviewConfig)
     pilot_zones: EventStudyConfig = field(default_factory=EventStudyConfig)
-    rail_links: EventStudyConfig = field(default_factory=EventStudyConfig)
+    rail_links: RailLinksConfig = field(default_factory=RailLinksConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     network_coverage: NetworkCoverageConfig = field(default_factory=NetworkCoverageConfig)
+    corridor: CorridorConfig = field(default_factory=CorridorConfig)
 
 
 @dataclass(frozen=True)
@@ -483,21 +547,25 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "min_control_share": lambda c: c.panel.min_control_share,
         "control_rule": lambda c: plain(c.panel.control_rule),
     },
-    # concurrent-policy rosters are coded like the pilot zones
+    # concurrent-policy rosters are coded like the pilot zones; the spillover Monte Carlo redraws
+    # the default panel (issue 19)
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
         "control_rule": lambda c: plain(c.panel.control_rule),
+        "synthetic": lambda c: plain(c.synthetic),
+        "first_year": lambda c: c.panel.first_year,
+        "last_year": lambda c: c.panel.last_year,
     },
     # the studies drop sparse controls by the panel stage's rule (analysis.data.design)
     **{
         name: {"min_control_share": lambda c: c.panel.min_control_share}
-        for name in ("pilot_zones", "rail_links", "network_coverage")
+        for name in ("pilot_zones", "rail_links", "network_coverage", "corridor")
     },
 }
 
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
-for _name in ("pilot_zones", "rail_links"):
+for _name in ("pilot_zones", "rail_links", "corridor"):
     EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"

@@ -33,6 +33,8 @@ LEGACY = synthetic.SyntheticDesign(
     year_effects="calibrated_after_effects",
     effective_timing="approval",
     effect_city_sd=0.0,
+    laos_att=0.08,  # before issue 19: one rail effect for both links
+    pilot_spillover=0.0,
 )
 
 
@@ -68,7 +70,8 @@ def test_year_totals_reproduce_national_exports(simulated, inputs):
     in every year; observed exports exceed them by the programmes' contribution."""
     panel, truth = simulated
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    untreated = np.exp(panel["log_exports"] - _true_tau(panel, synthetic.SyntheticDesign()))
+    tau = _true_tau(panel, synthetic.SyntheticDesign(), master=inputs[0])
+    untreated = np.exp(panel["log_exports"] - tau)
     totals = untreated.groupby(panel["year"]).sum() / 1000
     np.testing.assert_allclose(totals.to_numpy(), national.loc[totals.index].to_numpy(), rtol=1e-9)
     excess = pd.Series(truth["estimand"]["log_excess_of_observed_over_national_by_year"])
@@ -148,7 +151,7 @@ def test_constants_come_from_the_design_and_the_data(inputs):
     design = synthetic.SyntheticDesign(seed=3, n_cities=60)
     panel, _ = synthetic.simulate_panel(*inputs, design)
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    untreated = np.exp(panel["log_exports"] - _true_tau(panel, design))
+    untreated = np.exp(panel["log_exports"] - _true_tau(panel, design, master=inputs[0]))
     totals = untreated.groupby(panel["year"]).sum() / 1000
     share = 60 / len(inputs[0])
     np.testing.assert_allclose(
@@ -168,12 +171,12 @@ def test_default_panel_is_pinned(simulated, legacy):
     """Pinned values of the default draw (a change of defaults is a deliberate step that updates
     these numbers and reruns the Monte Carlo; issue 12 changed them, issue 18 added each treated
     city's own proportional effect shift, effect_city_sd 0.15, which moves the treated cells
-    only), and the
-    panel published
-    before issue 12 is still reproduced by its options (LEGACY, approval-year coding)."""
+    only, issue 19 the sums: the corridor's own effect 0.10 and the pilot spillover -0.01), and
+    the panel published before issue 12 is still reproduced by its options (LEGACY,
+    approval-year coding)."""
     panel, truth = simulated
-    assert panel["log_exports"].sum() == pytest.approx(32345.806855645616, rel=1e-12)
-    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.42357461515, rel=1e-12)
+    assert panel["log_exports"].sum() == pytest.approx(32341.740280440696, rel=1e-12)
+    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.43899204866, rel=1e-12)
     assert panel["log_exports"].iloc[0] == pytest.approx(10.991673811934437, rel=1e-12)
     assert panel["log_exports"].iloc[-1] == pytest.approx(6.610518700074433, rel=1e-12)
     assert truth["pilot"]["att_overall"] == pytest.approx(0.14079580913204287, rel=1e-12)
@@ -189,6 +192,9 @@ def test_default_panel_is_pinned(simulated, legacy):
         "effect_city_sd": 0.15,
         "year_effects": "untreated",
         "effective_timing": "coding_rule",
+        "laos_att": 0.1,
+        "pilot_spillover": -0.01,
+        "pilot_spillover_km": 100.0,
     }
     old, old_truth = legacy
     assert old["log_exports"].sum() == pytest.approx(32185.54358127543, rel=1e-12)
@@ -258,7 +264,7 @@ def _shifts(panel, design) -> pd.DataFrame:
     return pd.DataFrame(shift, index=codes, columns=["pilot", "rail"])
 
 
-def _true_tau(panel, design, total=True):
+def _true_tau(panel, design, total=True, master=None):
     """Per-cell true effects from the coded timing (the DGP's timing under the default coding):
     total effects (with GDP's response, ``gdp_export_feedback``) or the direct ones, each treated
     city's own shift (``effect_city_sd``) included."""
@@ -266,12 +272,35 @@ def _true_tau(panel, design, total=True):
         panel["pilot_batch"].to_numpy(), (panel["year"] - panel["pilot_year"]).to_numpy(), design
     )
     rail = synthetic.rail_effect(
-        (panel["year"] - panel["rail_year"]).to_numpy(), panel["rail_year"].to_numpy() > 0, design
+        (panel["year"] - panel["cre_year"]).to_numpy(), panel["cre_year"].to_numpy() > 0, design
+    ) + synthetic.corridor_effect(
+        (panel["year"] - panel["laos_rail_year"]).to_numpy(),
+        panel["laos_rail_year"].to_numpy() > 0,
+        design,
     )
     shift = _shifts(panel, design).reindex(panel["city_code"]).to_numpy()
     pilot, rail = pilot * (1 + shift[:, 0]), rail * (1 + shift[:, 1])
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback if total else 1.0
-    return (pilot + rail) * channel
+    return (pilot + rail) * channel + _true_spillover(panel, design, master)
+
+
+def _true_spillover(panel, design, master=None):
+    """The spillover of every cell, from the pilot cohorts of ``panel`` and the coordinates of
+    ``master`` (the city master; needed when the design has a spillover)."""
+    if not design.pilot_spillover:
+        return np.zeros(len(panel))
+    cities = (
+        panel.groupby("city_code")["pilot_year"].first().to_frame()
+        .join(master.set_index("city_code")[["latitude", "longitude"]])
+    )  # fmt: skip
+    years = np.sort(panel["year"].unique())
+    exposed = synthetic.pilot_exposure(
+        cities["latitude"].to_numpy(), cities["longitude"].to_numpy(),
+        cities["pilot_year"].to_numpy(), years, design.pilot_spillover_km,
+    )  # fmt: skip
+    row = cities.index.get_indexer(panel["city_code"])
+    col = np.searchsorted(years, panel["year"].to_numpy())
+    return np.where(exposed[row, col], design.pilot_spillover, 0.0)
 
 
 def test_province_year_shocks_raise_the_province_share(legacy, approval_inputs):
@@ -400,7 +429,10 @@ def test_city_level_effect_heterogeneity_has_its_own_stream(inputs):
     for col in ("log_exports", "log_gdp_pc", "log_fdi"):
         np.testing.assert_array_equal(panel.loc[untreated, col], flat.loc[untreated, col])
     moved = panel["log_exports"] - flat["log_exports"]
-    expected = _true_tau(panel, design) - _true_tau(flat, replace(design, effect_city_sd=0.0))
+    master = inputs[0]
+    expected = _true_tau(panel, design, master=master) - _true_tau(
+        flat, replace(design, effect_city_sd=0.0), master=master
+    )
     np.testing.assert_allclose(moved, expected, atol=1e-9)
     assert truth["dgp"]["effect_city_sd"] == 0.3
     # proportional: without effects there is nothing to shift
@@ -416,8 +448,83 @@ def test_rail_effect_can_grow(inputs):
     design = synthetic.SyntheticDesign(rail_att_growth=0.02, effect_city_sd=0.0)
     _, truth = synthetic.simulate_panel(*inputs, design)
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
-    by_e = {int(e): v for e, v in truth["rail"]["att_by_event_time"].items()}
+    by_e = {int(e): v for e, v in truth["cre"]["att_by_event_time"].items()}
     for e, v in by_e.items():
         expected = design.rail_att + 0.02 * min(e, design.growth_cap)
         assert v == pytest.approx(expected * channel)
-    assert truth["rail"]["growth_per_year"] == 0.02
+    assert truth["rail"]["growth_per_year"] == 0.02 == truth["cre"]["growth_per_year"]
+    # the corridor keeps its own static effect
+    for v in truth["laos"]["att_by_event_time"].values():
+        assert v == pytest.approx(design.laos_att * channel)
+
+
+# --- issue 19: the two rail links apart, the pilot zones' spillover --------------------------------
+
+
+def test_the_two_rail_links_have_their_own_effects_and_truth(simulated):
+    """CRE (rail_att, 13 cities) and the China-Laos corridor (laos_att, the 4 Yunnan prefectures
+    on the line, coded 2022 by the mid-year rule) are separate blocks of the truth, each over its
+    own coded treated city-years; ``rail`` is their sum by the first service of either."""
+    panel, truth = simulated
+    design = synthetic.SyntheticDesign()
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    cre, laos = truth["cre"], truth["laos"]
+    assert len(cre["cities"]) == 13 and len(laos["cities"]) == 4
+    assert not set(cre["cities"]) & set(laos["cities"])
+    # each city's own proportional shift (effect_city_sd), one per city for its rail link
+    shift = _shifts(panel, design)["rail"].reindex(panel["city_code"]).to_numpy()
+    for block, col, att in ((cre, "cre_year", design.rail_att), (laos, "laos_rail_year",
+                                                                   design.laos_att)):  # fmt: skip
+        on = ((panel[col] > 0) & (panel["year"] >= panel[col])).to_numpy()
+        assert block["att_overall_direct"] == pytest.approx(att * (1 + shift[on]).mean())
+        assert block["att_overall"] == pytest.approx(block["att_overall_direct"] * channel)
+        assert block["total_over_direct"] == pytest.approx(channel)
+        assert sorted(block["city_effects"]) == block["cities"]
+    assert sorted(laos["att_by_event_time"]) == ["0", "1"]  # 2022 and 2023
+    assert {r["cohort"] for r in laos["att_gt"]} == {2022}
+    n_cre = int(((panel["cre_year"] > 0) & (panel["year"] >= panel["cre_year"])).sum())
+    n_laos = int(((panel["laos_rail_year"] > 0) & (panel["year"] >= panel["laos_rail_year"])).sum())
+    pooled = (n_cre * cre["att_overall"] + n_laos * laos["att_overall"]) / (n_cre + n_laos)
+    assert truth["rail"]["att_overall"] == pytest.approx(pooled)
+
+
+def test_spillover_exposure_is_the_ring_estimators(simulated, inputs):
+    """The DGP's exposure (untreated, within pilot_spillover_km of a city whose effect started) is
+    the exposure of did.spillover.exposure_rings with outer ring pilot_spillover_km on the panel:
+    the ring estimator targets exactly the truth's spillover cells."""
+    from analysis.did.spillover import exposure_rings
+
+    panel, truth = simulated
+    design = synthetic.SyntheticDesign()
+    coords = inputs[0][["city_code", "latitude", "longitude"]]
+    data = panel.merge(coords, on="city_code", how="left")
+    expo = exposure_rings(
+        data, "year", "city_code", "pilot_year", "latitude", "longitude",
+        rings=(0, 50, design.pilot_spillover_km),
+    )  # fmt: skip
+    exposed = expo["status"].str.startswith("ring").to_numpy()
+    spill = _true_spillover(panel, design, inputs[0])
+    np.testing.assert_array_equal(exposed, spill != 0)
+    block = truth["pilot"]["spillover"]
+    assert block["exposed_city_years"] == int(exposed.sum()) > 300
+    assert block["att_exposed"] == pytest.approx(design.pilot_spillover)
+    assert block["effect"] == -0.01 and block["radius_km"] == 100
+
+
+def test_spillover_is_outside_the_untreated_outcome_and_gdp(inputs):
+    """Switching the spillover on moves only the exposed cells' log exports, by exactly the
+    spillover: no random draw, no year effect and no GDP per capita changes."""
+    base, _ = synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign(pilot_spillover=0.0))
+    panel, truth = synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign())
+    design = synthetic.SyntheticDesign()
+    np.testing.assert_array_equal(panel["log_gdp_pc"], base["log_gdp_pc"])
+    np.testing.assert_allclose(
+        panel["log_exports"] - base["log_exports"],
+        _true_spillover(panel, design, inputs[0]),
+        atol=1e-12,
+    )
+    assert truth["pilot"]["att_overall"] == pytest.approx(
+        synthetic.simulate_panel(*inputs, synthetic.SyntheticDesign(pilot_spillover=0.0))[1][
+            "pilot"
+        ]["att_overall"]
+    )

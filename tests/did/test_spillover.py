@@ -45,6 +45,26 @@ def test_exposure_matches_brute_force(panel):
     assert {"control", "ring::[0,50)", "ring::[50,100)", "treated"} == set(ex["status"])
 
 
+def test_a_unit_left_out_of_the_estimation_still_exposes_its_neighbours(panel):
+    """estimate_rows: the rows of a treated unit left out of the estimation are dropped after the
+    exposure is computed on every row, so its untreated neighbours stay exposed (not controls);
+    dropping the unit from the data instead would make some of them clean controls."""
+    ex = exposure_rings(panel, "year", "unit", "cohort", "lat", "lon", RINGS)
+    exposed = ex["status"].str.startswith("ring").to_numpy()
+    for left in panel.loc[panel["cohort"] > 0, "unit"].unique():  # one whose removal matters
+        keep = (panel["unit"] != left).to_numpy()
+        alone = exposure_rings(panel[keep], "year", "unit", "cohort", "lat", "lon", RINGS)
+        if alone["status"].str.startswith("ring").sum() < exposed[keep].sum():
+            break
+    else:
+        pytest.fail("no treated unit is the only exposer of a neighbour in this panel")
+    res = spillover_imputation(panel, *ARGS, estimate_rows=keep)
+    assert res.n_obs == keep.sum()
+    assert (res.exposure["status"].to_numpy() == ex["status"].to_numpy()[keep]).all()
+    assert sum(res.n_cells[res.terms.index(t)] for t in res.terms if t.startswith("ring::")
+               and "::e" not in t) == exposed[keep].sum()  # fmt: skip
+
+
 def test_nearest_treated_distance_small_case():
     dist = np.array([[0.0, 10.0, 30.0], [10.0, 0.0, 25.0], [30.0, 25.0, 0.0]])
     d = nearest_treated_distance(dist, np.array([2.0, 0.0, 3.0]), np.array([1.0, 2.0, 3.0]))

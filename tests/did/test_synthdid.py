@@ -430,3 +430,33 @@ def test_jackknife_undefined_when_one_control_has_all_weight():
     fit = synthdid(df, *SIM, unit_weights=w, se_method=None)
     with pytest.raises(ValueError, match="one control carries all the unit weight"):
         fit.standard_error("jackknife")
+
+
+def test_chosen_placebos_reproduce_the_placebo_se_draws_and_the_gap_series():
+    """placebo_effects with the sets the placebo SE drew gives the same estimates (the SE's
+    Algorithm 4 is this function with random sets), and gap_series' post periods are the fit's
+    effect curve."""
+    from analysis.did.synthdid import gap_series, placebo_effects
+
+    rng = np.random.default_rng(0)
+    n, T, N1, T0 = 30, 10, 3, 7
+    Y = rng.normal(size=(n, 1)) + rng.normal(size=(1, T)) + 0.3 * rng.normal(size=(n, T))
+    d = np.zeros((n, T))
+    d[-N1:, T0:] = 1
+    Y = Y + 0.5 * d
+    data = pd.DataFrame(
+        {"unit": np.repeat(np.arange(n), T), "time": np.tile(np.arange(T), n),
+         "y": Y.ravel(), "d": d.ravel()}
+    )  # fmt: skip
+    fit = synthdid(data, "y", "unit", "time", "d", se_method="placebo", replications=20, seed=4)
+    N0 = fit.N0
+    perm = np.random.default_rng(4).permuted(np.tile(np.arange(N0), (20, 1)), axis=1)
+    est, gaps = placebo_effects(fit, perm[:, N0 - N1 :])
+    np.testing.assert_allclose(est, fit.draws, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gaps[:, T0:], fit.draws_curve, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gap_series(fit)[T0:], fit.effects["estimate"], rtol=1e-12)
+    assert gap_series(fit)[T0:].mean() == pytest.approx(fit.att, rel=1e-12)
+    with pytest.raises(ValueError, match="twice"):
+        placebo_effects(fit, [[0, 0, 1]])
+    with pytest.raises(ValueError, match="between 1"):
+        placebo_effects(fit, [list(range(N0))])

@@ -17,6 +17,7 @@ from analysis.studies.simulation import COMPARISON, DEFAULT
 
 ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
 ALLOWED = {"TWFE", "ATT", "PSM", "DID", "FLCI", "Bacon", "Goodman", "BJS", "FDI", "GDP"}
+ALLOWED |= {"Conley", "SDID"}  # issue 19: a name and an acronym
 
 
 def _english_words(text: str) -> set[str]:
@@ -60,6 +61,10 @@ def test_every_label_has_both_languages():
         "interaction",
         "split",
         "log_gdp_pc",
+        "TWFE (foil), SE Conley 100 km",
+        "TWFE event study, mean post effect, SE Conley 300 km",
+        "BJS ring design: direct effect (controls beyond 100 km)",
+        "BJS ring design: spillover on untreated cities within 100 km",
     ],
 )
 def test_data_strings_are_translated(text):

@@ -148,8 +148,11 @@ def allowed_words(built) -> set[str]:
     refs = " ".join(references())
     allowed = ALLOWED_IN_ZH | code_and_data_words(built) | set(WORD.findall(refs))
     allowed |= {
-        part for word in WORD.findall(refs) for part in word.split("-")
-    }  # words split at a line end
+        "-".join(parts[i:j])
+        for parts in (word.split("-") for word in WORD.findall(refs))
+        for i in range(len(parts))
+        for j in range(i + 1, len(parts) + 1)
+    }  # words split at a line end (difference-in | differences)
     return allowed | set(WORD.findall(built["doc"]["title"]))
 
 

@@ -53,6 +53,9 @@ def executed(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
     rob = params["notebooks"]["robustness"]
     rob.update(placebo_draws=99, wild_draws=199)
     rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
+    rob["spillover"]["mc_reps"] = 2
+    params["notebooks"]["rail_links"].update(wild_draws=999, ct_draws=999)
+    params["notebooks"]["corridor"].update(placebo_draws=20, placebo_sets_per_province=3)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PYTHONHASHSEED": "0"}
     notebooks = {}

@@ -5,7 +5,7 @@ province p, year t:
 
     log_exports[i,t] = alpha[i] + lambda[t]
                        + tau_pilot[i,t] + tau_rail[i,t] + elasticity * log_broadband[i,t]
-                       + beta' controls[i,t] + eps[i,t] + v[p,t]
+                       + beta' controls[i,t] + eps[i,t] + v[p,t] + s[i,t]
 
 * alpha: heavy-tailed city effects (coastal, eastern, municipal and early-pilot cities export more;
   a few cities carry most exports, as in reality). The shocks are fat-tailed too (``shock_df``).
@@ -13,7 +13,19 @@ province p, year t:
   (data/reference/china_exports_national.csv); how, says ``year_effects``.
 * tau_pilot = a[batch] + growth * min(e, cap) for e = t - start >= 0: heterogeneous across batches and
   growing with years since the effect starts. TWFE with one dummy is biased under this.
-* tau_rail = a_rail + growth_rail * min(e, cap) after the first rail service.
+* tau_rail = tau_cre + tau_laos: the China-Europe Railway Express, a_rail + growth_rail * min(e, cap)
+  after a city's first CRE service (``rail_att``, ``rail_att_growth``), and the China-Laos corridor,
+  a constant ``laos_att`` from its coded first year (issue 19: the two links have effects of their
+  own, and the truth reports them apart as ``cre`` and ``laos``; ``rail`` is their sum, timed by
+  the first service of either link).
+* s: the pilot zones' spatial spillover (issue 19): ``pilot_spillover`` on every city-year that is
+  not (yet) under its own pilot effect and lies within ``pilot_spillover_km`` (great-circle distance,
+  strictly below) of a city whose pilot effect has started -- trade diverted towards the zone (a
+  negative value) or attracted along with it. It is a treatment effect on untreated neighbours:
+  not part of the untreated potential outcome (the year effects below ignore it) and not passed
+  on to GDP (``gdp_export_feedback`` acts on the treated cities' own effects only). The exposure is
+  computed among the cities of the panel (a subset sees only its own pilot cities), so it is the
+  exposure a ring estimator on the same panel sees (:mod:`analysis.did.spillover`).
 * log_broadband: logistic diffusion of broadband users per 100 people, later and lower in the west.
 * controls: log GDP per capita grows faster in early-pilot cities and where broadband spreads early,
   so comparisons that omit it are biased: upward for the early pilot cohorts (their faster GDP
@@ -43,6 +55,9 @@ issue 12; the values before it in brackets):
   with 0.02 a year the BJS pilot estimate picks up rail dynamics (bias about 1.7 SE in the methods
   review's check). Kept at 0: the study's one absorbing rail dummy assumes a static effect, and
   nothing known fixes the size of a dynamic one; a stress scenario, not a default.
+* ``laos_att`` 0.10 [the rail effect 0.08, timed by ``rail_year``], ``pilot_spillover`` -0.01 [0],
+  ``pilot_spillover_km`` 100: issue 19's corridor effect and spillover (see tau_rail and s above);
+  truth.json's ``cre``, ``laos`` and ``pilot.spillover`` blocks.
 * ``year_effects``: ``untreated`` [``calibrated_after_effects``]. ``calibrated_after_effects`` sets
   lambda after the effects, so that the
   OBSERVED exports add up to national exports: the programmes only reallocate a fixed total,
@@ -78,6 +93,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import SyntheticConfig
+from analysis.data.geo import distance_matrix
 from analysis.data.schema import PANEL_COLUMNS, PANEL_SCHEMA
 from analysis.data.treatments import add_treatment_dummies, city_treatments
 
@@ -183,6 +199,28 @@ def rail_effect(event: np.ndarray, treated: np.ndarray, design: SyntheticDesign)
     return np.where(treated & (event >= 0), effect, 0.0)
 
 
+def corridor_effect(event: np.ndarray, treated: np.ndarray, design: SyntheticDesign) -> np.ndarray:
+    """True China-Laos corridor effect on log exports: ``laos_att`` from the first coded year on."""
+    return np.where(treated & (event >= 0), design.laos_att, 0.0)
+
+
+def pilot_exposure(
+    lat: np.ndarray, lon: np.ndarray, start: np.ndarray, years: np.ndarray, radius_km: float
+) -> np.ndarray:
+    """(n_cities, n_years) boolean: city i in year t is not under its own pilot effect (``start``
+    0 = never, else t < start) and lies strictly within ``radius_km`` of another city whose
+    effect has started (``0 < start_j <= t``) -- the exposure of :func:`simulate_panel`'s
+    spillover, and the exposure of :func:`analysis.did.spillover.exposure_rings` with outer ring
+    ``radius_km`` on the same cohorts."""
+    start = np.asarray(start, dtype=float)
+    dist = distance_matrix(lat, lon)
+    np.fill_diagonal(dist, np.inf)
+    started = (start[None, :] > 0) & (start[None, :] <= years[:, None])  # (T, n): j started by t
+    near = np.where(started[:, None, :], dist[None, :, :], np.inf).min(axis=2).T  # (n, T)
+    own = (start[:, None] > 0) & (years[None, :] >= start[:, None])
+    return ~own & (near < radius_km)
+
+
 def effect_start_table(
     master: pd.DataFrame,
     zones: pd.DataFrame,
@@ -216,7 +254,7 @@ def simulate_panel(
     """
     rng = np.random.default_rng(design.seed)
     cities = cities.merge(treatments, on="city_code", how="left", validate="one_to_one")
-    start_cols = ["pilot_year", "pilot_batch", "rail_year"]
+    start_cols = ["pilot_year", "pilot_batch", "rail_year", "cre_year", "laos_rail_year"]
     separate_start = effect_start is not None and design.effective_timing == "approval"
     if not separate_start:
         effect_start = treatments
@@ -241,7 +279,12 @@ def simulate_panel(
     for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year"):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["pilot_year"] == 0, "pilot_batch"] = 0
-    for col in ("effect_pilot_year", "effect_rail_year"):
+    for col in (
+        "effect_pilot_year",
+        "effect_rail_year",
+        "effect_cre_year",
+        "effect_laos_rail_year",
+    ):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["effect_pilot_year"] == 0, "effect_pilot_batch"] = 0
 
@@ -282,12 +325,26 @@ def simulate_panel(
 
     event_pilot = years[None, :] - pilot_year
     tau_pilot = pilot_effect(cities["effect_pilot_batch"].to_numpy()[:, None], event_pilot, design)
-    rail_year = cities["effect_rail_year"].to_numpy()[:, None]
-    tau_rail = rail_effect(years[None, :] - rail_year, rail_year > 0, design)
+    # the rail links' own effects: CRE (rail_att, rail_att_growth) and the China-Laos corridor
+    cre_year = cities["effect_cre_year"].to_numpy()[:, None]
+    tau_cre = rail_effect(years[None, :] - cre_year, cre_year > 0, design)
+    laos_year = cities["effect_laos_rail_year"].to_numpy()[:, None]
+    tau_laos = corridor_effect(years[None, :] - laos_year, laos_year > 0, design)
     if design.effect_city_sd > 0:  # each city's own, proportional deviation (zero stays zero)
         shift = _city_effect_shifts(n, design)
         tau_pilot = tau_pilot * (1 + shift[:, :1])
-        tau_rail = tau_rail * (1 + shift[:, 1:])
+        tau_cre = tau_cre * (1 + shift[:, 1:])  # one rail shift per city: no city has both links
+        tau_laos = tau_laos * (1 + shift[:, 1:])
+    tau_rail = tau_cre + tau_laos
+    # the pilot zones' spillover on untreated neighbours (no random draw: the other draws are
+    # those of a panel without it)
+    exposed = np.zeros((n, T), dtype=bool)
+    if design.pilot_spillover:
+        exposed = pilot_exposure(
+            cities["latitude"].to_numpy(float), cities["longitude"].to_numpy(float),
+            cities["effect_pilot_year"].to_numpy(), years, design.pilot_spillover_km,
+        )  # fmt: skip
+    tau_spill = np.where(exposed, design.pilot_spillover, 0.0)
 
     eps = _city_shocks(rng, n, T, design)
 
@@ -314,6 +371,7 @@ def simulate_panel(
         + design.broadband_elasticity * log_broadband
         + controls
         + eps
+        + tau_spill
     )
     log_exports0 = alpha[:, None] + design.broadband_elasticity * log_broadband + controls0 + eps
     if design.province_year_sd > 0:
@@ -382,7 +440,8 @@ def simulate_panel(
     panel = add_treatment_dummies(panel)
     panel["data_source"] = "synthetic"
     panel = PANEL_SCHEMA.validate(panel[list(PANEL_COLUMNS)])
-    truth = true_effects(panel, tau_pilot.ravel(), tau_rail.ravel(), design, timing)
+    parts = {"cre": tau_cre.ravel(), "laos": tau_laos.ravel(), "spillover": tau_spill.ravel()}
+    truth = true_effects(panel, tau_pilot.ravel(), tau_rail.ravel(), design, timing, parts)
     return panel, truth
 
 
@@ -532,10 +591,13 @@ def true_effects(
     tau_rail: np.ndarray,
     design: SyntheticDesign,
     timing: dict | None = None,
+    parts: dict | None = None,
 ) -> dict:
     """The known truth of the synthetic panel, as written next to it.
 
-    ``timing`` (from simulate_panel: year effects, national targets) adds the estimand statement."""
+    ``timing`` (from simulate_panel: year effects, national targets) adds the estimand statement;
+    ``parts`` (from simulate_panel: per-cell ``cre``, ``laos`` and ``spillover`` effects) adds the
+    two rail links' own blocks and the pilot zones' spillover (:func:`link_truth`)."""
     direct = {"pilot": tau_pilot, "rail": tau_rail}
     if design.gdp_export_feedback:  # the ATTs are total effects; the direct ones are kept apart
         channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
@@ -566,6 +628,10 @@ def true_effects(
             "industry_share_pct": design.beta_industry_share,
         },
     }
+    if parts is not None:
+        links = link_truth(panel, parts, design)
+        truth["pilot"]["spillover"] = links.pop("spillover")
+        truth.update(links)
     if timing is None:
         return truth
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
@@ -587,6 +653,65 @@ def true_effects(
         "effect_city_sd": design.effect_city_sd,
         "year_effects": design.year_effects,
         "effective_timing": design.effective_timing,
+        "laos_att": design.laos_att,
+        "pilot_spillover": design.pilot_spillover,
+        "pilot_spillover_km": design.pilot_spillover_km,
     }
     truth["estimand"] = _estimand(design, timing)
     return truth
+
+
+# --- issue 19: the two rail links apart, and the pilot zones' spillover ---------------------------
+
+
+def _att_block(panel: pd.DataFrame, tau: np.ndarray, cohort_col: str) -> dict:
+    """:func:`_att_table`, or empty blocks (``att_overall`` None) when no city-year is treated."""
+    g, t = panel[cohort_col].to_numpy(), panel["year"].to_numpy()
+    if not ((g > 0) & (t >= g)).any():
+        return {"att_overall": None, "att_gt": [], "att_by_event_time": {}, "att_by_cohort": {}}
+    return _att_table(panel, tau, cohort_col)
+
+
+def link_truth(panel: pd.DataFrame, parts: dict, design: SyntheticDesign) -> dict:
+    """The ``cre`` and ``laos`` blocks (each link's realised ATT over its own coded treated
+    city-years, total effects with GDP's response; ``att_overall_direct`` without it) and the
+    ``spillover`` block for ``pilot.spillover`` (the realised effect on exposed untreated city-years, by time since
+    first exposure), from the per-cell effects of :func:`simulate_panel`."""
+    channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback
+    out = {}
+    for name, cohort, extra in (
+        ("cre", "cre_year", {"link": "china-europe-railway-express",
+                             "att_at_first_service": design.rail_att,
+                             "growth_per_year": design.rail_att_growth}),
+        ("laos", "laos_rail_year", {"link": "china-laos-railway", "att": design.laos_att}),
+    ):  # fmt: skip
+        tau = np.asarray(parts[name], dtype=float)
+        block = {**_att_block(panel, tau * channel, cohort), **extra}
+        block["att_overall_direct"] = _att_block(panel, tau, cohort)["att_overall"]
+        block["cities"] = sorted(panel.loc[panel[cohort] > 0, "city_code"].unique().tolist())
+        block["outside_coding"] = _outside_coding(panel, tau, cohort)
+        # city by city, as for pilot and rail (studies.rules.truth_for averages the kept cities)
+        block["total_over_direct"] = channel
+        block["city_effects"] = _effects_by_city(panel, tau * channel, cohort)
+        out[name] = block
+    spill = np.asarray(parts["spillover"], dtype=float)
+    exposed = spill != 0
+    frame = pd.DataFrame(
+        {"city": panel["city_code"].to_numpy(), "t": panel["year"].to_numpy(), "s": spill}
+    )[exposed]
+    first = frame.groupby("city")["t"].transform("min")
+    by_e = frame.groupby(frame["t"] - first)["s"].mean()
+    out["spillover"] = {
+        "effect": design.pilot_spillover,
+        "radius_km": design.pilot_spillover_km,
+        "exposure": (
+            "an untreated city-year (no pilot effect of its own yet) strictly within radius_km of"
+            " a city whose pilot effect has started; a treatment effect on neighbours (not in the"
+            " untreated outcome, no GDP response)"
+        ),
+        "exposed_city_years": int(exposed.sum()),
+        "exposed_cities": int(frame["city"].nunique()),
+        "att_exposed": float(frame["s"].mean()) if len(frame) else None,
+        "att_by_event_time": {str(int(e)): float(v) for e, v in by_e.items()},
+    }
+    return out

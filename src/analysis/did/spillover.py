@@ -257,6 +257,7 @@ def spillover_imputation(
     leaveout: bool = False,
     alpha: float = 0.05,
     earth_radius_km: float = EARTH_RADIUS_KM,
+    estimate_rows: np.ndarray | None = None,
 ) -> SpilloverResult:
     """Direct effect on treated cells and spillover effects on exposed untreated cells by ring,
     by imputation from the clean (untreated, unexposed) cells; module docstring.
@@ -276,6 +277,9 @@ def spillover_imputation(
         ``()``: one mean per kind, the second stage of Gardner's two-stage estimator (its GMM
         variance, up to the small-sample factor; benchmarks/peer_spillover_diffdiff.py).
     leaveout : BJS App. A.6 leave-own-cluster-out ``tau_bar`` (fallback: kind x horizon, kind).
+    estimate_rows : boolean mask of the rows that enter the estimation (default: all). Exposure is
+        computed on every row first: a treated unit left out of the estimation (e.g. for lack
+        of pre-treatment years) still exposes its neighbours, who are then no clean controls.
     """
     r = _check_rings(rings)
     aux = {"cohort": "cohort_k", "horizon": "e"}
@@ -283,6 +287,9 @@ def spillover_imputation(
         raise ValueError("avg_effects_by: any of 'cohort', 'horizon'")
     by = [aux[b] for b in avg_effects_by]
     expo = exposure_rings(data, tname, idname, gname, lat, lon, r, earth_radius_km)
+    if estimate_rows is not None:
+        rows = np.flatnonzero(np.asarray(estimate_rows, dtype=bool))
+        data, expo = data.iloc[rows], expo.iloc[rows].reset_index(drop=True)
     g = data[gname].fillna(0).to_numpy(dtype=float)
     t = data[tname].to_numpy(dtype=float)
     x = expo["exposure_onset"].to_numpy()

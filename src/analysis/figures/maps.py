@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -641,4 +642,39 @@ def plot_rail_corridors(rail_links: pd.DataFrame, cities: pd.DataFrame, lang: st
         ha="left",
         va="top",
     )
+    return fig
+
+
+# --- issue 19: the pilot zones' exposure rings ----------------------------------------------------
+RING_COLOURS = ("#d95f02", "#fdb863", "#fee0b6")  # nearest ring first
+
+
+def plot_exposure_map(exposure: pd.DataFrame, rings, year: int, lang: str = "en"):
+    """Prefecture map of the ring design in ``year``: cities whose pilot effect has started,
+    untreated cities in each distance ring of one of them, and the untreated cities beyond the
+    outer ring (the clean controls). ``exposure``: city_code, year, status (``"treated"``,
+    ``"ring::[lo,hi)"``, ``"control"``), as :func:`analysis.did.spillover.exposure_rings`."""
+    rows = exposure[exposure["year"] == year]
+    status = rows.assign(city_code=rows["city_code"].astype(str)).set_index("city_code")["status"]
+    index = _unit_index(rows[["city_code"]].drop_duplicates())
+    rings = [float(r) for r in rings]
+    pairs = list(pairwise(rings))
+    bands = [f"ring::[{lo:g},{hi:g})" for lo, hi in pairs]
+    colour_of = {"treated": PALETTE[0], "control": UNTREATED}
+    colour_of |= {b: RING_COLOURS[min(i, len(RING_COLOURS) - 1)] for i, b in enumerate(bands)}
+    colours = [OUTSIDE_PANEL] * len(bd.prefecture_units())
+    for code, pos in index.items():
+        colours[pos] = colour_of.get(status.get(code, "control"), UNTREATED)
+    fig, ax = _map_figure(colours, lang, figure_label("spill_map_title", lang, value=year))
+    handles = [Patch(facecolor=PALETTE[0], edgecolor="0.4", lw=0.3,
+                     label=figure_label("spill_treated", lang))]  # fmt: skip
+    for b, (lo, hi) in zip(bands, pairs):
+        handles.append(Patch(facecolor=colour_of[b], edgecolor="0.4", lw=0.3,
+                             label=figure_label("spill_band", lang, value=f"{lo:g}-{hi:g}")))  # fmt: skip
+    handles += [
+        Patch(facecolor=UNTREATED, edgecolor="0.4", lw=0.3,
+              label=figure_label("spill_control", lang, value=f"{rings[-1]:g}")),
+        _outside_patch(lang),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="lower left", fontsize=7.5, frameon=True, framealpha=0.95)
     return fig

@@ -92,6 +92,14 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "rail_event_study",
     ),
     Exhibit(
+        "corridor_sdid",
+        "figure",
+        "corridor",
+        "corridor_sdid",
+        "analysis.figures.corridor:plot_corridor",
+        "corridor_sdid",
+    ),
+    Exhibit(
         "coverage_dose_response",
         "figure",
         "network_coverage",
@@ -122,6 +130,22 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "robustness_honestdid",
         "analysis.figures.sensitivity:plot_honestdid",
         "robustness_honestdid",
+    ),
+    Exhibit(
+        "robustness_spillover",
+        "figure",
+        "robustness",
+        "robustness_spillover",
+        "analysis.figures.spillover:plot_spillover",
+        "robustness_spillover",
+    ),
+    Exhibit(
+        "robustness_spillover_map",
+        "figure",
+        "robustness",
+        "robustness_spillover_map",
+        "analysis.figures.maps:plot_exposure_map",
+        "robustness_spillover_map",
     ),
     Exhibit(
         "simulation_bacon",

@@ -132,6 +132,9 @@ def ingest_warnings(path: Path) -> list[str]:
 def load_results(inputs: ReportInputs) -> dict:
     """Everything the report prints, keyed by study and stable ids."""
     res = {name: results_io.read_json(inputs.results / f"{name}.json") for name in STUDIES}
+    # issue 19: the corridor stage (absent from results that predate it: its text is left out)
+    corridor = inputs.results / "corridor.json"
+    res["corridor"] = results_io.read_json(corridor) if corridor.exists() else None
     return {
         **res,
         "twfe_joint": _table(inputs.tables / "twfe_joint.csv"),

@@ -51,7 +51,20 @@ SECTIONS = (
 def text(lang: str) -> dict:
     if lang not in LANGUAGES:
         raise ValueError(f"report.lang: {lang!r} is not one of {', '.join(LANGUAGES)}")
-    return yaml.safe_load((TEXT_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
+    t = yaml.safe_load((TEXT_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
+    return _merge_issue19(t)
+
+
+def _merge_issue19(t: dict) -> dict:
+    """Issue 19's keys live in a block of their own (``issue19``); its captions and table labels
+    join the ones the exhibits and tables read."""
+    block = t.get("issue19") or {}
+    t["captions"] = {**t["captions"], **block.get("captions", {})}
+    t["captions_file"] = {**t.get("captions_file", {}), **block.get("captions_file", {})}
+    rail = (block.get("tables") or {}).get("treatments_rail")
+    if rail:
+        t["tables"]["treatments"]["rail"] = rail
+    return t
 
 
 @cache
@@ -383,6 +396,9 @@ def overall_table(overall: dict, fmt: Formatter, t: dict, truth: bool = True) ->
 # --- a user's file: what was read, what it covers, and what could not be estimated ---------------
 # figure stem -> (study results file, check inside it whose skip removes the figure)
 FIGURE_STUDY = {
+    "corridor_sdid": ("corridor", None),
+    "robustness_spillover": ("robustness", "spillover"),
+    "robustness_spillover_map": ("robustness", "spillover"),
     "pilot_event_study": ("pilot_zones", None),
     "rail_event_study": ("rail_links", None),
     "coverage_dose_response": ("network_coverage", None),
@@ -730,6 +746,7 @@ def build_document(
     data = params.get("data", {}) or {}
     synthetic = results["overview"]["data_source"] == "synthetic"
     v = values(results, fmt, t, None if data.get("file") is None else str(data.get("file")))
+    v.update(issue19_values(results, fmt, t))
     panel_hash = t["na"] if panel_hash is None else panel_hash
     v.update(commit=commit, panel_hash=panel_hash)
     inline = lambda s: markup.inline(s, v)
@@ -884,7 +901,8 @@ def build_document(
         + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
     )
     rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
-    rail_text = (
+    rail_text = issue19_rail_text(rail, t) if rail_ran else None
+    rail_text = rail_text or (
         res["rail"]
         + (res["rail_truth"] if rail.get("true_att_overall") is not None else "")
         + res["rail_end"]
@@ -948,20 +966,30 @@ def build_document(
             para(inline(t["method_timing"])),
             # the truth is drawn in the event studies of synthetic data only
             para(inline(t["method_event_study" if synthetic else "method_event_study_file"])),
+            para(inline(t["issue19"]["method"])),
         ],
         "results": [
             tables["twfe_joint"],
             tables["overall"],
             para(inline(pilot_text)),
             para(inline(rail_text)),
+            *[para(inline(x)) for x in issue19_corridor_text(results.get("corridor"), t)],
             para(inline(cov_text)),
             *simulation_blocks,
             *robustness_blocks,
+            *[para(inline(x)) for x in issue19_robustness_text(rob, t)],
             *skip_blocks(results, t),
             *figures,
         ],
         "limitations": [
-            para(inline((t["limitations_synthetic"] + sep if synthetic else "") + t["limitations"]))
+            para(
+                inline(
+                    (t["limitations_synthetic"] + sep if synthetic else "")
+                    + t["limitations"]
+                    + sep
+                    + t["issue19"]["limitations"]
+                )
+            )
         ],
         "replication": replication_blocks(replication, t, fmt),
         "references": [
@@ -988,3 +1016,158 @@ def build_document(
             {"id": s, "heading": t["headings"][s], "blocks": sections[s]} for s in SECTIONS
         ],
     }
+
+
+# --- issue 19: the two rail links apart, the corridor, spillovers, Conley SEs ---------------------
+def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
+    """The placeholders of the ``issue19`` text block, read from rail_links.json (``few_clusters``),
+    corridor.json and robustness.json (``spillover``, ``spillover_mc``, ``conley``); n/a where a
+    part did not run or its results file predates it."""
+    num, na = fmt.num, t["na"]
+    rail = _ran(r.get("rail_links") or {})
+    fc = rail.get("few_clusters") or {}
+    fc = {} if skipped(fc) else fc
+    part = lambda key: {} if skipped(fc.get(key)) else (fc.get(key) or {})
+    wb, ct, mde = part("wild_bootstrap"), part("conley_taber"), fc.get("mde") or {}
+    wild = part("pretrend_wild")
+    head = rail.get("headline") or {}
+    pt = rail.get("pretrend_tests") or {}
+    diag = (rail.get("cluster_diagnostic") or {}).get("province") or {}
+    ri = rail.get("randomization") or {}
+    ri = {} if skipped(ri) else ri
+    wtest = lambda k: {} if skipped(wild.get(k)) else (wild.get(k) or {})
+    cor = r.get("corridor") or {}
+    cor_ran = bool(cor) and not skipped(cor)
+    prov = (cor.get("placebo") or {}).get("province") or {} if cor_ran else {}
+    rand = (cor.get("placebo") or {}).get("random") or {} if cor_ran else {}
+    bjs = (cor.get("bjs") or {}) if cor_ran else {}
+    rob = r.get("robustness") or {}
+    sp = rob.get("spillover") or {}
+    sp = {} if skipped(sp) else sp
+    est = sp.get("estimates") or {}
+    mc = rob.get("spillover_mc") or {}
+    mc_rows = {row["estimate"]: row for row in (mc.get("summary") or [])} if not skipped(mc) else {}
+    conley = rob.get("conley") or {}
+    conley = {} if skipped(conley) else conley
+    rows = conley.get("table") or []
+    spec_se = lambda spec, se: next(
+        (row["std_error"] for row in rows if row["specification"] == spec and row["se"] == se), None
+    )
+    cutoffs = (
+        conley.get("cutoffs_km")
+        or (rob.get("settings") or {}).get("conley", {}).get("cutoffs_km")
+        or []
+    )
+    km = lambda c: f"{c:g}"
+    listed = lambda spec: (
+        t["list_sep"].join(
+            f"{km(c)} {t['issue19']['km']}{t['colon']}{num(spec_se(spec, f'Conley {c:g} km'))}"
+            for c in cutoffs
+        )
+        or na
+    )
+    rings = sp.get("rings") or (rob.get("settings") or {}).get("spillover", {}).get("rings")
+    mc_row = lambda name: mc_rows.get(name) or {}
+    return {
+        "cre_n": rail.get("n_treated_cities", na),
+        "cre_provinces": diag.get("n_treated_clusters", na),
+        "cre_overlap": (rail.get("overlap") or {}).get("pilot", na),
+        "cre_est": num(head.get("estimate")),
+        "cre_ci": fmt.ci(head.get("conf_low"), head.get("conf_high")),
+        "cre_df": head["n_clusters"] - 1 if head.get("n_clusters") else na,
+        "cre_truth": num(head.get("truth")),
+        "cre_B": wb.get("B", na),
+        "cre_wcr_ci": fmt.ci(wb.get("conf_low"), wb.get("conf_high")),
+        "cre_wcr_p": fmt.p(wb.get("p_value"), wb.get("B")),
+        "cre_ct_ci": fmt.ci(ct.get("conf_low"), ct.get("conf_high")),
+        "cre_ct_p": fmt.p(ct.get("p_value"), ct.get("draws")),
+        "cre_ct_controls": ct.get("n_control_units", na),
+        "cre_ri_p": fmt.p(ri.get("p_value"), ri.get("draws")),
+        "cre_mde": num(mde.get("headline")),
+        "cre_mde_ct": num(mde.get("conley_taber")),
+        "cre_pre_bjs_chi2": fmt.p(
+            wtest("bjs").get("p_value_chi2", (pt.get("bjs") or {}).get("p_value"))
+        ),
+        "cre_pre_twfe_chi2": fmt.p(
+            wtest("twfe").get("p_value_chi2", (pt.get("twfe") or {}).get("p_value"))
+        ),
+        "cre_pre_bjs_wcr": fmt.p(wtest("bjs").get("p_value"), wtest("bjs").get("B")),
+        "cre_pre_twfe_wcr": fmt.p(wtest("twfe").get("p_value"), wtest("twfe").get("B")),
+        "cor_n": cor.get("n_treated", na) if cor_ran else na,
+        "cor_donors": cor.get("n_donors", na) if cor_ran else na,
+        "cor_att": num(cor.get("att")) if cor_ran else na,
+        "cor_ci": fmt.ci(cor.get("conf_low"), cor.get("conf_high")) if cor_ran else na,
+        "cor_p": fmt.p(cor.get("p_value")) if cor_ran else na,
+        "cor_floor": num(prov.get("p_value_floor")),
+        "cor_provinces": prov.get("n_provinces", na),
+        "cor_random_ci": fmt.ci(rand.get("conf_low"), rand.get("conf_high")) if rand else na,
+        "cor_mde": num(cor.get("mde")) if cor_ran else na,
+        "cor_truth": num(cor.get("truth")) if cor_ran else na,
+        "cor_bjs": num(None if skipped(bjs) else bjs.get("estimate")),
+        "cor_skip": skipped(cor) or na,
+        "sep": t["sentence_sep"],
+        "sp_km": km(rings[-1]) if rings else na,
+        "sp_direct": num(est.get("direct", {}).get("estimate")),
+        "sp_direct_ci": fmt.ci(*(est.get("direct", {}).get(k) for k in ("conf_low", "conf_high"))),
+        "sp_pooled": num(est.get("spillover_pooled", {}).get("estimate")),
+        "sp_pooled_ci": fmt.ci(
+            *(est.get("spillover_pooled", {}).get(k) for k in ("conf_low", "conf_high"))
+        ),
+        "sp_naive": num(est.get("naive", {}).get("estimate")),
+        "sp_truth_direct": num(sp.get("truth_direct")),
+        "sp_truth_spill": num(sp.get("truth_spillover")),
+        "sp_mc_reps": mc_row("direct").get("n_reps", na),
+        "sp_mc_naive_bias": num(mc_row("naive").get("bias"), 4),
+        "sp_mc_naive_bias_se": num(mc_row("naive").get("bias_mc_se"), 4),
+        "sp_mc_direct_bias": num(mc_row("direct").get("bias"), 4),
+        "sp_mc_spill_bias": num(mc_row("spillover").get("bias"), 4),
+        "sp_mc_direct_cov": fmt.pct(mc_row("direct").get("coverage"), 1),
+        "sp_mc_spill_cov": fmt.pct(mc_row("spillover").get("coverage"), 1),
+        "sp_mc_direct_cov_se": fmt.pct(mc_row("direct").get("coverage_mc_se"), 1),
+        "sp_mc_spill_cov_se": fmt.pct(mc_row("spillover").get("coverage_mc_se"), 1),
+        "conley_cutoffs": t["list_sep"].join(km(c) for c in cutoffs) or na,
+        "conley_city": num(spec_se("TWFE", "city")),
+        "conley_list": listed("TWFE"),
+        "conley_es_list": listed("TWFE event study, mean post effect"),
+    }
+
+
+def issue19_rail_text(rail: dict, t: dict) -> str | None:
+    """The CRE paragraph (rail_links.json with ``few_clusters``), else None (the older text)."""
+    fc = rail.get("few_clusters")
+    if not fc or skipped(fc):
+        return None
+    b, sep = t["issue19"], t["sentence_sep"]
+    truth = b["cre_truth"] if (rail.get("headline") or {}).get("truth") is not None else ""
+    return b["cre"] + truth + sep + b["cre_pretrend"]
+
+
+def issue19_corridor_text(corridor: dict | None, t: dict) -> list[str]:
+    """The corridor paragraph: estimate, placebo inference, claims, truth; or why it was skipped
+    (nothing when the corridor stage's results are absent)."""
+    b = t["issue19"]
+    if not corridor:
+        return []
+    if skipped(corridor):
+        return [b["corridor_skipped"]]
+    return [b["corridor"] + (b["corridor_truth"] if corridor.get("truth") is not None else "")]
+
+
+def issue19_robustness_text(rob: dict, t: dict) -> list[str]:
+    """The spillover (with its Monte Carlo) and Conley paragraphs of the robustness results."""
+    if skipped(rob):
+        return []
+    b, sep, out = t["issue19"], t["sentence_sep"], []
+    sp = rob.get("spillover")
+    if sp and not skipped(sp):
+        text_ = b["spillover"]
+        if sp.get("truth_direct") is not None:
+            text_ += b["spillover_truth"]
+        mc = rob.get("spillover_mc")
+        if mc and not skipped(mc) and mc.get("summary"):
+            text_ += sep + b["spillover_mc"]
+        out.append(text_)
+    conley = rob.get("conley")
+    if conley and not skipped(conley):
+        out.append(b["conley"])
+    return out

@@ -212,7 +212,7 @@ def test_bacon_attribution_adds_up(study):
 
 def test_figures_are_callable(study):
     figs = make_figures(study)
-    assert set(figs) == {c["stem"] for c in study["figures"]} and len(figs) == 7
+    assert set(figs) == {c["stem"] for c in study["figures"]} and len(figs) == 9
     assert all(hasattr(f, "savefig") for f in figs.values())
 
 
@@ -291,3 +291,22 @@ def test_figures_in_chinese(study):
     ]
     assert any("置信区间" in t for t in titles)
     plt.close("all")
+
+
+def test_conley_and_spillover_sections(study):
+    """Issue 19: Conley SEs of the TWFE foil and event study, and the ring design, each with its
+    rows in the summary table (the foil's coefficient is the twfe_foil's, with another SE)."""
+    res = study["results"]
+    conley, spill = res["conley"], res["spillover"]
+    rows = pd.DataFrame(res["summary"]).set_index("check")
+    cutoffs = conley["cutoffs_km"]
+    for c in cutoffs:
+        key = f"conley:TWFE:Conley {c:g} km"
+        assert rows.loc[key, "estimate"] == pytest.approx(res["twfe_foil"]["estimate"], rel=1e-6)
+        assert rows.loc[key, "std_error"] > 0
+    assert len([k for k in rows.index if k.startswith("conley:")]) == 2 * len(cutoffs)
+    assert rows.loc["spillover:direct", "estimate"] == spill["estimates"]["direct"]["estimate"]
+    assert spill["cluster"] == "province" and spill["rings"] == [0.0, 50.0, 100.0]
+    assert spill["map_year"] in range(2010, 2024)
+    assert "exposure" not in spill  # the 4,718-row frame stays out of the JSON
+    assert len(study["frames"]["spillover_exposure"]) == len(city_inputs()[1])

@@ -20,6 +20,11 @@ and with their defaults in :class:`analysis.config.RobustnessConfig`):
    of its gap to the truth the forbidden later-vs-earlier comparisons explain,
 7. HonestDiD sensitivity (Rambachan & Roth 2023),
 8. the specification curve (Simonsohn, Simmons & Nelson 2020),
+9. Conley (1999) spatial SEs of the TWFE foil and of the TWFE event study at the cutoffs of
+   ``conley.cutoffs_km`` (:mod:`analysis.studies.robustness.conley`; issue 19),
+10. spatial spillovers: the ring design (Butts 2023 with BJS) estimating the direct effect jointly
+    with the spillover on untreated cities near pilot zones (:mod:`analysis.studies.spillover`;
+    issue 19),
 
 and returns ``{"results": JSON-ready dict, "frames": DataFrames for tables and figures, "figures":
 the figure calls, "timings": seconds per check}``. Timings are kept apart from the results because
@@ -70,8 +75,15 @@ from analysis.studies.binary import (
     study_design,
 )
 from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
+from analysis.studies.robustness.conley import conley_check
 from analysis.studies.robustness.sensitivity import honest_sensitivity
 from analysis.studies.rules import inference_rule, study_data, study_statistic, truth_for
+from analysis.studies.spillover import (
+    effects_frame,
+    spillover_study,
+    summary_rows,
+    with_coordinates,
+)
 
 __all__ = [
     "DESIGN",
@@ -140,6 +152,21 @@ FIGURES = [
             "joint_test": ("spec_curve", "joint_test"),
         },
         "robustness_spec_curve",
+    ),
+    (
+        "spillover.plot_spillover",
+        "spillover",
+        {
+            "event_study": ("spillover", "event_study_spillover"),
+            "rings": ("spillover", "rings"),
+        },
+        "robustness_spillover",
+    ),
+    (
+        "maps.plot_exposure_map",
+        "spillover_exposure",
+        {"rings": ("spillover", "rings"), "year": ("spillover", "map_year")},
+        "robustness_spillover_map",
     ),
 ]
 
@@ -682,6 +709,41 @@ def robustness_study(
 
     check("spec_curve", curve)
 
+    cities = None
+
+    def coordinates() -> pd.DataFrame:
+        nonlocal cities
+        if cities is None:
+            cities = _city_master(cities_path)
+        return cities
+
+    def conley() -> None:
+        cc = opt.conley
+        data = with_coordinates(panel, coordinates())
+        res = conley_check(data, y, d, g, ctrl, cc.cutoffs_km, tuple(cc.window))
+        frames["conley"] = res["table"]
+        frames["conley_event_study"] = res["event_study"]
+        results["conley"] = res
+
+    check("conley", conley)
+
+    def spillover() -> None:
+        sp = opt.spillover
+        # exposure from every designated city of the sample, estimation on the study's rows
+        res = spillover_study(panel, truth, coordinates(), ctrl, sp.rings, sp.cluster, full=sample)
+        if is_skipped(res):
+            raise ValueError(f"cannot be estimated: {res['skipped']}")
+        expo = res.pop("exposure")
+        exposed = expo[expo["status"].str.startswith("ring")].groupby("year").size()
+        res["map_year"] = int(exposed.idxmax()) if len(exposed) else int(expo["year"].max())
+        res["summary_row"] = summary_rows(res)
+        frames["spillover"] = effects_frame(res)
+        frames["spillover_event_study"] = res["event_study_spillover"]
+        frames["spillover_exposure"] = expo
+        results["spillover"] = res
+
+    check("spillover", spillover)
+
     frames["summary"] = _summary(results, conc_table)
     results["summary"] = frames["summary"]
     results.update(controls_record(design))
@@ -771,6 +833,8 @@ _CHECK_OF_FRAME = {
     "bacon": "bacon",
     "honestdid": "honestdid",
     "spec_curve": "spec_curve",
+    "spillover": "spillover",
+    "spillover_exposure": "spillover",
 }
 
 

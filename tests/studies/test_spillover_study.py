@@ -1,0 +1,134 @@
+"""The pilot zones' spillover study (studies/spillover.py) and the Conley check of the robustness
+checklist (studies/robustness/conley.py): plumbing on the synthetic panel, and the Monte Carlo
+(slow) that shows the naive estimator's bias and the ring design's recovery of both effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers.city_panel_data import city_inputs, subset_panel
+
+from analysis.data import reference, synthetic, treatments
+from analysis.did.inference import critical_value
+from analysis.studies.robustness.conley import conley_check
+from analysis.studies.rules import build_study_data, truth_for
+from analysis.studies.spillover import (
+    MC_CONTROLS,
+    MC_OTHERS,
+    effects_frame,
+    mc_summary,
+    spillover_monte_carlo,
+    spillover_study,
+    summary_rows,
+    with_coordinates,
+)
+
+
+@pytest.fixture(scope="module")
+def study_data():
+    """The headline's covariates by the binary studies' rules (GDP by its pre-trend: total effect)."""
+    _, panel, _ = city_inputs()
+    return build_study_data(panel, "pilot", MC_CONTROLS, MC_OTHERS)
+
+
+@pytest.fixture(scope="module")
+def study(study_data):
+    master, _, truth = city_inputs()
+    # exposure from every designated city of the panel (重庆 leaves the estimation, not the map)
+    return spillover_study(
+        study_data.panel, truth, master, study_data.covariates, full=city_inputs()[1]
+    )
+
+
+def test_ring_design_on_the_default_panel(study, study_data):
+    _, _, truth = city_inputs()
+    est = study["estimates"]
+    assert set(est) == {"direct", "ring::[0,50)", "ring::[50,100)", "spillover_pooled", "naive"}
+    # 30 provinces: 重庆 (a province of its own) leaves with too few pre-designation years
+    assert study["n_clusters"] == 30 and study["cluster"] == "province"
+    crit = critical_value(0.05, 30)
+    d = est["direct"]
+    assert d["conf_high"] - d["estimate"] == pytest.approx(crit * d["std_error"])
+    # truths: the total effect of designation over the designated cities kept (GDP enters by its
+    # pre-designation trend), the exposed cells' spillover
+    own = truth_for(truth, "pilot", study_data.covariates, study_data.treated_cities)
+    assert own["target"] == "total"
+    assert d["truth"] == pytest.approx(own["att_overall"])
+    assert est["ring::[0,50)"]["truth"] == pytest.approx(-0.01)
+    # every exposed cell of the DGP is in one ring: the cell counts add up to the truth's
+    # (of the cities the study keeps: 重庆 leaves it, but still exposes its neighbours)
+    n = est["ring::[0,50)"]["n_cells"] + est["ring::[50,100)"]["n_cells"]
+    master, panel, _ = city_inputs()
+    cities = (
+        panel.groupby("city_code")["pilot_year"]
+        .first()
+        .to_frame()
+        .join(master.assign(city_code=master["city_code"].astype(str)).set_index("city_code"))
+    )
+    years = np.sort(panel["year"].unique())
+    design = synthetic.SyntheticDesign()
+    exposed = synthetic.pilot_exposure(
+        cities["latitude"].to_numpy(float), cities["longitude"].to_numpy(float),
+        cities["pilot_year"].to_numpy(), years, design.pilot_spillover_km,
+    )  # fmt: skip
+    kept = cities.index.isin(study_data.panel["city_code"].unique())
+    assert exposed.sum() == truth["pilot"]["spillover"]["exposed_city_years"]
+    assert n == int(exposed[kept].sum())
+    assert study["naive_minus_direct"] == pytest.approx(est["naive"]["estimate"] - d["estimate"])
+    es = study["event_study_spillover"]
+    assert es["event_time"].min() == 0 and (es["truth"] == -0.01).all()
+    rows = summary_rows(study)
+    assert [r["check"] for r in rows] == ["spillover:direct", "spillover:pooled"]
+    assert list(effects_frame(study)["term"]) == list(est)
+
+
+def test_monte_carlo_rows_and_summary():
+    master, _, _ = city_inputs()
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    inputs = (master, table, reference.load_national_exports())
+    draws = spillover_monte_carlo(inputs, synthetic.SyntheticDesign(), n_reps=2, seed=5)
+    assert len(draws) == 2 and np.allclose(draws["spillover_truth"], -0.01)
+    assert (draws["naive_truth"] == draws["direct_truth"]).all()
+    summary = mc_summary(draws)
+    assert list(summary["estimate"]) == ["naive", "direct", "spillover"]
+    assert (summary["n_reps"] == 2).all()
+
+
+def test_conley_rows_of_the_robustness_table():
+    master, _, _ = city_inputs()
+    data = with_coordinates(subset_panel(), master)
+    res = conley_check(data, "log_exports", "pilot", "pilot_year", ["log_gdp_pc"], [100, 300])
+    table = res["table"]
+    assert list(table["se"]) == ["city", "city", *(["Conley 100 km"] * 2), *(["Conley 300 km"] * 2)]
+    # the same coefficient whatever the covariance
+    assert np.ptp(table.loc[table["specification"] == "TWFE", "estimate"]) < 1e-10
+    assert len(res["summary_row"]) == 4 and all("Conley" in r["label"] for r in res["summary_row"])
+    assert len(res["pretrend"]) == 3 and res["pretrend"]["df"].gt(0).all()
+
+
+@pytest.mark.slow
+def test_ignoring_spillovers_biases_the_direct_effect_and_rings_recover_both():
+    """500 panels of the default design (spillover -0.01 within 100 km): the naive estimate of
+    the direct effect is biased upward by the diversion it misreads; the ring design's direct and
+    spillover estimates are centred on their truths with 93-97% coverage. Measured when written
+    (province clusters, t(30)): naive bias +0.0026 (MC s.e. 0.0008), coverage 95.2%; ring
+    design direct -0.0009 (0.0010), 96.0%; spillover +0.0001 (0.0009), 96.2% (MC s.e. of a
+    coverage ~1.0 point). City clusters: 95.4% and 94.2%. ~5 min of CPU."""
+    master, _, _ = city_inputs()
+    table = treatments.city_treatments(
+        master, reference.load_pilot_zones(), reference.load_rail_links()
+    )
+    inputs = (master, table, reference.load_national_exports())
+    draws = spillover_monte_carlo(inputs, synthetic.SyntheticDesign(), n_reps=500, n_jobs=2)
+    s = mc_summary(draws).set_index("estimate")
+    gap = draws["naive_est"] - draws["direct_est"]
+    assert gap.mean() > 3 * gap.std(ddof=1) / np.sqrt(len(gap))  # naive above the ring design
+    for name in ("direct", "spillover"):
+        assert abs(s.at[name, "bias"]) < 3 * s.at[name, "bias_mc_se"], name
+        assert 0.93 <= s.at[name, "coverage"] <= 0.97, name
+    pd.testing.assert_series_equal(
+        s["n_reps"], pd.Series(500, index=s.index, name="n_reps"), check_dtype=False
+    )
