@@ -111,7 +111,10 @@ ctx.table(ctx.cluster_table(study), digits=3)
 # cohort and year since designation, so their batch-specific, growing effects are not credited to
 # rail (with one on/off pilot dummy the rail estimate was biased upwards by about 0.03 on a true
 # 0.08 in the Monte Carlo). The SE is clustered by province (the study's one rule) and its
-# interval from t(G-1). The cluster table shows why that is not enough here: the CRE treats about 13 cities in about 12 provinces, in cohorts of one
+# interval from t(G-1). The cluster table shows why that is not enough here: the CRE treats about
+# a dozen cities (a city with fewer than three years before its first service leaves the study:
+# the controls' pre-service trends need them; on the real dates that is 重庆), in about as many
+# provinces, in cohorts of one
 # to four cities. A clustered variance is then estimated from a handful of treated clusters'
 # scores; the t-test over-rejects even with many control clusters (MacKinnon & Webb 2017), and
 # t(G-1) critical values do not repair that.
@@ -165,11 +168,11 @@ else:
 # %% [markdown]
 # **Reading the intervals.** On the synthetic data the truth is known, so each interval can be
 # checked against it; on real data only their width and agreement can. The analytic interval
-# uses the province SE and t(30); the wild bootstrap interval is usually wider (it is the one
+# uses the province SE and t(G-1); the wild bootstrap interval is usually wider (it is the one
 # that keeps its size when treated clusters are few); Conley-Taber uses the 300-odd
 # never-treated cities and is usually the narrowest: it trades the cluster-robust variance for
 # the assumption that treated and control cities share an error distribution. An effect smaller
-# than the minimum detectable effect is one these 13 cities could not have revealed: a
+# than the minimum detectable effect is one these few cities could not have revealed: a
 # non-significant estimate is then no evidence of no effect. Randomization inference permutes
 # among cities that mostly never run a service, so it answers a sharper question (no effect in
 # any city) and is kept as a sensitivity check.
@@ -227,7 +230,7 @@ else:
 # pre-trend, not proof of parallel trends, and with so few treated cities the tests have little
 # power (Roth 2022: conditioning on passing a weak pre-test can even add bias). After the first
 # service the points should sit near the (static) true effect on synthetic data; their spread
-# shows how little 13 treated cities can pin down.
+# shows how little a dozen treated cities can pin down.
 #
 # ## The China-Laos corridor, apart
 #

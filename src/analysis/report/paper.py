@@ -52,13 +52,13 @@ def text(lang: str) -> dict:
     if lang not in LANGUAGES:
         raise ValueError(f"report.lang: {lang!r} is not one of {', '.join(LANGUAGES)}")
     t = yaml.safe_load((TEXT_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
-    return _merge_issue19(t)
+    return _merge_rails_spillovers(t)
 
 
-def _merge_issue19(t: dict) -> dict:
-    """Issue 19's keys live in a block of their own (``issue19``); its captions and table labels
+def _merge_rails_spillovers(t: dict) -> dict:
+    """The rail-link, corridor, spillover and Conley keys live in a block of their own (``rails_spillovers``); its captions and table labels
     join the ones the exhibits and tables read."""
-    block = t.get("issue19") or {}
+    block = t.get("rails_spillovers") or {}
     t["captions"] = {**t["captions"], **block.get("captions", {})}
     t["captions_file"] = {**t.get("captions_file", {}), **block.get("captions_file", {})}
     rail = (block.get("tables") or {}).get("treatments_rail")
@@ -746,7 +746,7 @@ def build_document(
     data = params.get("data", {}) or {}
     synthetic = results["overview"]["data_source"] == "synthetic"
     v = values(results, fmt, t, None if data.get("file") is None else str(data.get("file")))
-    v.update(issue19_values(results, fmt, t))
+    v.update(rails_spillovers_values(results, fmt, t))
     panel_hash = t["na"] if panel_hash is None else panel_hash
     v.update(commit=commit, panel_hash=panel_hash)
     inline = lambda s: markup.inline(s, v)
@@ -901,7 +901,7 @@ def build_document(
         + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
     )
     rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
-    rail_text = issue19_rail_text(rail, t) if rail_ran else None
+    rail_text = cre_text(rail, t) if rail_ran else None
     rail_text = rail_text or (
         res["rail"]
         + (res["rail_truth"] if rail.get("true_att_overall") is not None else "")
@@ -966,18 +966,18 @@ def build_document(
             para(inline(t["method_timing"])),
             # the truth is drawn in the event studies of synthetic data only
             para(inline(t["method_event_study" if synthetic else "method_event_study_file"])),
-            para(inline(t["issue19"]["method"])),
+            para(inline(t["rails_spillovers"]["method"])),
         ],
         "results": [
             tables["twfe_joint"],
             tables["overall"],
             para(inline(pilot_text)),
             para(inline(rail_text)),
-            *[para(inline(x)) for x in issue19_corridor_text(results.get("corridor"), t)],
+            *[para(inline(x)) for x in corridor_text(results.get("corridor"), t)],
             para(inline(cov_text)),
             *simulation_blocks,
             *robustness_blocks,
-            *[para(inline(x)) for x in issue19_robustness_text(rob, t)],
+            *[para(inline(x)) for x in spillover_conley_text(rob, t)],
             *skip_blocks(results, t),
             *figures,
         ],
@@ -987,7 +987,7 @@ def build_document(
                     (t["limitations_synthetic"] + sep if synthetic else "")
                     + t["limitations"]
                     + sep
-                    + t["issue19"]["limitations"]
+                    + t["rails_spillovers"]["limitations"]
                 )
             )
         ],
@@ -1019,8 +1019,8 @@ def build_document(
 
 
 # --- issue 19: the two rail links apart, the corridor, spillovers, Conley SEs ---------------------
-def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
-    """The placeholders of the ``issue19`` text block, read from rail_links.json (``few_clusters``),
+def rails_spillovers_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
+    """The placeholders of the ``rails_spillovers`` text block, read from rail_links.json (``few_clusters``),
     corridor.json and robustness.json (``spillover``, ``spillover_mc``, ``conley``); n/a where a
     part did not run or its results file predates it."""
     num, na = fmt.num, t["na"]
@@ -1061,7 +1061,7 @@ def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
     km = lambda c: f"{c:g}"
     listed = lambda spec: (
         t["list_sep"].join(
-            f"{km(c)} {t['issue19']['km']}{t['colon']}{num(spec_se(spec, f'Conley {c:g} km'))}"
+            f"{km(c)} {t['rails_spillovers']['km']}{t['colon']}{num(spec_se(spec, f'Conley {c:g} km'))}"
             for c in cutoffs
         )
         or na
@@ -1132,20 +1132,20 @@ def issue19_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
     }
 
 
-def issue19_rail_text(rail: dict, t: dict) -> str | None:
+def cre_text(rail: dict, t: dict) -> str | None:
     """The CRE paragraph (rail_links.json with ``few_clusters``), else None (the older text)."""
     fc = rail.get("few_clusters")
     if not fc or skipped(fc):
         return None
-    b, sep = t["issue19"], t["sentence_sep"]
+    b, sep = t["rails_spillovers"], t["sentence_sep"]
     truth = b["cre_truth"] if (rail.get("headline") or {}).get("truth") is not None else ""
     return b["cre"] + truth + sep + b["cre_pretrend"]
 
 
-def issue19_corridor_text(corridor: dict | None, t: dict) -> list[str]:
+def corridor_text(corridor: dict | None, t: dict) -> list[str]:
     """The corridor paragraph: estimate, placebo inference, claims, truth; or why it was skipped
     (nothing when the corridor stage's results are absent)."""
-    b = t["issue19"]
+    b = t["rails_spillovers"]
     if not corridor:
         return []
     if skipped(corridor):
@@ -1153,11 +1153,11 @@ def issue19_corridor_text(corridor: dict | None, t: dict) -> list[str]:
     return [b["corridor"] + (b["corridor_truth"] if corridor.get("truth") is not None else "")]
 
 
-def issue19_robustness_text(rob: dict, t: dict) -> list[str]:
+def spillover_conley_text(rob: dict, t: dict) -> list[str]:
     """The spillover (with its Monte Carlo) and Conley paragraphs of the robustness results."""
     if skipped(rob):
         return []
-    b, sep, out = t["issue19"], t["sentence_sep"], []
+    b, sep, out = t["rails_spillovers"], t["sentence_sep"], []
     sp = rob.get("spillover")
     if sp and not skipped(sp):
         text_ = b["spillover"]
