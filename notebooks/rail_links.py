@@ -111,7 +111,9 @@ ctx.table(ctx.cluster_table(study), digits=3)
 # cohort and year since designation, so their batch-specific, growing effects are not credited to
 # rail (with one on/off pilot dummy the rail estimate was biased upwards by about 0.03 on a true
 # 0.08 in the Monte Carlo). The SE is clustered by province (the study's one rule) and its
-# interval from t(G-1). The cluster table shows why that is not enough here: the CRE treats about
+# interval from t(G-1); its effect averages pool the cohorts by event time (the cohorts have one to
+# four cities, and leave-out averages over one or two other provinces over-state the variance:
+# `variance_cells` in the results says which cells and why). The cluster table shows why that is not enough here: the CRE treats about
 # a dozen cities (a city with fewer than three years before its first service leaves the study:
 # the controls' pre-service trends need them; on the real dates that is 重庆), in about as many
 # provinces, in cohorts of one

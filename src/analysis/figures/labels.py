@@ -369,8 +369,12 @@ TRANSLATIONS_ZH = {
     "Headline: BJS, SE by the study's clustering rule, t(G-1)": "主估计：BJS，按本研究聚类规则的标准误，t(G-1)",
     "Headline estimate, city-clustered t(G-1) interval (appendix)": "主估计，按城市聚类的 t(G-1) 区间（附录）",
     "Direct effect (decomposition): BJS, controls as observed": "直接效应（分解）：BJS，控制变量取观测值",
-    "Rail headline: BJS, pilot zones by cohort x event time": "铁路主估计：BJS，综试区按批次 × 事件时间控制",
-    "Rail, one on/off pilot dummy (before issue 18)": "铁路，单一综试区虚拟变量（旧设定）",
+    "Rail headline (China-Europe Railway Express): BJS, pilot zones by cohort x event time": (
+        "铁路主估计（中欧班列）：BJS，综试区按批次 × 事件时间控制"
+    ),
+    "Rail (China-Europe Railway Express), one on/off pilot dummy (old)": (
+        "铁路（中欧班列），单一综试区虚拟变量（旧设定）"
+    ),
     "Callaway-Sant'Anna (no covariates)": "Callaway-Sant'Anna（无协变量）",
     "Callaway-Sant'Anna (control-adjusted)": "Callaway-Sant'Anna（控制变量调整）",
     "Callaway-Sant'Anna (control-adjusted, fixed weights)": "Callaway-Sant'Anna（控制变量调整，固定权重）",

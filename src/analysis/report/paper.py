@@ -132,6 +132,7 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
     head_sim = sim.get("heterogeneous", {}).get("headline", {})
     twfe_sim = sim.get("heterogeneous", {}).get("twfe", {})
     bjs_sim = sim.get("heterogeneous", {}).get("bjs", {})
+    het_sim = sim.get("heterogeneous", {})
     naive, adjusted = cov["twfe_no_controls"].get("estimate"), cov["twfe"].get("estimate")
     direction = (
         t["na"]
@@ -209,6 +210,11 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "sim_head_bias_se": num(head_sim.get("bias_mc_se")),
         "sim_head_cov": pct(head_sim.get("coverage"), 1),
         "sim_head_cov_se": pct(head_sim.get("coverage_mc_se"), 1),
+        "sim_direct_bias": num(het_sim.get("direct", {}).get("bias")),
+        "sim_direct_cov": pct(het_sim.get("direct", {}).get("coverage"), 1),
+        "sim_rail_bias": num(het_sim.get("rail_headline", {}).get("bias")),
+        "sim_rail_cov": pct(het_sim.get("rail_headline", {}).get("coverage"), 1),
+        "sim_rail_cov_se": pct(het_sim.get("rail_headline", {}).get("coverage_mc_se"), 1),
         "sim_twfe_bias": num(twfe_sim.get("bias")),
         "sim_twfe_cov": pct(twfe_sim.get("coverage"), 0),
         "sim_bjs_cov": pct(bjs_sim.get("coverage"), 0),

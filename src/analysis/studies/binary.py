@@ -36,6 +36,7 @@ from analysis.studies.rules import (  # noqa: F401 (TREATMENTS, BINARY: re-expor
     study_statistic,
     treatment_covariates,
     truth_for,
+    variance_cells,
 )
 
 # --- what the panel offers: the design check, applied inside every study ----------------------
@@ -166,10 +167,20 @@ HEADLINE_LABEL = "Imputation (BJS), covariate-adjusted"
 HEADLINE_CLUSTERS = (FINE_CLUSTER, COARSE_CLUSTER)
 
 
-def _bjs(panel: pd.DataFrame, cohort_col: str, covariates: list[str], cluster: str):
+def _bjs(
+    panel: pd.DataFrame,
+    cohort_col: str,
+    covariates: list[str],
+    cluster: str,
+    cells: dict | None = None,
+):
+    """The BJS overall ATT; ``cells``: :func:`analysis.studies.rules.variance_cells` (default:
+    cohort x event time with leave-out)."""
+    cells = cells or {"avg_effects_by": ("cohort", "horizon"), "leaveout": True}
     return attempt(
         estimate, "bjs", panel, y="log_exports", unit="city_code", time="year", cohort=cohort_col,
-        covariates=list(covariates), cluster=cluster, leaveout=True, horizons=None,
+        covariates=list(covariates), cluster=cluster, horizons=None,
+        leaveout=cells["leaveout"], avg_effects_by=tuple(cells["avg_effects_by"]),
     )  # fmt: skip
 
 
@@ -209,11 +220,12 @@ def headline_att(
     if "city_code" not in panel.columns:
         return skipped("the panel has no city_code column", estimator="bjs", label=HEADLINE_LABEL)
     rule = rule or inference_rule(panel)
+    cells = variance_cells(panel, cohort_col, rule.cluster)
     fits = {}
     for cl in dict.fromkeys([rule.cluster, FINE_CLUSTER, rule.other]):
         if cl is None or cl not in panel.columns or panel[cl].nunique() < 2:
             continue
-        est, why = _bjs(panel, cohort_col, covariates, cl)
+        est, why = _bjs(panel, cohort_col, covariates, cl, cells)
         if est is None:
             if cl == rule.cluster:
                 return skipped(why, estimator="bjs", label=HEADLINE_LABEL)
@@ -230,6 +242,7 @@ def headline_att(
         "nobs": int(fits[rule.cluster].fit.n_obs),
         "covariates": list(covariates),
         "inference": rule.record(),
+        "variance_cells": cells,
     }
     if rule.other in fits:
         other = fits[rule.other]

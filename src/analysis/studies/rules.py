@@ -60,6 +60,15 @@ evidence (:func:`analysis.did.inference.cluster_level_test`), and the other leve
 appendix entry. Every study (event-study bands, pre-trend tests, heterogeneity, HonestDiD,
 randomization studentization) calls :func:`inference_rule` for its level.
 
+The imputation (BJS) variance of a study's headline averages the treated effects over cells
+(:func:`variance_cells`): cohort x event time with the leave-own-cluster-out means of BJS (2024,
+App. A.6) when the typical cohort spans at least :data:`MIN_CELL_CLUSTERS` clusters (the pilot
+zones: Monte Carlo coverage 94.0%); event time only, without leave-out, when cohorts are a few
+cities each (the China-Europe Railway Express: cohorts of one to four cities, where leave-out means
+from one or two other clusters inflate the variance, coverage 96.7-98.5% in 300 and 200
+replications, against 94.7% (1.3) with event-time cells: Gardner's (2022) two-stage GMM variance,
+conservative when effects differ across the pooled cohorts).
+
 **The truth an estimator targets** (:func:`truth_for`): one function maps the covariates an
 estimator uses to the truth it targets, ``direct`` when they include a control the data-generating
 process lets the treatment move (the truth's ``mediators``: log GDP per capita when GDP responds to
@@ -96,6 +105,10 @@ FEW_COARSE_CLUSTERS = 12
 """Below this many provinces t(G-1) on province clusters is only approximate (Cameron, Gelbach &
 Miller 2008; Webb weights for the wild bootstrap below 12): the reason says so. Falling back to
 city clusters instead would ignore the province-level correlation, which over-rejects more."""
+
+MIN_CELL_CLUSTERS = 5
+"""Treated clusters a cohort needs, in the median cohort, for cohort x event-time variance cells
+with leave-out means (:func:`variance_cells`)."""
 
 UNIT, TIME = "city_code", "year"
 
@@ -517,3 +530,30 @@ def inference_rule(panel: pd.DataFrame) -> InferenceRule:
     if n_coarse < FEW_COARSE_CLUSTERS:
         reason += f"; with {n_coarse} clusters t(G-1) is approximate: see the wild bootstrap"
     return InferenceRule(COARSE_CLUSTER, n_coarse, FINE_CLUSTER, reason)
+
+
+def variance_cells(panel: pd.DataFrame, cohort: str, cluster: str) -> dict:
+    """The cells of the BJS variance's effect averages for a study with ``cohort`` clustered by
+    ``cluster`` (module docstring): ``{"avg_effects_by", "leaveout", "median_cohort_clusters",
+    "reason"}``; ``avg_effects_by`` and ``leaveout`` go to :func:`analysis.did.imputation.
+    imputation`."""
+    treated = panel.loc[panel[cohort] > 0]
+    per_cohort = treated.groupby(cohort)[cluster].nunique() if len(treated) else pd.Series([0])
+    median = float(per_cohort.median())
+    if median >= MIN_CELL_CLUSTERS:
+        return {
+            "avg_effects_by": ["cohort", "horizon"],
+            "leaveout": True,
+            "median_cohort_clusters": median,
+            "reason": f"cohorts span {median:g} {cluster} clusters (median): cohort x event-time "
+            "cells with leave-own-cluster-out means (BJS 2024, App. A.6)",
+        }
+    return {
+        "avg_effects_by": ["horizon"],
+        "leaveout": False,
+        "median_cohort_clusters": median,
+        "reason": f"cohorts span {median:g} {cluster} clusters (median, fewer than "
+        f"{MIN_CELL_CLUSTERS}): event-time cells pooling the cohorts, without leave-out (leave-out "
+        "means from one or two other clusters over-state the variance)",
+    }
+

@@ -45,11 +45,13 @@ pilots), effects that differ by batch and grow, and idiosyncratic city-level eff
 * ``headline_city``: the same estimate with the appendix's city-clustered t(G-1) interval;
 * ``direct``: the decomposition's direct effect (BJS with the ruled controls as observed, the
   headline's inference); against the direct effect;
-* ``rail_headline``: the rail study's headline (pilot zones by cohort x event-time cells, the
-  controls by the rule); against the rail total;
-* ``rail_pilot_dummy``: the rail headline as specified before issue 18 (one on/off pilot dummy,
-  the controls as observed, every rail city), the headline's inference; against its target (the
-  direct rail effect): the concurrent pilot zones' bias.
+* ``rail_headline``: the rail study's headline, the China-Europe Railway Express on its own link
+  (:func:`analysis.studies.rails.link_panel`: the China-Laos corridor cities out; pilot zones by
+  cohort x event-time cells, the controls by the rule; event-time variance cells,
+  :func:`analysis.studies.rules.variance_cells`); against the link's total effect;
+* ``rail_pilot_dummy``: the same link's headline as specified before issue 18 (one on/off pilot
+  dummy, the controls as observed, every CRE city), the headline's inference; against its target
+  (the direct effect): the concurrent pilot zones' bias.
 
 ``cs_tv_fixedw`` and ``sa_fixedw`` (Monte Carlo only) are the same point estimates with the variance
 of the cohort-share weights left out: the treatment dates (hence the cohort shares) are fixed across
@@ -76,7 +78,14 @@ from tqdm.auto import tqdm
 
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
-from analysis.studies.rules import StudyData, inference_rule, study_data, truth_for
+from analysis.studies.rails import LINKS, link_panel, link_truth
+from analysis.studies.rules import (
+    StudyData,
+    inference_rule,
+    study_data,
+    truth_for,
+    variance_cells,
+)
 
 DEFAULT = "heterogeneous, growing effect (default)"
 HOMOGENEOUS = "homogeneous, constant effect"
@@ -96,6 +105,10 @@ PIPELINE = {
     "sa": ("sa", {}),
     "bjs": _BJS,
     "headline": _HEADLINE,
+    # every number the report prints as an estimate has its row: the decomposition's direct
+    # effect and the rail headline (issue 18)
+    "direct": (DIRECT, {}),
+    "rail_headline": (HEADLINE, {"treatment": "cre"}),
 }
 COMPARISON = PIPELINE  # the notebook's estimators (both designs)
 MONTE_CARLO = {
@@ -109,8 +122,8 @@ MONTE_CARLO = {
     "headline": _HEADLINE,
     "headline_city": (HEADLINE, {"interval": "appendix"}),
     "direct": (DIRECT, {}),
-    "rail_headline": (HEADLINE, {"treatment": "rail"}),
-    "rail_pilot_dummy": (OLD_RAIL, {"treatment": "rail"}),
+    "rail_headline": (HEADLINE, {"treatment": "cre"}),
+    "rail_pilot_dummy": (OLD_RAIL, {"treatment": "cre"}),
 }
 # Sun-Abraham is half the cost of a replication (0.8 of 1.5 s): the 500-replication run of
 # `make test-slow` leaves it to the pipeline's simulation (PIPELINE) and the smoke test
@@ -127,8 +140,9 @@ LABELS = {
     "headline": "Headline: BJS, SE by the study's clustering rule, t(G-1)",
     "headline_city": "Headline estimate, city-clustered t(G-1) interval (appendix)",
     "direct": "Direct effect (decomposition): BJS, controls as observed",
-    "rail_headline": "Rail headline: BJS, pilot zones by cohort x event time",
-    "rail_pilot_dummy": "Rail, one on/off pilot dummy (before issue 18)",
+    "rail_headline": "Rail headline (China-Europe Railway Express): BJS, pilot zones by cohort x "
+    "event time",
+    "rail_pilot_dummy": "Rail (China-Europe Railway Express), one on/off pilot dummy (old)",
 }
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
 
@@ -180,19 +194,46 @@ class Replication:
         self.design = study_design(self.panel)
         self.sample = analysis_sample(self.panel, self.design)
         self._studies: dict[str, StudyData] = {}
+        self._designs: dict = {}
+        self._samples: dict[str, pd.DataFrame] = {}
 
     def study(self, treatment: str) -> StudyData:
+        """The study data of ``treatment``: ``pilot``, ``rail`` (any rail link), or one rail link
+        (``cre``, ``laos``: :func:`analysis.studies.rails.link_panel`, its own design check, the
+        study of its ``rail`` column, as the rail notebook builds it)."""
         if treatment not in self._studies:
-            self._studies[treatment] = study_data(
-                self.sample, self.design, treatment, self.control_rule
-            )
+            if treatment in LINKS:
+                from analysis.data.design import analysis_sample
+                from analysis.studies.binary import study_design
+
+                lp = link_panel(self.panel, treatment)
+                design = study_design(lp)
+                sample = analysis_sample(lp, design)
+                sd = study_data(sample, design, "rail", self.control_rule)
+                self._designs[treatment] = design
+                self._samples[treatment] = sample
+            else:
+                sd = study_data(self.sample, self.design, treatment, self.control_rule)
+            self._studies[treatment] = sd
         return self._studies[treatment]
+
+    def design_of(self, treatment: str):
+        self.study(treatment)
+        return self._designs.get(treatment, self.design)
+
+    def sample_of(self, treatment: str) -> pd.DataFrame:
+        """The analysis sample of ``treatment``'s study (a link's own panel for ``cre``/``laos``)."""
+        self.study(treatment)
+        return self._samples.get(treatment, self.sample)
 
     def truths(self, treatment: str, covariates, cities) -> dict:
         """``truth`` (total), ``truth_direct`` and ``target`` of an estimator (the one rule)."""
-        own = truth_for(self.truth, treatment, covariates, cities)
-        total = truth_for(self.truth, treatment, (), cities)
-        direct = truth_for(self.truth, treatment, (), cities, target="direct")
+        truth, key = self.truth, treatment
+        if treatment in LINKS:  # the link's own block under "rail"
+            truth, key = link_truth(self.truth, treatment), "rail"
+        own = truth_for(truth, key, covariates, cities)
+        total = truth_for(truth, key, (), cities)
+        direct = truth_for(truth, key, (), cities, target="direct")
         return {
             "truth": total["att_overall"],
             "truth_direct": direct["att_overall"],
@@ -214,8 +255,9 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
             rule = inference_rule(sd.panel)
+            key = "rail" if treatment in LINKS else treatment  # a link's study is of its rail column
             cache[("headline", treatment)] = headline_att(
-                sd.panel, treatment, cohort, sd.covariates, rep.design, rule=rule
+                sd.panel, key, cohort, sd.covariates, rep.design_of(treatment), rule=rule
             )
         h = cache[("headline", treatment)]
         if "skipped" in h:
@@ -227,11 +269,12 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
         if name == DIRECT:
             panel, covariates, cities = sd.panel, sd.direct_covariates, sd.treated_cities
         else:  # before issue 18: the analysis sample, one pilot dummy, the controls as observed
-            panel = rep.sample
-            covariates = ["pilot", "log_broadband", *rep.design.controls_used]
+            panel = rep.sample_of(treatment)
+            covariates = ["pilot", "log_broadband", *rep.design_of(treatment).controls_used]
             cities = sorted(panel.loc[panel[cohort] > 0, FINE_CLUSTER].astype(str).unique())
         rule = inference_rule(panel)
-        est, why = _bjs(panel, cohort, covariates, rule.cluster)
+        cells = variance_cells(panel, cohort, rule.cluster)  # as the headline's
+        est, why = _bjs(panel, cohort, covariates, rule.cluster, cells)
         if est is None:
             raise RuntimeError(f"{key} failed on a simulated panel: {why}")
         out = {"estimate": float(est.att), **rule.interval(float(est.att), float(est.se))}
