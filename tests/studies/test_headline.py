@@ -49,11 +49,17 @@ def test_headline_is_bjs_clustered_by_the_rule_with_t_interval(synthetic):
     sd, design = _study_data(panel, "rail")
     data, cov = sd.panel, sd.covariates
     head = headline_att(data, "rail", "rail_year", cov, design)
+    # rail cohorts span one to four provinces: event-time variance cells without leave-out
+    cells = head["variance_cells"]
+    assert cells == rules.variance_cells(data, "rail_year", "province")
+    assert cells["avg_effects_by"] == ["horizon"] and not cells["leaveout"]
+    assert cells["median_cohort_clusters"] < rules.MIN_CELL_CLUSTERS
     kw = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": "rail_year"}
     by = {
-        cl: estimate("bjs", data, covariates=cov, cluster=cl, leaveout=True, **kw)
+        cl: estimate("bjs", data, covariates=cov, cluster=cl, leaveout=False,
+                     avg_effects_by=("horizon",), **kw)
         for cl in ("city_code", "province")
-    }
+    }  # fmt: skip
     assert head["estimate"] == pytest.approx(by["city_code"].att, rel=1e-12)
     assert head["se_city"] == pytest.approx(by["city_code"].se, rel=1e-12)
     assert head["se_province"] == pytest.approx(by["province"].se, rel=1e-12)
@@ -79,6 +85,17 @@ def test_headline_is_bjs_clustered_by_the_rule_with_t_interval(synthetic):
     assert 0 < test["p_value"] < 1 and test["n_coarse"] == g
     # the test's variances are the two clustered variances of the estimate
     assert test["variance_fine"] == pytest.approx(head["se_city"] ** 2, rel=1e-10)
+
+
+def test_variance_cells_follow_the_cohort_sizes(pilot):
+    """The pilot cohorts span many provinces: cohort x event-time cells with leave-out (BJS App.
+    A.6); one-city cohorts pool by event time without leave-out."""
+    cells = pilot["headline"]["variance_cells"]
+    assert cells["avg_effects_by"] == ["cohort", "horizon"] and cells["leaveout"]
+    assert cells["median_cohort_clusters"] >= rules.MIN_CELL_CLUSTERS
+    toy = pd.DataFrame({"g": [2015, 2015, 2016, 2017, 0], "province": ["a", "b", "c", "c", "d"]})
+    small = rules.variance_cells(toy, "g", "province")
+    assert small["median_cohort_clusters"] == 1 and not small["leaveout"]
 
 
 def test_headline_skips_without_variation(synthetic):

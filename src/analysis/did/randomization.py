@@ -322,6 +322,7 @@ class BJSStatistic:
     covariates: tuple[str, ...] = ()
     cluster: str | None = None
     leaveout: bool = False
+    avg_effects_by: tuple[str, ...] = ("cohort", "horizon")
 
     def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
         from analysis.did.imputation import imputation
@@ -340,6 +341,7 @@ class BJSStatistic:
                 horizons=False,
                 cluster=self.cluster,
                 leaveout=self.leaveout,
+                avg_effects_by=self.avg_effects_by,
             )
         return float(r.estimates[0]), float(r.std_errors[0])
 
@@ -352,9 +354,14 @@ def bjs_statistic(
     covariates: Sequence[str] | None = None,
     cluster: str | None = None,
     leaveout: bool = False,
+    avg_effects_by: Sequence[str] = ("cohort", "horizon"),
 ) -> BJSStatistic:
-    """Statistic for :func:`permutation_test`: the BJS overall ATT and its s.e."""
-    return BJSStatistic(yname, tname, idname, gname, tuple(covariates or ()), cluster, leaveout)
+    """Statistic for :func:`permutation_test`: the BJS overall ATT and its s.e. (variance cells
+    ``avg_effects_by``, leave-out means with ``leaveout``)."""
+    return BJSStatistic(
+        yname, tname, idname, gname, tuple(covariates or ()), cluster, leaveout,
+        tuple(avg_effects_by),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

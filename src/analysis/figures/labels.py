@@ -389,6 +389,8 @@ TRANSLATIONS_ZH = {
     "cs_nocov": "CS（无协变量）",
     "cs_tv": "CS（时变协变量调整）",
     "headline": "主结果（BJS，含协变量）",
+    "direct": "直接效应（分解）",
+    "rail_headline": "铁路主估计（中欧班列）",
 }
 
 

@@ -507,8 +507,8 @@ def randomization_record(
     cluster: str = "city_code",
 ) -> dict:
     """Randomization inference on the studentized headline statistic (BJS ATT / its clustered
-    leave-out SE), treatment dates permuted across cities within ``within`` (cohort sizes kept in
-    every stratum): MacKinnon & Webb (2020) for few treated clusters; the t statistic keeps the
+    SE, the headline's variance cells), treatment dates permuted across cities within ``within``
+    (cohort sizes kept in every stratum): MacKinnon & Webb (2020) for few treated clusters; the t statistic keeps the
     test valid for the weak null asymptotically. ``statistic``: the study's
     (:func:`analysis.studies.rules.study_statistic`: covariates rebuilt on every permutation,
     SE at the study's clustering level); without it, BJS with ``covariates`` clustered by
@@ -534,7 +534,7 @@ def randomization_record(
         return skipped(why)
     level = {"city_code": "city", "province": "province"}.get(cluster, cluster)
     return {
-        "statistic": f"t (BJS ATT / {level}-clustered leave-out SE)",
+        "statistic": f"t (BJS ATT / its {level}-clustered SE, the headline's variance cells)",
         "estimate": res.estimate,
         "std_error": res.std_error,
         "t_stat": res.actual,

@@ -348,8 +348,8 @@ def build_study_data(
 
 @dataclass(frozen=True)
 class StudyStatistic:
-    """``data -> (BJS ATT, clustered leave-out s.e.)`` with the study's covariates rebuilt on
-    ``data`` (:func:`build_study_data`): the statistic of randomization inference, where the
+    """``data -> (BJS ATT, clustered s.e. with the headline's variance cells)`` with the study's
+    covariates rebuilt on ``data`` (:func:`build_study_data`): the statistic of randomization inference, where the
     permuted treatment dates move the pre-treatment trends and the concurrent cells with them
     (the covariates are part of the statistic). Picklable."""
 
@@ -364,9 +364,11 @@ class StudyStatistic:
         from analysis.did.randomization import bjs_statistic
 
         sd = build_study_data(data, self.treatment, self.controls, self.others, dict(self.rule))
+        cells = variance_cells(sd.panel, sd.cohort, self.cluster)  # as the headline's SE
         stat = bjs_statistic(
-            self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster, leaveout=True
-        )
+            self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster,
+            leaveout=cells["leaveout"], avg_effects_by=cells["avg_effects_by"],
+        )  # fmt: skip
         return stat(sd.panel)
 
 
@@ -556,4 +558,3 @@ def variance_cells(panel: pd.DataFrame, cohort: str, cluster: str) -> dict:
         f"{MIN_CELL_CLUSTERS}): event-time cells pooling the cohorts, without leave-out (leave-out "
         "means from one or two other clusters over-state the variance)",
     }
-

@@ -255,7 +255,9 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
             rule = inference_rule(sd.panel)
-            key = "rail" if treatment in LINKS else treatment  # a link's study is of its rail column
+            key = (
+                "rail" if treatment in LINKS else treatment
+            )  # a link's study is of its rail column
             cache[("headline", treatment)] = headline_att(
                 sd.panel, key, cohort, sd.covariates, rep.design_of(treatment), rule=rule
             )

@@ -103,7 +103,10 @@ def test_every_row_concerns_the_headline(study):
     assert summary["check"].is_unique and summary["check"].iloc[0] == "baseline"
     assert {"baseline", "placebo", "wild_bootstrap", "dr"} <= set(summary["check"])
     assert summary["check"].str.startswith("concurrent:").sum() == 2
-    assert not summary["label"].str.contains("TWFE").any()
+    # the TWFE foil appears only in the Conley rows (issue 19: its spatial SEs), labelled as such
+    foil = summary["check"].str.startswith("conley:")
+    assert not summary.loc[~foil, "label"].str.contains("TWFE").any()
+    assert summary.loc[foil, "label"].str.contains("TWFE").all()
     for key in ("estimate", "std_error", "conf_low", "conf_high", "p_value"):
         # results are rounded for JSON (analysis.results_io): compare to that precision
         assert res["baseline"][key] == pytest.approx(head[key], rel=1e-5)
@@ -309,4 +312,8 @@ def test_conley_and_spillover_sections(study):
     assert spill["cluster"] == "province" and spill["rings"] == [0.0, 50.0, 100.0]
     assert spill["map_year"] in range(2010, 2024)
     assert "exposure" not in spill  # the 4,718-row frame stays out of the JSON
-    assert len(study["frames"]["spillover_exposure"]) == len(city_inputs()[1])
+    # the estimation rows: the study's cities (a city the control rule leaves out, 重庆, is not
+    # estimated on, though its designation still exposes its neighbours)
+    left = res["settings"]["covariate_rule"]["cities_left_out"]
+    panel = city_inputs()[1]
+    assert len(study["frames"]["spillover_exposure"]) == (~panel["city_code"].isin(left)).sum()
