@@ -98,7 +98,7 @@ def test_skips_with_its_reason(small, edit, reason):
 
 @pytest.mark.slow
 def test_placebo_inference_on_redraws_of_the_synthetic_design():
-    """100 redraws of the default design (corridor effect 0.10 direct): SDID is centred on the
+    """100 redraws of the default design (corridor effect 0.10; the target its total effect): SDID is centred on the
     truth; the interval from same-province placebo corridors covers near its nominal level, the
     one from random donor sets (which ignore the Yunnan-wide shocks) clearly less. Measured when
     written: bias -0.0004 (MC s.e. 0.0096), RMSE 0.096; coverage same-province 93%, random sets

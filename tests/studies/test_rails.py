@@ -144,20 +144,19 @@ def _cre_draw(seed: int, **design) -> dict:
 
 @pytest.mark.slow
 def test_cre_inference_on_redraws_of_the_synthetic_design():
-    """100 redraws of the default design (no CRE pre-trend): the province-clustered chi-squared
-    pre-trend tests over-reject, their WCR versions do not. With a static, homogeneous pilot
-    effect (no pilot confounding of the CRE) the three intervals cover about 95%. Measured when
-    written: chi2 rejects 60% (BJS) / 37% (TWFE), WCR 3% / 6%; default design: bias +0.037 (the
-    pilot zones' growing effects in the CRE cities' untreated model), coverage headline 91%, WCR
-    88%, Conley-Taber 84%; static pilot: bias +0.006, coverage 95% / 94% / 93% (~10 min CPU)."""
+    """100 redraws of the default design (no CRE pre-trend; the pilot zones' batch-specific,
+    growing effects in the CRE cities' untreated model by their cohort x event-time cells): the
+    province-clustered chi-squared pre-trend tests over-reject, their WCR versions do not; the
+    headline is centred on the CRE's total effect and the three intervals cover near 95%
+    (the Monte Carlo's 500-panel row bounds the headline's coverage in [93%, 97%]). Measured
+    before issue 18's pilot cells (one pilot dummy): chi2 rejects 60% (BJS) / 37% (TWFE), WCR 3% /
+    6%, bias +0.037, coverage headline 91%, WCR 88%, Conley-Taber 84% (~10 min CPU)."""
     import pandas as pd
 
     draws = pd.DataFrame([_cre_draw(s) for s in range(100)])
     rejects = (draws[["bjs_chi2", "bjs_wcr", "twfe_chi2", "twfe_wcr"]] < 0.05).mean()
-    assert rejects["bjs_chi2"] > 0.25 and rejects["twfe_chi2"] > 0.2
-    assert rejects["bjs_wcr"] <= 0.11 and rejects["twfe_wcr"] <= 0.12
-    static = {"pilot_att_growth": 0.0, "pilot_att_by_batch": {b: 0.1 for b in range(1, 8)}}
-    clean = pd.DataFrame([_cre_draw(s, **static) for s in range(100)])
+    assert rejects["bjs_chi2"] > 0.2 and rejects["twfe_chi2"] > 0.2, rejects
+    assert rejects["bjs_wcr"] <= 0.11 and rejects["twfe_wcr"] <= 0.12, rejects
     for col in ("head_cover", "wcr_cover", "ct_cover"):
-        assert clean[col].mean() >= 0.88, col
-    assert abs(clean["error"].mean()) < 3 * clean["error"].std() / 10
+        assert draws[col].mean() >= 0.89, (col, draws[col].mean())
+    assert abs(draws["error"].mean()) < 3 * draws["error"].std() / 10
