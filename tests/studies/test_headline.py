@@ -36,7 +36,7 @@ def synthetic():
 @pytest.fixture(scope="module")
 def pilot(synthetic):
     panel, truth = synthetic
-    return binary_study(panel, truth, "pilot", "pilot_year", WINDOW, "city_code")
+    return binary_study(panel, truth, "pilot", "pilot_year", WINDOW, "headline")
 
 
 def _study_data(panel, treatment):
@@ -271,7 +271,7 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
 def test_cluster_diagnostic_and_randomization(synthetic):
     panel, truth = synthetic
     study = binary_study(
-        panel, truth, "rail", "rail_year", WINDOW, "city_code", ri_draws=19, ri_seed=3
+        panel, truth, "rail", "rail_year", WINDOW, "headline", ri_draws=19, ri_seed=3
     )
     diag = study["cluster_diagnostic"]
     assert diag["city_code"]["n_treated_clusters"] == study["n_treated_cities"]

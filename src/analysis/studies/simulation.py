@@ -84,6 +84,9 @@ DESIGN_IDS = {HOMOGENEOUS: "homogeneous", DEFAULT: "heterogeneous"}
 HEADLINE = "headline"  # estimate() has no such name: the loop calls binary.headline_att
 DIRECT = "direct"  # the decomposition's direct effect (BJS, the ruled controls as observed)
 OLD_RAIL = "rail_pilot_dummy"  # the rail headline before issue 18 (one on/off pilot dummy)
+HONEST = "honestdid_target"  # the HonestDiD target on the headline's event study (M = 0)
+HEADLINE_ES = "headline_es"  # one event time of the headline's event study (t(G-1) band)
+ES_TIMES = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5)
 
 # id -> (estimate() name, options); TWFE uses the closed-form balanced-panel path (same numbers)
 _TWFE = ("twfe", {"treatment": "pilot", "method": "demean"})
@@ -112,6 +115,12 @@ MONTE_CARLO = {
     "rail_headline": (HEADLINE, {"treatment": "rail"}),
     "rail_pilot_dummy": (OLD_RAIL, {"treatment": "rail"}),
 }
+# the headline's event study (issue 18): the HonestDiD target at M = 0 (normal interval, as
+# HonestDiD's) and each event time's province-clustered t(G-1) band; ~2.6 s a replication
+HEADLINE_ES_ROWS = {
+    HONEST: (HONEST, {}),
+    **{f"es_{e}": (HEADLINE_ES, {"event_time": e}) for e in ES_TIMES},
+}
 # Sun-Abraham is half the cost of a replication (0.8 of 1.5 s): the 500-replication run of
 # `make test-slow` leaves it to the pipeline's simulation (PIPELINE) and the smoke test
 MONTE_CARLO_FAST = {k: v for k, v in MONTE_CARLO.items() if v[0] != "sa"}
@@ -128,6 +137,8 @@ LABELS = {
     "headline_city": "Headline estimate, city-clustered t(G-1) interval (appendix)",
     "direct": "Direct effect (decomposition): BJS, controls as observed",
     "rail_headline": "Rail headline: BJS, pilot zones by cohort x event time",
+    HONEST: "HonestDiD target on the headline event study (M = 0)",
+    **{f"es_{e}": f"Headline event study, e = {e} (t(G-1) band)" for e in ES_TIMES},
     "rail_pilot_dummy": "Rail, one on/off pilot dummy (before issue 18)",
 }
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
@@ -211,6 +222,10 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     sd = rep.study(treatment)
     cohort = sd.cohort
     cols = ("estimate", "std_error", "conf_low", "conf_high")
+    if name in (HONEST, HEADLINE_ES):
+        return rep.truths(treatment, sd.covariates, sd.treated_cities) | _headline_es_row(
+            name, options, rep, sd, z, cache
+        )
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
             rule = inference_rule(sd.panel)
@@ -252,6 +267,36 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
         raise ValueError(f"no fixed-weights SE for {name}")
     out = {"estimate": att, "std_error": se, "conf_low": att - z * se, "conf_high": att + z * se}
     return out | rep.truths(treatment, covariates, sd.treated_cities)
+
+
+def _headline_es_row(name, options, rep, sd, z, cache) -> dict:
+    """A row of the headline's event study (:func:`analysis.studies.binary.headline_event_study`,
+    once per replication): the HonestDiD target (its M = 0 interval, normal as HonestDiD's) or
+    one event time with the study's t(G-1) band. ``truth_own``: the row's own truth (the
+    weighted true effects over the target's horizons; the true effect at that event time, zero
+    before treatment), which the summary measures it against."""
+    from analysis.studies.binary import headline_event_study
+    from analysis.studies.robustness.sensitivity import headline_target
+
+    if "headline_es" not in cache:
+        rule = inference_rule(sd.panel)
+        block = truth_for(rep.truth, sd.treatment, sd.covariates, sd.treated_cities)
+        es = headline_event_study(sd, rule, (ES_TIMES[0], ES_TIMES[-1]), block)
+        if "skipped" in es:
+            raise RuntimeError(f"headline event study skipped: {es['skipped']}")
+        cache["headline_es"] = (es, rule, headline_target(es))
+    es, rule, target = cache["headline_es"]
+    if name == HONEST:
+        b, se, truth = target["estimate"], target["std_error"], target["truth"]
+        return {"estimate": b, "std_error": se, "conf_low": b - z * se, "conf_high": b + z * se,
+                "truth_own": truth, "target": "own"}  # fmt: skip
+    e = options["event_time"]
+    b = float(es["beta"].loc[e])
+    se = float(np.sqrt(es["vcov"].loc[e, e]))
+    crit = rule.critical_value()
+    truth = 0.0 if e < 0 else float(es["truth"].loc[e])
+    return {"estimate": b, "std_error": se, "conf_low": b - crit * se, "conf_high": b + crit * se,
+            "truth_own": truth, "target": "own"}  # fmt: skip
 
 
 def _replicate(
@@ -344,7 +389,9 @@ def mc_se_coverage(c: float, n: int) -> float:
 def _stats(group: pd.DataFrame, target: str) -> dict:
     if "target" in group and group["target"].nunique() == 1:
         target = str(group["target"].iloc[0])
-    truth = group["truth_direct"] if target == "direct" else group["truth"]
+    truth = {"direct": group.get("truth_direct"), "own": group.get("truth_own")}.get(
+        target, group["truth"]
+    )
     error = group["estimate"] - truth
     n = len(group)
     sq = error**2
