@@ -159,6 +159,8 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "pre_cs": p_of(pt.get("cs")),
         "pre_sa": p_of(pt.get("sa")),
         "pre_bjs": p_of(pt.get("bjs")),
+        **_pretrend_power_numbers(pilot.get("pretrend_power"), "", num, t),
+        **_pretrend_power_numbers(rail.get("pretrend_power"), "rail_", num, t),
         "rail_est": num(rh.get("estimate")),
         "rail_se": num(rh.get("std_error")),
         "rail_ci": fmt.ci(rh.get("conf_low"), rh.get("conf_high")),
@@ -380,11 +382,31 @@ def overall_table(overall: dict, fmt: Formatter, t: dict, truth: bool = True) ->
     return rows
 
 
+def _pretrend_power_numbers(power: dict | None, prefix: str, num, t: dict) -> dict:
+    """Placeholders of the pre-trend power sentence (Roth 2022) from a study's
+    ``pretrend_power``: the 50% and 80% power slopes, the 80% trend's headline bias, its ratio to
+    the headline s.e. and the bias after passing the pre-test (n/a when it did not run)."""
+    keys = ("pt50", "pt80", "pt80_bias", "pt80_ratio", "pt80_bias_pass")
+    if not power or skipped(power):
+        return {prefix + k: t["na"] for k in keys}
+    rows = {round(float(r["target_power"]), 6): r for r in power["by_power"]}
+    r50, r80 = rows.get(0.5) or {}, rows.get(0.8) or {}
+    return {
+        prefix + "pt50": num(r50.get("slope")),
+        prefix + "pt80": num(r80.get("slope")),
+        prefix + "pt80_bias": num(r80.get("headline_bias")),
+        prefix + "pt80_ratio": f"{r80['bias_over_se']:.1f}" if r80 else t["na"],
+        prefix + "pt80_bias_pass": num(r80.get("headline_bias_after_pretest")),
+    }
+
+
 # --- a user's file: what was read, what it covers, and what could not be estimated ---------------
 # figure stem -> (study results file, check inside it whose skip removes the figure)
 FIGURE_STUDY = {
     "pilot_event_study": ("pilot_zones", None),
     "rail_event_study": ("rail_links", None),
+    "pilot_pretrend_power": ("pilot_zones", "pretrend_power"),
+    "rail_pretrend_power": ("rail_links", "pretrend_power"),
     "coverage_dose_response": ("network_coverage", None),
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
@@ -882,6 +904,12 @@ def build_document(
             else ""
         )
         + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
+        + (
+            sep + res["pretrend_power"]
+            if pilot_ran and not skipped(pilot.get("pretrend_power") or {"skipped": "absent"})
+            else ""
+        )
+        + (sep + res["inference_rule"] if pilot_ran else "")
     )
     rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
     rail_text = (

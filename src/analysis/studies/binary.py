@@ -613,11 +613,19 @@ def _cs_variant(covariates: list[str], cluster: str, options: dict) -> tuple[str
     if not covariates:
         return "cs", cluster, None
     if options.get("cs", {}).get("control_group") == "notyettreated":
-        return "cs", cluster, "cs_adjusted needs never-treated cities; CS unadjusted (not-yet-treated)"
+        return (
+            "cs",
+            cluster,
+            "cs_adjusted needs never-treated cities; CS unadjusted (not-yet-treated)",
+        )
     if cluster != "city_code":
-        return "cs_adjusted", "city_code", (
-            f"clustered by city, not by the study's level ({cluster}): the covariate-adjusted "
-            "CS supports unit clustering only; its interval uses t(G-1) with G = cities"
+        return (
+            "cs_adjusted",
+            "city_code",
+            (
+                f"clustered by city, not by the study's level ({cluster}): the covariate-adjusted "
+                "CS supports unit clustering only; its interval uses t(G-1) with G = cities"
+            ),
         )
     return "cs_adjusted", cluster, None
 
@@ -964,9 +972,7 @@ def binary_study(
     if len(es_tidy):
         es_tidy = _on_support(es_tidy, support, true_es)
     notes = [TWFE_SPEC_NOTE, BJS_BASE_NOTE]
-    cs_unadjusted = _cs_unadjusted(
-        panel, cohort_col, window, rule, robust, support, true_es
-    )
+    cs_unadjusted = _cs_unadjusted(panel, cohort_col, window, rule, robust, support, true_es)
     if cs_unadjusted is not None:
         notes.append(CS_BIAS_NOTE)
         pretrend_tests["cs_unadjusted"] = cs_unadjusted["pretrend"]

@@ -68,7 +68,7 @@ def coverage_study(
 
 def _coverage(panel, truth, n_bins, rule, others, controls) -> dict:
     cluster, g = rule.cluster, rule.n_clusters
-    band = lambda frame: binary.t_band(frame, g)  # noqa: E731 (t(G-1) at the rule's level)
+    band = lambda frame: binary.t_band(frame, g)  # t(G-1) at the rule's level
     fit = twfe(
         panel,
         "log_exports",

@@ -627,9 +627,7 @@ def robustness_study(
         # universal-base CS version (honest_sensitivity) asked the same question of another
         # estimator with city clusters and is no longer run
         es = headline_event_study(sd, rule, hd.window, target)
-        hs = headline_sensitivity(
-            es, pretrend_power_record(es, rule), hd, seed=seed, cohort=g
-        )
+        hs = headline_sensitivity(es, pretrend_power_record(es, rule), hd, seed=seed, cohort=g)
         results["honestdid"] = hs["results"]
         if is_skipped(hs["results"]):
             return

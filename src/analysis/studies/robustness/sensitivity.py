@@ -726,7 +726,9 @@ def headline_sensitivity(
     frame["n_cohorts"] = [es["n_cohorts"].get(int(e), 0) for e in frame["event_time"]]
     frame["used"] = True
     if truth_by_e:
-        frame["truth"] = [truth_by_e.get(int(e), 0.0 if e < 0 else np.nan) for e in frame["event_time"]]
+        frame["truth"] = [
+            truth_by_e.get(int(e), 0.0 if e < 0 else np.nan) for e in frame["event_time"]
+        ]
     results = {
         "estimator": "bjs",
         "estimator_label": "Imputation (BJS), the headline's covariates, re-based to e = -1",
