@@ -229,6 +229,23 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
             for o in spec.get("outliers") or []
         ),
         "honest_sentence": (honest.get("sentences") or {}).get(t["lang"], t["na"]),
+        **_honest_target_numbers(honest, num, t),
+    }
+
+
+def _honest_target_numbers(honest: dict, num, t: dict) -> dict:
+    """How the HonestDiD target differs from the headline, in numbers (its ``target_vs_headline``):
+    the target, the headline, the e = -1 lead the re-basing subtracts, the share of the treated
+    city-years its horizons cover, and the benchmark slope (n/a for an older results file)."""
+    tv = honest.get("target_vs_headline") or {}
+    bench = honest.get("benchmark") or {}
+    share = tv.get("treated_share_covered")
+    return {
+        "honest_target": num(tv.get("target")),
+        "honest_headline": num(tv.get("headline")),
+        "honest_lead": num(tv.get("lead_minus_1")),
+        "honest_share": t["na"] if share is None else f"{100 * share:.0f}%",
+        "honest_bench": num(bench.get("slope_80")),
     }
 
 
@@ -954,6 +971,8 @@ def build_document(
         robustness_blocks += heterogeneity_blocks(rob.get("heterogeneity"), t, fmt)
         if rob.get("honestdid") and not skipped(rob["honestdid"]):
             robustness_blocks.append(para(inline(res["honestdid"])))
+            if rob["honestdid"].get("target_vs_headline"):
+                robustness_blocks.append(para(inline(res["honestdid_target"])))
     simulation_blocks = (
         []
         if skipped(rob) or skipped(rob.get("bacon"))

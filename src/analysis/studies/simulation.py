@@ -115,8 +115,8 @@ MONTE_CARLO = {
     "rail_headline": (HEADLINE, {"treatment": "rail"}),
     "rail_pilot_dummy": (OLD_RAIL, {"treatment": "rail"}),
 }
-# the headline's event study (issue 18): the HonestDiD target at M = 0 (normal interval, as
-# HonestDiD's) and each event time's province-clustered t(G-1) band; ~2.6 s a replication
+# the headline's event study (issue 18): the HonestDiD target at M = 0 and each event time's
+# province-clustered band, both t(G-1); ~2.6 s a replication
 HEADLINE_ES_ROWS = {
     HONEST: (HONEST, {}),
     **{f"es_{e}": (HEADLINE_ES, {"event_time": e}) for e in ES_TIMES},
@@ -224,7 +224,7 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     cols = ("estimate", "std_error", "conf_low", "conf_high")
     if name in (HONEST, HEADLINE_ES):
         return rep.truths(treatment, sd.covariates, sd.treated_cities) | _headline_es_row(
-            name, options, rep, sd, z, cache
+            name, options, rep, sd, cache
         )
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
@@ -269,9 +269,9 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     return out | rep.truths(treatment, covariates, sd.treated_cities)
 
 
-def _headline_es_row(name, options, rep, sd, z, cache) -> dict:
+def _headline_es_row(name, options, rep, sd, cache) -> dict:
     """A row of the headline's event study (:func:`analysis.studies.binary.headline_event_study`,
-    once per replication): the HonestDiD target (its M = 0 interval, normal as HonestDiD's) or
+    once per replication): the HonestDiD target (its M = 0 interval, t(G-1)) or
     one event time with the study's t(G-1) band. ``truth_own``: the row's own truth (the
     weighted true effects over the target's horizons; the true effect at that event time, zero
     before treatment), which the summary measures it against."""
@@ -286,14 +286,14 @@ def _headline_es_row(name, options, rep, sd, z, cache) -> dict:
             raise RuntimeError(f"headline event study skipped: {es['skipped']}")
         cache["headline_es"] = (es, rule, headline_target(es))
     es, rule, target = cache["headline_es"]
-    if name == HONEST:
+    crit = rule.critical_value()
+    if name == HONEST:  # at M = 0 the study's t(G-1) interval (headline_sensitivity's scaling)
         b, se, truth = target["estimate"], target["std_error"], target["truth"]
-        return {"estimate": b, "std_error": se, "conf_low": b - z * se, "conf_high": b + z * se,
-                "truth_own": truth, "target": "own"}  # fmt: skip
+        return {"estimate": b, "std_error": se, "conf_low": b - crit * se,
+                "conf_high": b + crit * se, "truth_own": truth, "target": "own"}  # fmt: skip
     e = options["event_time"]
     b = float(es["beta"].loc[e])
     se = float(np.sqrt(es["vcov"].loc[e, e]))
-    crit = rule.critical_value()
     truth = 0.0 if e < 0 else float(es["truth"].loc[e])
     return {"estimate": b, "std_error": se, "conf_low": b - crit * se, "conf_high": b + crit * se,
             "truth_own": truth, "target": "own"}  # fmt: skip

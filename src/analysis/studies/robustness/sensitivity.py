@@ -1,7 +1,19 @@
-"""HonestDiD sensitivity of the effect to violations of parallel trends, on a clean event study.
+"""HonestDiD sensitivity of the effect to violations of parallel trends.
 
-:func:`honest_sensitivity` asks how large a violation of parallel trends it takes to overturn the
-effect (Rambachan & Roth 2023, :mod:`analysis.did.honestdid`). What makes its input "clean":
+**On the headline** (:func:`headline_sensitivity`; the robustness checks run it, issue 18): the
+same estimand, aggregation and clustering as the headline -- the BJS imputation event study with
+the study's covariates (:func:`analysis.studies.binary.headline_event_study`), the joint covariance
+of its leads and horizons at the study's clustering level (province), event times with at least
+``min_cohorts`` cohorts, re-based to e = -1, and the headline's own weights (each horizon's share
+of the treated city-years) over the supported horizons. Where this cannot equal the headline (the
+e = -1 lead subtracted by the re-basing, horizons without support left out) the difference is
+stated in numbers (``target_vs_headline``). The benchmark of M is not the noisy largest
+pre-period bend but the slope of the trend the pre-test detects with 80% power (Roth 2022), or
+that bend when it is significant and larger.
+
+**On a clean CS event study** (:func:`honest_sensitivity`, a library function kept for a user's
+panel and the tutorials; the robustness checks no longer run it: it asked the same question of
+another estimator, with city clusters and an equal-weight target). What makes its input "clean":
 
 * **A heterogeneity-robust event study**: Callaway-Sant'Anna ATT(g,t) with never-treated controls,
   aggregated by event time (cohort-share weights), not the TWFE event study, whose leads and lags
@@ -9,23 +21,9 @@ effect (Rambachan & Roth 2023, :mod:`analysis.did.honestdid`). What makes its in
 * **Covariate-adjusted**: CS on the outcome net of the time-varying covariates ``X'b``, ``b`` from
   ``y ~ X | unit + year`` on untreated rows (:func:`analysis.did.callaway_santanna.att_gt_adjusted`),
   because the synthetic panel has parallel trends only conditional on GDP growth (early pilots grow
-  faster). Measured on the default processed panel (window -5..5; est (SE), truth):
-
-  ======  =====================  =====================  =====================
-  e       CS, no covariates      CS adjusted (chosen)   Sun-Abraham + covs.
-  ======  =====================  =====================  =====================
-  -5      0.0140 (0.0087), 0     0.0039 (0.0069), 0     0.0032 (0.0072), 0
-  -3      0.0129 (0.0073), 0     0.0030 (0.0066), 0     0.0028 (0.0067), 0
-  0       0.0684 (0.0067), .068  0.0658 (0.0061), .068  0.0658 (0.0062), .068
-  5       0.3027 (0.0195), .258  0.2649 (0.0187), .258  0.2665 (0.0183), .258
-  ======  =====================  =====================  =====================
-
-  Unadjusted CS shows the conditional pre-trend (pre coefficients 0.005-0.014, z up to 1.8) and is
-  2.3 SE off the truth at e = 5; adjusted CS and SA with covariates agree and sit on the truth. CS
-  is chosen over SA because its influence functions give the full covariance of the event-time
-  coefficients directly (including the first-stage and cohort-share-weight terms), which HonestDiD
-  needs; SA's aggregated event-time covariance would have to be rebuilt from its cell influence
-  functions.
+  faster). Adjusted CS and Sun-Abraham with covariates agree; CS is chosen over SA because
+  its influence functions give the full covariance of the event-time coefficients directly
+  (including the first-stage and cohort-share-weight terms), which HonestDiD needs.
 * **Universal base period** (e = -1 for every cohort), so each pre-period coefficient is a level
   relative to the same year, as HonestDiD assumes (the varying base makes them one-year changes).
 * **No binned end points, only event times with support**: event times inside ``window`` that at
@@ -582,8 +580,9 @@ HEADLINE_NOTE = (
     "lead, the convention of HonestDiD's restrictions); target = the headline's weights (each "
     "horizon's share of the treated city-years) over the supported post-period event times. It "
     "differs from the headline by the e = -1 lead (subtracted) and by the horizons without "
-    "support (left out): both are stated in numbers (target_vs_headline). The robust intervals "
-    "use normal critical values (HonestDiD's), not t(G-1)."
+    "support (left out): both are stated in numbers (target_vs_headline). HonestDiD's normal "
+    "critical values are turned into the study's t(G-1) by scaling the covariance by "
+    "(t/z)^2 (vcov_scale)."
 )
 
 
@@ -706,11 +705,15 @@ def headline_sensitivity(
     truth_by_e = None
     if truth is not None:
         truth_by_e = {int(k): float(v) for k, v in truth.items() if np.isfinite(v)}
+    # the study's t(G-1): HonestDiD's intervals use normal critical values, so the covariance is
+    # scaled by (t_{G-1} / z)^2; at M = 0 the interval is then exactly estimate +- t_{G-1} SE (the
+    # Monte Carlo's 94.8% row), and the robust sets widen by the same factor
+    scale = (crit / stats.norm.ppf(0.975)) ** 2
     out = sensitivity(
-        beta, vcov, pre, post, opt, seed=seed, words=words, truth_by_event_time=truth_by_e,
-        l_vec=w, label=label, benchmark=override,
+        beta, vcov * scale, pre, post, opt, seed=seed, words=words,
+        truth_by_event_time=truth_by_e, l_vec=w, label=label, benchmark=override,
     )  # fmt: skip
-    res = out["results"]
+    res = {**out["results"], "std_error": hb["std_error"]}
     target = hb["estimate"]
     shift = float(-b_all[times.index(BASE)])
     frame = pd.DataFrame(
@@ -735,6 +738,8 @@ def headline_sensitivity(
         "note": HEADLINE_NOTE,
         "cluster": es.get("cluster"),
         "n_clusters": es.get("n_clusters"),
+        "critical_value": crit,
+        "vcov_scale": scale,
         "base_period": "e = -1 (re-based)",
         "reference_event_time": BASE,
         "window": [int(opt.window[0]), int(opt.window[1])],
