@@ -191,7 +191,8 @@ ctx.event_study_figure(study, "pilot_event_study", "pilot_es_title")
 # indistinguishable from zero: no *detectable* pre-trend. It does not prove parallel trends (the
 # test can lack power, and trends could diverge only after designation; the HonestDiD section of
 # the robustness notebook asks how much that could matter). The plain CS row (`cs_unadjusted`)
-# rejects because its pre-period comparisons ignore the covariates that drive the trends. After
+# ignores the covariates that drive the trends; with province clusters its leads' test need not
+# reject (the next section asks how large a trend these tests can see). After
 # designation, the points trace how the effect builds up with time since designation; points far
 # out in event time rest on the early, small cohorts and have wide intervals.
 

@@ -261,9 +261,12 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
     assert cs["variant"] == "cs_adjusted" and "covariate-adjusted" in cs["label"]
     plain = pilot["cs_unadjusted"]
     assert plain["event_study"]["event_time"].tolist() == pilot["event_time_support"]
-    # parallel trends hold only given the covariates: the plain CS pre-test rejects, the
-    # adjusted CS leads do not
-    assert pilot["pretrend_tests"]["cs_unadjusted"]["p_value"] < 0.01
+    # at the study's level (province) the test of every pre-treatment ATT(g,t) has more
+    # restrictions than clusters: the plain CS is tested on its leads, with F(df, G-1); at that
+    # level it does not detect the conditional pre-trend (what pre-trend power is about)
+    plain_test = pilot["pretrend_tests"]["cs_unadjusted"]
+    assert plain_test["test"].startswith("joint Wald test: CS leads")
+    assert plain_test["reference"] == f"F({plain_test['df']}, {pilot['inference']['n_clusters'] - 1})"
     assert pilot["pretrend_tests"]["cs"]["p_value"] > 0.01
     assert any("parallel trends" in n for n in pilot["notes"])
 

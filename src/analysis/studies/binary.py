@@ -707,6 +707,8 @@ PRETREND_TESTS = {
     "sa": "joint Wald test: Sun-Abraham IW leads in the window are zero (reference e = -1)",
     "cs": "Callaway-Sant'Anna pre-test: all pre-treatment ATT(g,t) are zero (universal base)",
     "cs_adjusted": "joint Wald test: covariate-adjusted CS leads in the window are zero",
+    "cs_leads": "joint Wald test: CS leads in the window are zero (universal base; the test of "
+    "every pre-treatment ATT(g,t) has more restrictions than clusters)",
     "bjs": "BJS (2024) Test 1: lead indicators on untreated city-years are zero",
 }
 
@@ -1050,14 +1052,45 @@ def _cs_unadjusted(panel, cohort_col, window, rule, robust, support, true_es) ->
     if est is None:
         return skipped(why, label=ROBUST_LABELS["cs"])
     g = rule.n_clusters
+    pretest = (
+        (est.pretrend, "cs")
+        if est.pretrend is not None
+        else (_cs_lead_test(est.fit, window), "cs_leads")
+    )
     return {
         "overall": t_band(est.overall().to_frame().T, g).iloc[0].to_dict(),
         "event_study": _on_support(with_reference(t_band(est.event_study, g)), support, true_es),
         "label": ROBUST_LABELS["cs"] + " (no covariates)",
         "cluster": cluster,
-        "pretrend": pretrend_record(est.pretrend, "cs", g),
+        "pretrend": pretrend_record(*pretest, g),
         "note": CS_BIAS_NOTE,
     }
+
+
+def _cs_lead_test(fit, window):
+    """When the plain CS pre-test on every pre-treatment ATT(g,t) has a singular covariance at the
+    study's level (more restrictions than provinces): the joint Wald test of the event study's
+    leads in the window (e = window[0]..-2; universal base), covariance from the cluster sums of
+    their influence functions, generalised inverse (:func:`analysis.did.inference.
+    wald_statistic`). None when there is no lead."""
+    from analysis.did.inference import wald_statistic
+    from analysis.did.results import PretrendTest
+
+    dyn = fit.aggregate("dynamic")
+    e = np.asarray(dyn.egt)
+    se = np.asarray(dyn.se_egt, dtype=float)
+    lead = np.flatnonzero((e >= window[0]) & (e < -1) & np.isfinite(se) & (se > 0))
+    if lead.size == 0:
+        return None
+    inf = np.asarray(dyn.inf_func_egt, dtype=float)[:, lead]
+    if fit.cluster is not None:
+        codes = pd.factorize(np.asarray(fit.cluster), sort=True)[0]
+        summed = np.zeros((codes.max() + 1, lead.size))
+        np.add.at(summed, codes, inf)
+        inf = summed
+    V = inf.T @ inf / dyn.n**2
+    w, df = wald_statistic(np.asarray(dyn.att_egt, dtype=float)[lead], V)
+    return PretrendTest(w, df, float(stats.chi2.sf(w, df))) if df else None
 
 
 def skips(study: dict) -> dict[str, str]:
