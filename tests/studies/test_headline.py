@@ -266,7 +266,9 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
     # level it does not detect the conditional pre-trend (what pre-trend power is about)
     plain_test = pilot["pretrend_tests"]["cs_unadjusted"]
     assert plain_test["test"].startswith("joint Wald test: CS leads")
-    assert plain_test["reference"] == f"F({plain_test['df']}, {pilot['inference']['n_clusters'] - 1})"
+    assert (
+        plain_test["reference"] == f"F({plain_test['df']}, {pilot['inference']['n_clusters'] - 1})"
+    )
     assert pilot["pretrend_tests"]["cs"]["p_value"] > 0.01
     assert any("parallel trends" in n for n in pilot["notes"])
 

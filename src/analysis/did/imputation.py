@@ -270,8 +270,9 @@ def _lead_scores(fs, L, clusters, b, V, terms):
     S = np.zeros((len(uniq), L.shape[1]))
     np.add.at(S, codes, Lt * e[:, None])
     S = S @ bread
-    raw = S.T @ S
-    scale = float(np.mean(np.diag(V) / np.diag(raw)))
+    raw = np.diag(S.T @ S)
+    # a noise-free outcome (zero residuals) has zero variances: nothing to scale
+    scale = float(np.mean(np.diag(V)[raw > 0] / raw[raw > 0])) if np.any(raw > 0) else 1.0
     return pd.DataFrame(S * np.sqrt(scale), index=pd.Index(uniq, name="cluster"), columns=terms)
 
 

@@ -64,7 +64,8 @@ def controls_record(design: DesignCheck) -> dict:
 # error is a bug and propagates.
 NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError)
 _NUMERICAL_MESSAGE = re.compile(
-    r"rank|singular|collinear|invertib|positive definite|no never[- ]treated|no (untreated|treated|"
+    r"rank|singular|collinear|invertib|positive definite|no never[- ]treated|no pre-?treatment "
+    r"observations|target_power must lie|no (untreated|treated|"
     r"control|pre-?(treatment)?[- ]period|post)|not enough|too few|no observations|empty|"
     r"zero-size|no valid|cannot be estimated|feasible|absorbed|no variation|at least",
     re.IGNORECASE,
