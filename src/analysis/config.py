@@ -37,6 +37,9 @@ PARAMS = ROOT / "params.yaml"
 
 YearRule = Literal["approval", "following", "midyear"]
 Cluster = Literal["city_code", "province"]
+# a study's SEs: "headline" = the study's one rule (analysis.studies.rules.inference_rule), or a
+# column that overrides it (the results say so)
+StudyCluster = Literal["headline", "city_code", "province"]
 Estimator = Literal["cs", "sa", "bjs"]
 # the specification curve's dimensions; "outcome" and "cluster" take ONE value (the curve's
 # outcome and SE clustering: fixed choices, not dimensions; see studies/robustness/spec_curve.py)
@@ -136,7 +139,7 @@ class EventStudyConfig:
     """A binary treatment's notebook (pilot_zones, rail_links)."""
 
     window: tuple[int, int] = (-5, 5)
-    cluster: Cluster = "city_code"
+    cluster: StudyCluster = "headline"
     estimators: tuple[Estimator, ...] = ("cs", "sa", "bjs")
     ri_draws: int = 0  # randomization inference on the studentized headline ATT; 0 disables
     ri_seed: int = 20240601
@@ -188,7 +191,7 @@ class SimulationConfig:
 @dataclass(frozen=True)
 class NetworkCoverageConfig:
     n_bins: int = 6
-    cluster: Cluster = "city_code"
+    cluster: StudyCluster = "headline"
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ LABELS = {
         "hd_robust": "Robust CI",
         "hd_benchmark_M": "largest pre-period bend = {value:.3g}",
         "hd_benchmark_Mbar": "$\\bar M$ = 1: as large as the largest pre-period violation",
+        "hd_benchmark_M_power": "80%-power trend slope = {value:.3g}",
+        "hd_benchmark_Mbar_power": "$\\bar M$ = {value:.2g}: jumps as steep as the 80%-power trend",
         "hd_truth": "true value of the target = {value:.3f} (simulation)",
         "actual_t": "actual t = {value:.2f}",
         # specification curve (analysis.figures.spec_curve)
@@ -209,6 +211,8 @@ LABELS = {
         "hd_robust": "稳健置信区间",
         "hd_benchmark_M": "处理前最大弯曲 = {value:.3g}",
         "hd_benchmark_Mbar": "$\\bar M$ = 1：与处理前最大偏离同样大",
+        "hd_benchmark_M_power": "80% 功效趋势斜率 = {value:.3g}",
+        "hd_benchmark_Mbar_power": "$\\bar M$ = {value:.2g}：与 80% 功效趋势同样陡",
         "hd_truth": "目标的真实值 = {value:.3f}（模拟）",
         "actual_t": "实际 t 值 = {value:.2f}",
         "sc_title": "设定曲线：综试区对出口额对数的 ATT",

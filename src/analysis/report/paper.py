@@ -173,6 +173,8 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "pre_cs": p_of(pt.get("cs")),
         "pre_sa": p_of(pt.get("sa")),
         "pre_bjs": p_of(pt.get("bjs")),
+        **_pretrend_power_numbers(pilot.get("pretrend_power"), "", num, t),
+        **_pretrend_power_numbers(rail.get("pretrend_power"), "rail_", num, t),
         "rail_est": num(rh.get("estimate")),
         "rail_se": num(rh.get("std_error")),
         "rail_ci": fmt.ci(rh.get("conf_low"), rh.get("conf_high")),
@@ -246,6 +248,23 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
             for o in spec.get("outliers") or []
         ),
         "honest_sentence": (honest.get("sentences") or {}).get(t["lang"], t["na"]),
+        **_honest_target_numbers(honest, num, t),
+    }
+
+
+def _honest_target_numbers(honest: dict, num, t: dict) -> dict:
+    """How the HonestDiD target differs from the headline, in numbers (its ``target_vs_headline``):
+    the target, the headline, the e = -1 lead the re-basing subtracts, the share of the treated
+    city-years its horizons cover, and the benchmark slope (n/a for an older results file)."""
+    tv = honest.get("target_vs_headline") or {}
+    bench = honest.get("benchmark") or {}
+    share = tv.get("treated_share_covered")
+    return {
+        "honest_target": num(tv.get("target")),
+        "honest_headline": num(tv.get("headline")),
+        "honest_lead": num(tv.get("lead_minus_1")),
+        "honest_share": t["na"] if share is None else f"{100 * share:.0f}%",
+        "honest_bench": num(bench.get("slope_80")),
     }
 
 
@@ -399,6 +418,24 @@ def overall_table(overall: dict, fmt: Formatter, t: dict, truth: bool = True) ->
     return rows
 
 
+def _pretrend_power_numbers(power: dict | None, prefix: str, num, t: dict) -> dict:
+    """Placeholders of the pre-trend power sentence (Roth 2022) from a study's
+    ``pretrend_power``: the 50% and 80% power slopes, the 80% trend's headline bias, its ratio to
+    the headline s.e. and the bias after passing the pre-test (n/a when it did not run)."""
+    keys = ("pt50", "pt80", "pt80_bias", "pt80_ratio", "pt80_bias_pass")
+    if not power or skipped(power):
+        return {prefix + k: t["na"] for k in keys}
+    rows = {round(float(r["target_power"]), 6): r for r in power["by_power"]}
+    r50, r80 = rows.get(0.5) or {}, rows.get(0.8) or {}
+    return {
+        prefix + "pt50": num(r50.get("slope")),
+        prefix + "pt80": num(r80.get("slope")),
+        prefix + "pt80_bias": num(r80.get("headline_bias")),
+        prefix + "pt80_ratio": f"{r80['bias_over_se']:.1f}" if r80 else t["na"],
+        prefix + "pt80_bias_pass": num(r80.get("headline_bias_after_pretest")),
+    }
+
+
 # --- a user's file: what was read, what it covers, and what could not be estimated ---------------
 # figure stem -> (study results file, check inside it whose skip removes the figure)
 FIGURE_STUDY = {
@@ -407,6 +444,8 @@ FIGURE_STUDY = {
     "robustness_spillover_map": ("robustness", "spillover"),
     "pilot_event_study": ("pilot_zones", None),
     "rail_event_study": ("rail_links", None),
+    "pilot_pretrend_power": ("pilot_zones", "pretrend_power"),
+    "rail_pretrend_power": ("rail_links", "pretrend_power"),
     "coverage_dose_response": ("network_coverage", None),
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
@@ -905,6 +944,12 @@ def build_document(
             else ""
         )
         + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
+        + (
+            sep + res["pretrend_power"]
+            if pilot_ran and not skipped(pilot.get("pretrend_power") or {"skipped": "absent"})
+            else ""
+        )
+        + (sep + res["inference_rule"] if pilot_ran else "")
     )
     rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
     rail_text = cre_text(rail, t) if rail_ran else None
@@ -950,6 +995,8 @@ def build_document(
         robustness_blocks += heterogeneity_blocks(rob.get("heterogeneity"), t, fmt)
         if rob.get("honestdid") and not skipped(rob["honestdid"]):
             robustness_blocks.append(para(inline(res["honestdid"])))
+            if rob["honestdid"].get("target_vs_headline"):
+                robustness_blocks.append(para(inline(res["honestdid_target"])))
     simulation_blocks = (
         []
         if skipped(rob) or skipped(rob.get("bacon"))

@@ -93,6 +93,9 @@ DESIGN_IDS = {HOMOGENEOUS: "homogeneous", DEFAULT: "heterogeneous"}
 HEADLINE = "headline"  # estimate() has no such name: the loop calls binary.headline_att
 DIRECT = "direct"  # the decomposition's direct effect (BJS, the ruled controls as observed)
 OLD_RAIL = "rail_pilot_dummy"  # the rail headline before issue 18 (one on/off pilot dummy)
+HONEST = "honestdid_target"  # the HonestDiD target on the headline's event study (M = 0)
+HEADLINE_ES = "headline_es"  # one event time of the headline's event study (t(G-1) band)
+ES_TIMES = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5)
 
 # id -> (estimate() name, options); TWFE uses the closed-form balanced-panel path (same numbers)
 _TWFE = ("twfe", {"treatment": "pilot", "method": "demean"})
@@ -125,6 +128,12 @@ MONTE_CARLO = {
     "rail_headline": (HEADLINE, {"treatment": "cre"}),
     "rail_pilot_dummy": (OLD_RAIL, {"treatment": "cre"}),
 }
+# the headline's event study (issue 18): the HonestDiD target at M = 0 and each event time's
+# province-clustered band, both t(G-1); ~2.6 s a replication
+HEADLINE_ES_ROWS = {
+    HONEST: (HONEST, {}),
+    **{f"es_{e}": (HEADLINE_ES, {"event_time": e}) for e in ES_TIMES},
+}
 # Sun-Abraham is half the cost of a replication (0.8 of 1.5 s): the 500-replication run of
 # `make test-slow` leaves it to the pipeline's simulation (PIPELINE) and the smoke test
 MONTE_CARLO_FAST = {k: v for k, v in MONTE_CARLO.items() if v[0] != "sa"}
@@ -142,6 +151,8 @@ LABELS = {
     "direct": "Direct effect (decomposition): BJS, controls as observed",
     "rail_headline": "Rail headline (China-Europe Railway Express): BJS, pilot zones by cohort x "
     "event time",
+    HONEST: "HonestDiD target on the headline event study (M = 0)",
+    **{f"es_{e}": f"Headline event study, e = {e} (t(G-1) band)" for e in ES_TIMES},
     "rail_pilot_dummy": "Rail (China-Europe Railway Express), one on/off pilot dummy (old)",
 }
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
@@ -252,6 +263,10 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     sd = rep.study(treatment)
     cohort = sd.cohort
     cols = ("estimate", "std_error", "conf_low", "conf_high")
+    if name in (HONEST, HEADLINE_ES):
+        return rep.truths(treatment, sd.covariates, sd.treated_cities) | _headline_es_row(
+            name, options, rep, sd, cache
+        )
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
             rule = inference_rule(sd.panel)
@@ -297,6 +312,36 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
         raise ValueError(f"no fixed-weights SE for {name}")
     out = {"estimate": att, "std_error": se, "conf_low": att - z * se, "conf_high": att + z * se}
     return out | rep.truths(treatment, covariates, sd.treated_cities)
+
+
+def _headline_es_row(name, options, rep, sd, cache) -> dict:
+    """A row of the headline's event study (:func:`analysis.studies.binary.headline_event_study`,
+    once per replication): the HonestDiD target (its M = 0 interval, t(G-1)) or
+    one event time with the study's t(G-1) band. ``truth_own``: the row's own truth (the
+    weighted true effects over the target's horizons; the true effect at that event time, zero
+    before treatment), which the summary measures it against."""
+    from analysis.studies.binary import headline_event_study
+    from analysis.studies.robustness.sensitivity import headline_target
+
+    if "headline_es" not in cache:
+        rule = inference_rule(sd.panel)
+        block = truth_for(rep.truth, sd.treatment, sd.covariates, sd.treated_cities)
+        es = headline_event_study(sd, rule, (ES_TIMES[0], ES_TIMES[-1]), block)
+        if "skipped" in es:
+            raise RuntimeError(f"headline event study skipped: {es['skipped']}")
+        cache["headline_es"] = (es, rule, headline_target(es))
+    es, rule, target = cache["headline_es"]
+    crit = rule.critical_value()
+    if name == HONEST:  # at M = 0 the study's t(G-1) interval (headline_sensitivity's scaling)
+        b, se, truth = target["estimate"], target["std_error"], target["truth"]
+        return {"estimate": b, "std_error": se, "conf_low": b - crit * se,
+                "conf_high": b + crit * se, "truth_own": truth, "target": "own"}  # fmt: skip
+    e = options["event_time"]
+    b = float(es["beta"].loc[e])
+    se = float(np.sqrt(es["vcov"].loc[e, e]))
+    truth = 0.0 if e < 0 else float(es["truth"].loc[e])
+    return {"estimate": b, "std_error": se, "conf_low": b - crit * se, "conf_high": b + crit * se,
+            "truth_own": truth, "target": "own"}  # fmt: skip
 
 
 def _replicate(
@@ -389,7 +434,9 @@ def mc_se_coverage(c: float, n: int) -> float:
 def _stats(group: pd.DataFrame, target: str) -> dict:
     if "target" in group and group["target"].nunique() == 1:
         target = str(group["target"].iloc[0])
-    truth = group["truth_direct"] if target == "direct" else group["truth"]
+    truth = {"direct": group.get("truth_direct"), "own": group.get("truth_own")}.get(
+        target, group["truth"]
+    )
     error = group["estimate"] - truth
     n = len(group)
     sq = error**2

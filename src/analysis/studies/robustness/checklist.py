@@ -70,13 +70,15 @@ from analysis.studies.binary import (
     attempt,
     controls_record,
     headline_att,
+    headline_event_study,
     is_skipped,
+    pretrend_power_record,
     skipped,
     study_design,
 )
 from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
 from analysis.studies.robustness.conley import conley_check
-from analysis.studies.robustness.sensitivity import honest_sensitivity
+from analysis.studies.robustness.sensitivity import headline_sensitivity
 from analysis.studies.rules import inference_rule, study_data, study_statistic, truth_for
 from analysis.studies.spillover import (
     effects_frame,
@@ -648,10 +650,11 @@ def robustness_study(
     hd = opt.honestdid
 
     def honest() -> None:
-        hs = honest_sensitivity(
-            panel, y=y, cohort=g, unit=idname, time=tname, covariates=ctrl, options=hd,
-            seed=seed, design=design, truth=target,
-        )  # fmt: skip
+        # on the headline (issue 18): its estimator, covariates, clusters and weights; the
+        # universal-base CS version (honest_sensitivity) asked the same question of another
+        # estimator with city clusters and is no longer run
+        es = headline_event_study(sd, rule, hd.window, target)
+        hs = headline_sensitivity(es, pretrend_power_record(es, rule), hd, seed=seed, cohort=g)
         results["honestdid"] = hs["results"]
         if is_skipped(hs["results"]):
             return
