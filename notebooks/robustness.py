@@ -51,6 +51,7 @@ dr = defaults["dr"]
 heterogeneity = defaults["heterogeneity"]
 honestdid = defaults["honestdid"]
 spec_curve = defaults["spec_curve"]
+multiple_testing = defaults["multiple_testing"]
 year_rule = defaults["year_rule"]
 min_control_share = defaults["min_control_share"]
 control_rule = defaults["control_rule"]
@@ -83,6 +84,7 @@ options = parse_section(
         "heterogeneity": heterogeneity,
         "honestdid": honestdid,
         "spec_curve": spec_curve,
+        "multiple_testing": multiple_testing,
     },
     prefix="notebooks.robustness",
 )

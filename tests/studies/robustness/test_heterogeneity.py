@@ -187,3 +187,47 @@ def test_figure(city_result, lang):
     if lang == "zh":  # every word translated (batch labels, headers, legend)
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert not [t for t in ticks + legend if re.search("[A-Za-z]{3,}", t)]
+
+
+def test_contrasts_have_intervals_and_minimum_detectable_differences(city_result):
+    """Every contrast: a t(G-1) interval and MDD = (t_0.975 + t_0.8) x SE with G - 1 degrees of
+    freedom (80% power, 5% size); the tests carry the range of their modification MDDs."""
+    from scipy import stats
+
+    df = int(city_result.pooled["n_clusters"]) - 1
+    crit, q = stats.t.ppf(0.975, df), stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)
+    c = city_result.contrasts.dropna(subset=["modification_se"])
+    assert len(c) >= 4
+    for kind in ("raw", "modification"):
+        se, d = c[f"{kind}_se"], c[f"{kind}_diff"]
+        np.testing.assert_allclose(c[f"{kind}_mdd"], q * se, rtol=1e-12)
+        np.testing.assert_allclose(c[f"{kind}_conf_low"], d - crit * se, rtol=1e-12)
+        np.testing.assert_allclose(c[f"{kind}_conf_high"], d + crit * se, rtol=1e-12)
+    tests = city_result.tests.set_index("dimension")
+    mdd = c.groupby("dimension")["modification_mdd"]
+    np.testing.assert_allclose(tests.loc[mdd.min().index, "modification_mdd_min"], mdd.min())
+    np.testing.assert_allclose(tests.loc[mdd.max().index, "modification_mdd_max"], mdd.max())
+
+
+def test_sentences_never_read_a_non_rejection_as_no_difference(city_result):
+    for sentence, test in zip(city_result.sentences, city_result.tests.to_dict("records")):
+        assert "no difference" not in sentence and "no evidence" not in sentence
+        if test["modification_p_adjusted"] >= 0.05 and np.isfinite(test["modification_mdd_max"]):
+            assert "not distinguishable" in sentence and "MDD = " in sentence, sentence
+        assert "adjusted p" in sentence
+
+
+def test_stepdown_adjusted_p_values_across_dimensions(city_result):
+    """Adjusted p-values of the dimensions' tests lie between the unadjusted and Holm's (up to
+    the draws' resolution); a family of one dimension keeps its p-value."""
+    from statsmodels.stats.multitest import multipletests
+
+    tests = city_result.tests
+    for kind in ("raw", "modification"):
+        p, adj = tests[f"{kind}_p"].to_numpy(), tests[f"{kind}_p_adjusted"].to_numpy()
+        holm = multipletests(p, method="holm")[1]
+        assert np.all(adj >= p - 0.01) and np.all(adj <= holm + 0.01), (p, adj, holm)
+    assert city_result.results()["adjustment"]["draws"] == 9999
+    one = _het(_timing_panel(5)).tests.iloc[0]
+    for kind in ("raw", "modification"):
+        assert one[f"{kind}_p_adjusted"] == pytest.approx(one[f"{kind}_p"], abs=0.01)
