@@ -247,7 +247,9 @@ def stepdown_adjust(
     adj = np.full(len(p), np.nan)
     if ok.any():
         bp = np.column_stack(boot)[:, ok]
-        adj[ok] = westfall_young(p[ok], np.where(np.isfinite(bp), bp, 1.0))
+        # never below the unadjusted p: P(min_j p*_j <= p) >= p in the population; with finite
+        # draws a tiny p would otherwise get an adjusted p of 0 (no draw that small)
+        adj[ok] = np.maximum(westfall_young(p[ok], np.where(np.isfinite(bp), bp, 1.0)), p[ok])
     table["p_adjusted"] = adj
     table["p_holm"] = np.nan
     table.loc[ok, "p_holm"] = holm(p[ok])

@@ -106,6 +106,8 @@ class ImputationFit:
     _resid0: np.ndarray = field(repr=False)
     _cl0: np.ndarray = field(repr=False)  # cluster codes of the untreated rows
     _cl1: np.ndarray = field(repr=False)  # cluster codes of the treated rows
+    # the cluster label of each code (row k of a ``LinearEstimates.scores``)
+    cluster_labels: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def tau(self) -> np.ndarray:
@@ -198,6 +200,7 @@ def imputation_fit(
         _resid0=y[~D] - Z0 @ gamma,
         _cl0=cl_codes[~D],
         _cl1=cl_codes[D],
+        cluster_labels=np.asarray(cl_uniq),
     )
 
 
