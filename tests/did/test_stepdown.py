@@ -114,9 +114,7 @@ def test_twfe_scores_give_the_crv1_covariance_and_agree_with_pyfixest_wyoung():
     ss = float((S.to_numpy() ** 2).sum())
     assert 1.0 < V[0, 0] / ss < 1.05  # the CRV1 small-sample factor, nothing else
     ours = stepdown_adjust(hyps, draws=9999, seed=1).table
-    models = [
-        pf.feols(f"y{k} ~ d | unit + year", data=data, vcov={"CRV1": "cl"}) for k in range(4)
-    ]
+    models = [pf.feols(f"y{k} ~ d | unit + year", data=data, vcov={"CRV1": "cl"}) for k in range(4)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.wyoung(models, "d", reps=9999, seed=1).loc["WY Pr(>|t|)"].to_numpy(float)
@@ -136,7 +134,11 @@ def test_family_wise_error_under_the_null_and_gain_over_bonferroni():
     mean_ratio = []
     for r in range(reps):
         tab = stepdown_adjust(_twfe_family(_correlated_panel(1000 + r)), 999, seed=r).table
-        for k, col in (("stepdown", "p_adjusted"), ("holm", "p_holm"), ("bonferroni", "p_bonferroni")):
+        for k, col in (
+            ("stepdown", "p_adjusted"),
+            ("holm", "p_holm"),
+            ("bonferroni", "p_bonferroni"),
+        ):
             rej[k] += bool((tab[col] < 0.05).any())
         mean_ratio.append(tab["p_adjusted"].min() / tab["p_bonferroni"].min())
     fwer = {k: v / reps for k, v in rej.items()}

@@ -471,9 +471,7 @@ def heterogeneity(
             mod_b, mod_v = block("common", levels)
             mod_f, mod_q, mod_p = wald_equal(mod_b, mod_v, n_cl)
             mod_range = float(np.ptp(mod_b))
-            family["modification"].append(
-                hypothesis(dim, levels, "common", lin.scores, W.columns)
-            )
+            family["modification"].append(hypothesis(dim, levels, "common", lin.scores, W.columns))
         else:
             mod_f, mod_q, mod_p, mod_range = np.nan, 0, np.nan, np.nan
         raw_range = float(np.ptp(raw_b)) if len(raw_b) else np.nan
