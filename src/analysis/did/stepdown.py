@@ -247,9 +247,11 @@ def stepdown_adjust(
     adj = np.full(len(p), np.nan)
     if ok.any():
         bp = np.column_stack(boot)[:, ok]
-        # never below the unadjusted p: P(min_j p*_j <= p) >= p in the population; with finite
-        # draws a tiny p would otherwise get an adjusted p of 0 (no draw that small)
-        adj[ok] = np.maximum(westfall_young(p[ok], np.where(np.isfinite(bp), bp, 1.0)), p[ok])
+        wy = westfall_young(p[ok], np.where(np.isfinite(bp), bp, 1.0))
+        # no draw as extreme: the draws resolve the adjusted p only down to their floor
+        # 1/(B + 1) (printed as a bound, analysis.pvalues), never 0; and never below the
+        # unadjusted p (P(min_j p*_j <= p) >= p in the population)
+        adj[ok] = np.maximum(np.where(wy > 0, wy, 1.0 / (int(draws) + 1)), p[ok])
     table["p_adjusted"] = adj
     table["p_holm"] = np.nan
     table.loc[ok, "p_holm"] = holm(p[ok])
