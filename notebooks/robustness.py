@@ -145,11 +145,17 @@ ctx.table(frames["summary"], digits=4)
 
 # %% [markdown]
 # ## 1. Could it be chance? Placebo designation timing
-# We keep the number of cities designated each year *within each province* (`placebo_within`:
-# province, or region x coast cells) but hand the designations to randomly chosen cities of that
-# province, re-estimate the headline, and repeat many times (`placebo_draws`). Stratifying matters:
-# early designations went to coastal, large, fast-growing cities, so a placebo that sends them
-# anywhere compares the real assignment with assignments the programme would never have made.
+# We keep the number of cities designated each year *within each stratum* of cities
+# (`placebo_within`; default `baseline_gdp`: quintiles of the city's mean log GDP per capita before
+# the first designation year; or provinces, or region x coast cells) but hand the designations to
+# randomly chosen cities of that stratum, re-estimate the headline, and repeat many times
+# (`placebo_draws`). Stratifying matters: early designations went to large, rich, fast-growing
+# cities, so a placebo that sends them anywhere compares the real assignment with assignments the
+# programme would never have made. Designation was targeted, never drawn by lot, so no permutation
+# scheme reproduces it: the p-value is **a sensitivity check under exchangeability within strata**
+# (designated and other cities of the same baseline-GDP quintile are assumed interchangeable), not
+# design-based inference. Its size under the synthetic DGP without a pilot effect (designation
+# targeted as in the data) is measured by the slow test tests/studies/robustness/test_ri_strata.py.
 # The statistic is the *studentized* headline, t = ATT / SE: the test is then exact for the sharp
 # null of no effect in any city and still valid for the weaker null that the average effect is
 # zero (Wu & Ding 2021, *JASA* 116(536); Fisher 1935; Young 2019, *QJE* 134(2); MacKinnon & Webb
@@ -165,11 +171,11 @@ if ran("placebo", "placebo randomization inference"):
 # **Reading the result.** The smallest p-value this test can give is 1/(draws + 1); at that floor
 # it is printed as a bound ("p ≤ ..."), meaning *no* placebo t statistic was as extreme as the
 # real one, not that the probability is zero. More draws only sharpen the bound. The placebo t
-# statistics need not centre on zero: the real effect stays in the data, and within a province a
+# statistics need not centre on zero: the real effect stays in the data, and within a stratum a
 # placebo pilot is often a real one (the test is of the sharp null, under which there would be no
-# effect to carry over). The test asks
-# whether the *timing and identity* of designations within a province matter; it does not rule out
-# that designated cities differ systematically from their provincial neighbours (section 3).
+# effect to carry over). The test asks whether the *timing and identity* of designations within a
+# stratum matter; it does not rule out that designated cities differ from the other cities of
+# their stratum in ways the strata do not capture (section 3).
 
 # %% [markdown]
 # ## 2. Are the standard errors too small? Wild cluster bootstrap by province

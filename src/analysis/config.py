@@ -213,7 +213,7 @@ class RobustnessConfig:
     placebo_draws: int = 999  # p-value floor 1/1000; ~12 s with n_jobs=2 on the default panel
     # strata of the placebo permutations (studies/robustness/checklist.py STRATA); baseline_gdp:
     # quintiles of the city's mean log GDP per capita before the first designation year
-    placebo_within: Literal["province", "region_coastal", "baseline_gdp"] | None = "province"
+    placebo_within: Literal["province", "region_coastal", "baseline_gdp"] | None = "baseline_gdp"
     wild_draws: int = 9999
     wild_cluster: Cluster = "province"
     wild_weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"

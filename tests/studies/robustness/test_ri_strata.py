@@ -88,3 +88,19 @@ def test_randomization_size_under_targeted_designation(within):
     mc_se = np.sqrt(0.05 * 0.95 / RI_REPS)
     print(f"RI size within {within}: {rate:.3f} (MC SE {np.sqrt(rate * (1 - rate) / RI_REPS):.3f})")
     assert abs(rate - 0.05) < 3 * mc_se, rate
+
+
+def test_checklist_baseline_gdp_strata_permute_within_quintiles():
+    from helpers.city_panel_data import subset_panel
+
+    from analysis.studies.robustness import checklist
+
+    panel = subset_panel()
+    data, col, why = checklist._strata(panel, "baseline_gdp")
+    assert why is None and data[col].nunique() == 5
+    first = panel.loc[panel["pilot_year"] > 0, "pilot_year"].min()
+    base = panel[panel["year"] < first].groupby("city_code")["log_gdp_pc"].mean()
+    code = data.groupby("city_code")[col].first()
+    assert base[code == 0].max() < base[code == 4].min()
+    _, _, why = checklist._strata(panel.drop(columns="log_gdp_pc"), "baseline_gdp")
+    assert "log_gdp_pc" in why

@@ -719,6 +719,7 @@ _WITHIN_TEXT = {
     None: "unstratified",
     "province": "within provinces",
     "region_coastal": "within region x coast",
+    "baseline_gdp": "within baseline GDP quintiles",
 }
 
 
