@@ -231,3 +231,25 @@ def test_stepdown_adjusted_p_values_across_dimensions(city_result):
     one = _het(_timing_panel(5)).tests.iloc[0]
     for kind in ("raw", "modification"):
         assert one[f"{kind}_p_adjusted"] == pytest.approx(one[f"{kind}_p"], abs=0.01)
+
+
+def test_contrasts_carry_their_true_values():
+    """With the true effect of every treated city-year, each contrast gets its true value with the
+    estimate's own weights: a planted modifier of 0.05 is the common-weight truth exactly, and the
+    raw truth adds the timing composition."""
+    data = _timing_panel(3, modifier=0.05)
+    e = data["year"] - data["pilot_year"]
+    treated = (data["pilot_year"] > 0) & (e >= 0)
+    effect = 0.05 + 0.03 * np.minimum(e, 5) + 0.05 * (data["grp"] == "A")
+    true = pd.Series(
+        effect[treated].to_numpy(),
+        index=pd.MultiIndex.from_arrays(
+            [data.loc[treated, "city_code"].astype(str), data.loc[treated, "year"]]
+        ),
+    )
+    groups = data.groupby("city_code")[["grp"]].first()
+    c = heterogeneity(data, dimensions=["grp"], groups=groups, true_effects=true).contrasts.iloc[0]
+    assert c["modification_truth"] == pytest.approx(0.05, abs=1e-12)
+    tau = true.groupby(data.loc[treated, "grp"].to_numpy()).mean()
+    assert c["raw_truth"] == pytest.approx(tau["A"] - tau["B"], rel=1e-10)
+    assert c["raw_truth"] > c["modification_truth"]  # A was designated earlier: composition

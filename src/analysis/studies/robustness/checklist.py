@@ -615,6 +615,7 @@ def robustness_study(
             adjust_draws=opt.multiple_testing.draws,
             seed=seed,
             adjust_weights=opt.multiple_testing.weights,
+            true_effects=heterogeneity.true_effects(truth, d),
         )
         frames["heterogeneity"] = het.table
         frames["heterogeneity_tests"] = het.tests

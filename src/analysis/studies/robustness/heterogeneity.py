@@ -68,7 +68,7 @@ from analysis.did.subgroup import (
 from analysis.errors import InputError
 from analysis.pvalues import format_p
 
-__all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity"]
+__all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity", "true_effects"]
 
 DIMENSIONS = ("region", "coastal", "batch", "size")
 SIZE_LABELS = {2: ["small", "large"], 3: ["small", "medium", "large"], 4: ["Q1", "Q2", "Q3", "Q4"]}
@@ -106,6 +106,22 @@ def city_groups(
         else:
             raise ValueError(f"unknown dimension {dim!r}; choose from {DIMENSIONS}")
     return out
+
+
+def true_effects(truth: dict | None, key: str = "pilot") -> pd.Series | None:
+    """The true (total) effect of every treated city-year from the truth file's ``city_effects``
+    (synthetic data), indexed by (city code as str, year), for :func:`heterogeneity`'s
+    ``true_effects``; None without them (a user's panel)."""
+    by_city = ((truth or {}).get(key) or {}).get("city_effects")
+    if not by_city:
+        return None
+    pairs = [
+        ((str(c), int(v["cohort"]) + e), float(x))
+        for c, v in by_city.items()
+        for e, x in enumerate(v["effects"])
+    ]
+    index = pd.MultiIndex.from_tuples([k for k, _ in pairs])
+    return pd.Series([x for _, x in pairs], index=index)
 
 
 # dimensions whose groups are designation cohorts: compared at common event times
@@ -172,6 +188,8 @@ CONTRAST_COLUMNS = [
     "modification_mdd",
     "composition_diff",
     "common_share",
+    "raw_truth",
+    "modification_truth",
 ]
 # *_mdd: minimum detectable difference of the contrast at 80% power and 5% size,
 # (t_{0.975} + t_{0.8}) x SE with t(G-1) quantiles; *_p_adjusted (tests): stepdown over the
@@ -351,6 +369,7 @@ def heterogeneity(
     adjust_draws: int = 9999,
     seed: int | None = 20240601,
     adjust_weights: str = "normal",
+    true_effects: pd.Series | None = None,
 ) -> HeterogeneityResult:
     """Group ATTs of the imputation estimator on each dimension, raw and at common cell weights,
     with the equal-effects tests (raw: any difference; common weights: effect modification).
@@ -361,7 +380,9 @@ def heterogeneity(
     in it can be used as a dimension. Groups with fewer than ``min_treated`` treated cities are
     left out. ``event_time_dimensions``: dimensions compared over common event times only.
     ``adjust_draws``, ``seed``, ``adjust_weights``: draws of the multiplier bootstrap behind the stepdown adjusted
-    p-values across the dimensions (0: no adjustment).
+    p-values across the dimensions (0: no adjustment). ``true_effects``: the true effect of
+    every treated city-year (a Series indexed by (unit as str, time); synthetic data): each
+    contrast gets its true value with the same weights (``raw_truth``, ``modification_truth``).
     """
     controls = [c for c in (controls or []) if c != dname]
     dimensions = list(dimensions)
@@ -380,6 +401,10 @@ def heterogeneity(
     )
     treated, n_cl = fit.treated, fit.n_clusters
     crit = critical_value(alpha, n_cl)
+    true_tau = None
+    if true_effects is not None:
+        key = pd.MultiIndex.from_arrays([treated["unit"].astype(str), treated["time"]])
+        true_tau = true_effects.reindex(key).to_numpy(float)
 
     n1 = len(treated)
     pooled_fit = fit.linear(np.full((n1, 1), 1.0 / n1))  # = the imputation module's ATT
@@ -510,8 +535,15 @@ def heterogeneity(
                 mod_d, mod_se = float(diff @ md), float(np.sqrt(diff @ mv @ diff))
             else:
                 mod_d = mod_se = np.nan
+            truth = {"raw_truth": np.nan, "modification_truth": np.nan}
+            if true_tau is not None:
+                for kind, name in (("raw", f"raw|{k}"), ("modification", f"common|{k}")):
+                    w = blocks[name].to_numpy() @ diff
+                    if kind == "raw" or in_ab.any():
+                        truth[f"{kind}_truth"] = float(w @ np.nan_to_num(true_tau))
             contrasts.append(
                 {
+                    **truth,
                     "dimension": dim,
                     "group": k,
                     "reference": ref,
