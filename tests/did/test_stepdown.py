@@ -103,8 +103,8 @@ def _twfe_family(data, m=4):
 
 def test_twfe_scores_give_the_crv1_covariance_and_agree_with_pyfixest_wyoung():
     """The cluster contributions reproduce the fit's CRV1 covariance (up to its small-sample
-    factor), and the adjusted p-values agree with pyfixest's Westfall-Young (restricted wild
-    bootstrap per model, t(G-1) p-values) within 0.02: the two resample differently (multiplier
+    factor), and the adjusted p-values agree with pyfixest's Westfall-Young and Romano-Wolf
+    (restricted wild bootstrap per model, same seed for every model) within 0.02: the two resample differently (multiplier
     draws of the scores vs re-estimated wild bootstrap t statistics)."""
     pf = pytest.importorskip("pyfixest")
     data = _correlated_panel(11, effects=(0.0, 0.04, 0.08, 0.12))
@@ -118,9 +118,11 @@ def test_twfe_scores_give_the_crv1_covariance_and_agree_with_pyfixest_wyoung():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pf.wyoung(models, "d", reps=9999, seed=1).loc["WY Pr(>|t|)"].to_numpy(float)
+        rw = pf.rwolf(models, "d", reps=9999, seed=1).loc["RW Pr(>|t|)"].to_numpy(float)
     assert V[0, 0] == pytest.approx(models[0].se()["d"] ** 2, rel=1e-8)
     assert np.allclose(ours["p_value"], [m.pvalue()["d"] for m in models], rtol=1e-6)
     assert np.all(np.abs(ours["p_adjusted"].to_numpy() - ref) < 0.02), (ours, ref)
+    assert np.all(np.abs(ours["p_adjusted"].to_numpy() - rw) < 0.02), (ours, rw)
 
 
 @pytest.mark.slow

@@ -253,3 +253,48 @@ def test_contrasts_carry_their_true_values():
     tau = true.groupby(data.loc[treated, "grp"].to_numpy()).mean()
     assert c["raw_truth"] == pytest.approx(tau["A"] - tau["B"], rel=1e-10)
     assert c["raw_truth"] > c["modification_truth"]  # A was designated earlier: composition
+
+
+HET_REPS = 200
+
+
+def _contrasts_of(seed: int) -> pd.DataFrame:
+    """The checklist's heterogeneity contrasts on one simulated default panel (the study's
+    covariates and clustering), with their true values."""
+    import warnings
+    from dataclasses import replace
+
+    from analysis.data.build import default_inputs
+    from analysis.data.synthetic import SyntheticDesign, simulate_panel
+    from analysis.studies import simulation as sim
+    from analysis.studies.robustness.heterogeneity import true_effects
+    from analysis.studies.rules import inference_rule
+
+    panel, truth = simulate_panel(*default_inputs(), replace(SyntheticDesign(), seed=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = sim.Replication(panel, truth).study("pilot")
+        res = heterogeneity(
+            sd.panel, "log_exports", "pilot", "pilot_year", sd.covariates,
+            ["region", "coastal", "batch", "size"], "city_code", "year",
+            inference_rule(sd.panel).cluster, adjust_draws=0, true_effects=true_effects(truth),
+        )  # fmt: skip
+    return res.contrasts.assign(seed=seed)
+
+
+@pytest.mark.slow
+def test_contrast_intervals_cover_their_truth():
+    """200 default panels (seeds 0..199): the t(G-1) intervals of the contrasts (raw and at common
+    weights, 15 each) against their own true values. The BJS variance is conservative (it counts
+    the effect heterogeneity within cells), so the pooled coverage must be at least 93% and the
+    average bias of every contrast within 3 MC SEs of zero."""
+    c = pd.concat([_contrasts_of(s) for s in range(HET_REPS)], ignore_index=True)
+    for kind in ("raw", "modification"):
+        ok = c.dropna(subset=[f"{kind}_se", f"{kind}_truth"])
+        truth = ok[f"{kind}_truth"]
+        cover = (ok[f"{kind}_conf_low"] <= truth) & (truth <= ok[f"{kind}_conf_high"])
+        err = (ok[f"{kind}_diff"] - truth).groupby([ok["dimension"], ok["group"]])
+        z = err.mean() / (err.std() / np.sqrt(err.size()))
+        print(kind, "coverage", cover.mean(), cover.groupby([ok["dimension"], ok["group"]]).mean())
+        assert cover.mean() >= 0.93, cover.mean()
+        assert (z.abs() < 3).all(), z
