@@ -432,7 +432,8 @@ if ran("spec_curve", "specification curve"):
 # the study's one rule). One bootstrap draws a weight per province and applies it to all three
 # statistics at once, so their co-movement is kept; the stepdown adjusted p-values (Westfall &
 # Young 1993; Romano & Wolf 2005) control the chance of any false rejection among the three at 5%,
-# and are never larger than Holm's (valid under any dependence), shown beside them.
+# and, up to resampling noise, are no larger than Holm's (valid under any dependence), shown
+# beside them.
 
 # %%
 from analysis.studies.robustness.multiplicity import treatment_family
