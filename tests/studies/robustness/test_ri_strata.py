@@ -82,7 +82,8 @@ def test_randomization_size_under_targeted_designation(within):
     """60 null panels (no pilot effect; the default DGP targets designation: early pilots have
     larger city effects and faster GDP growth), 19 placebo draws each (the 5% test is exact under
     exchangeability: it rejects iff no placebo beats the actual t): rejection rate within 3 MC
-    SEs of 5%. Seeds 500..559."""
+    SEs of 5%. Seeds 500..559. Measured (2026-12-06): within provinces 8.3% (MC SE 3.6), within
+    baseline log-GDP-per-capita quintiles 3.3% (2.3); 60 panels cannot tell them apart."""
     p = np.array([_ri_size(500 + r, within) for r in range(RI_REPS)])
     rate = float(np.mean(p <= 0.05))
     mc_se = np.sqrt(0.05 * 0.95 / RI_REPS)
