@@ -262,11 +262,22 @@ class SpilloverConfig:
 
 
 @dataclass(frozen=True)
+class MultipleTestingConfig:
+    # stepdown adjusted p-values (analysis.did.stepdown) across the heterogeneity dimensions' tests
+    # and across the three treatments' headline tests: draws of the cluster multiplier bootstrap
+    # (weights shared by the statistics of a family; normal: exact joint normal draws)
+    draws: int = 9999
+    weights: Literal["normal", "rademacher", "webb"] = "normal"
+
+
+@dataclass(frozen=True)
 class RobustnessConfig:
     seed: int = 20240601
     n_jobs: int = 2
     placebo_draws: int = 999  # p-value floor 1/1000; ~12 s with n_jobs=2 on the default panel
-    placebo_within: Literal["province", "region_coastal"] | None = "province"
+    # strata of the placebo permutations (studies/robustness/checklist.py STRATA); baseline_gdp:
+    # quintiles of the city's mean log GDP per capita before the first designation year
+    placebo_within: Literal["province", "region_coastal", "baseline_gdp"] | None = "baseline_gdp"
     wild_draws: int = 9999
     wild_cluster: Cluster = "province"
     wild_weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
@@ -277,6 +288,7 @@ class RobustnessConfig:
     spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)
     conley: ConleyConfig = field(default_factory=ConleyConfig)
     spillover: SpilloverConfig = field(default_factory=SpilloverConfig)
+    multiple_testing: MultipleTestingConfig = field(default_factory=MultipleTestingConfig)
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,7 @@ TRANSLATIONS_ZH = {
     "unstratified": "不分层",
     "within provinces": "省内置换",
     "within region x coast": "地区×沿海分层内置换",
+    "within baseline GDP quintiles": "设立前人均GDP五分位内置换",
     "TWFE (baseline, city-clustered CI)": "TWFE（基准，城市聚类置信区间）",
     "PSM-DID": "PSM-DID（倾向得分匹配双重差分）",
     "TWFE without controls (Bacon total)": "无控制变量的 TWFE（Bacon 分解总和）",

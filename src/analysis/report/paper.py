@@ -287,16 +287,30 @@ def n_provinces(r: dict, t: dict):
 
 def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict]:
     """The heterogeneity paragraph: per dimension, the p-value of the raw group differences and of
-    the differences at common cohort x event-time weights, and what the pair means."""
+    the differences at common cohort x event-time weights, each with its stepdown adjusted p-value
+    across the dimensions, and what the pair means: the verdict follows the adjusted p-values, and
+    a non-rejection is "not distinguishable", with the minimum detectable difference."""
     if not het or skipped(het) or not het.get("tests"):
         return []
     res = t["results"]
+    draws = (het.get("adjustment") or {}).get("draws")
     lines = []
     for test in het["tests"]:
         raw, mod = test.get("raw_p"), test.get("modification_p")
         if raw is None or mod is None:
             continue
-        verdict = "modification" if mod < 0.05 else "composition" if raw < 0.05 else "both"
+        raw_adj, mod_adj = test.get("raw_p_adjusted"), test.get("modification_p_adjusted")
+        raw_dec = raw if raw_adj is None else raw_adj
+        mod_dec = mod if mod_adj is None else mod_adj
+        verdict = "modification" if mod_dec < 0.05 else "composition" if raw_dec < 0.05 else "both"
+        lo, hi = test.get("modification_mdd_min"), test.get("modification_mdd_max")
+        mdd = (
+            t["na"]
+            if lo is None
+            else fmt.num(hi)
+            if hi is None or abs(hi - lo) < 5e-4
+            else f"{fmt.num(lo)}–{fmt.num(hi)}"
+        )
         lines.append(
             markup.inline(
                 res["heterogeneity_dimension"],
@@ -304,13 +318,40 @@ def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict
                     "dimension": res["dimensions"].get(test["dimension"], test["dimension"]),
                     "raw_p": fmt.p(raw),
                     "mod_p": fmt.p(mod),
-                    "verdict": res["verdicts"][verdict],
+                    "raw_adj": fmt.p(raw_adj, draws),
+                    "mod_adj": fmt.p(mod_adj, draws),
+                    "verdict": res["verdicts"][verdict].format(mdd=mdd),
                 },
             )
         )
     return [
         para(markup.inline(res["heterogeneity"])),
         {"kind": "list", "ordered": False, "items": lines},
+    ]
+
+
+def multiple_testing_blocks(mt: dict | None, t: dict, fmt: Formatter) -> list[dict]:
+    """The three treatments' headline tests with their stepdown adjusted p-values (robustness
+    results ``multiple_testing``); nothing when the family was not computed."""
+    if not mt or skipped(mt) or not mt.get("table"):
+        return []
+    res = t["results"]
+    items = [
+        markup.inline(
+            res["multiple_testing_item"],
+            {
+                "treatment": res["treatments"].get(row["hypothesis"], row["hypothesis"]),
+                "estimate": fmt.num(row["estimate"]),
+                "p": fmt.p(row["p_value"]),
+                "p_adj": fmt.p(row["p_adjusted"], mt.get("draws")),
+                "p_holm": fmt.p(row["p_holm"]),
+            },
+        )
+        for row in mt["table"]
+    ]
+    return [
+        para(markup.inline(res["multiple_testing"], {"draws": mt.get("draws", t["na"])})),
+        {"kind": "list", "ordered": False, "items": items},
     ]
 
 
@@ -993,6 +1034,7 @@ def build_document(
     if not skipped(rob):
         robustness_blocks.insert(0, robustness_table(rob))
         robustness_blocks += heterogeneity_blocks(rob.get("heterogeneity"), t, fmt)
+        robustness_blocks += multiple_testing_blocks(rob.get("multiple_testing"), t, fmt)
         if rob.get("honestdid") and not skipped(rob["honestdid"]):
             robustness_blocks.append(para(inline(res["honestdid"])))
             if rob["honestdid"].get("target_vs_headline"):

@@ -807,7 +807,10 @@ def randomization_record(
 ) -> dict:
     """Randomization inference on the studentized headline statistic (BJS ATT / its clustered
     SE, the headline's variance cells), treatment dates permuted across cities within ``within``
-    (cohort sizes kept in every stratum): MacKinnon & Webb (2020) for few treated clusters; the t statistic keeps the
+    (cohort sizes kept in every stratum; ``within="baseline_gdp"``: quintiles of the cities' mean
+    log GDP per capita before the first treatment year,
+    :func:`analysis.did.randomization.baseline_strata`): MacKinnon & Webb (2020) for few treated
+    clusters; the t statistic keeps the
     test valid for the weak null asymptotically. ``statistic``: the study's
     (:func:`analysis.studies.rules.study_statistic`: covariates rebuilt on every permutation,
     SE at the study's clustering level); without it, BJS with ``covariates`` clustered by
@@ -816,6 +819,15 @@ def randomization_record(
 
     if draws <= 0:
         return skipped("randomization inference disabled (ri_draws = 0)")
+    if within == "baseline_gdp" and "log_gdp_pc" in panel.columns and (panel[cohort_col] > 0).any():
+        from analysis.did.randomization import baseline_strata
+
+        first = int(panel.loc[panel[cohort_col] > 0, cohort_col].min())
+        codes = baseline_strata(panel, "city_code", "year", "log_gdp_pc", before=first)
+        panel, within = panel.assign(_stratum=codes), "_stratum"
+        strata_label = "baseline_gdp"
+    else:
+        strata_label = within if within in panel.columns else None
     if within not in panel.columns:
         within = None
     if statistic is None:
@@ -841,7 +853,10 @@ def randomization_record(
         "p_value_floor": res.p_value_floor,
         "draws": res.n_draws,
         "failed_draws": res.n_failed,
-        "within": within,
+        "within": strata_label,
+        # designation was targeted, not randomized: no permutation scheme here reproduces it
+        "interpretation": "a sensitivity check under exchangeability of the treatment dates "
+        "within strata, not design-based inference",
         "cluster": cluster,
         "seed": int(seed),
     }

@@ -60,7 +60,7 @@ from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decompos
 from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
 from analysis.did.drdid import ipw_balance, unit_baseline
 from analysis.did.inference import critical_value, t_p_value
-from analysis.did.randomization import permutation_test
+from analysis.did.randomization import baseline_strata, permutation_test
 from analysis.did.twfe import twfe
 from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 from analysis.figures import figure_function
@@ -136,7 +136,7 @@ FIGURES = [
     (
         "heterogeneity.plot_heterogeneity",
         "heterogeneity",
-        {"pooled": ("heterogeneity", "pooled_estimate")},
+        {"pooled": ("heterogeneity", "pooled_estimate"), "tests": ("heterogeneity", "tests")},
         "robustness_heterogeneity",
     ),
     ("plot_bacon", "bacon", {"twfe": ("bacon", "twfe")}, "robustness_bacon"),
@@ -173,7 +173,16 @@ FIGURES = [
 ]
 
 # strata of the randomization inference: params.yaml placebo_within -> the panel columns it needs
-STRATA = {"province": ("province",), "region_coastal": ("region", "coastal")}
+STRATA = {
+    "province": ("province",),
+    "region_coastal": ("region", "coastal"),
+    "baseline_gdp": ("log_gdp_pc",),
+}
+# what the placebo p-value is: no stratification here reproduces how designation was assigned
+RI_INTERPRETATION = (
+    "a sensitivity check under exchangeability of the designation dates within strata, not "
+    "design-based inference (designation was targeted, not randomized)"
+)
 
 
 def robustness_options(options: RobustnessConfig | dict | None) -> RobustnessConfig:
@@ -236,6 +245,13 @@ def _strata(panel: pd.DataFrame, within: str | None) -> tuple[pd.DataFrame, str 
         )
     if within == "province":
         return panel, "province", None
+    if within == "baseline_gdp":
+        g = DESIGN["gname"]
+        first = panel.loc[panel[g] > 0, g].min() if (panel[g] > 0).any() else None
+        if first is None:
+            return panel, None, "baseline_gdp strata need a designated city"
+        codes = baseline_strata(panel, "city_code", "year", "log_gdp_pc", before=first)
+        return panel.assign(_stratum=codes), "_stratum", None
     cells = panel["region"].astype(str) + " x " + panel["coastal"].astype(str)
     return panel.assign(_stratum=cells), "_stratum", None
 
@@ -528,6 +544,7 @@ def robustness_study(
             "draws": ri.n_draws,
             "n_failed": ri.n_failed,
             "within": opt.placebo_within,
+            "interpretation": RI_INTERPRETATION,
             "cluster": head["cluster"],
             "placebo_t_mean": float(np.nanmean(ri.draws)),
             "placebo_t_sd": float(np.nanstd(ri.draws, ddof=1)),
@@ -624,6 +641,10 @@ def robustness_study(
             tname,
             rule.cluster,
             size_bins=hp.size_bins,
+            adjust_draws=opt.multiple_testing.draws,
+            seed=seed,
+            adjust_weights=opt.multiple_testing.weights,
+            true_effects=heterogeneity.true_effects(truth, d),
         )
         frames["heterogeneity"] = het.table
         frames["heterogeneity_tests"] = het.tests
@@ -764,6 +785,7 @@ _WITHIN_TEXT = {
     None: "unstratified",
     "province": "within provinces",
     "region_coastal": "within region x coast",
+    "baseline_gdp": "within baseline GDP quintiles",
 }
 
 
