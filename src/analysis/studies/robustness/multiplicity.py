@@ -14,7 +14,7 @@ level (:func:`analysis.studies.rules.inference_rule`: province clusters, t(G-1))
 from :func:`analysis.did.subgroup.imputation_fit` (its overall ATT and, with the headline's
 variance cells, its variance are the imputation module's, hence the headline's), the elasticity from the FE kernel's scores
 (:func:`analysis.did.fe.fit_within` ``keep_scores=True``). The statistics co-move (the same
-provinces' shocks enter all three; 14 of 17 rail cities are pilot cities), so the adjustment is the
+provinces' shocks enter all three; most CRE cities are pilot cities), so the adjustment is the
 stepdown of :mod:`analysis.did.stepdown` over ONE multiplier bootstrap whose province weights are
 shared by the three statistics. Holm and Bonferroni are reported beside it.
 
