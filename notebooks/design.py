@@ -122,7 +122,12 @@ from analysis.figures.power import plot_power_curves, power_curve_frame
 
 curves = power_curve_frame(result)
 true_att = {k: v["truth"]["att"] for k, v in result["treatments"].items() if "truth" in v}
-ctx.figure("design_power", plot_power_curves, curves, true_att or None)
+if len(curves):
+    ctx.figure("design_power", plot_power_curves, curves, true_att or None)
+else:  # the design check rules out every estimator of both treatments on this panel
+    why = "; ".join(f"{k}: {r.get('skipped', 'no estimator ran')}"
+                    for k, r in result["treatments"].items())  # fmt: skip
+    ctx.skipped_figure("design_power", "the power curves", why)
 
 # %% [markdown]
 # **Reading the figure.** Each line is one estimator's rejection rate (shaded: ±2 Monte Carlo

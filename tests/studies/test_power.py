@@ -424,3 +424,47 @@ def test_reusing_the_design_is_faster_and_exact(city_panel):
     table = speedup(city_panel, n_reps=3, n_grid=10)
     assert (table["max_abs_t_diff"] < 1e-8).all()
     assert (table["ratio"] > 2).all()
+
+
+def _headline_rejects(seed: int) -> dict[str, bool]:
+    """Whether the headline's 5% test rejects on one panel drawn from the default DGP (the real
+    one: t(4) shocks, effect heterogeneity, GDP feedback), per treatment."""
+    import warnings
+
+    from analysis.data.build import default_inputs
+    from analysis.data.synthetic import SyntheticDesign, simulate_panel
+    from analysis.studies.binary import headline_att
+    from analysis.studies.rules import inference_rule
+    from analysis.studies.simulation import Replication
+
+    warnings.simplefilter("ignore")
+    rep = Replication(*simulate_panel(*default_inputs(), SyntheticDesign(seed=seed)))
+    out = {}
+    for treatment, col in (("pilot", "pilot_year"), ("rail", "rail_year")):
+        sd = rep.study(treatment)
+        rule = inference_rule(sd.panel)
+        head = headline_att(sd.panel, treatment, col, sd.covariates, rep.design, rule=rule)
+        out[treatment] = head["p_value"] < 0.05
+    return out
+
+
+@pytest.mark.slow
+def test_power_at_the_truth_matches_the_dgp():
+    """The power study's verdict on ONE default synthetic panel (its calibrated model, the truth's
+    pattern) against the headline's actual rejection rate over 100 panels of the DGP itself:
+    within 3 Monte Carlo SEs of the difference. Measured (seed 20240601, 60 panels): rail 0.33
+    (MC s.e. 0.06) predicted against 0.34 (0.047) observed; pilot 1.00 against 1.00."""
+    from joblib import Parallel, delayed
+
+    from analysis.data.build import default_inputs
+    from analysis.data.synthetic import SyntheticDesign, simulate_panel
+    from analysis.studies.power import power_study
+
+    panel, truth = simulate_panel(*default_inputs(), SyntheticDesign())
+    res = power_study(panel, estimators=("headline",), n_reps=60, truth=truth, n_jobs=2)
+    rows = Parallel(n_jobs=2)(delayed(_headline_rejects)(1000 + s) for s in range(100))
+    for treatment in ("pilot", "rail"):
+        predicted = res["treatments"][treatment]["truth"]
+        rate = float(np.mean([r[treatment] for r in rows]))
+        se = np.hypot(predicted["power_mc_se"], np.sqrt(rate * (1 - rate) / len(rows)))
+        assert abs(predicted["power"] - rate) <= max(3 * se, 0.02), (treatment, predicted, rate)
