@@ -151,10 +151,11 @@ class DesignConfig:
     (analysis.studies.power)."""
 
     n_reps: int = 60  # simulated panels (the same draws for every estimator and effect shape)
-    # fewer for the expensive estimators (the first of the same draws): the rail study's
-    # control-adjusted CS runs one CS per covariate (34 with the pilot-zone cells)
+    # fewer for the estimators beside the headline (the first of the same draws), for a run of
+    # about 30 s: the rail study's control-adjusted CS runs one CS per covariate (34 with the
+    # pilot-zone cells), 10-20 times the cost of a BJS fit
     reps_by_estimator: dict[PowerEstimator, int] = field(
-        default_factory=lambda: {"cs": 12, "sa": 12}
+        default_factory=lambda: {"cs": 10, "sa": 10, "bjs": 20}
     )
     seed: int = 20240601
     n_jobs: int = 2
