@@ -380,6 +380,64 @@ def _ran(study: dict) -> dict:
     return out
 
 
+def detect_blocks(power: dict | None, t: dict, fmt: Formatter, synthetic: bool) -> list[dict]:
+    """The "what this design can detect" paragraph (results/design.json): the calibrated model in
+    one sentence, then per treatment the headline's MDE at 80% power for a constant and a growing
+    effect with Monte Carlo s.e. and, on synthetic data, its power against the true effect; on a
+    user's file, what a non-significant estimate can rule out. Nothing without the results."""
+    if not power or not power.get("treatments"):
+        return []
+    res, sep = t["results"], t["sentence_sep"]
+    cal = power.get("calibration") or {}
+    head_reps = [
+        rec["estimators"]["headline"]["shapes"]["constant"]["n_reps"]
+        for rec in power["treatments"].values()
+        if "shapes" in (rec.get("estimators") or {}).get("headline", {})
+    ]
+    runs = markup.inline(
+        res["design"],
+        {
+            "design_reps": head_reps[0] if head_reps else t["na"],
+            "design_rho": fmt.num(cal.get("rho"), 2),
+            "design_group_share": fmt.pct(
+                (cal.get("diagnostics") or {}).get("group_share_of_variance"), 0
+            ),
+        },
+    )
+    for key, rec in power["treatments"].items():
+        what = t["tables"]["treatments"].get(key, key)
+        head = (rec.get("estimators") or {}).get("headline", {})
+        why = head.get("skipped") or rec.get("skipped")
+        if why:  # the design rules the headline out on this panel
+            part = markup.inline(res["design_skipped"], {"what": what, "reason": reason(why, t)})
+        elif "shapes" not in head:  # the headline was not among the simulated estimators
+            continue
+        else:
+            shapes = head["shapes"]
+            mde = lambda s, shapes=shapes: (
+                fmt.num(shapes[s]["mde"]) if shapes[s]["reached"] else t["na"]
+            )
+            part = markup.inline(
+                res["design_mde"],
+                {
+                    "what": what,
+                    "mde_constant": mde("constant"),
+                    "mde_constant_se": fmt.num(shapes["constant"]["mc_se"]),
+                    "mde_growing": mde("growing"),
+                    "mde_growing_se": fmt.num(shapes["growing"]["mc_se"]),
+                },
+            )
+            truth = rec.get("truth")
+            if truth is not None and synthetic:
+                part = markup.join(part, markup.literal(sep), markup.inline(res["design_truth"], {
+                    "truth": fmt.num(truth["att"]), "power": fmt.pct(truth["power"], 0),
+                    "power_se": fmt.pct(truth["power_mc_se"], 0)}))  # fmt: skip
+        runs = markup.join(runs, markup.literal(sep), part)
+    if not synthetic:
+        runs = markup.join(runs, markup.literal(sep), markup.inline(res["design_file"]))
+    return [para(runs)]
+
+
 def para(runs: list[dict]) -> dict:
     return {"kind": "para", "runs": runs}
 
@@ -1070,6 +1128,7 @@ def build_document(
             para(inline(rail_text)),
             *[para(inline(x)) for x in corridor_text(results.get("corridor"), t)],
             para(inline(cov_text)),
+            *detect_blocks(results.get("power"), t, fmt, synthetic),
             *simulation_blocks,
             *robustness_blocks,
             *[para(inline(x)) for x in spillover_conley_text(rob, t)],

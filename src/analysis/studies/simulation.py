@@ -72,12 +72,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
-from tqdm.auto import tqdm
 
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
+from analysis.parallel import as_backend, run_tasks
 from analysis.studies.rails import LINKS, link_panel, link_truth
 from analysis.studies.rules import (
     StudyData,
@@ -387,6 +387,7 @@ def simulate(
     n_jobs: int = 1,
     progress: bool = True,
     control_rule: dict | None = None,
+    backend=None,
 ) -> pd.DataFrame:
     """One row per design x replication x estimator: estimate, SE, CI (``conf_low``,
     ``conf_high``: normal, or the headline's t(G-1)), the replication's true ATTs over the cities
@@ -396,15 +397,17 @@ def simulate(
     ``inputs``: (cities, treatments, national exports) for :func:`simulate_panel`; ``estimators``:
     id -> (``estimate`` name, ``"headline"``, ``"direct"`` or ``"rail_pilot_dummy"``, options);
     ``control_rule``: params.yaml ``panel.control_rule``. Every design uses the same seeds.
+    ``backend``: params.yaml ``parallel`` (:func:`analysis.parallel.run_tasks`; ``n_jobs`` local
+    workers): the rows do not depend on it.
     """
     seeds = _seeds(seed, n_reps)
     tasks = [(name, rep, s, d) for name, d in by_design.items() for rep, s in enumerate(seeds)]
-    jobs = (
+    jobs = [
         delayed(_replicate)(name, rep, s, d, inputs, estimators, control_rule)
         for name, rep, s, d in tasks
-    )
-    results = Parallel(n_jobs=n_jobs)(
-        tqdm(jobs, total=len(tasks), desc="simulations", disable=not progress)
+    ]
+    results = run_tasks(
+        jobs, as_backend(backend, n_jobs=n_jobs), progress=progress, desc="simulations"
     )
     return pd.DataFrame([row for rows in results for row in rows])
 
@@ -486,12 +489,13 @@ def twfe_vs_imputation(
     n_jobs: int = 1,
     progress: bool = True,
     control_rule: dict | None = None,
+    backend=None,
 ) -> pd.DataFrame:
     """The notebook's simulation: ``PIPELINE``'s estimators under both ``designs(base)``, one row
-    per design x replication x estimator."""
+    per design x replication x estimator (``backend``: :func:`simulate`)."""
     return simulate(
         designs(base), (cities, treatments, national), COMPARISON, n_reps, seed, n_jobs, progress,
-        control_rule,
+        control_rule, backend,
     )  # fmt: skip
 
 
@@ -567,8 +571,9 @@ def randomization_rejection(
 
     inputs = default_inputs()
     base = design or SyntheticDesign()
-    rows = Parallel(n_jobs=n_jobs)(
-        delayed(_ri_one)(s, base, inputs, draws, within) for s in _seeds(seed, n_reps)
+    rows = run_tasks(
+        [delayed(_ri_one)(s, base, inputs, draws, within) for s in _seeds(seed, n_reps)],
+        as_backend(None, n_jobs=n_jobs),
     )
     p = np.array([r["p_value"] for r in rows])
     rate = float(np.mean(p <= alpha))
@@ -631,8 +636,8 @@ def check_coverage(
 
     inputs = default_inputs()
     base = design or SyntheticDesign()
-    jobs = (delayed(replicate)(s, base, inputs, **options) for s in _seeds(seed, n_reps))
-    rows = Parallel(n_jobs=n_jobs)(jobs)
+    jobs = [delayed(replicate)(s, base, inputs, **options) for s in _seeds(seed, n_reps)]
+    rows = run_tasks(jobs, as_backend(None, n_jobs=n_jobs))
     failed = [r["failed"] for r in rows if "failed" in r]
     frame = pd.DataFrame([r for r in rows if "failed" not in r])
     frame = frame.assign(estimator=name, estimator_id=name, rep=range(len(frame)))
