@@ -183,7 +183,7 @@ def estimator_plan(
     treatment, covariates = sd.treatment, list(sd.covariates)
     rule = rule or inference_rule(sd.panel)
     options = robust_options(design, treatment)
-    cs_name, _ = _cs_variant(covariates, cluster, options)
+    cs_name, _, _ = _cs_variant(covariates, cluster, options)
     bjs = {"leaveout": True, "horizons": None}  # overall ATT only (no event study, no pre-test)
     common = {"cluster": cluster, "n_clusters": None}
     plan = {
