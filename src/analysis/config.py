@@ -95,6 +95,27 @@ class TreatmentConfig:
 
 
 @dataclass(frozen=True)
+class NetworkDGPConfig:
+    """params.yaml ``synthetic.network`` (issue 20): the network doses and the Broadband China
+    designation of the synthetic panel (data/synthetic.py, "Network block")."""
+
+    # broadband -> exports: city elasticity broadband_elasticity x (1 + elasticity_sd z_i), z_i
+    # correlated (selection_on_gains) with how early the city's broadband diffuses
+    elasticity_sd: float = 0.5
+    selection_on_gains: float = 0.6
+    mobile_elasticity: float = 0.05  # exports on log mobile subscribers per 100 (homogeneous)
+    # first stage of the designation: subscribers per 100 added (half in the designation year)
+    designation_broadband: float = 4.0
+    designation_mobile: float = 6.0
+    # designation effect on log exports: h(D) (1 + selection (D - m) / s + v), h(d) =
+    # scale log(1 + d / half_dose), D = broadband per 100 the year before designation
+    designation_scale: float = 0.08
+    designation_half_dose: float = 10.0
+    designation_selection: float = 0.3
+    designation_city_sd: float = 0.15
+
+
+@dataclass(frozen=True)
 class SyntheticConfig:
     seed: int = 20150307
     n_cities: int | None = None
@@ -118,6 +139,7 @@ class SyntheticConfig:
     effect_city_sd: float = 0.15
     year_effects: Literal["calibrated_after_effects", "untreated"] = "untreated"
     effective_timing: Literal["approval", "coding_rule"] = "coding_rule"
+    network: NetworkDGPConfig = field(default_factory=NetworkDGPConfig)
 
 
 @dataclass(frozen=True)
