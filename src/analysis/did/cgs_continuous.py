@@ -17,7 +17,9 @@ Inference. Every estimate is linear in the outcomes, so each unit has an exact i
 (treated units through their cohort's regression, never-treated units through the control means of
 every cohort). A multiplier bootstrap (Rademacher weights per cluster) of the summed cluster
 influences gives the bootstrap process over the dose grid: pointwise SEs and the sup-t critical
-value of a uniform band (CGS Section 5, as ``contdid``'s ``cband``).
+value of a uniform band (CGS Section 5, as ``contdid``'s ``cband``), mapped to t(G - 1) for few
+clusters (below); the overall ATT^o and ACRT^o use t(G - 1) intervals. Residuals of the treated
+are HC2-scaled by their leverage and the controls' deviations by sqrt(n0 / (n0 - 1)).
 
 Why our own code (not a peer package): diff-diff 3.13 ``ContinuousDiD`` gives the same point
 estimates (tests/did/test_cgs_continuous.py) but only pointwise bands and unit-level bootstrap (no
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.interpolate import BSpline
 
 __all__ = ["CGSResult", "cgs_dose_response"]
@@ -86,6 +89,7 @@ def cgs_dose_response(
     n_boot: int = 999,
     seed: int = 20240601,
     alpha: float = 0.05,
+    leverage: bool = True,
 ) -> CGSResult:
     """ATT(d|d) and ACRT(d|d) of a staggered treatment with dose ``dname`` (read per unit where it
     is treated; never-treated units, ``gname`` = 0, are the comparison). ``grid``: dose values or a
@@ -137,13 +141,17 @@ def cgs_dose_response(
         xtx_inv = np.linalg.pinv(bm.T @ bm)
         beta = xtx_inv @ bm.T @ (diff[members] - m0)
         resid = diff[members] - m0 - bm @ beta
+        if leverage:  # HC2: a residual shrinks by its leverage (Bell & McCaffrey 2002)
+            lev = np.einsum("ij,jk,ik->i", bm, xtx_inv, bm)
+            resid = resid / np.sqrt(np.clip(1 - lev, 1e-8, None))
         att += w * b_grid @ beta
         acrt += w * db_grid @ beta
         att_o += w * float(np.mean(bm @ beta))
         acrt_o += w * float(np.mean(dbm @ beta))
         # influence on beta: treated (own residual), controls (through m0)
         inf_beta_t = (xtx_inv @ bm.T * resid).T  # members x k
-        inf_beta_c = -np.outer(diff[ctrl] - m0, xtx_inv @ bm.sum(axis=0)) / len(ctrl)
+        dev = (diff[ctrl] - m0) * (np.sqrt(len(ctrl) / (len(ctrl) - 1)) if leverage else 1.0)
+        inf_beta_c = -np.outer(dev, xtx_inv @ bm.sum(axis=0)) / len(ctrl)
         for rows, ib in ((members, inf_beta_t), (ctrl, inf_beta_c)):
             infl[rows, :n_grid] += w * ib @ b_grid.T
             infl[rows, n_grid : 2 * n_grid] += w * ib @ db_grid.T
@@ -165,10 +173,17 @@ def cgs_dose_response(
     def crit(block: slice) -> float:
         return float(np.quantile(t_stat[:, block].max(axis=1), 1 - alpha))
 
-    c_att, c_acrt = crit(slice(0, n_grid)), crit(slice(n_grid, 2 * n_grid))
-    from scipy import stats
+    # Few clusters: the studentised sup has heavier tails than the bootstrap's normal limit (its SEs
+    # rest on G clusters). The sup-t quantile is mapped to t(G-1) at the same tail probability, as
+    # the pointwise intervals use t(G-1) (the project's inference rule). Measured on 40 clusters:
+    # uniform coverage 90.0% without, 92.7% with (tests/did/test_cgs_continuous.py); on 600 unit
+    # clusters 96% either way.
+    def small_sample(c: float) -> float:
+        return float(stats.t.ppf(stats.norm.cdf(c), n_cl - 1)) if n_cl > 1 else c
 
-    z = stats.norm.ppf(1 - alpha / 2)
+    c_att = small_sample(crit(slice(0, n_grid)))
+    c_acrt = small_sample(crit(slice(n_grid, 2 * n_grid)))
+    z = stats.t.ppf(1 - alpha / 2, max(n_cl - 1, 1))
     curve = pd.DataFrame(
         {
             "dose": grid,
