@@ -169,6 +169,10 @@ class SimulationConfig:
 class NetworkCoverageConfig:
     n_bins: int = 6
     cluster: Cluster = "city_code"
+    # issue 20: the Broadband China event study's window and the CGS bootstrap
+    window: tuple[int, int] = (-5, 5)
+    cgs_boot: int = 999
+    cgs_seed: int = 20240601
 
 
 @dataclass(frozen=True)
@@ -521,6 +525,10 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
 for _name in ("pilot_zones", "rail_links"):
     EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
+# the network study runs Broadband China through the binary toolkit (issue 20) and names the
+# cities of single-source roster rows by the coding rule
+EXTRA["network_coverage"]["control_rule"] = lambda c: plain(c.panel.control_rule)
+EXTRA["network_coverage"]["year_rule"] = lambda c: c.treatment.year_rule
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"
 """Where a notebook run by hand (JupyterLab) writes: never over the pipeline's products."""

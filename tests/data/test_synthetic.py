@@ -544,7 +544,7 @@ def test_dose_response_is_heterogeneous_with_selection_on_gains(simulated, netwo
     # the rebuilt network component is the whole difference to the network-free panel, up to
     # the year effects (recalibrated to national exports)
     off, _ = network_off
-    component = synthetic.network_effect_component(panel, truth, design)
+    component = synthetic.network_effect_component(panel, truth)
     old = design.broadband_elasticity * np.log(off["broadband_per100"])
     rest = panel["log_exports"] - off["log_exports"] - (component - old)
     assert rest.groupby(panel["year"]).std().max() < 1e-9

@@ -857,25 +857,23 @@ def network_truth(
     }
 
 
-def network_effect_component(
-    panel: pd.DataFrame, truth: dict, design: SyntheticDesign
-) -> pd.Series:
+def network_effect_component(panel: pd.DataFrame, truth: dict) -> pd.Series:
     """The part of log exports due to the doses and the designation, city-year by city-year
-    (total effects), rebuilt from the panel and its truth: b_i log(bb0) + mobile_elasticity
+    (total effects), rebuilt from the panel and its truth alone: b_i log(bb0) + mobile_elasticity
     log(mob0) + tau_bc, bb0 and mob0 the observed doses less the first stage. What a dCDH
     estimator applied to it returns is that estimator's target on the realised doses (no noise,
     no confounding)."""
-    net = design.network
+    fs = truth["first_stage"]
     g = panel["broadband_china_year"].to_numpy()
     event = np.where(g > 0, panel["year"].to_numpy() - g, -1)
     ramp = _ramp(event)
-    bb0 = panel["broadband_per100"].to_numpy() - net.designation_broadband * ramp
-    mob0 = panel["mobile_per100"].to_numpy() - net.designation_mobile * ramp
+    bb0 = panel["broadband_per100"].to_numpy() - fs["broadband_per100"]["full"] * ramp
+    mob0 = panel["mobile_per100"].to_numpy() - fs["mobile_per100"]["full"] * ramp
     b = panel["city_code"].map(truth["broadband"]["city_elasticities"]).to_numpy(dtype=float)
     effects = truth[DESIGNATION]["city_effects"]
     tau = np.zeros(len(panel))
     codes = panel["city_code"].to_numpy()
     for i in np.flatnonzero(event >= 0):
         tau[i] = effects[codes[i]]["effects"][event[i]]
-    value = b * np.log(bb0) + net.mobile_elasticity * np.log(mob0) + tau
+    value = b * np.log(bb0) + truth["mobile"]["elasticity"] * np.log(mob0) + tau
     return pd.Series(value, index=panel.index, name="network_effect")

@@ -354,7 +354,6 @@ ported); a city switches when its dose enters another band."""
 def dose_event_studies(
     panel: pd.DataFrame,
     truth: dict,
-    design_dgp=None,
     doses: dict[str, float] | None = None,
     effects: int = 5,
     placebo: int = 3,
@@ -363,7 +362,7 @@ def dose_event_studies(
     (:data:`DOSES`): normalized event-study effects (per subscriber per 100 of cumulated dose
     change), placebos and their joint test, the average total effect, province clusters.
 
-    ``design_dgp`` (synthetic data): the same estimator applied to the DGP's network component
+    On synthetic data the same estimator applied to the DGP's network component
     (:func:`analysis.data.synthetic.network_effect_component`: the doses' and the designation's
     effects, no noise, no other treatment) is the ``target`` of each row: what the estimator
     returns on the realised doses when parallel trends hold exactly."""
@@ -372,8 +371,8 @@ def dose_event_studies(
 
     doses = doses or DOSES
     target = None
-    if design_dgp is not None and "city_elasticities" in truth.get("broadband", {}):
-        target = network_effect_component(panel, truth, design_dgp)
+    if "city_elasticities" in truth.get("broadband", {}):
+        target = network_effect_component(panel, truth)
     out = {}
     for dose, width in doses.items():
         data = panel.dropna(subset=["log_exports", dose]).copy()
@@ -428,4 +427,40 @@ def dose_event_studies(
             "n_switchers": int(fit.fit.effects["n_switchers"].max()) if len(fit.fit.effects) else 0,
             "cluster": "province",
         }
+    return out
+
+
+def network_design_study(
+    panel: pd.DataFrame,
+    truth: dict,
+    window: tuple[int, int],
+    cluster: str,
+    design=None,
+    control_rule: dict[str, str] | None = None,
+    single_source: list[str] | None = None,
+    n_boot: int = 999,
+    seed: int = 20240601,
+) -> dict:
+    """The network study's design (issue 20), in the order the notebook narrates it: the
+    designation (years per city), Broadband China through the binary toolkit with its first stage
+    and the single-source sensitivity, the CGS dose response at designation, the dCDH event
+    studies of the doses. A part that cannot run on this panel is a recorded skip."""
+    design = design or binary.study_design(panel)
+    years = panel.groupby("city_code")[DESIGNATION_COHORT].first()
+    out: dict = {"designation_years": {str(k): int(v) for k, v in years.items()}}
+    if design.treatments[DESIGNATION].switchers == 0:
+        why = "no city of the panel is designated inside it"
+        return {**out, "broadband_china": binary.skipped(why),
+                "designation_dose_response": binary.skipped(why),
+                "dose_event_studies": dose_event_studies(panel, truth)}  # fmt: skip
+    out["broadband_china"] = broadband_china_study(
+        panel, truth, window, cluster, design, control_rule, single_source
+    )
+    try:
+        out["designation_dose_response"] = designation_dose_response(
+            panel, truth, "province", n_boot, seed, design, control_rule
+        )
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        out["designation_dose_response"] = binary.skipped(f"{type(exc).__name__}: {exc}")
+    out["dose_event_studies"] = dose_event_studies(panel, truth)
     return out

@@ -197,7 +197,7 @@ def _network_fit(name: str, options: dict, rep: Replication, cache: dict) -> dic
                 "conf_low": float(row["conf_low"]), "conf_high": float(row["conf_high"]),
                 "truth": truth, "truth_direct": causal, "target": "total"}  # fmt: skip
     if DCDH_DOSE not in cache:
-        cache[DCDH_DOSE] = coverage.dose_event_studies(rep.panel, rep.truth, rep.dgp)
+        cache[DCDH_DOSE] = coverage.dose_event_studies(rep.panel, rep.truth)
     res = cache[DCDH_DOSE][options["dose"]]
     return {"estimate": res["average_total_effect"], "std_error": res["std_error"],
             "conf_low": res["conf_low"], "conf_high": res["conf_high"], "truth": res["target"],
