@@ -92,6 +92,7 @@ def _network_values(design: dict, fmt: Formatter) -> dict[str, str]:
         "dcdh_bb_se": num(dcdh.get("std_error")),
         "dcdh_bb_p": fmt.p((dcdh.get("placebo_test") or {}).get("p_value")),
         "dcdh_bb_target": num(dcdh.get("target")),
+        "dcdh_bb_band": num(dcdh.get("band_width"), 0),
     }
 
 

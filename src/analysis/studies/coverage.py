@@ -242,7 +242,7 @@ def broadband_china_study(
             control_rule=control_rule,
         )
         study["without_single_source"] = {
-            "dropped_cities": len(single_source),
+            "dropped_cities": int(panel.loc[~panel.index.isin(keep.index), "city_code"].nunique()),
             "headline": sens.get("headline"),
             "true_att_target": sens.get("true_att_target"),
         }
