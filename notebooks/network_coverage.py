@@ -120,12 +120,12 @@ ctx.figure(
 # total effect of designation.
 
 # %%
-bc = network["broadband_china"]
+study = bc = network["broadband_china"]
 if "skipped" in bc:
     ctx.skipped("the Broadband China study", bc["skipped"])
 else:
     ctx.facts(bc["headline"], digits=4)
-    ctx.event_study_figure(bc, "coverage_designation_event_study", "broadband_china_es_title")
+    ctx.event_study_figure(study, "coverage_designation_event_study", "broadband_china_es_title")
 
 # %% [markdown]
 # **Reading the result.** `estimate` is the average effect of designation on log exports over the
