@@ -92,6 +92,22 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "rail_event_study",
     ),
     Exhibit(
+        "coverage_designation_map",
+        "figure",
+        "network_coverage",
+        "coverage_designation_map",
+        "analysis.figures.coverage:plot_designation_map",
+        "coverage_designation_map",
+    ),
+    Exhibit(
+        "coverage_cgs_dose_response",
+        "figure",
+        "network_coverage",
+        "coverage_cgs_dose_response",
+        "analysis.figures.coverage:plot_cgs_dose_response",
+        "coverage_cgs_dose_response",
+    ),
+    Exhibit(
         "coverage_dose_response",
         "figure",
         "network_coverage",

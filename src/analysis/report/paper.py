@@ -420,6 +420,8 @@ FIGURE_STUDY = {
     "pilot_event_study": ("pilot_zones", None),
     "rail_event_study": ("rail_links", None),
     "coverage_dose_response": ("network_coverage", None),
+    "coverage_designation_map": ("network_coverage", None),
+    "coverage_cgs_dose_response": ("network_coverage", None),
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
     "robustness_honestdid": ("robustness", "honestdid"),

@@ -146,6 +146,19 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
 # --- issue 20: Broadband China, a dated network policy, and its dose at designation --------------
 
 DESIGNATION, DESIGNATION_COHORT = "broadband_china", "broadband_china_year"
+
+
+def _design_failure(exc: BaseException) -> bool:
+    """A failure the panel's design explains (a recorded skip), not a bug (re-raised): the binary
+    studies' numerical failures, and a dCDH horizon without switchers or controls (the reference
+    divides by their count: ZeroDivisionError on a small user panel, e.g. 6 provinces)."""
+    return isinstance(exc, ZeroDivisionError) or binary.is_numerical_failure(exc)
+
+
+def _why(exc: BaseException) -> str:
+    return f"estimation failed on this panel: {type(exc).__name__}: {exc}"
+
+
 FIRST_STAGE_OUTCOMES = ("broadband_per100", "mobile_per100")
 
 
@@ -172,6 +185,23 @@ def region_year_columns(panel: pd.DataFrame) -> pd.DataFrame:
     return dummies[keep].set_index(panel.index)
 
 
+def _first_stage(data: pd.DataFrame, outcome: str, region_year, window: tuple[int, int]):
+    """BJS imputation ATT of designation on a dose (pilot zones, rail, region x year effects)."""
+    from analysis.did.estimate import estimate
+
+    return estimate(
+        "bjs",
+        data,
+        y=outcome,
+        unit="city_code",
+        time="year",
+        cohort=DESIGNATION_COHORT,
+        covariates=["pilot", "rail", *region_year],
+        cluster="province",
+        window=(0, window[1]),
+    )
+
+
 def broadband_china_study(
     panel: pd.DataFrame,
     truth: dict,
@@ -186,7 +216,6 @@ def broadband_china_study(
     its first stage on both doses (BJS imputation ATT and event study of subscribers per 100, the
     pilot zones, rail and region x year effects as covariates: :func:`region_year_columns`) and, with ``single_source``, the headline without the
     cities designated through a single-source row."""
-    from analysis.did.estimate import estimate
 
     design = design or binary.study_design(panel)
     study = binary.binary_study(
@@ -209,17 +238,13 @@ def broadband_china_study(
         if data[outcome].isna().all() or data.empty:
             first_stage[outcome] = binary.skipped(f"{outcome} is not in the data")
             continue
-        fit = estimate(
-            "bjs",
-            data,
-            y=outcome,
-            unit="city_code",
-            time="year",
-            cohort=DESIGNATION_COHORT,
-            covariates=["pilot", "rail", *ry.columns],
-            cluster="province",
-            window=(0, window[1]),
-        )
+        try:
+            fit = _first_stage(data, outcome, ry.columns, window)
+        except (*binary.NUMERICAL_ERRORS, ZeroDivisionError) as exc:
+            if not _design_failure(exc):
+                raise
+            first_stage[outcome] = binary.skipped(_why(exc))
+            continue
         first_stage[outcome] = {
             "estimate": fit.att,
             "std_error": fit.se,
@@ -351,6 +376,24 @@ treatment, which a continuous dose never shares (the reference's ``continuous`` 
 ported); a city switches when its dose enters another band."""
 
 
+def _dcdh(data: pd.DataFrame, y: str, effects: int, placebo: int):
+    """dCDH on the banded dose ``_band``: normalized effects and placebos, province clusters."""
+    from analysis.did.estimate import estimate
+
+    return estimate(
+        "dcdh",
+        data,
+        y=y,
+        unit="city_code",
+        time="year",
+        cohort=DESIGNATION_COHORT,  # unused with an explicit treatment
+        cluster="province",
+        window=(-placebo - 1, effects - 1),
+        treatment="_band",
+        normalized=True,
+    )
+
+
 def dose_event_studies(
     panel: pd.DataFrame,
     truth: dict,
@@ -367,7 +410,6 @@ def dose_event_studies(
     effects, no noise, no other treatment) is the ``target`` of each row: what the estimator
     returns on the realised doses when parallel trends hold exactly."""
     from analysis.data.synthetic import network_effect_component
-    from analysis.did.estimate import estimate
 
     doses = doses or DOSES
     target = None
@@ -385,20 +427,14 @@ def dose_event_studies(
             data["_target"] = target.loc[data.index]
             runs["target"] = "_target"
         rows = {}
-        for name, y in runs.items():
-            fit = estimate(
-                "dcdh",
-                data,
-                y=y,
-                unit="city_code",
-                time="year",
-                cohort=DESIGNATION_COHORT,  # unused with an explicit treatment
-                cluster="province",
-                window=(-placebo - 1, effects - 1),
-                treatment="_band",
-                normalized=True,
-            )
-            rows[name] = fit
+        try:
+            for name, y in runs.items():
+                rows[name] = _dcdh(data, y, effects, placebo)
+        except (*binary.NUMERICAL_ERRORS, ZeroDivisionError) as exc:
+            if not _design_failure(exc):
+                raise
+            out[dose] = {**binary.skipped(_why(exc)), "band_width": width}
+            continue
         fit = rows["estimate"]
         es = fit.event_study.copy()
         if "target" in rows:
@@ -460,7 +496,9 @@ def network_design_study(
         out["designation_dose_response"] = designation_dose_response(
             panel, truth, "province", n_boot, seed, design, control_rule
         )
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        out["designation_dose_response"] = binary.skipped(f"{type(exc).__name__}: {exc}")
+    except (*binary.NUMERICAL_ERRORS, ZeroDivisionError) as exc:
+        if not _design_failure(exc):
+            raise
+        out["designation_dose_response"] = binary.skipped(_why(exc))
     out["dose_event_studies"] = dose_event_studies(panel, truth)
     return out
