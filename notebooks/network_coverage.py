@@ -29,8 +29,9 @@
 #    whose dose changed with cities whose dose had not yet changed.
 #
 # On synthetic data the truth is known: the data-generating process has a concave dose response
-# that differs across cities, with *selection on gains* (the cities that gain more from broadband
-# adopted it earlier), and a designation effect that grows with the dose at designation.
+# that differs across cities, and a designation effect that grows with the dose at designation,
+# with *selection on gains*: the cities that had adopted more broadband when designated (the
+# faster adopters) gain more than the average designated city would at their dose.
 
 # %% tags=["parameters"]
 # Parameters. The pipeline (`analysis notebook network_coverage`) has papermill inject params.yaml's values
@@ -248,10 +249,11 @@ ctx.table(ctx.compare_with_truth(study), digits=4)
 # **Reading the table.** `estimate` is an elasticity: the percentage change in exports for a 1%
 # higher broadband coverage, within a city over time and net of the year effects and controls. On
 # synthetic data `truth` is the *mean* of the cities' elasticities in the data-generating process.
-# The cities differ, and those that gain more adopted broadband earlier: TWFE weights each city by
-# how much its dose moved inside the panel, so it estimates a weighted elasticity with weights
-# nobody chose, not the mean (the gap to the truth is that, not noise). An elasticity is also a
-# *local, average* slope: it does not say whether the first or the last users matter more.
+# The cities differ: TWFE weights each city by how much its dose moved inside the panel, so it
+# estimates a weighted elasticity with weights nobody chose, which equals the mean only when the
+# elasticities are unrelated to the dose paths (with `synthetic.network.selection_on_gains` > 0
+# they are not, and TWFE drifts away from the truth). An elasticity is also a *local, average*
+# slope: it does not say whether the first or the last users matter more.
 
 # %% [markdown]
 # ## Without the controls

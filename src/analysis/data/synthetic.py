@@ -608,10 +608,12 @@ def true_effects(
 #   designation year, all from the next); mob0 a logistic mobile diffusion (~55 -> ~115 per 100,
 #   city-specific timing independent of region) and mob = mob0 + designation_mobile x ramp(e).
 # * b_i = broadband_elasticity (1 + elasticity_sd z_i): a dose response concave in the dose (log)
-#   and heterogeneous across cities, with selection on gains: z_i = -rho shift_i + sqrt(1-rho^2)
-#   xi_i correlates (rho = selection_on_gains) with how EARLY the city's broadband diffuses (shift_i
-#   is its diffusion midpoint's deviation), so the cities that gain more adopt faster and a TWFE
-#   elasticity (variance-weighted by each city's dose path) is not the mean elasticity.
+#   and heterogeneous across cities; optionally with selection on gains: z_i = -rho shift_i +
+#   sqrt(1-rho^2) xi_i correlates (rho = selection_on_gains) with how EARLY the city's broadband
+#   diffuses (shift_i is its diffusion midpoint's deviation), so the cities that gain more adopt
+#   faster and a TWFE elasticity (variance-weighted by each city's dose path) is not the mean
+#   elasticity. 0 by default: with 0.6 the pilot-zone study, which holds broadband fixed with one
+#   slope, is biased by -0.02 (data/README.md); selection on gains stays in tau_bc (kappa).
 # * tau_bc: the Broadband China designation's effect on log exports, constant from the coded
 #   designation year g on: h(D_i) (1 + kappa (D_i - m) / s + v_i), h(d) = scale log(1 + d / half),
 #   D_i = observed broadband per 100 in g - 1 (the dose the city brings to the programme), m and s
