@@ -100,6 +100,30 @@ class TreatmentConfig:
 
 
 @dataclass(frozen=True)
+class NetworkDGPConfig:
+    """params.yaml ``synthetic.network`` (issue 20): the network doses and the Broadband China
+    designation of the synthetic panel (data/synthetic.py, "Network block")."""
+
+    # broadband -> exports: city elasticity broadband_elasticity x (1 + elasticity_sd z_i), z_i
+    # correlated (selection_on_gains) with how early the city's broadband diffuses
+    elasticity_sd: float = 0.5
+    # 0 by default: with 0.6 (gainers adopt faster) the pilot-zone headline, which holds broadband
+    # fixed with one slope, is biased by -0.02 on a noiseless panel (data/README.md): a stress
+    # scenario. Selection on gains of the designation effect (designation_selection) stays on.
+    selection_on_gains: float = 0.0
+    mobile_elasticity: float = 0.05  # exports on log mobile subscribers per 100 (homogeneous)
+    # first stage of the designation: subscribers per 100 added (half in the designation year)
+    designation_broadband: float = 4.0
+    designation_mobile: float = 6.0
+    # designation effect on log exports: h(D) (1 + selection (D - m) / s + v), h(d) =
+    # scale log(1 + d / half_dose), D = broadband per 100 the year before designation
+    designation_scale: float = 0.08
+    designation_half_dose: float = 10.0
+    designation_selection: float = 0.3
+    designation_city_sd: float = 0.15
+
+
+@dataclass(frozen=True)
 class SyntheticConfig:
     seed: int = 20150307
     n_cities: int | None = None
@@ -129,6 +153,7 @@ class SyntheticConfig:
     laos_att: float = 0.10
     pilot_spillover: float = -0.01
     pilot_spillover_km: float = 100.0
+    network: NetworkDGPConfig = field(default_factory=NetworkDGPConfig)
 
 
 @dataclass(frozen=True)
@@ -211,6 +236,10 @@ class DesignConfig:
 class NetworkCoverageConfig:
     n_bins: int = 6
     cluster: StudyCluster = "headline"
+    # issue 20: the Broadband China event study's window and the CGS bootstrap
+    window: tuple[int, int] = (-5, 5)
+    cgs_boot: int = 999
+    cgs_seed: int = 20240601
 
 
 @dataclass(frozen=True)
@@ -614,6 +643,10 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
 for _name in ("pilot_zones", "rail_links", "corridor"):
     EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
+# the network study runs Broadband China through the binary toolkit (issue 20) and names the
+# cities of single-source roster rows by the coding rule
+EXTRA["network_coverage"]["control_rule"] = lambda c: plain(c.panel.control_rule)
+EXTRA["network_coverage"]["year_rule"] = lambda c: c.treatment.year_rule
 
 # the design notebook simulates the binary studies as they run: their sample, covariates and
 # clusters

@@ -35,6 +35,7 @@ LEGACY = synthetic.SyntheticDesign(
     effect_city_sd=0.0,
     laos_att=0.08,  # before issue 19: one rail effect for both links
     pilot_spillover=0.0,
+    network=synthetic.NETWORK_OFF,
 )
 
 
@@ -70,7 +71,7 @@ def test_year_totals_reproduce_national_exports(simulated, inputs):
     in every year; observed exports exceed them by the programmes' contribution."""
     panel, truth = simulated
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    tau = _true_tau(panel, synthetic.SyntheticDesign(), master=inputs[0])
+    tau = _true_tau(panel, synthetic.SyntheticDesign(), master=inputs[0], truth=truth)
     untreated = np.exp(panel["log_exports"] - tau)
     totals = untreated.groupby(panel["year"]).sum() / 1000
     np.testing.assert_allclose(totals.to_numpy(), national.loc[totals.index].to_numpy(), rtol=1e-9)
@@ -149,9 +150,11 @@ def test_constants_come_from_the_design_and_the_data(inputs):
     """No hard-coded roster facts: the batches are those of the design, a subset carries its share
     of national exports, and a designated batch without an effect in the design is an error."""
     design = synthetic.SyntheticDesign(seed=3, n_cities=60)
-    panel, _ = synthetic.simulate_panel(*inputs, design)
+    panel, truth = synthetic.simulate_panel(*inputs, design)
     national = inputs[2].set_index("year")["exports_usd_bn"]
-    untreated = np.exp(panel["log_exports"] - _true_tau(panel, design, master=inputs[0]))
+    untreated = np.exp(
+        panel["log_exports"] - _true_tau(panel, design, master=inputs[0], truth=truth)
+    )
     totals = untreated.groupby(panel["year"]).sum() / 1000
     share = 60 / len(inputs[0])
     np.testing.assert_allclose(
@@ -175,10 +178,13 @@ def test_default_panel_is_pinned(simulated, legacy):
     the panel published before issue 12 is still reproduced by its options (LEGACY,
     approval-year coding)."""
     panel, truth = simulated
-    assert panel["log_exports"].sum() == pytest.approx(32341.740280440696, rel=1e-12)
-    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.43899204866, rel=1e-12)
-    assert panel["log_exports"].iloc[0] == pytest.approx(10.991673811934437, rel=1e-12)
-    assert panel["log_exports"].iloc[-1] == pytest.approx(6.610518700074433, rel=1e-12)
+    # issue 20 added the network block (synthetic.network): its own stream, so with it switched
+    # off the panel before it is reproduced to the last bit (test_network_block_off_...)
+    assert panel["log_exports"].sum() == pytest.approx(32108.925835718022, rel=1e-12)
+    assert panel["log_gdp_pc"].sum() == pytest.approx(51894.59755433776, rel=1e-12)
+    assert panel["log_exports"].iloc[0] == pytest.approx(11.057248404915228, rel=1e-12)
+    assert panel["log_exports"].iloc[-1] == pytest.approx(6.306995925103328, rel=1e-12)
+    assert truth["broadband_china"]["att_overall"] == pytest.approx(0.10703501682961805, rel=1e-12)
     assert truth["pilot"]["att_overall"] == pytest.approx(0.14079580913204287, rel=1e-12)
     assert truth["pilot"]["att_overall_direct"] == pytest.approx(0.13282623503022914, rel=1e-12)
     assert truth["estimand"]["kind"] == "absolute effect"
@@ -264,10 +270,11 @@ def _shifts(panel, design) -> pd.DataFrame:
     return pd.DataFrame(shift, index=codes, columns=["pilot", "rail"])
 
 
-def _true_tau(panel, design, total=True, master=None):
+def _true_tau(panel, design, total=True, master=None, truth=None):
     """Per-cell true effects from the coded timing (the DGP's timing under the default coding):
     total effects (with GDP's response, ``gdp_export_feedback``) or the direct ones, each treated
-    city's own shift (``effect_city_sd``) included."""
+    city's own shift (``effect_city_sd``) included; with ``truth``, plus the Broadband China
+    designation's effect (its city_effects)."""
     pilot = synthetic.pilot_effect(
         panel["pilot_batch"].to_numpy(), (panel["year"] - panel["pilot_year"]).to_numpy(), design
     )
@@ -281,7 +288,15 @@ def _true_tau(panel, design, total=True, master=None):
     shift = _shifts(panel, design).reindex(panel["city_code"]).to_numpy()
     pilot, rail = pilot * (1 + shift[:, 0]), rail * (1 + shift[:, 1])
     channel = 1 + design.beta_log_gdp_pc * design.gdp_export_feedback if total else 1.0
-    return (pilot + rail) * channel + _true_spillover(panel, design, master)
+    designation = np.zeros(len(panel))
+    if truth is not None:  # the Broadband China designation (issue 20), from the truth's cities
+        block = truth["broadband_china"]
+        g = panel["broadband_china_year"].to_numpy()
+        for i in np.flatnonzero((g > 0) & (panel["year"].to_numpy() >= g)):
+            row = block["city_effects"][panel["city_code"].iloc[i]]
+            designation[i] = row["effects"][panel["year"].iloc[i] - g[i]]
+        designation = designation / block["total_over_direct"]
+    return (pilot + rail + designation) * channel + _true_spillover(panel, design, master)
 
 
 def _true_spillover(panel, design, master=None):
@@ -528,3 +543,118 @@ def test_spillover_is_outside_the_untreated_outcome_and_gdp(inputs):
             "pilot"
         ]["att_overall"]
     )
+    assert truth["rail"]["growth_per_year"] == 0.02
+
+
+# --- the network block (issue 20) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def network_off(inputs):
+    return synthetic.simulate_panel(
+        *inputs, synthetic.SyntheticDesign(network=synthetic.NETWORK_OFF)
+    )
+
+
+def test_network_block_off_reproduces_the_panel_before_it(network_off):
+    panel, truth = network_off
+    assert panel["log_exports"].sum() == pytest.approx(32341.740280440696, rel=1e-12)
+    assert panel["log_gdp_pc"].sum() == pytest.approx(51885.43899204866, rel=1e-12)
+    assert panel["log_exports"].iloc[-1] == pytest.approx(6.610518700074433, rel=1e-12)
+    assert truth["broadband_china"]["att_overall"] == 0
+
+
+def test_broadband_china_coding_and_first_stage(simulated, inputs):
+    """Designation years from the roster (阿拉尔 unresolved: no city), the first stage on both
+    doses exactly as designed (half in the year, all after), nothing before designation."""
+    panel, truth = simulated
+    design = synthetic.SyntheticDesign()
+    units = reference.load_broadband_china()
+    assert list(reference.broadband_unresolved(units)["unit"]) == ["阿拉尔市"]
+    years = panel.groupby("city_code")["broadband_china_year"].first()
+    # midyear rule: announced 2014-10-09, 2015-10-19, 2016-07-25 -> 2015, 2016, 2017
+    assert sorted(years[years > 0].unique()) == [2015, 2016, 2017]
+    assert years.loc["430200"] == 2015  # 株洲, through the 长株潭 cluster
+    assert (
+        panel["broadband_china"]
+        == ((panel["broadband_china_year"] > 0) & (panel["year"] >= panel["broadband_china_year"]))
+    ).all()
+    fs = truth["first_stage"]
+    net = design.network
+    assert fs["broadband_per100"]["att_by_event_time"]["0"] == pytest.approx(
+        net.designation_broadband / 2
+    )
+    assert fs["broadband_per100"]["att_by_event_time"]["3"] == pytest.approx(
+        net.designation_broadband
+    )
+    assert fs["mobile_per100"]["att_by_event_time"]["1"] == pytest.approx(net.designation_mobile)
+    off, _ = synthetic.simulate_panel(
+        *inputs,
+        replace(design, network=replace(net, designation_broadband=0.0, designation_mobile=0.0)),
+    )
+    before = (panel["broadband_china"] == 0).to_numpy()
+    np.testing.assert_array_equal(
+        panel.loc[before, "broadband_per100"], off.loc[before, "broadband_per100"]
+    )
+    gap = (panel["broadband_per100"] - off["broadband_per100"])[~before]
+    assert gap.min() == pytest.approx(net.designation_broadband / 2)
+    assert gap.max() == pytest.approx(net.designation_broadband)
+    # mobile per 100: a plausible range (adoption above 100 by the end: several SIMs a person)
+    mob = panel.groupby("year")["mobile_per100"].mean()
+    assert 45 < mob.loc[2010] < 70 and 100 < mob.loc[2023] < 130
+    np.testing.assert_allclose(panel["log_mobile"], np.log(panel["mobile_per100"]))
+
+
+def test_designation_truth_is_the_closed_form_of_the_dose(simulated):
+    """ATT(d|d), ATT(d) and ACRT(d|d) of the truth file are the DGP's closed forms, the city effects
+    average to the ATT, and selection on gains makes ATT(d|d) steeper than ATT(d)."""
+    panel, truth = simulated
+    net = synthetic.SyntheticDesign().network
+    block = truth["broadband_china"]
+    curve = pd.DataFrame(block["dose_response"])
+    doses = pd.Series(block["city_doses"])
+    assert len(doses) == panel.loc[panel["broadband_china_year"] > 0, "city_code"].nunique()
+    assert block["dose_mean"] == pytest.approx(doses.mean())
+    c = block["total_over_direct"]
+    h = net.designation_scale * np.log1p(curve["dose"] / net.designation_half_dose)
+    sel = 1 + net.designation_selection * (curve["dose"] - doses.mean()) / doses.std(ddof=0)
+    np.testing.assert_allclose(curve["att_d_given_d"], c * h * sel)
+    np.testing.assert_allclose(curve["att_d"], c * h)
+    # the slope of ATT(d|d) is ACRT(d|d) plus the selection term (numerical derivative)
+    d = curve["dose"].to_numpy()
+    numeric = np.gradient(curve["att_d_given_d"].to_numpy(), d)
+    np.testing.assert_allclose(
+        numeric[3:-3], curve["slope_att_d_given_d"].to_numpy()[3:-3], rtol=0.02
+    )
+    assert (curve["slope_att_d_given_d"] > curve["acrt_d_given_d"]).all()
+    # city by city: the effects average to the ATT; constant over event time
+    effects = [x for v in block["city_effects"].values() for x in v["effects"]]
+    assert np.mean(effects) == pytest.approx(block["att_overall"], rel=1e-12)
+    assert len({round(x, 12) for x in block["city_effects"]["430200"]["effects"]}) == 1
+
+
+def test_dose_response_is_heterogeneous_with_selection_on_gains(inputs, network_off):
+    """City elasticities spread around the mean elasticity and, with selection_on_gains (a stress
+    scenario, 0 by default), larger where broadband diffused early (cities that gain more adopt
+    faster); the rebuilt network component matches the panel."""
+    base = synthetic.SyntheticDesign()
+    design = replace(base, network=replace(base.network, selection_on_gains=0.6))
+    panel, truth = synthetic.simulate_panel(*inputs, design)
+    b = pd.Series(truth["broadband"]["city_elasticities"])
+    assert b.mean() == pytest.approx(design.broadband_elasticity, abs=0.02)
+    assert b.std() > 0.3 * design.broadband_elasticity
+    early = panel[panel["year"] == 2013].set_index("city_code")["broadband_per100"]
+    region = panel.groupby("city_code")["region"].first()
+    # within region (the region's own diffusion timing apart): higher early dose, higher gains
+    within = [
+        np.corrcoef(early[region == r], b.reindex(early.index)[region == r])[0, 1]
+        for r in ("east", "central", "west")
+    ]
+    assert min(within) > 0.2
+    # the rebuilt network component is the whole difference to the network-free panel, up to
+    # the year effects (recalibrated to national exports)
+    off, _ = network_off
+    component = synthetic.network_effect_component(panel, truth)
+    old = design.broadband_elasticity * np.log(off["broadband_per100"])
+    rest = panel["log_exports"] - off["log_exports"] - (component - old)
+    assert rest.groupby(panel["year"]).std().max() < 1e-9

@@ -209,7 +209,8 @@ def test_power_study_on_a_city_panel(city_panel, tmp_path):
     from analysis.studies.power import format_table, mde_table, power_study, write_power
 
     res = power_study(city_panel, n_reps=10, seed=2, estimators=("twfe", "bjs"))
-    assert set(res["treatments"]) == {"pilot", "rail"}
+    # issue 20: Broadband China is a binary staggered treatment of the panel too
+    assert set(res["treatments"]) == {"pilot", "rail", "broadband_china"}
     cal = res["calibration"]
     assert 0 < cal["sigma"] < 1 and -1 < cal["rho"] < 1 and cal["group_sd"] >= 0
     pilot = res["treatments"]["pilot"]
@@ -226,11 +227,11 @@ def test_power_study_on_a_city_panel(city_panel, tmp_path):
     assert pilot["estimators"]["bjs"]["shapes"]["growing"]["slope"] == pytest.approx(1.0)
     assert pilot["estimators"]["twfe"]["shapes"]["growing"]["slope"] < 0.95
     table = mde_table(res)
-    assert len(table) == 4 and {"mde_constant", "mde_growing", "size"} <= set(table.columns)
+    assert len(table) == 6 and {"mde_constant", "mde_growing", "size"} <= set(table.columns)
     assert "Imputation (BJS)" in format_table(res)
     json_path, csv_path = write_power(res, tmp_path)
     assert json.loads(json_path.read_text())["settings"]["n_reps"] == 10
-    assert pd.read_csv(csv_path).shape[0] == 4
+    assert pd.read_csv(csv_path).shape[0] == 6
 
 
 def test_t_reference_distribution_and_per_estimator_replications():

@@ -39,7 +39,11 @@ import pandas as pd
 from analysis.data.schema import CONTROLS
 from analysis.errors import InputError
 
-BINARY_TREATMENTS = {"pilot": "pilot_year", "rail": "rail_year"}
+BINARY_TREATMENTS = {
+    "pilot": "pilot_year",
+    "rail": "rail_year",
+    "broadband_china": "broadband_china_year",  # issue 20: the 宽带中国 demonstration cities
+}
 """Binary staggered treatments and the column holding each city's first treatment year."""
 
 ROBUST_ESTIMATORS = ("cs", "sa", "bjs")

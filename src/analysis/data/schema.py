@@ -31,6 +31,10 @@ PANEL_COLUMNS = {
     # network coverage (continuous treatment)
     "broadband_per100": pa.Column(float, pa.Check.ge(0), nullable=True),
     "log_broadband": pa.Column(float, nullable=True),
+    # mobile-phone subscribers per 100 people (yearbook 移动电话年末用户数 / year-end population x 100;
+    # above 100 where people hold several SIMs): adoption, not 4G/5G coverage
+    "mobile_per100": pa.Column(float, pa.Check.ge(0), nullable=True),
+    "log_mobile": pa.Column(float, nullable=True),
     # binary staggered treatments: first treatment year (0 = never within the panel) and dummies
     "pilot_year": pa.Column(int, pa.Check.ge(0)),
     "pilot_batch": pa.Column(int, pa.Check.in_range(0, 7)),
@@ -39,6 +43,9 @@ PANEL_COLUMNS = {
     "rail": pa.Column(int, pa.Check.isin([0, 1])),
     "cre_year": pa.Column(int, pa.Check.ge(0)),
     "laos_rail_year": pa.Column(int, pa.Check.ge(0)),
+    # Broadband China (宽带中国) demonstration city: first designation year (0 = never) and dummy
+    "broadband_china_year": pa.Column(int, pa.Check.ge(0)),
+    "broadband_china": pa.Column(int, pa.Check.isin([0, 1])),
     "data_source": pa.Column(str, pa.Check.isin(["synthetic", "file"])),
 }
 

@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.config import SyntheticConfig
+from analysis.config import NetworkDGPConfig, SyntheticConfig
 from analysis.data.geo import distance_matrix
 from analysis.data.schema import PANEL_COLUMNS, PANEL_SCHEMA
 from analysis.data.treatments import add_treatment_dummies, city_treatments
@@ -120,6 +120,8 @@ class SyntheticDesign(SyntheticConfig):
     city_effect_sd: float = 1.1
 
     def __post_init__(self) -> None:
+        if isinstance(self.network, dict):  # from_config's asdict flattens the nested section
+            object.__setattr__(self, "network", NetworkDGPConfig(**self.network))
         if self.shock_df is not None and not self.shock_df > 2:
             raise ValueError(
                 f"synthetic.shock_df = {self.shock_df}: Student-t shocks need more than 2 degrees"
@@ -279,6 +281,7 @@ def simulate_panel(
     for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year"):
         cities.loc[cities[col] > design.last_year, col] = 0
     cities.loc[cities["pilot_year"] == 0, "pilot_batch"] = 0
+    cities = _broadband_china_years(cities, design)
     for col in (
         "effect_pilot_year",
         "effect_rail_year",
@@ -304,6 +307,10 @@ def simulate_panel(
         1 + np.exp(-speed[:, None] * (years[None, :] - midpoint[:, None]))
     )
     broadband *= np.exp(rng.normal(0, 0.03, (n, T)))
+    # Network block (issue 20): the designation's first stage on the doses, the mobile dose, the
+    # heterogeneous dose response and the designation effect; own stream, no other draw changes.
+    net = network_block(cities, years, shift, broadband, design)
+    broadband = net.broadband
     log_broadband = np.log(broadband)
 
     # Controls. GDP per capita grows faster in early-pilot cities and in early-diffusion cities.
@@ -331,7 +338,7 @@ def simulate_panel(
     laos_year = cities["effect_laos_rail_year"].to_numpy()[:, None]
     tau_laos = corridor_effect(years[None, :] - laos_year, laos_year > 0, design)
     if design.effect_city_sd > 0:  # each city's own, proportional deviation (zero stays zero)
-        shift = _city_effect_shifts(n, design)
+        shift = _city_effect_shifts(n, design)  # (the diffusion shift was used by network_block)
         tau_pilot = tau_pilot * (1 + shift[:, :1])
         tau_cre = tau_cre * (1 + shift[:, 1:])  # one rail shift per city: no city has both links
         tau_laos = tau_laos * (1 + shift[:, 1:])
@@ -360,7 +367,7 @@ def simulate_panel(
     # gdp_export_feedback, GDP per capita responds to the export effect: a bad control.
     controls0 = control_index(log_gdp_pc)
     if design.gdp_export_feedback:
-        log_gdp_pc = log_gdp_pc + design.gdp_export_feedback * (tau_pilot + tau_rail)
+        log_gdp_pc = log_gdp_pc + design.gdp_export_feedback * (tau_pilot + tau_rail + net.tau)
         controls = control_index(log_gdp_pc)
     else:
         controls = controls0
@@ -368,12 +375,13 @@ def simulate_panel(
         alpha[:, None]
         + tau_pilot
         + tau_rail
-        + design.broadband_elasticity * log_broadband
+        + net.tau
+        + net.dose_effect
         + controls
         + eps
         + tau_spill
     )
-    log_exports0 = alpha[:, None] + design.broadband_elasticity * log_broadband + controls0 + eps
+    log_exports0 = alpha[:, None] + net.dose_effect + controls0 + eps
     if design.province_year_sd > 0:
         shocks = _province_year_shocks(cities["province"].to_numpy(), T, design)
         log_exports = log_exports + shocks
@@ -421,6 +429,8 @@ def simulate_panel(
             "industry_share_pct": industry.ravel(),
             "broadband_per100": broadband.ravel(),
             "log_broadband": log_broadband.ravel(),
+            "mobile_per100": net.mobile.ravel(),
+            "log_mobile": np.log(net.mobile).ravel(),
         }
     )
     keep = [
@@ -435,6 +445,7 @@ def simulate_panel(
         "rail_year",
         "cre_year",
         "laos_rail_year",
+        "broadband_china_year",
     ]
     panel = panel.merge(cities[keep], on="city_code", how="left")
     panel = add_treatment_dummies(panel)
@@ -442,6 +453,7 @@ def simulate_panel(
     panel = PANEL_SCHEMA.validate(panel[list(PANEL_COLUMNS)])
     parts = {"cre": tau_cre.ravel(), "laos": tau_laos.ravel(), "spillover": tau_spill.ravel()}
     truth = true_effects(panel, tau_pilot.ravel(), tau_rail.ravel(), design, timing, parts)
+    truth.update(network_truth(panel, net, design, gdp_channel))
     return panel, truth
 
 
@@ -715,3 +727,288 @@ def link_truth(panel: pd.DataFrame, parts: dict, design: SyntheticDesign) -> dic
         "att_by_event_time": {str(int(e)): float(v) for e, v in by_e.items()},
     }
     return out
+
+
+# --- Network block (issue 20): doses, heterogeneous dose response, Broadband China ----------------
+#
+# params.yaml ``synthetic.network`` (config.NetworkDGPConfig). In log exports the single constant
+# elasticity is replaced by
+#
+#     b_i log(bb0[i,t]) + mobile_elasticity log(mob0[i,t]) + tau_bc[i,t]
+#
+# * bb0: the broadband diffusion above (users per 100) without the programme; the observed dose
+#   adds the designation's first stage, bb = bb0 + designation_broadband x ramp(e) (half in the
+#   designation year, all from the next); mob0 a logistic mobile diffusion (~55 -> ~115 per 100,
+#   city-specific timing independent of region) and mob = mob0 + designation_mobile x ramp(e).
+# * b_i = broadband_elasticity (1 + elasticity_sd z_i): a dose response concave in the dose (log)
+#   and heterogeneous across cities; optionally with selection on gains: z_i = -rho shift_i +
+#   sqrt(1-rho^2) xi_i correlates (rho = selection_on_gains) with how EARLY the city's broadband
+#   diffuses (shift_i is its diffusion midpoint's deviation), so the cities that gain more adopt
+#   faster and a TWFE elasticity (variance-weighted by each city's dose path) is not the mean
+#   elasticity. 0 by default: with 0.6 the pilot-zone study, which holds broadband fixed with one
+#   slope, is biased by -0.02 (data/README.md); selection on gains stays in tau_bc (kappa).
+# * tau_bc: the Broadband China designation's effect on log exports, constant from the coded
+#   designation year g on: h(D_i) (1 + kappa (D_i - m) / s + v_i), h(d) = scale log(1 + d / half),
+#   D_i = observed broadband per 100 in g - 1 (the dose the city brings to the programme), m and s
+#   its mean and SD over the designated cities, v_i ~ N(0, designation_city_sd). Hence, in the
+#   notation of Callaway, Goodman-Bacon & Sant'Anna (2024):
+#       ATT(d)   = h(d)                                (mean effect of dose d over the designated)
+#       ATT(d|d) = h(d) (1 + kappa (d - m) / s)        (effect on the cities that have dose d)
+#       ACRT(d|d) = h'(d) (1 + kappa (d - m) / s)      (causal response at d of those cities)
+#   and a DiD across doses identifies ATT(d|d), whose slope h'(d)(1 + ...) + h(d) kappa / s is
+#   ACRT(d|d) plus a selection-bias term (CGS's Theorem 3.2) unless kappa = 0.
+#   The subscribers the programme adds are NOT also counted through b_i log(bb): tau_bc is the
+#   programme's whole effect (its network upgrades included), so ATT(d|d) has the closed form
+#   above (else it would depend on the unknown joint law of b_i and D_i).
+# With the GDP feedback, GDP per capita responds to tau_bc as to the pilot and rail effects: the
+# truth's designation effects are total effects (x total_over_direct).
+# Draws: stream (seed, 3); the other draws of the panel are unchanged (elasticity_sd = 0,
+# mobile_elasticity = 0 and zero designation terms reproduce the constant-elasticity panel).
+
+DOSE_COLUMN = "broadband_per100"
+DESIGNATION = "broadband_china"
+NETWORK_OFF = NetworkDGPConfig(
+    elasticity_sd=0.0,
+    selection_on_gains=0.0,
+    mobile_elasticity=0.0,
+    designation_broadband=0.0,
+    designation_mobile=0.0,
+    designation_scale=0.0,
+)
+"""The network block switched off: the constant-elasticity panel published before issue 20."""
+
+
+@dataclass(frozen=True)
+class NetworkDraw:
+    """The network block's arrays (cities x years) and per-city draws."""
+
+    broadband: np.ndarray  # observed broadband per 100 (with the first stage)
+    mobile: np.ndarray  # observed mobile subscribers per 100 (with the first stage)
+    first_stage_broadband: np.ndarray
+    first_stage_mobile: np.ndarray
+    dose_effect: np.ndarray  # b_i log(bb0) + mobile_elasticity log(mob0)
+    tau: np.ndarray  # designation effect on log exports (direct: before the GDP feedback)
+    elasticity: np.ndarray  # b_i
+    dose: np.ndarray  # D_i (0 for cities never designated)
+    dose_mean: float
+    dose_sd: float
+
+
+def _broadband_china_years(cities: pd.DataFrame, design: SyntheticDesign) -> pd.DataFrame:
+    """The coded designation year (0 = never; a designation after the panel counts as never)."""
+    cities = cities.copy()
+    if "broadband_china_year" not in cities:  # a treatments table without the network roster
+        cities["broadband_china_year"] = 0
+    year = cities["broadband_china_year"].fillna(0).astype(int)
+    cities["broadband_china_year"] = year.where(year <= design.last_year, 0)
+    return cities
+
+
+def _ramp(event: np.ndarray) -> np.ndarray:
+    """Share of the first stage reached e years after designation: 1/2 in the year, 1 after."""
+    return np.where(event < 0, 0.0, np.minimum(event + 1, 2) / 2)
+
+
+def designation_h(d: np.ndarray, net: NetworkDGPConfig) -> np.ndarray:
+    """h(d) = scale log(1 + d / half_dose): the designation effect at dose d (concave)."""
+    return net.designation_scale * np.log1p(np.asarray(d, dtype=float) / net.designation_half_dose)
+
+
+def designation_h_prime(d: np.ndarray, net: NetworkDGPConfig) -> np.ndarray:
+    return net.designation_scale / (net.designation_half_dose + np.asarray(d, dtype=float))
+
+
+def network_block(
+    cities: pd.DataFrame,
+    years: np.ndarray,
+    shift: np.ndarray,
+    broadband0: np.ndarray,
+    design: SyntheticDesign,
+) -> NetworkDraw:
+    """Draw the network block for ``cities`` (with ``broadband_china_year``) over ``years``;
+    ``shift``: the standardised deviation of each city's broadband diffusion midpoint (negative =
+    early), ``broadband0``: the diffusion without the programme."""
+    net = design.network
+    rng = np.random.default_rng([design.seed, 3])
+    n, T = broadband0.shape
+    g = cities["broadband_china_year"].to_numpy()
+    event = np.where(g[:, None] > 0, years[None, :] - g[:, None], -1)
+    ramp = _ramp(event)
+    rho = net.selection_on_gains
+    z = -rho * shift + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    elasticity = design.broadband_elasticity * (1 + net.elasticity_sd * z)
+    mob_mid = 2013.0 + rng.normal(0, 1.5, n)
+    mobile0 = 40.0 + (75.0 * np.exp(rng.normal(0, 0.08, n)))[:, None] / (
+        1 + np.exp(-0.4 * (years[None, :] - mob_mid[:, None]))
+    )
+    mobile0 = mobile0 * np.exp(rng.normal(0, 0.02, (n, T)))
+    v = rng.normal(0, net.designation_city_sd, n)
+    fs_bb = net.designation_broadband * ramp
+    fs_mob = net.designation_mobile * ramp
+    broadband = broadband0 + fs_bb
+    # the dose at designation: observed broadband the year before (the first panel year for a
+    # city designated in it)
+    col = np.clip(g - 1 - years[0], 0, T - 1)
+    dose = np.where(g > 0, broadband[np.arange(n), col], 0.0)
+    treated = g > 0
+    m = float(dose[treated].mean()) if treated.any() else 0.0
+    s = float(dose[treated].std()) if treated.sum() > 1 else 1.0
+    gain = designation_h(dose, net) * (1 + net.designation_selection * (dose - m) / s + v)
+    tau = np.where(event >= 0, gain[:, None], 0.0)
+    dose_effect = elasticity[:, None] * np.log(broadband0) + net.mobile_elasticity * np.log(mobile0)
+    return NetworkDraw(
+        broadband=broadband,
+        mobile=mobile0 + fs_mob,
+        first_stage_broadband=fs_bb,
+        first_stage_mobile=fs_mob,
+        dose_effect=dose_effect,
+        tau=tau,
+        elasticity=elasticity,
+        dose=dose,
+        dose_mean=m,
+        dose_sd=s,
+    )
+
+
+def designation_curves(
+    grid: np.ndarray, net: NetworkDGPConfig, dose_mean: float, dose_sd: float, channel: float
+) -> pd.DataFrame:
+    """The true dose-response curves of the designation on ``grid`` (total effects)."""
+    sel = 1 + net.designation_selection * (grid - dose_mean) / dose_sd
+    h, dh = designation_h(grid, net), designation_h_prime(grid, net)
+    return pd.DataFrame(
+        {
+            "dose": grid,
+            "att_d": channel * h,
+            "att_d_given_d": channel * h * sel,
+            "acrt_d_given_d": channel * dh * sel,
+            # what a DiD across doses identifies as the slope: ACRT(d|d) + selection bias
+            "slope_att_d_given_d": channel * (dh * sel + h * net.designation_selection / dose_sd),
+        }
+    )
+
+
+def network_truth(
+    panel: pd.DataFrame, draw: NetworkDraw, design: SyntheticDesign, channel: float
+) -> dict:
+    """truth.json's network blocks: the designation (binary ATTs, city by city, dose-response
+    curves), its first stage on both doses, and the dose response of exports to broadband."""
+    net = design.network
+    tau_total = channel * draw.tau.ravel()
+    cities = panel["city_code"].drop_duplicates().to_numpy()
+    dose = pd.Series(draw.dose, index=cities)
+    treated = dose[dose > 0]
+    grid = (
+        np.quantile(treated.to_numpy(), np.linspace(0.05, 0.95, 19))
+        if len(treated)
+        else np.array([])
+    )
+    curves = designation_curves(grid, net, draw.dose_mean, draw.dose_sd, channel)
+    block = {
+        **_att_table(panel, tau_total, "broadband_china_year"),
+        "outside_coding": _outside_coding(panel, draw.tau.ravel(), "broadband_china_year"),
+        "total_over_direct": channel,
+        "city_effects": _effects_by_city(panel, tau_total, "broadband_china_year"),
+        "dose_variable": (
+            "broadband_per100 in the year before designation (the dose the city brings to the"
+            " programme; observed, not moved by it)"
+        ),
+        "city_doses": {str(c): float(d) for c, d in treated.items()},
+        "dose_mean": draw.dose_mean,
+        "dose_sd": draw.dose_sd,
+        "dose_response": {c: curves[c].tolist() for c in curves.columns},
+        "att_overall_over_designated_cities": float(
+            channel
+            * (
+                designation_h(treated.to_numpy(), net)
+                * (
+                    1
+                    + net.designation_selection
+                    * (treated.to_numpy() - draw.dose_mean)
+                    / draw.dose_sd
+                )
+            ).mean()
+        )
+        if len(treated)
+        else None,
+        "statement": (
+            "Effect of Broadband China designation on log exports, constant from the coded"
+            " designation year: h(D)(1 + kappa (D - m)/s + v) with h(d) = scale log(1 + d/half),"
+            " total effects (GDP feedback included). ATT(d|d) = h(d)(1 + kappa (d - m)/s), ATT(d) ="
+            " h(d), ACRT(d|d) = h'(d)(1 + kappa (d - m)/s); a DiD across doses identifies ATT(d|d)"
+            " and, as its slope, ACRT(d|d) plus selection bias (slope_att_d_given_d)."
+        ),
+        "params": {
+            "scale": net.designation_scale,
+            "half_dose": net.designation_half_dose,
+            "selection": net.designation_selection,
+            "city_sd": net.designation_city_sd,
+        },
+    }
+    first_stage = {
+        "broadband_per100": {
+            **_att_table(panel, draw.first_stage_broadband.ravel(), "broadband_china_year"),
+            "full": net.designation_broadband,
+        },
+        "mobile_per100": {
+            **_att_table(panel, draw.first_stage_mobile.ravel(), "broadband_china_year"),
+            "full": net.designation_mobile,
+        },
+        "ramp": "half the full first stage in the designation year, all of it from the next",
+    }
+    lo, hi = np.quantile(draw.broadband, [0.05, 0.95])
+    bb_grid = np.linspace(lo, hi, 25)
+    b = draw.elasticity
+    broadband = {
+        "elasticity": design.broadband_elasticity,
+        "regressor": "log_broadband",
+        "elasticity_mean_realised": float(b.mean()),
+        "elasticity_sd_realised": float(b.std()),
+        "elasticity_sd": net.elasticity_sd,
+        "selection_on_gains": net.selection_on_gains,
+        "city_elasticities": {str(c): float(x) for c, x in zip(cities, b)},
+        "dose_response": {
+            "dose": bb_grid.tolist(),
+            # mean over cities of b_i (log d - log d_ref), d_ref = the grid's first point
+            "effect": (b.mean() * (np.log(bb_grid) - np.log(bb_grid[0]))).tolist(),
+        },
+        "statement": (
+            "log exports contain b_i log(broadband without the programme), b_i = elasticity (1 +"
+            " elasticity_sd z_i), z_i correlated (selection_on_gains) with early diffusion: concave"
+            " in the dose, heterogeneous, with selection on gains; the programme's added subscribers"
+            " act through the designation effect, not through b_i."
+        ),
+    }
+    mobile = {
+        "elasticity": net.mobile_elasticity,
+        "regressor": "log_mobile",
+        "statement": "log exports contain mobile_elasticity x log(mobile per 100 without the programme)",
+    }
+    return {
+        DESIGNATION: block,
+        "first_stage": first_stage,
+        "broadband": broadband,
+        "mobile": mobile,
+    }
+
+
+def network_effect_component(panel: pd.DataFrame, truth: dict) -> pd.Series:
+    """The part of log exports due to the doses and the designation, city-year by city-year
+    (total effects), rebuilt from the panel and its truth alone: b_i log(bb0) + mobile_elasticity
+    log(mob0) + tau_bc, bb0 and mob0 the observed doses less the first stage. What a dCDH
+    estimator applied to it returns is that estimator's target on the realised doses (no noise,
+    no confounding)."""
+    fs = truth["first_stage"]
+    g = panel["broadband_china_year"].to_numpy()
+    event = np.where(g > 0, panel["year"].to_numpy() - g, -1)
+    ramp = _ramp(event)
+    bb0 = panel["broadband_per100"].to_numpy() - fs["broadband_per100"]["full"] * ramp
+    mob0 = panel["mobile_per100"].to_numpy() - fs["mobile_per100"]["full"] * ramp
+    b = panel["city_code"].map(truth["broadband"]["city_elasticities"]).to_numpy(dtype=float)
+    effects = truth[DESIGNATION]["city_effects"]
+    tau = np.zeros(len(panel))
+    codes = panel["city_code"].to_numpy()
+    for i in np.flatnonzero(event >= 0):
+        tau[i] = effects[codes[i]]["effects"][event[i]]
+    value = b * np.log(bb0) + truth["mobile"]["elasticity"] * np.log(mob0) + tau
+    return pd.Series(value, index=panel.index, name="network_effect")

@@ -9,7 +9,16 @@ from analysis.data import reference
 from analysis.data.cities import match_city_names
 from analysis.errors import InputError
 
-TREATMENT_COLUMNS = ["pilot_year", "pilot_batch", "rail_year", "cre_year", "laos_rail_year"]
+TREATMENT_COLUMNS = [
+    "pilot_year",
+    "pilot_batch",
+    "rail_year",
+    "cre_year",
+    "laos_rail_year",
+    "broadband_china_year",
+]
+# Absorbing 0/1 dummy -> its first-year column (the binary staggered treatments of the panel).
+DUMMIES = {"pilot": "pilot_year", "rail": "rail_year", "broadband_china": "broadband_china_year"}
 
 
 def _codes(names: pd.Series, master: pd.DataFrame, file: str) -> pd.Series:
@@ -33,6 +42,7 @@ def city_treatments(
     include_county_units: bool = True,
     year_rule: str = TreatmentConfig.year_rule,
     files: tuple[str, str] = ("cbec_pilot_zones.csv", "rail_links.csv"),
+    broadband: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per city of the master with first treatment years (0 = never).
 
@@ -42,7 +52,11 @@ def city_treatments(
     them a year of exposure they could not have had), ``approval`` (calendar year of approval /
     first service) or ``following`` (the year after), the two robustness codings. Both tables carry full dates, so the rule applies to the
     pilot zones and to the rail links alike.
-    ``files``: the roster and rail table as named in errors (a user's extended tables replace them)."""
+    ``files``: the roster and rail table as named in errors (a user's extended tables replace them).
+    ``broadband``: the Broadband China roster (default: the committed one,
+    reference.load_broadband_china); ``broadband_china_year`` is each prefecture's first designation
+    under the same ``year_rule`` and ``include_county_units`` (阿拉尔, in no prefecture, treats no
+    city: reference.broadband_unresolved)."""
     pilots = reference.pilot_cohorts(zones, include_county_units, year_rule)
     pilots["city_code"] = _codes(pilots["prefecture"], master, files[0]).to_numpy()
     rails = reference.rail_cohorts(links, year_rule)
@@ -56,6 +70,16 @@ def city_treatments(
             how="left",
         )
     )
+    broadband = reference.load_broadband_china() if broadband is None else broadband
+    china = reference.broadband_cohorts(broadband, include_county_units, year_rule)
+    out = out.merge(
+        china[["city_code", "broadband_year"]].rename(
+            columns={"broadband_year": "broadband_china_year"}
+        ),
+        on="city_code",
+        how="left",
+        validate="one_to_one",
+    )
     out[TREATMENT_COLUMNS] = out[TREATMENT_COLUMNS].fillna(0).astype(int)
     return out
 
@@ -63,6 +87,6 @@ def city_treatments(
 def add_treatment_dummies(panel: pd.DataFrame) -> pd.DataFrame:
     """Absorbing 0/1 dummies from first treatment years."""
     panel = panel.copy()
-    for name, first in (("pilot", "pilot_year"), ("rail", "rail_year")):
+    for name, first in DUMMIES.items():
         panel[name] = ((panel[first] > 0) & (panel["year"] >= panel[first])).astype(int)
     return panel

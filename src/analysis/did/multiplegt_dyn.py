@@ -787,14 +787,16 @@ def did_multiplegt_dyn(
                 {
                     "term": f"{label}_{i}",
                     "horizon": i if kind == 0 else -i,
-                    "estimate": est / scale,
+                    # a horizon without switchers has no estimate (NA in the reference); with
+                    # normalized=True its delta is 0 and nan / 0.0 would raise in Python
+                    "estimate": est / scale if scale else np.nan,
                     "n": float((cnt > 0).sum()),
                     "n_switchers": n_sw_dw,
                     "n_weighted": float(cnt.sum()),
                     "n_switchers_weighted": n_sw,
                 }
             )
-            infl.append(u_var / scale if n_sw > 0 else np.full(n_g, np.nan))
+            infl.append(u_var / scale if n_sw > 0 and scale else np.full(n_g, np.nan))
             deltas.append(delta)
             if kind == 0:
                 counts.append(cnt)
@@ -818,7 +820,13 @@ def did_multiplegt_dyn(
     elif switchers == "out":
         w_plus = 0.0
     else:
-        w_plus = den[1] * sn[1] / (den[1] * sn[1] + den[0] * sn[0])
+        both = den[1] * sn[1] + den[0] * sn[0]
+        if both == 0:
+            raise ValueError(
+                "did_multiplegt_dyn: no switcher has a not-yet-switched control of the same"
+                " baseline at any horizon: no effect can be estimated"
+            )
+        w_plus = den[1] * sn[1] / both
     u_ate = np.zeros(n_g)
     u_ate_var = np.zeros(n_g)
     for inc, w in ((1, w_plus), (0, 1.0 - w_plus)):

@@ -47,6 +47,8 @@ LABELS = {
         "lorenz_title": "Concentration of exports",
         "top_exporters": "Largest exporters",
         "pilot_es_title": "Pilot zones: effect on log exports by years since designation",
+        # issue 20: the Broadband China (network coverage) design
+        "broadband_china_es_title": "Broadband China: effect on log exports by years since designation",
         "rail_es_title": "Rail links: effect on log exports by years since first service",
         "dose_title": "Network coverage: dose-response of log exports",
         "sim_error": "Estimate − true ATT",
@@ -179,6 +181,7 @@ LABELS = {
         "lorenz_title": "出口集中度",
         "top_exporters": "出口额最大的城市",
         "pilot_es_title": "综试区：设立后各年对出口额对数的影响",
+        "broadband_china_es_title": "“宽带中国”示范城市：入选后各年对出口额对数的影响",
         "rail_es_title": "铁路联通：首趟班列后各年对出口额对数的影响",
         "dose_title": "网络覆盖：出口额对数的剂量反应",
         "sim_error": "估计值 − 真实 ATT",

@@ -116,6 +116,22 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "rail_pretrend_power",
     ),
     Exhibit(
+        "coverage_designation_map",
+        "figure",
+        "network_coverage",
+        "coverage_designation_map",
+        "analysis.figures.coverage:plot_designation_map",
+        "coverage_designation_map",
+    ),
+    Exhibit(
+        "coverage_cgs_dose_response",
+        "figure",
+        "network_coverage",
+        "coverage_cgs_dose_response",
+        "analysis.figures.coverage:plot_cgs_dose_response",
+        "coverage_cgs_dose_response",
+    ),
+    Exhibit(
         "coverage_dose_response",
         "figure",
         "network_coverage",

@@ -76,6 +76,39 @@ def _stars(p: float) -> str:
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
 
 
+def _network_values(design: dict, fmt: Formatter) -> dict[str, str]:
+    """The placeholders of the Broadband China sentences (issue 20), n/a where a part is absent."""
+    num = fmt.num
+    bc = design.get("broadband_china") or {}
+    head = bc.get("headline") or {}
+    fs = bc.get("first_stage") or {}
+    single = (bc.get("without_single_source") or {}).get("headline") or {}
+    cgs = design.get("designation_dose_response") or {}
+    overall = {row["term"]: row for row in cgs.get("overall") or []}
+    att, acrt = overall.get("att_overall", {}), overall.get("acrt_overall", {})
+    dcdh = (design.get("dose_event_studies") or {}).get("broadband_per100") or {}
+    fs_bb, fs_mob = fs.get("broadband_per100") or {}, fs.get("mobile_per100") or {}
+    return {
+        "bc_est": num(head.get("estimate")),
+        "bc_ci": fmt.ci(head.get("conf_low"), head.get("conf_high")),
+        "bc_truth": num(bc.get("true_att_target")),
+        "bc_single": num(single.get("estimate")),
+        "bc_fs_bb": num(fs_bb.get("estimate")),
+        "bc_fs_mob": num(fs_mob.get("estimate")),
+        "bc_fs_bb_truth": num(fs_bb.get("truth")),
+        "bc_fs_mob_truth": num(fs_mob.get("truth")),
+        "cgs_att": num(att.get("estimate")),
+        "cgs_ci": fmt.ci(att.get("conf_low"), att.get("conf_high")),
+        "cgs_acrt": num(acrt.get("estimate")),
+        "cgs_truth": num(cgs.get("truth_att_overall")),
+        "dcdh_bb": num(dcdh.get("average_total_effect")),
+        "dcdh_bb_se": num(dcdh.get("std_error")),
+        "dcdh_bb_p": fmt.p((dcdh.get("placebo_test") or {}).get("p_value")),
+        "dcdh_bb_target": num(dcdh.get("target")),
+        "dcdh_bb_band": num(dcdh.get("band_width"), 0),
+    }
+
+
 def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str, str]:
     """Every {placeholder} of the prose, formatted, read from the results under stable keys."""
     ov, pilot, rail, cov, rob = (
@@ -202,6 +235,7 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "cov_truth": num(cov.get("true_elasticity")),
         "cov_no_controls": num(naive),
         "cov_direction": direction,
+        **_network_values(cov.get("design") or {}, fmt),
         "bacon_twfe_nc": num(bacon.get("twfe_no_controls")),
         "bacon_twfe_c": num(bacon.get("twfe_with_controls")),
         "bacon_forbidden_w": num(bacon.get("forbidden_weight")),
@@ -546,6 +580,8 @@ FIGURE_STUDY = {
     "pilot_pretrend_power": ("pilot_zones", "pretrend_power"),
     "rail_pretrend_power": ("rail_links", "pretrend_power"),
     "coverage_dose_response": ("network_coverage", None),
+    "coverage_designation_map": ("network_coverage", None),
+    "coverage_cgs_dose_response": ("network_coverage", None),
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
     "robustness_honestdid": ("robustness", "honestdid"),
@@ -1067,6 +1103,12 @@ def build_document(
         if not skipped(cov)
         else res["coverage_skipped"]
     )
+    # issue 20: the Broadband China design beside the elasticity (when it ran on this panel)
+    bc = (cov.get("design") or {}).get("broadband_china") or {}
+    if bc and not skipped(bc) and not skipped(bc.get("headline") or {}):
+        cov_text += sep + res["coverage_design"]
+        if bc.get("true_att_target") is not None:
+            cov_text += sep + res["coverage_design_truth"]
     rob = results["robustness"]
     resampled = [
         (rob[k]["p_value"], rob[k][n])

@@ -88,8 +88,11 @@ import pandas as pd
 from analysis.config import DEFAULT_CONTROL_RULE
 from analysis.did.inference import critical_value, t_p_value
 
-TREATMENTS = ["pilot", "rail", "log_broadband"]
-BINARY = {"pilot": "pilot_year", "rail": "rail_year"}
+TREATMENTS = ["pilot", "rail", "broadband_china", "log_broadband"]
+BINARY = {"pilot": "pilot_year", "rail": "rail_year", "broadband_china": "broadband_china_year"}
+MEDIATORS = {"broadband_china": ["log_broadband"]}
+"""Doses a treatment moves (its first stage, issue 20): they do not enter its own study as observed
+covariates (the headline is the total effect of designation)."""
 CONTROL_RULES = ("as_is", "pre_trend")
 PRE_TREND_SUFFIX = "_pretrend"
 MIN_PRE_YEARS = 3
@@ -246,7 +249,7 @@ def treatment_covariates(design, treatment: str | None) -> list[str]:
     in the order of ``TREATMENTS``."""
     keep = []
     for t in TREATMENTS:
-        if t == treatment:
+        if t == treatment or t in MEDIATORS.get(treatment or "", []):
             continue
         if (
             t in BINARY

@@ -157,6 +157,77 @@ LABELS = {
 }
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
 
+# --- issue 20: the network study's estimates (their own dict: the rows above stay as they were) --
+CGS = "cgs"  # studies.coverage.designation_dose_response (CGS 2024 on the adjusted outcome)
+DCDH_DOSE = "dcdh_dose"  # studies.coverage.dose_event_studies (dCDH on the banded dose)
+NETWORK_MONTE_CARLO = {
+    "bc_headline": (HEADLINE, {"treatment": "broadband_china"}),
+    "cgs_att": (CGS, {"term": "att_overall"}),
+    "cgs_acrt": (CGS, {"term": "acrt_overall"}),
+    "cgs_band": (CGS, {"term": "band"}),
+    "dcdh_broadband": (DCDH_DOSE, {"dose": "broadband_per100"}),
+    "dcdh_mobile": (DCDH_DOSE, {"dose": "mobile_per100"}),
+}
+LABELS.update(
+    {
+        "bc_headline": "Broadband China headline: BJS, province SE, t(G-1)",
+        "cgs_att": "CGS ATT^o (mean ATT(d|d) over the designated cities' doses)",
+        "cgs_acrt": "CGS ACRT^o (mean slope of ATT(d|d): ACRT + selection bias)",
+        "cgs_band": "CGS uniform band of ATT(d|d) (coverage only: estimate = sup |error| / band)",
+        "dcdh_broadband": "dCDH average total effect, broadband in bands of 10 (vs its target)",
+        "dcdh_mobile": "dCDH average total effect, mobile in bands of 20 (vs its target)",
+    }
+)
+
+
+def _network_fit(name: str, options: dict, rep: Replication, cache: dict) -> dict:
+    """A network-study row (:data:`NETWORK_MONTE_CARLO`): estimate, SE, interval and truth.
+
+    CGS: the truth of ATT^o is the mean realised designation effect of the designated cities (the
+    cohort weights of the estimator average the cities equally); of ACRT^o the mean over their
+    doses of the slope of ATT(d|d) (what parallel trends identify; the causal ACRT is smaller by
+    the selection term: ``truth_direct``); the band row is covered when the whole true ATT(d|d)
+    curve lies in the uniform band. dCDH: the target is the same estimator on the DGP's network
+    component (:func:`analysis.studies.coverage.dose_event_studies`)."""
+    from analysis.data.synthetic import SyntheticDesign as _Design
+    from analysis.data.synthetic import designation_curves
+    from analysis.studies import coverage
+
+    block = rep.truth["broadband_china"]
+    if name == CGS:
+        if CGS not in cache:
+            cache[CGS] = coverage.designation_dose_response(
+                rep.panel, rep.truth, design=rep.design, control_rule=rep.control_rule
+            )
+        res = cache[CGS]
+        term = options["term"]
+        if term == "band":
+            c = res["curve"]
+            ratio = float((np.abs(c["att"] - c["truth_att"]) / (c["att_high"] - c["att"])).max())
+            return {"estimate": ratio, "std_error": np.nan, "conf_low": 0.0, "conf_high": 1.0,
+                    "truth": ratio, "truth_direct": ratio, "target": "total"}  # fmt: skip
+        row = res["overall"].set_index("term").loc[term]
+        doses = np.array(list(block["city_doses"].values()))
+        if term == "att_overall":
+            truth = float(np.mean([v["effects"][0] for v in block["city_effects"].values()]))
+            causal = truth
+        else:
+            net = _Design().network if rep.network is None else rep.network
+            curves = designation_curves(
+                doses, net, block["dose_mean"], block["dose_sd"], block["total_over_direct"]
+            )
+            truth = float(curves["slope_att_d_given_d"].mean())
+            causal = float(curves["acrt_d_given_d"].mean())
+        return {"estimate": float(row["estimate"]), "std_error": float(row["std_error"]),
+                "conf_low": float(row["conf_low"]), "conf_high": float(row["conf_high"]),
+                "truth": truth, "truth_direct": causal, "target": "total"}  # fmt: skip
+    if DCDH_DOSE not in cache:
+        cache[DCDH_DOSE] = coverage.dose_event_studies(rep.panel, rep.truth)
+    res = cache[DCDH_DOSE][options["dose"]]
+    return {"estimate": res["average_total_effect"], "std_error": res["std_error"],
+            "conf_low": res["conf_low"], "conf_high": res["conf_high"], "truth": res["target"],
+            "truth_direct": res["target"], "target": "total"}  # fmt: skip
+
 
 def designs(base: SyntheticDesign) -> dict[str, SyntheticDesign]:
     """The default heterogeneous, dynamic design and a homogeneous, static one with the same mean
@@ -197,6 +268,11 @@ class Replication:
     panel: pd.DataFrame
     truth: dict
     control_rule: dict | None = None
+    dgp: SyntheticDesign | None = None  # the simulated design (the network rows rebuild targets)
+
+    @property
+    def network(self):
+        return None if self.dgp is None else self.dgp.network
 
     def __post_init__(self) -> None:
         from analysis.data.design import analysis_sample
@@ -258,6 +334,8 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     estimate; ``cache``), as the appendix interval reuses the headline's."""
     from analysis.studies.binary import FINE_CLUSTER, _bjs, headline_att
 
+    if name in (CGS, DCDH_DOSE):
+        return _network_fit(name, options, rep, cache)
     options = dict(options)
     treatment = options.pop("treatment", "pilot")
     sd = rep.study(treatment)
@@ -358,7 +436,7 @@ def _replicate(
     z = float(stats.norm.ppf(0.975))
     rows, cache = [], {}
     with _quiet():
-        replication = Replication(panel, truth, control_rule)
+        replication = Replication(panel, truth, control_rule, replace(design, seed=seed))
         for key, (name, options) in estimators.items():
             rows.append(
                 {

@@ -606,9 +606,12 @@ def _derive(frame: pd.DataFrame, log: IngestLog) -> pd.DataFrame:
         log.notes.append(
             "Broadband per 100 people = broadband subscribers / year-end population x 100."
         )
-    if "mobile_users" in frame:
+    mobile = nan.copy()
+    if "mobile_users" in frame:  # issue 20: the mobile dose of the network-coverage study
+        mobile = frame["mobile_users"] / (pop * 1e4) * 100
         log.notes.append(
-            "Mobile phone subscribers were read but are not a panel variable (not used)."
+            "Mobile phone subscribers per 100 people = mobile subscribers / year-end population"
+            " x 100 (adoption: above 100 where people hold several SIMs; not 4G/5G coverage)."
         )
     out = pd.DataFrame(
         {
@@ -620,6 +623,7 @@ def _derive(frame: pd.DataFrame, log: IngestLog) -> pd.DataFrame:
             "fdi_usd_mn": frame.get("fdi", nan).to_numpy(),
             "industry_share_pct": frame.get("industry_share", nan).to_numpy(),
             "broadband_per100": broadband.to_numpy(),
+            "mobile_per100": mobile.to_numpy(),
         }
     )
     out["log_exports"] = _log(out["exports_usd_mn"])
@@ -627,6 +631,7 @@ def _derive(frame: pd.DataFrame, log: IngestLog) -> pd.DataFrame:
     out["log_population"] = _log(out["population_10k"])
     out["log_fdi"] = _log(out["fdi_usd_mn"])
     out["log_broadband"] = _log(out["broadband_per100"])
+    out["log_mobile"] = _log(out["mobile_per100"])
     zero_fdi = int((out["fdi_usd_mn"] == 0).sum())
     if zero_fdi:
         log.notes.append(f"{zero_fdi} city-years with zero FDI: log_fdi left empty there.")
@@ -644,7 +649,7 @@ def _attach(
     )
     panel[TREATMENT_COLUMNS] = panel[TREATMENT_COLUMNS].fillna(0).astype(int)
     # As in the synthetic panel: treatments first observed after the panel ends count as never.
-    for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year"):
+    for col in ("pilot_year", "rail_year", "cre_year", "laos_rail_year", "broadband_china_year"):
         panel.loc[panel[col] > last_year, col] = 0
     panel.loc[panel["pilot_year"] == 0, "pilot_batch"] = 0
     panel = add_treatment_dummies(panel)
