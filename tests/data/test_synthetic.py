@@ -543,7 +543,6 @@ def test_spillover_is_outside_the_untreated_outcome_and_gdp(inputs):
             "pilot"
         ]["att_overall"]
     )
-    assert truth["rail"]["growth_per_year"] == 0.02
 
 
 # --- the network block (issue 20) -----------------------------------------------------------------
