@@ -419,6 +419,12 @@ TRANSLATIONS_ZH = {
     "cs_tv": "CS（时变协变量调整）",
     "headline": "主结果（BJS，含协变量）",
     "direct": "直接效应（分解）",
+    # the spillover Monte Carlo's rows (analysis.studies.spillover.MC_LABELS)
+    "BJS, exposed cities among the controls (naive): direct effect": (
+        "BJS，受影响城市作对照（朴素）：直接效应"
+    ),
+    "BJS ring design: direct effect": "BJS 距离环设计：直接效应",
+    "BJS ring design: spillover (rings pooled)": "BJS 距离环设计：溢出效应（各环合并）",
     "rail_headline": "铁路主估计（中欧班列）",
 }
 

@@ -1045,7 +1045,16 @@ def build_document(
         """Table: the Monte Carlo of the default design, every estimator with MC s.e."""
         ex = by_id["simulation_table"]
         rows = []
-        for est_id, row in results["sim"].get("heterogeneous", {}).items():
+        sim_rows = list(results["sim"].get("heterogeneous", {}).items())
+        # the spillover Monte Carlo of the robustness stage (issue 19): its rows against their
+        # own truths (direct effect: total; spillover: the exposed cells' effect)
+        spill_mc = (results.get("robustness") or {}).get("spillover_mc") or {}
+        if not skipped(spill_mc):
+            for row in spill_mc.get("summary") or []:
+                target = "total" if row.get("estimate") in ("naive", "direct") else "spillover"
+                sim_rows.append((row.get("estimate"), {**row, "estimator": row.get("label"),
+                                                       "target": target}))  # fmt: skip
+        for est_id, row in sim_rows:
             rows.append(
                 {
                     "cells": [
