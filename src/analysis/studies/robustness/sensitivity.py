@@ -271,7 +271,19 @@ def _sentences(
         M, grid_max = bd_sd["value"], bd_sd["grid_max"]
         ratio = (lambda m: f"{m / bench['M']:.1f}") if bench.get("M") else None
         tail_en = tail_zh = ""
-        if M is not None:
+        if M is not None and M <= 0:  # the smallest M of the grid already loses significance
+            out["DeltaSD"] = {
+                "en": (
+                    f"{subj_en} is significant under exact parallel trends but not once the "
+                    "pre-period's linear trend may continue (M = 0, no bend at all): the robust "
+                    "interval includes zero at every M considered."
+                ),
+                "zh": (
+                    f"在平行趋势完全成立时{subj_zh}显著，但只要允许处理前的线性趋势延续（M = 0，"
+                    "即毫无弯曲），稳健置信区间在所考虑的每个 M 下都包含零。"
+                ),
+            }
+        elif M is not None:
             drift = M * max_k * (max_k + 1) / 2
             if ratio and bench.get("source") == "power":
                 tail_en = (
