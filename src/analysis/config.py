@@ -56,16 +56,21 @@ class DataConfig:
 # How each control enters the binary studies' covariates (analysis.studies.rules): the headline is
 # the TOTAL effect of designation, so a control the policy plausibly moves enters only through
 # pre-treatment information. "as_is": the observed, time-varying control (for controls exports do
-# not move); "pre_trend": on the city-years after a city's first treatment, the control is replaced
-# by the city's own linear trend fitted on its pre-treatment years.
+# not move); "untreated_path": on the city-years from a city's first treatment on, the control is
+# replaced by its imputed untreated path (city effect + city linear trend + year effects fitted on
+# the untreated city-years). "pre_trend" (the rule's former name) is read as "untreated_path".
 ControlName = Literal["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]
-ControlRule = Literal["as_is", "pre_trend"]
+ControlRule = Literal["as_is", "untreated_path", "pre_trend"]
+CONTROL_RULE_ALIASES: dict[str, str] = {"pre_trend": "untreated_path"}
 DEFAULT_CONTROL_RULE: dict[str, str] = {
-    "log_gdp_pc": "pre_trend",  # exports are part of GDP: moved by construction
+    "log_gdp_pc": "untreated_path",  # exports are part of GDP: moved by construction
     "log_population": "as_is",  # prefecture population moves slowly; not plausibly moved
-    "log_fdi": "pre_trend",  # an opening-up policy plausibly attracts foreign investment
-    "industry_share_pct": "pre_trend",  # more goods exports raise the secondary sector's share
+    "log_fdi": "untreated_path",  # an opening-up policy plausibly attracts foreign investment
+    "industry_share_pct": "untreated_path",  # more goods exports raise the secondary sector's share
 }
+# Controls whose baseline value (a city's first untreated panel year) interacted with year enters
+# every binary study: parallel trends conditional on baseline income (studies/rules.py)
+DEFAULT_BASELINE_TRENDS: tuple[str, ...] = ("log_gdp_pc",)
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,13 @@ class PanelConfig:
     control_rule: dict[ControlName, ControlRule] = field(
         default_factory=lambda: dict(DEFAULT_CONTROL_RULE)
     )
+    # controls interacted (baseline value x year) in every binary study; [] for none
+    baseline_trends: tuple[ControlName, ...] = DEFAULT_BASELINE_TRENDS
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "control_rule", {**DEFAULT_CONTROL_RULE, **self.control_rule})
+        rule = {**DEFAULT_CONTROL_RULE, **self.control_rule}
+        rule = {c: CONTROL_RULE_ALIASES.get(r, r) for c, r in rule.items()}
+        object.__setattr__(self, "control_rule", rule)
 
 
 @dataclass(frozen=True)
