@@ -253,7 +253,9 @@ def baseline_columns(
     for c in controls:
         rows = panel.loc[pre & panel[c].notna().to_numpy(), [UNIT, TIME, c]]
         base = rows.sort_values(TIME).groupby(UNIT)[c].first()
-        for city in sorted(set(panel.loc[start > 0, UNIT].astype(str)) - set(base.index.astype(str))):
+        for city in sorted(
+            set(panel.loc[start > 0, UNIT].astype(str)) - set(base.index.astype(str))
+        ):
             left_out.setdefault(city, f"no year of {c} before its first treatment: no baseline")
         centred = panel[UNIT].map(base - base.mean()).to_numpy(dtype=float)
         for y in years[1:]:
