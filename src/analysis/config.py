@@ -545,7 +545,16 @@ COMMON: dict[str, typing.Callable[[Config], object]] = {
     "lang": lambda c: c.report.lang,
 }
 
+
 # Notebook-specific parameters from other sections of params.yaml.
+def control_rule_parameter(c: Config) -> dict:
+    """The notebooks' ``control_rule`` parameter: params.yaml ``panel.control_rule`` with
+    ``panel.baseline_trends`` under the key ``baseline_trends`` (read by analysis.studies.rules),
+    so that both settings of the binary studies' covariates reach every study through one
+    parameter."""
+    return {**plain(c.panel.control_rule), "baseline_trends": list(c.panel.baseline_trends)}
+
+
 EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
     # the simulation redraws the default panel: it needs the data-generating process
     "simulation": {
@@ -554,14 +563,14 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "last_year": lambda c: c.panel.last_year,
         # the Goodman-Bacon figure uses the studies' estimation sample (complete cases)
         "min_control_share": lambda c: c.panel.min_control_share,
-        "control_rule": lambda c: plain(c.panel.control_rule),
+        "control_rule": control_rule_parameter,
     },
     # concurrent-policy rosters are coded like the pilot zones; the spillover Monte Carlo redraws
     # the default panel (issue 19)
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
-        "control_rule": lambda c: plain(c.panel.control_rule),
+        "control_rule": control_rule_parameter,
         "synthetic": lambda c: plain(c.synthetic),
         "first_year": lambda c: c.panel.first_year,
         "last_year": lambda c: c.panel.last_year,
@@ -575,7 +584,7 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
 
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
 for _name in ("pilot_zones", "rail_links", "corridor"):
-    EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
+    EXTRA[_name]["control_rule"] = control_rule_parameter
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"
 """Where a notebook run by hand (JupyterLab) writes: never over the pipeline's products."""

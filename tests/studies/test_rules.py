@@ -130,3 +130,31 @@ def test_study_data_adds_the_baseline_columns_to_both_covariate_sets():
     for baseline in ([], ["log_fdi"]):
         sd = rules.build_study_data(toy, "pilot", ["log_gdp_pc"], [], None, baseline)
         assert sd.covariates == ["log_gdp_pc_untreated"] and not sd.baseline
+
+
+def test_the_control_rule_parameter_carries_the_baseline_trends(tmp_path):
+    """params.yaml panel.baseline_trends reaches the studies inside the notebooks' control_rule
+    parameter, and the randomization statistic rebuilds the same columns."""
+    from analysis.config import control_rule_parameter, load_config
+
+    path = tmp_path / "params.yaml"
+    path.write_text("panel:\n  baseline_trends: []\n", encoding="utf-8")
+    param = control_rule_parameter(load_config(path))
+    assert param["baseline_trends"] == [] and param["log_gdp_pc"] == "untreated_path"
+    assert rules.control_rule(param) == rules.control_rule(None)  # the key is not a control
+    toy = _panel(FIRST).rename(columns={"g": "pilot_year", "x": "log_gdp_pc"})
+    sd = rules.build_study_data(toy.assign(log_exports=0.0), "pilot", ["log_gdp_pc"], [], param)
+    assert sd.covariates == ["log_gdp_pc_untreated"]
+
+    class Design:
+        controls_used = ("log_gdp_pc",)
+
+        @staticmethod
+        def runs(*_):
+            return False
+
+        coverage = "none"
+
+    assert rules.study_statistic(Design, "pilot", sd.control_rule, "city_code").baseline == ()
+    default = rules.study_statistic(Design, "pilot", None, "city_code")
+    assert default.baseline == ("log_gdp_pc",)

@@ -109,6 +109,10 @@ BINARY = {"pilot": "pilot_year", "rail": "rail_year"}
 CONTROL_RULES = ("as_is", "untreated_path")
 UNTREATED_SUFFIX = "_untreated"
 BASELINE_INFIX = "_baseline_x_"
+BASELINE_KEY = "baseline_trends"
+"""A control rule mapping may carry the baseline-trend controls (params.yaml
+``panel.baseline_trends``) under this key: the notebooks' one ``control_rule`` parameter brings
+both settings of the covariates to every study (:func:`analysis.config.control_rule_parameter`)."""
 MIN_PRE_YEARS = 3
 """Untreated years a ruled control needs in a treated city: a line through two points has no
 residual to tell a trend from noise."""
@@ -136,11 +140,22 @@ def control_rule(rule: Mapping[str, str] | None = None) -> dict[str, str]:
     its default; a control the defaults do not know enters ``as_is``; ``pre_trend``, the rule's
     former name, reads as ``untreated_path``)."""
     out = {**DEFAULT_CONTROL_RULE, **dict(rule or {})}
+    out.pop(BASELINE_KEY, None)
     out = {c: CONTROL_RULE_ALIASES.get(r, r) for c, r in out.items()}
     bad = {c: r for c, r in out.items() if r not in CONTROL_RULES}
     if bad:
         raise ValueError(f"panel.control_rule: unknown rule(s) {bad}; use one of {CONTROL_RULES}")
     return out
+
+
+def baseline_trends(
+    rule: Mapping | None = None, baseline: Sequence[str] | None = None
+) -> list[str]:
+    """The controls interacted with year: ``baseline`` when given, else the rule mapping's
+    :data:`BASELINE_KEY` entry, else :data:`analysis.config.DEFAULT_BASELINE_TRENDS`."""
+    if baseline is None:
+        baseline = dict(rule or {}).get(BASELINE_KEY, DEFAULT_BASELINE_TRENDS)
+    return list(baseline)
 
 
 def first_treatment(panel: pd.DataFrame, cohort_cols: Sequence[str]) -> pd.Series:
@@ -365,7 +380,7 @@ class StudyData:
     cohort: str
     covariates: list[str]
     direct_covariates: list[str]
-    control_rule: dict[str, str]
+    control_rule: dict  # control -> rule, and BASELINE_KEY -> the baseline-trend controls asked for
     controls: dict[str, str]  # control -> the column the study uses
     baseline: dict[str, list[str]] = field(default_factory=dict)  # control -> its x-year columns
     concurrent: dict[str, Concurrent] = field(default_factory=dict)
@@ -405,8 +420,8 @@ def study_data(
     on ``panel`` (the design check's analysis sample): the usable controls by ``rule``
     (params.yaml ``panel.control_rule``), the concurrent binary treatments by
     :func:`concurrent_columns`, broadband (when it varies) as observed, and the ``baseline``
-    controls (params.yaml ``panel.baseline_trends``; None: :data:`analysis.config.
-    DEFAULT_BASELINE_TRENDS`) interacted with year (:func:`baseline_columns`)."""
+    controls (params.yaml ``panel.baseline_trends``; None: :func:`baseline_trends` of ``rule``)
+    interacted with year (:func:`baseline_columns`)."""
     return build_study_data(
         panel,
         treatment,
@@ -427,11 +442,11 @@ def build_study_data(
 ) -> StudyData:
     """:func:`study_data` from its ingredients: the usable ``controls`` and the ``others``
     treatments that vary (binary ones get :func:`concurrent_columns`, the rest enter as
-    observed); ``baseline``: the controls interacted with year (only those among ``controls``)."""
+    observed); ``baseline``: the controls interacted with year (only those among ``controls``;
+    None: :func:`baseline_trends` of ``rule``)."""
+    requested = baseline_trends(rule, baseline)
+    base_controls = [c for c in requested if c in controls]
     rule = control_rule(rule)
-    base_controls = [
-        c for c in (DEFAULT_BASELINE_TRENDS if baseline is None else baseline) if c in controls
-    ]
     cohort = BINARY[treatment]
     binary_others = [o for o in others if o in BINARY]
     continuous = [o for o in others if o not in BINARY]
@@ -462,7 +477,7 @@ def build_study_data(
         cohort=cohort,
         covariates=dummies + continuous + [columns[c] for c in controls] + base_cols,
         direct_covariates=dummies + continuous + controls + base_cols,
-        control_rule=rule,
+        control_rule={**rule, BASELINE_KEY: requested},
         controls=columns,
         baseline=by_control,
         concurrent=concurrent,
@@ -483,7 +498,7 @@ class StudyStatistic:
     rule: tuple[tuple[str, str], ...]
     cluster: str
     yname: str = "log_exports"
-    baseline: tuple[str, ...] | None = None  # None: DEFAULT_BASELINE_TRENDS
+    baseline: tuple[str, ...] = DEFAULT_BASELINE_TRENDS
 
     def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
         from analysis.did.randomization import bjs_statistic
@@ -511,7 +526,7 @@ def study_statistic(
         tuple(treatment_covariates(design, treatment)),
         tuple(sorted(control_rule(rule).items())),
         cluster,
-        baseline=None if baseline is None else tuple(baseline),
+        baseline=tuple(baseline_trends(rule, baseline)),
     )
 
 
