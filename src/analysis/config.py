@@ -79,7 +79,7 @@ class PanelConfig:
     last_year: int = 2023
     # a control observed for fewer city-years than this share is dropped (design check)
     min_control_share: float = 0.8
-    # control -> as_is | pre_trend; a control not named keeps its default (DEFAULT_CONTROL_RULE)
+    # control -> as_is | untreated_path (alias pre_trend); a control not named keeps its default (DEFAULT_CONTROL_RULE)
     control_rule: dict[ControlName, ControlRule] = field(
         default_factory=lambda: dict(DEFAULT_CONTROL_RULE)
     )
