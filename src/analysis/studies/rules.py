@@ -488,9 +488,9 @@ def build_study_data(
 @dataclass(frozen=True)
 class StudyStatistic:
     """``data -> (BJS ATT, clustered s.e. with the headline's variance cells)`` with the study's
-    covariates rebuilt on ``data`` (:func:`build_study_data`): the statistic of randomization inference, where the
-    permuted treatment dates move the pre-treatment trends and the concurrent cells with them
-    (the covariates are part of the statistic). Picklable."""
+    covariates rebuilt on ``data`` (:func:`build_study_data`): the statistic of randomization
+    inference, where the permuted treatment dates move the untreated paths, the baselines and the
+    concurrent cells with them (the covariates are part of the statistic). Picklable."""
 
     treatment: str
     controls: tuple[str, ...]
