@@ -105,14 +105,14 @@ ctx.table(ctx.cluster_table(study), digits=3)
 # ## The foil: two-way fixed effects (TWFE)
 #
 # `log_exports ~ pilot + rail + log_broadband + controls | city + year`, standard errors clustered
-# by city (Bertrand, Duflo & Mullainathan 2004). This is the regression most applied papers run,
+# by province with t(G-1) intervals (the study's one rule). This is the regression most applied papers run,
 # and it is kept as the foil: with effects that differ across batches and grow over time, its
 # single coefficient is a weighted average with some negative weights, because already-designated
 # cities serve as controls (Goodman-Bacon 2021; de Chaisemartin & D'Haultfoeuille 2020), so it
 # need not equal the average effect. The simulation notebook shows the bias this produces.
 
 # %%
-table = twfe_table(panel, cluster, design=design)
+table = twfe_table(panel, cluster, design=design)  # the study's one rule (cluster: headline)
 for spec, why in table.attrs.get("skipped", {}).items():
     ctx.skipped(f"TWFE, {spec}", why)
 ctx.write_table(table, "twfe_joint")
@@ -163,7 +163,8 @@ ctx.table(overall, digits=4)
 # %% [markdown]
 # **Reading the table.** Same quantity: the headline first (its SE clustered by province, t(G-1)
 # interval), the direct effect of the decomposition (against the direct truth), then TWFE and the
-# robust estimators with their own city-clustered SEs. If the robust estimators agree with each other and differ from TWFE, the
+# robust estimators, all clustered by province with t(G-1) intervals (the
+# control-adjusted CS by city, the only level it supports; its entry says so). If the robust estimators agree with each other and differ from TWFE, the
 # difference is the TWFE weighting problem, not noise: compare the gap with the standard errors. The estimators weight cohorts differently (CS by cohort
 # size, BJS by treated city-years), so small differences among them are expected even when all are
 # unbiased.
@@ -191,9 +192,49 @@ ctx.event_study_figure(study, "pilot_event_study", "pilot_es_title")
 # indistinguishable from zero: no *detectable* pre-trend. It does not prove parallel trends (the
 # test can lack power, and trends could diverge only after designation; the HonestDiD section of
 # the robustness notebook asks how much that could matter). The plain CS row (`cs_unadjusted`)
-# rejects because its pre-period comparisons ignore the covariates that drive the trends. After
+# ignores the covariates that drive the trends; with province clusters its leads' test need not
+# reject (the next section asks how large a trend these tests can see). After
 # designation, the points trace how the effect builds up with time since designation; points far
 # out in event time rest on the early, small cohorts and have wide intervals.
+
+# %% [markdown]
+# ## How large a pre-trend could the test miss? (Roth 2022)
+#
+# A pre-test that passes is weak evidence when it has little power. On the headline's own event
+# study (the imputation estimator with the study's covariates, province clusters) we ask which
+# differential linear trend between the designated cities and the others the pre-test (no lead
+# individually significant at the t(G-1) critical value) would detect with 50% and 80% power,
+# how much such a trend would bias the headline, and what the headline's bias would be in the
+# samples that pass the pre-test. The trend's effect on each coefficient is the estimator's own
+# (the estimator run on the trend itself): the imputation leads are not levels relative to one
+# base year.
+
+# %%
+import pandas as pd
+
+from analysis.figures.pretrends import plot_pretrends
+
+power = study["pretrend_power"]
+if "skipped" in power:
+    ctx.skipped_figure("pilot_pretrend_power", "pre-trend power", power["skipped"])
+else:
+    ctx.table(pd.DataFrame(power["by_power"]), digits=4)
+    ctx.figure(
+        "pilot_pretrend_power",
+        plot_pretrends,
+        pd.DataFrame(power["figure"]["rows"]),
+        power=power["figure"]["target_power"],
+        onset=-0.5,
+    )
+
+# %% [markdown]
+# **Reading the table and the figure.** `slope` is the trend per year in log exports,
+# `headline_bias` what it adds to the headline, `headline_bias_after_pretest` the same among the
+# samples that pass the pre-test (pre-testing selects the samples whose leads look flat, so the
+# bias survives). The figure draws the estimates, the 80%-power trend (triangles) and the
+# coefficients expected under it after passing (squares); the dotted line separates leads from
+# effects. A bias that is large next to the headline's s.e. means a passing pre-test cannot rule
+# out a trend that matters.
 
 # %% [markdown]
 # ## Where are the effects? City-level imputed effects

@@ -53,6 +53,7 @@ honestdid = defaults["honestdid"]
 spec_curve = defaults["spec_curve"]
 conley = defaults["conley"]
 spillover = defaults["spillover"]
+multiple_testing = defaults["multiple_testing"]
 year_rule = defaults["year_rule"]
 min_control_share = defaults["min_control_share"]
 control_rule = defaults["control_rule"]
@@ -90,6 +91,7 @@ options = parse_section(
         "spec_curve": spec_curve,
         "conley": conley,
         "spillover": spillover,
+        "multiple_testing": multiple_testing,
     },
     prefix="notebooks.robustness",
 )
@@ -150,11 +152,17 @@ ctx.table(frames["summary"], digits=4)
 
 # %% [markdown]
 # ## 1. Could it be chance? Placebo designation timing
-# We keep the number of cities designated each year *within each province* (`placebo_within`:
-# province, or region x coast cells) but hand the designations to randomly chosen cities of that
-# province, re-estimate the headline, and repeat many times (`placebo_draws`). Stratifying matters:
-# early designations went to coastal, large, fast-growing cities, so a placebo that sends them
-# anywhere compares the real assignment with assignments the programme would never have made.
+# We keep the number of cities designated each year *within each stratum* of cities
+# (`placebo_within`; default `baseline_gdp`: quintiles of the city's mean log GDP per capita before
+# the first designation year; or provinces, or region x coast cells) but hand the designations to
+# randomly chosen cities of that stratum, re-estimate the headline, and repeat many times
+# (`placebo_draws`). Stratifying matters: early designations went to large, rich, fast-growing
+# cities, so a placebo that sends them anywhere compares the real assignment with assignments the
+# programme would never have made. Designation was targeted, never drawn by lot, so no permutation
+# scheme reproduces it: the p-value is **a sensitivity check under exchangeability within strata**
+# (designated and other cities of the same baseline-GDP quintile are assumed interchangeable), not
+# design-based inference. Its size under the synthetic DGP without a pilot effect (designation
+# targeted as in the data) is measured by the slow test tests/studies/robustness/test_ri_strata.py.
 # The statistic is the *studentized* headline, t = ATT / SE: the test is then exact for the sharp
 # null of no effect in any city and still valid for the weaker null that the average effect is
 # zero (Wu & Ding 2021, *JASA* 116(536); Fisher 1935; Young 2019, *QJE* 134(2); MacKinnon & Webb
@@ -170,11 +178,11 @@ if ran("placebo", "placebo randomization inference"):
 # **Reading the result.** The smallest p-value this test can give is 1/(draws + 1); at that floor
 # it is printed as a bound ("p ≤ ..."), meaning *no* placebo t statistic was as extreme as the
 # real one, not that the probability is zero. More draws only sharpen the bound. The placebo t
-# statistics need not centre on zero: the real effect stays in the data, and within a province a
+# statistics need not centre on zero: the real effect stays in the data, and within a stratum a
 # placebo pilot is often a real one (the test is of the sharp null, under which there would be no
-# effect to carry over). The test asks
-# whether the *timing and identity* of designations within a province matter; it does not rule out
-# that designated cities differ systematically from their provincial neighbours (section 3).
+# effect to carry over). The test asks whether the *timing and identity* of designations within a
+# stratum matter; it does not rule out that designated cities differ from the other cities of
+# their stratum in ways the strata do not capture (section 3).
 
 # %% [markdown]
 # ## 2. Are the standard errors too small? Wild cluster bootstrap by province
@@ -263,6 +271,15 @@ if ran("concurrent", "concurrent policies"):
 # groups share; a difference that survives there is effect modification. Standard errors are the
 # imputation estimator's (Borusyak, Jaravel & Spiess 2024), tests use F(df, G - 1). Batches are
 # cohorts, so for batch only equal years since designation can be compared.
+#
+# Two guards against over-reading. Each contrast (a group against the rest) has a 95% interval and
+# a *minimum detectable difference* (MDD = (t_0.975 + t_0.8) x SE with t(G - 1) quantiles: the
+# difference the test would find with 80% probability at 5% size). A test that does not reject says
+# "not distinguishable from zero; differences smaller than the MDD cannot be detected", never "no
+# difference". And four dimensions are four chances of a false alarm: `*_p_adjusted` are stepdown
+# (Westfall-Young / Romano-Wolf) p-values across the dimensions, from a bootstrap that reuses one
+# set of province weights for all tests, so it knows how much the tests overlap (they reuse the
+# same imputed effects).
 
 # %%
 ctx.write_table(frame("heterogeneity"), "robustness_heterogeneity")
@@ -278,7 +295,8 @@ if ran("heterogeneity", "effect heterogeneity"):
 # side by side. `raw_p` tests that the groups' raw ATTs are equal, `modification_p` that their
 # common-weight ATTs are: a small `raw_p` with a large `modification_p` says the raw gap is timing
 # composition, not a different effect. The contrasts split each group's raw difference from the
-# rest into the modification part and the composition part (they add up).
+# rest into the modification part and the composition part (they add up); their `*_mdd` columns say
+# how large a difference each could have detected. Verdicts follow the adjusted p-values.
 
 # %% [markdown]
 # ## 6. Why not TWFE? The foil, decomposed (Goodman-Bacon)
@@ -505,6 +523,38 @@ _ = ctx.write_table(mc_table, "robustness_spillover_mc")
 # effect; the ring design should be centred on both truths with about 95% coverage (its intervals
 # use province clusters and t(G-1); Monte Carlo standard errors in the table, coverage MC s.e.
 # 1.5 points with 200 panels; `make test-slow` runs 500).
+# ## 11. Three treatments, three tests: multiple testing
+# The study tests three null hypotheses of no effect: the pilot zones' headline, the rail links'
+# headline and the network-coverage elasticity. With three tests at 5% the chance that at least one
+# rejects by luck is up to 14%. Each headline is re-estimated here with its per-province
+# contributions (the pilot and rail headlines are the BJS imputation ATTs of their notebooks; the
+# coverage elasticity is that notebook's TWFE coefficient, tested here with province clusters,
+# the study's one rule). One bootstrap draws a weight per province and applies it to all three
+# statistics at once, so their co-movement is kept; the stepdown adjusted p-values (Westfall &
+# Young 1993; Romano & Wolf 2005) control the chance of any false rejection among the three at 5%,
+# and, up to resampling noise, are no larger than Holm's (valid under any dependence), shown
+# beside them.
+
+# %%
+from analysis.studies.robustness.multiplicity import treatment_family
+
+mt = options.multiple_testing
+res["multiple_testing"] = treatment_family(
+    panel,
+    draws=mt.draws,
+    seed=seed,
+    weights=mt.weights,
+    control_rule=control_rule,
+    min_control_share=min_control_share,
+)
+if ran("multiple_testing", "multiple testing across the three treatments"):
+    display(ctx.table(res["multiple_testing"]["table"], digits=4))
+
+# %% [markdown]
+# **Reading the table.** `p_value` is each headline's own test; `p_adjusted` the stepdown
+# p-value over the family (never below it); a headline whose adjusted p-value stays below 5% is
+# not a product of testing three treatments. `p_holm` and `p_bonferroni` ignore the dependence and
+# are larger.
 
 # %%
 # headline numbers of the checks that ran (a skipped check has no number, never a zero)

@@ -35,6 +35,7 @@ lang = defaults["lang"]
 n_reps = defaults["n_reps"]
 sim_seed = defaults["sim_seed"]
 n_jobs = defaults["n_jobs"]
+backend = defaults["backend"]
 synthetic = defaults["synthetic"]
 first_year = defaults["first_year"]
 last_year = defaults["last_year"]
@@ -129,6 +130,7 @@ draws = twfe_vs_imputation(
     n_jobs=n_jobs,
     progress=False,
     control_rule=control_rule,
+    backend=backend,
 )
 summary = summarise(draws)
 ctx.write_table(summary, "simulation_summary")

@@ -342,9 +342,12 @@ def test_notebook_stages_declare_every_parameter_they_receive():
                 "year_rule": "treatment.year_rule",
                 "min_control_share": "panel.min_control_share",
                 "control_rule": "panel.control_rule",
+                "backend": "parallel",
+                "clusters": ("notebooks.pilot_zones.cluster", "notebooks.rail_links.cluster"),
             }[key]
-            if not covered(dotted):
-                missing.append(f"{name}: {dotted}")
+            for one in (dotted,) if isinstance(dotted, str) else dotted:
+                if not covered(one):
+                    missing.append(f"{name}: {one}")
     assert set(COMMON) - {"lang"} <= {
         "panel_path",
         "truth_path",

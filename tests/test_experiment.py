@@ -6,6 +6,7 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from analysis.experiment import restyle, run_experiment
@@ -63,3 +64,19 @@ def test_success_keeps_the_layout_and_failure_restores_the_file(tmp_path, monkey
     params.write_bytes(original)
     assert run_experiment(["-S", "x"], params, dvc=_fake_dvc(tmp_path, 3)) == 3
     assert params.read_bytes() == original
+
+
+def test_non_ascii_values_are_quoted_for_dvcs_override_grammar():
+    """DVC parses -S with Hydra's override grammar, which rejects an unquoted Chinese file name
+    (the held-out yearbook check found it): quoted, it parses to the same string."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from analysis.experiment import quote_overrides
+
+    raw = "data/raw/海关 2016's.xlsx"
+    args = quote_overrides(["-S", f"data.file={raw}", "-S", "n=3", "--force", "-S", "a='b c'"])
+    assert args[2:] == ["-S", "n=3", "--force", "-S", "a='b c'"]  # ASCII and quoted ones as given
+    parser = OverridesParser.create()
+    assert parser.parse_overrides([args[1]])[0].value() == raw
+    with pytest.raises(Exception, match="NoViableAlt"):
+        parser.parse_overrides([f"data.file={raw}"])

@@ -27,6 +27,7 @@ OTHER_STAGES = (
     "network_coverage",
     "simulation",
     "robustness",
+    "design",
 )
 pytestmark = pytest.mark.pipeline
 
@@ -68,6 +69,7 @@ def _small_params(path: Path, n_cities: int) -> None:
     params = rt.load(path.read_text(encoding="utf-8"))
     params["synthetic"]["n_cities"] = n_cities
     params["notebooks"]["simulation"]["n_reps"] = 2
+    params["notebooks"]["design"].update(n_reps=10, reps_by_estimator={"cs": 5, "sa": 5})
     rob = params["notebooks"]["robustness"]
     rob.update(placebo_draws=199, wild_draws=999)
     rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}

@@ -218,7 +218,9 @@ def power_cmd(
     jobs: int = typer.Option(1, "--jobs", min=1, help="joblib workers"),
     treatment: list[str] = typer.Option(["pilot", "rail"], "--treatment", help="pilot, rail"),
     estimator: list[str] = typer.Option(
-        ["twfe", "cs", "sa", "bjs"], "--estimator", help="twfe, cs, sa, bjs"
+        ["twfe", "cs", "sa", "bjs", "headline"],
+        "--estimator",
+        help="twfe, cs, sa, bjs, headline (BJS at the study's clusters, t(G-1))",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Folder to write power.json and power_mde.csv into"
@@ -243,8 +245,9 @@ def power_cmd(
     except InputError as exc:
         _fail(exc)
     result = power_study(
-        data, check, tuple(treatment), tuple(estimator), n_reps=reps, seed=seed, n_jobs=jobs
-    )
+        data, check, tuple(treatment), tuple(estimator), n_reps=reps, seed=seed, n_jobs=jobs,
+        control_rule=config.panel.control_rule, backend=paths.plain(config.parallel),
+    )  # fmt: skip
     cal = result["calibration"]
     typer.echo(
         f"{cal['cities']} cities, {cal['years'][0]}-{cal['years'][1]}, {cal['rows']} city-years; "

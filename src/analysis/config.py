@@ -37,7 +37,12 @@ PARAMS = ROOT / "params.yaml"
 
 YearRule = Literal["approval", "following", "midyear"]
 Cluster = Literal["city_code", "province"]
+# a study's SEs: "headline" = the study's one rule (analysis.studies.rules.inference_rule), or a
+# column that overrides it (the results say so)
+StudyCluster = Literal["headline", "city_code", "province"]
 Estimator = Literal["cs", "sa", "bjs"]
+# the design notebook's estimators: the binary studies' four and their headline (analysis.studies.power)
+PowerEstimator = Literal["twfe", "cs", "sa", "bjs", "headline"]
 # the specification curve's dimensions; "outcome" and "cluster" take ONE value (the curve's
 # outcome and SE clustering: fixed choices, not dimensions; see studies/robustness/spec_curve.py)
 SpecCurveDimension = Literal["estimator", "controls", "sample", "timing", "outcome", "cluster"]
@@ -145,7 +150,7 @@ class EventStudyConfig:
     """A binary treatment's notebook (pilot_zones, rail_links)."""
 
     window: tuple[int, int] = (-5, 5)
-    cluster: Cluster = "city_code"
+    cluster: StudyCluster = "headline"
     estimators: tuple[Estimator, ...] = ("cs", "sa", "bjs")
     ri_draws: int = 0  # randomization inference on the studentized headline ATT; 0 disables
     ri_seed: int = 20240601
@@ -195,9 +200,26 @@ class SimulationConfig:
 
 
 @dataclass(frozen=True)
+class DesignConfig:
+    """The design notebook: power and minimum detectable effects on the panel in use
+    (analysis.studies.power)."""
+
+    n_reps: int = 60  # simulated panels (the same draws for every estimator and effect shape)
+    # fewer for the estimators beside the headline (the first of the same draws), for a run of
+    # about 30 s: the rail study's control-adjusted CS runs one CS per covariate (34 with the
+    # pilot-zone cells), 10-20 times the cost of a BJS fit
+    reps_by_estimator: dict[PowerEstimator, int] = field(
+        default_factory=lambda: {"cs": 10, "sa": 10, "bjs": 20}
+    )
+    seed: int = 20240601
+    n_jobs: int = 2
+    estimators: tuple[PowerEstimator, ...] = ("twfe", "cs", "sa", "bjs", "headline")
+
+
+@dataclass(frozen=True)
 class NetworkCoverageConfig:
     n_bins: int = 6
-    cluster: Cluster = "city_code"
+    cluster: StudyCluster = "headline"
 
 
 @dataclass(frozen=True)
@@ -268,11 +290,22 @@ class SpilloverConfig:
 
 
 @dataclass(frozen=True)
+class MultipleTestingConfig:
+    # stepdown adjusted p-values (analysis.did.stepdown) across the heterogeneity dimensions' tests
+    # and across the three treatments' headline tests: draws of the cluster multiplier bootstrap
+    # (weights shared by the statistics of a family; normal: exact joint normal draws)
+    draws: int = 9999
+    weights: Literal["normal", "rademacher", "webb"] = "normal"
+
+
+@dataclass(frozen=True)
 class RobustnessConfig:
     seed: int = 20240601
     n_jobs: int = 2
     placebo_draws: int = 999  # p-value floor 1/1000; ~12 s with n_jobs=2 on the default panel
-    placebo_within: Literal["province", "region_coastal"] | None = "province"
+    # strata of the placebo permutations (studies/robustness/checklist.py STRATA); baseline_gdp:
+    # quintiles of the city's mean log GDP per capita before the first designation year
+    placebo_within: Literal["province", "region_coastal", "baseline_gdp"] | None = "baseline_gdp"
     wild_draws: int = 9999
     wild_cluster: Cluster = "province"
     wild_weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
@@ -283,6 +316,7 @@ class RobustnessConfig:
     spec_curve: SpecCurveConfig = field(default_factory=SpecCurveConfig)
     conley: ConleyConfig = field(default_factory=ConleyConfig)
     spillover: SpilloverConfig = field(default_factory=SpilloverConfig)
+    multiple_testing: MultipleTestingConfig = field(default_factory=MultipleTestingConfig)
 
 
 @dataclass(frozen=True)
@@ -294,6 +328,7 @@ class NotebooksConfig:
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     network_coverage: NetworkCoverageConfig = field(default_factory=NetworkCoverageConfig)
     corridor: CorridorConfig = field(default_factory=CorridorConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
 
 
 @dataclass(frozen=True)
@@ -304,6 +339,17 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ParallelConfig:
+    """Where replications run (analysis.parallel.run_tasks): ``local`` processes on this machine
+    (each notebook's ``n_jobs``), or a ``dask`` cluster: the scheduler at ``address`` (null: the
+    DASK_SCHEDULER_ADDRESS environment variable, or a temporary LocalCluster). Numbers do not
+    depend on it (every replication carries its own seed)."""
+
+    backend: Literal["local", "dask"] = "local"
+    address: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     panel: PanelConfig = field(default_factory=PanelConfig)
@@ -311,6 +357,7 @@ class Config:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     notebooks: NotebooksConfig = field(default_factory=NotebooksConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
     def as_dict(self) -> dict:
         """The configuration as plain nested dicts and lists (as params.yaml reads)."""
@@ -585,6 +632,20 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
 for _name in ("pilot_zones", "rail_links", "corridor"):
     EXTRA[_name]["control_rule"] = control_rule_parameter
+
+# the design notebook simulates the binary studies as they run: their sample, covariates and
+# clusters
+EXTRA["design"] = {
+    "min_control_share": lambda c: c.panel.min_control_share,
+    "control_rule": lambda c: plain(c.panel.control_rule),
+    "clusters": lambda c: {
+        "pilot": c.notebooks.pilot_zones.cluster,
+        "rail": c.notebooks.rail_links.cluster,
+    },
+}
+# every notebook that runs replications takes the one backend setting (params.yaml parallel)
+for _name in ("simulation", "design"):
+    EXTRA[_name]["backend"] = lambda c: plain(c.parallel)
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"
 """Where a notebook run by hand (JupyterLab) writes: never over the pipeline's products."""

@@ -107,10 +107,29 @@ def _find(lines: list[str], path: tuple) -> int | None:
     return None
 
 
+SET_FLAGS = ("-S", "--set-param")
+
+
+def quote_overrides(args: list[str]) -> list[str]:
+    """``-S key=value`` with a value DVC's Hydra override grammar cannot lex unquoted (non-ASCII
+    characters: a Chinese file name, spaces) quoted as ``key='value'``; other arguments as given.
+    Without it ``make exp ARGS="-S data.file=data/raw/海关.xlsx"`` fails in Hydra's lexer."""
+    out, quote_next = [], False
+    for arg in args:
+        if quote_next and "=" in arg:
+            key, value = arg.split("=", 1)
+            plain = value.isascii() and " " not in value
+            if not plain and not (value[:1] in "'\"" and value[-1:] == value[:1] and value):
+                arg = f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        out.append(arg)
+        quote_next = arg in SET_FLAGS
+    return out
+
+
 def run_experiment(args: list[str], params: Path, dvc: str = "dvc") -> int:
     """``dvc exp run ARGS``; params.yaml keeps its layout, or is restored when the run fails."""
     original = params.read_bytes()
-    result = subprocess.run([dvc, "exp", "run", *args], check=False)
+    result = subprocess.run([dvc, "exp", "run", *quote_overrides(args)], check=False)
     if result.returncode != 0:
         params.write_bytes(original)
         print(f"{params.name} is as it was before the experiment, which failed (see above)")

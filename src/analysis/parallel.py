@@ -9,8 +9,9 @@ which worker ran which task or when. Backends (``Backend.kind``):
 * ``local`` (default): joblib's loky processes on this machine, ``n_jobs`` of them;
 * ``dask``: a ``dask.distributed`` cluster: the scheduler at ``address`` (a cluster started by
   ``dask-jobqueue`` on Slurm/PBS, by ``dask-kubernetes``, or ``dask scheduler`` by hand: see the
-  README, "Simulations on a cluster"), or, without an address, a client already running in this
-  process, else a temporary ``LocalCluster`` of ``n_jobs`` single-threaded worker processes.
+  README, "Simulations on a cluster"; without ``address``: the ``DASK_SCHEDULER_ADDRESS``
+  environment variable), or else a client already running in this process, else a temporary
+  ``LocalCluster`` of ``n_jobs`` single-threaded worker processes.
 
 Why joblib's Dask backend and not ``client.map``: one code path for both backends (joblib
 batches small tasks and preserves order), and the same ``delayed`` tasks run on either.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from joblib import Parallel, parallel_config
 from tqdm.auto import tqdm
@@ -40,32 +41,39 @@ class Backend:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.kind!r}")
 
 
-def as_backend(value) -> Backend:
-    """A Backend from a Backend, a mapping (params.yaml) or a name (``"local"``, ``"dask"``;
-    ``"loky"`` is the old name of ``"local"``)."""
+def as_backend(value, n_jobs: int | None = None) -> Backend:
+    """A Backend from a Backend, a mapping (params.yaml ``parallel``: ``backend`` or ``kind``,
+    ``address``, ``n_jobs``) or a name (``"local"``, ``"dask"``; ``"loky"`` is the old name of
+    ``"local"``); ``n_jobs``, when given, replaces its number of workers (the callers' own
+    ``n_jobs`` parameter)."""
     if isinstance(value, Backend):
-        return value
-    if value is None:
-        return Backend()
-    if isinstance(value, str):
-        return Backend(kind="local" if value == "loky" else value)
-    kind = value.get("kind", "local")
-    return Backend(
-        kind="local" if kind == "loky" else kind,
-        n_jobs=int(value.get("n_jobs", 2)),
-        address=value.get("address"),
-    )
+        out = value
+    elif value is None:
+        out = Backend()
+    elif isinstance(value, str):
+        out = Backend(kind="local" if value == "loky" else value)
+    else:
+        kind = value.get("backend", value.get("kind", "local"))
+        out = Backend(
+            kind="local" if kind == "loky" else kind,
+            n_jobs=int(value.get("n_jobs") or 2),
+            address=value.get("address"),
+        )
+    return out if n_jobs is None else replace(out, n_jobs=int(n_jobs))
 
 
 @contextlib.contextmanager
 def _dask_client(backend: Backend, client=None) -> Iterator[object]:
+    import dask
     from dask.distributed import Client, LocalCluster, get_client
 
     if client is not None:
         yield client
         return
-    if backend.address:
-        client = Client(backend.address)
+    # dask reads DASK_SCHEDULER_ADDRESS into its "scheduler-address" setting (get_client does not)
+    address = backend.address or dask.config.get("scheduler-address", None)
+    if address:
+        client = Client(address)
         try:
             yield client
         finally:

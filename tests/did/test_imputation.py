@@ -227,3 +227,34 @@ def test_leaveout_se_not_smaller_with_small_cohorts(cluster):
     ratio = lo.std_errors / plain.std_errors
     assert np.all(ratio >= 1.0 - 1e-12), ratio
     assert ratio.max() > 1.01, ratio  # and the small cohorts make a visible difference
+
+
+@pytest.mark.parametrize("cluster", [None, "grp"])
+def test_event_vcov_joins_the_test1_leads_and_the_horizons(cluster):
+    """The joint covariance of leads and horizons: its lead block is Test 1's CRV1 covariance,
+    its horizon block the BJS variance, the lead scores reproduce the test's coefficients (FWL),
+    and the cross terms are those of the cluster sums (brute force over the scores)."""
+    df = _sim(3).assign(grp=lambda d: d["id"] % 30)
+    fit = imputation(df, "y", "t", "id", "g", horizons=True, pretrends=3, cluster=cluster)
+    V = fit.event_vcov()
+    assert list(V.index) == [-3, -2, -1, *map(int, fit.horizons)]
+    lead_se = fit.pretrend.leads.set_index("term")["std_error"]
+    for k in (1, 2, 3):
+        # pyfixest demeans iteratively (tolerance 1e-8): agreement to ~1e-8, not to rounding
+        assert V.loc[-k, -k] == pytest.approx(lead_se[f"lead::{k}"] ** 2, rel=1e-6)
+    h = [int(x) for x in fit.horizons]
+    np.testing.assert_allclose(V.loc[h, h].to_numpy(), fit.vcov[1:, 1:], rtol=1e-10, atol=1e-14)
+    S = pd.concat([fit.lead_scores, fit.scores.drop(columns="ATT")], axis=1).to_numpy()
+    np.testing.assert_allclose(
+        V.loc[[-3, -2, -1], h].to_numpy(), (S.T @ S)[[2, 1, 0]][:, 3:], rtol=1e-10, atol=1e-14
+    )
+    assert np.abs(V.loc[[-3, -2, -1], h].to_numpy()).max() > 0  # the untreated rows both use
+    assert np.linalg.eigvalsh(V.to_numpy()).min() > -1e-12
+
+
+def test_event_vcov_without_leads_has_the_horizons_only():
+    fit = imputation(_sim(3), "y", "t", "id", "g", horizons=True)
+    assert fit.lead_scores is None
+    V = fit.event_vcov()
+    assert min(V.index) == 0
+    np.testing.assert_allclose(V.to_numpy(), fit.vcov[1:, 1:], rtol=1e-12)

@@ -240,3 +240,24 @@ def test_plot_overlay_in_both_languages():
         assert len(ax.get_legend().get_texts()) == 3
         assert ax.get_title()
         plt.close(fig)
+
+
+def test_shape_generalises_the_linear_trend():
+    """``shape`` = t - reference reproduces the default; a shape twice as steep is detected at
+    half the slope with the same power, and its headline bias follows the shape."""
+    t = np.array([-3, -2, 0, 1, 2])
+    sigma = np.diag([0.02, 0.015, 0.01, 0.012, 0.02]) ** 2
+    frame = pd.DataFrame({"event_time": t, "estimate": [0.01, -0.005, 0.05, 0.06, 0.08]})
+    base = pretrend_power(frame, sigma, [0.5, 0.3, 0.2], reference_period=-1)
+    same = pretrend_power(frame, sigma, [0.5, 0.3, 0.2], reference_period=-1, shape=t + 1.0)
+    pd.testing.assert_frame_equal(base.table, same.table)
+    steep = pretrend_power(frame, sigma, [0.5, 0.3, 0.2], reference_period=-1, shape=2 * (t + 1.0))
+    np.testing.assert_allclose(steep.table["slope"], base.table["slope"] / 2, rtol=1e-8)
+    np.testing.assert_allclose(steep.table["headline_bias"], base.table["headline_bias"], rtol=1e-8)
+    shape = {int(e): float(v) for e, v in zip(t, [-1.0, -0.5, 0.7, 1.1, 2.0])}
+    own = pretrend_power(frame, sigma, [0.5, 0.3, 0.2], reference_period=-0.5, shape=shape)
+    row = own.table.iloc[-1]
+    assert row["headline_bias"] == pytest.approx(row["slope"] * (0.5 * 0.7 + 0.3 * 1.1 + 0.2 * 2))
+    assert row["power"] == pytest.approx(0.8, abs=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        pretrend_power(frame, sigma, [0.5, 0.3, 0.2], reference_period=-1, shape=[1.0, 2.0])

@@ -178,7 +178,7 @@ def test_general_path_stratified_deterministic_and_parallel():
         "cohort",
         seed=9,
         n_jobs=2,
-        backend="threading",
+        backend="local",
         chunk_size=7,
         **kw,
     )

@@ -18,6 +18,7 @@ from analysis.studies.simulation import COMPARISON, DEFAULT
 ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
 ALLOWED = {"TWFE", "ATT", "PSM", "DID", "FLCI", "Bacon", "Goodman", "BJS", "FDI", "GDP"}
 ALLOWED |= {"Conley", "SDID"}  # issue 19: a name and an acronym
+ALLOWED |= {"Callaway", "Sant", "Anna", "Sun", "Abraham"}  # authors' names, kept in zh
 
 
 def _english_words(text: str) -> set[str]:

@@ -50,6 +50,7 @@ def executed(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
     (dest / "data/processed/truth.json").write_text(json.dumps(truth), encoding="utf-8")
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["notebooks"]["simulation"]["n_reps"] = 2
+    params["notebooks"]["design"].update(n_reps=10, reps_by_estimator={"cs": 5, "sa": 5})
     rob = params["notebooks"]["robustness"]
     rob.update(placebo_draws=99, wild_draws=199)
     rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}

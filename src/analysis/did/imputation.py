@@ -21,7 +21,12 @@ observations, ``e~_it = tau_it - tau_bar`` where ``tau_bar`` is the ``v^2``-weig
 longer absorbs its own noise.
 
 Pre-trend test (BJS Test 1): on untreated observations only, regress Y on the same fixed effects
-and indicators for the ``K`` periods before treatment; joint cluster-robust Wald test.
+and indicators for the ``K`` periods before treatment; joint cluster-robust Wald test. The lead
+coefficients are linear in Y as well (OLS on the untreated rows), so their per-cluster scores
+``(L~'L~)^-1 sum_c L~_it e_it`` (``L~``: lead indicators net of the fixed effects and covariates)
+stack with the horizons' scores into one joint covariance of leads and lags
+(:attr:`ImputationResult.event_vcov`), the input of HonestDiD and of pre-trend power on the
+imputation event study.
 """
 
 from __future__ import annotations
@@ -64,6 +69,28 @@ class ImputationResult:
     # cluster-level tests (analysis.did.inference.cluster_level_test) and of joint variances of
     # two imputation estimates on the same clusters
     scores: pd.DataFrame | None = field(default=None, repr=False)
+    # per cluster, its contribution to each Test 1 lead coefficient (columns lead::k), scaled so
+    # that scores' scores equals the test's CRV1 covariance (pyfixest's small-sample factor)
+    lead_scores: pd.DataFrame | None = field(default=None, repr=False)
+
+    def event_vcov(self) -> pd.DataFrame:
+        """Joint covariance of the event-time coefficients, leads (Test 1, event time -k) and
+        horizons (event time h), indexed by event time in ascending order: the cross products of
+        their per-cluster scores. Its lead block is the Test 1 CRV1 covariance, its horizon
+        block the conservative BJS variance (``vcov``); the cross terms come from the untreated
+        observations both use."""
+        if self.scores is None:
+            raise ValueError("no cluster scores")
+        lags = self.scores.drop(columns="ATT")
+        lags.columns = [int(c.split("::")[1]) for c in lags.columns]
+        blocks = [lags]
+        if self.lead_scores is not None:
+            leads = self.lead_scores.copy()
+            leads.columns = [-int(c.split("::")[1]) for c in leads.columns]
+            blocks.insert(0, leads.reindex(lags.index, fill_value=0.0))
+        S = pd.concat(blocks, axis=1)
+        S = S[sorted(S.columns)]
+        return pd.DataFrame(S.T.to_numpy() @ S.to_numpy(), index=S.columns, columns=S.columns)
 
     @property
     def n(self) -> int:
@@ -188,8 +215,10 @@ def _cell_means(treated, by, W1, tau, clusters=None):
         return np.where(cnt > 0, num / den, empty)
 
 
-def _pretrend_test(df, cov_names, n_leads):
-    """Regress untreated Y on FE + lead indicators (BJS Test 1); cluster-robust Wald test."""
+def _pretrend_test(df, cov_names, n_leads, fs=None):
+    """Regress untreated Y on FE + lead indicators (BJS Test 1); cluster-robust Wald test. With
+    the first stage ``fs`` also the leads' per-cluster scores (DataFrame cluster x ``lead::k``),
+    scaled to the test's CRV1 covariance; else None."""
     d = df.loc[~df["_D"]].copy()
     rel = d["_t"] - d["_g"]
     lead_names = []
@@ -209,7 +238,7 @@ def _pretrend_test(df, cov_names, n_leads):
     wald, k = wald_statistic(b, V)
     g = d["_cl"].nunique()
     terms = [f"lead::{coefs[i].split('_')[1]}" for i in idx]
-    return PretrendTest(
+    test = PretrendTest(
         statistic=wald,
         df=k,
         leads=tidy_frame(terms, b, np.sqrt(np.diag(V))),
@@ -217,6 +246,34 @@ def _pretrend_test(df, cov_names, n_leads):
         f_stat=wald / k,
         f_p_value=float(stats.f.sf(wald / k, k, g - 1)),
     )
+    if fs is None:
+        return test, None
+    kept = [nm for nm in lead_names if nm in coefs]
+    return test, _lead_scores(fs, d[kept].to_numpy(dtype=float), d["_cl"].to_numpy(), b, V, terms)
+
+
+def _lead_scores(fs, L, clusters, b, V, terms):
+    """Per-cluster scores of the Test 1 lead coefficients (FWL on the first stage's untreated
+    design ``Z0``; the rows of ``fs.df[~D]`` are those of the test's regression, which drops no
+    row: the same fixed effects and covariates are identified). Hand-written because pyfixest does
+    not expose cluster scores; checked against its estimates, and scaled to its CRV1 covariance
+    (one factor: pyfixest's small-sample adjustment)."""
+    Z0, y0 = fs.Z0, fs.y[~fs.D]
+    Lt = L - Z0 @ fs.lu.solve(np.asarray(Z0.T @ L))
+    yt = y0 - Z0 @ fs.lu.solve(np.asarray(Z0.T @ y0))
+    bread = np.linalg.inv(Lt.T @ Lt)
+    beta = bread @ (Lt.T @ yt)
+    if not np.allclose(beta, b, rtol=1e-5, atol=1e-8):  # pyfixest demeans to 1e-8
+        raise ValueError("lead scores: the FWL coefficients differ from the Test 1 regression")
+    e = yt - Lt @ beta
+    codes, uniq = pd.factorize(clusters)
+    S = np.zeros((len(uniq), L.shape[1]))
+    np.add.at(S, codes, Lt * e[:, None])
+    S = S @ bread
+    raw = np.diag(S.T @ S)
+    # a noise-free outcome (zero residuals) has zero variances: nothing to scale
+    scale = float(np.mean(np.diag(V)[raw > 0] / raw[raw > 0])) if np.any(raw > 0) else 1.0
+    return pd.DataFrame(S * np.sqrt(scale), index=pd.Index(uniq, name="cluster"), columns=terms)
 
 
 @dataclass
@@ -390,7 +447,7 @@ def imputation(
     np.add.at(S, cl_codes[~D], V0 * resid0[:, None])
     vcov = S.T @ S
 
-    pre = _pretrend_test(df, cov_names, pretrends) if pretrends else None
+    pre, lead_scores = _pretrend_test(df, cov_names, pretrends, fs) if pretrends else (None, None)
     terms = ["ATT"] + [f"horizon::{int(h)}" for h in hs]
     return ImputationResult(
         terms=terms,
@@ -408,4 +465,5 @@ def imputation(
         ],
         alpha=alpha,
         scores=pd.DataFrame(S, index=pd.Index(cl_uniq, name="cluster"), columns=terms),
+        lead_scores=lead_scores,
     )

@@ -42,7 +42,7 @@ naive grid needs one call per grid point. :func:`polarize` checks linearity on e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -51,6 +51,7 @@ from scipy import optimize, sparse, stats
 from scipy.sparse.linalg import lsqr
 
 from analysis.did.fe import FIXEST, FEProjector, independent_columns, nested_in
+from analysis.did.inference import critical_value
 
 __all__ = [
     "PowerDraws",
@@ -332,6 +333,9 @@ class PowerDraws:
     att_s: float
     var_s: float
     linearity_error: float = 0.0
+    # the test's reference distribution: t(G - 1) with G clusters (the studies' inference rule),
+    # the normal when None
+    n_clusters: int | None = None
 
     def t(self, d: np.ndarray) -> np.ndarray:
         """(replications, len(d)) t statistics at effects ``d``."""
@@ -341,8 +345,9 @@ class PowerDraws:
             return (self.att0[:, None] + d * self.att_s) / np.sqrt(np.maximum(var, 0.0))
 
     def reject(self, d: np.ndarray, alpha: float = 0.05) -> np.ndarray:
-        """(replications, len(d)) two-sided rejections of ``att = 0`` at level ``alpha``."""
-        return np.abs(self.t(d)) > stats.norm.ppf(1 - alpha / 2)
+        """(replications, len(d)) two-sided rejections of ``att = 0`` at level ``alpha`` (normal
+        critical value, or t(G - 1) with ``n_clusters``)."""
+        return np.abs(self.t(d)) > critical_value(alpha, self.n_clusters)
 
 
 def polarize(
@@ -376,14 +381,20 @@ def shape_moments(fn: EstimatorFn, shape: np.ndarray, seed: int = 12345) -> tupl
     return float(att[1] - att[0]), float((var[1] + var[2]) / 2 - var[0])
 
 
-def _draw_chunk(model, fns, shapes, at_shapes, seeds) -> dict:
-    """Untreated outcomes for ``seeds`` (one column each), every estimator on them."""
+def _draw_chunk(model, fns, shapes, at_shapes, seeds, names) -> dict:
+    """Untreated outcomes for ``seeds`` (one column each), the estimators ``names`` on them, for
+    their (estimator, shape) pairs in ``at_shapes``."""
     y0 = np.column_stack([model.draw(np.random.default_rng(s)) for s in seeds])
     out = {}
     for name, fn in fns.items():
+        pairs = [s for (n, s) in at_shapes if n == name]
+        if not pairs or name not in names:
+            continue
         at_y0 = fn(y0)
-        for shape_name, s in shapes.items():
-            out[name, shape_name] = polarize(fn, y0, s, at_shapes[name, shape_name], at_y0)
+        for shape_name in pairs:
+            out[name, shape_name] = polarize(
+                fn, y0, shapes[shape_name], at_shapes[name, shape_name], at_y0
+            )
     return out
 
 
@@ -391,35 +402,55 @@ def simulate_draws(
     model: UntreatedModel,
     fns: dict[str, EstimatorFn],
     shapes: dict[str, np.ndarray],
-    n_reps: int,
+    n_reps: int | Mapping[str, int],
     seed: int,
     n_jobs: int = 1,
     chunk: int = 10,
+    *,
+    backend=None,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    progress: bool = False,
 ) -> dict[tuple[str, str], PowerDraws]:
     """:class:`PowerDraws` per (estimator, shape) over ``n_reps`` draws of ``model``. Replication
     ``r`` uses the ``r``-th child of ``numpy.random.SeedSequence(seed)``: the draws depend on
     ``seed`` only, the results on ``seed`` and ``chunk`` (the width of the outcome matrices can
-    change the last bit of batched linear algebra), not on ``n_jobs``. All estimators and shapes
-    share the draws (common random numbers)."""
-    from joblib import Parallel, delayed
+    change the last bit of batched linear algebra), not on the backend or the number of workers
+    (``backend``: the setting of :func:`analysis.parallel.run_tasks`, local processes or a Dask
+    cluster; ``n_jobs``: workers of the local default). All estimators and shapes share the
+    draws (common random numbers). ``n_reps``: one number for all, or per estimator (an expensive
+    one can run on the first of the draws the others use). ``pairs``: the (estimator, shape)
+    pairs to simulate (default: all); ``progress``: a progress bar over chunks of ``chunk``
+    replications."""
+    from joblib import delayed
 
-    seeds = np.random.SeedSequence(seed).spawn(n_reps)
-    at_shapes = {
-        (name, shape_name): shape_moments(fn, s)
-        for name, fn in fns.items()
-        for shape_name, s in shapes.items()
-    }
-    chunks = [seeds[i : i + chunk] for i in range(0, n_reps, chunk)]
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(_draw_chunk)(model, fns, shapes, at_shapes, c) for c in chunks
+    from analysis.parallel import as_backend, run_tasks
+
+    reps = (
+        {n: int(n_reps[n]) for n in fns}
+        if isinstance(n_reps, Mapping)
+        else dict.fromkeys(fns, int(n_reps))
+    )
+    n_max = max(reps.values())
+    seeds = np.random.SeedSequence(seed).spawn(n_max)
+    pairs = list(pairs) if pairs is not None else [(n, s) for n in fns for s in shapes]
+    at_shapes = {(name, s): shape_moments(fns[name], shapes[s]) for name, s in pairs}
+    tasks = [
+        delayed(_draw_chunk)(
+            model, fns, shapes, at_shapes, seeds[i : i + chunk], {n for n in fns if reps[n] > i}
+        )
+        for i in range(0, n_max, chunk)
+    ]
+    parts = run_tasks(
+        tasks, as_backend(backend, n_jobs=n_jobs), progress=progress, desc="power draws"
     )
     out = {}
-    for key in parts[0]:
-        ps = [p[key] for p in parts]
+    for key in pairs:
+        ps = [p[key] for p in parts if key in p]
+        r = reps[key[0]]
         out[key] = PowerDraws(
-            np.concatenate([p.att0 for p in ps]),
-            np.concatenate([p.var0 for p in ps]),
-            np.concatenate([p.cross for p in ps]),
+            np.concatenate([p.att0 for p in ps])[:r],
+            np.concatenate([p.var0 for p in ps])[:r],
+            np.concatenate([p.cross for p in ps])[:r],
             ps[0].att_s,
             ps[0].var_s,
             max(p.linearity_error for p in ps),

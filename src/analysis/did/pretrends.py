@@ -211,6 +211,16 @@ def _check(sigma, t_vec, reference_period, beta=None, delta=None):
 # --------------------------------------------------------------------------- R's two functions
 
 
+def _shape(shape, t_vec, reference_period) -> np.ndarray:
+    """A unit trend's effect on each coefficient: ``shape`` or ``t - reference_period``."""
+    if shape is None:
+        return (np.asarray(t_vec) - reference_period).astype(float)
+    out = np.asarray(shape, dtype=float).ravel()
+    if out.size != np.asarray(t_vec).size:
+        raise ValueError("shape must have one element per event-study coefficient")
+    return out
+
+
 def slope_for_power(
     sigma,
     target_power: float,
@@ -219,15 +229,19 @@ def slope_for_power(
     alpha: float = 0.05,
     *,
     crit: float | None = None,
+    shape=None,
 ) -> float:
     """The slope ``gamma >= 0`` of the linear trend ``delta_t = gamma (t - reference_period)`` that
     the pre-test (no individually significant pre-period coefficient at level ``alpha``) detects
     with probability ``target_power`` (R ``pretrends::slope_for_power``). The power is symmetric in
-    the sign of the trend."""
+    the sign of the trend. ``shape``: the coefficients' expected values per unit of ``gamma``, one
+    per event time of ``t_vec`` (default ``t - reference_period``); an estimator whose pre-period
+    coefficients do not share one base period (the imputation estimator's Test 1 leads) passes
+    what a unit trend does to its own coefficients."""
     sigma, t_vec, pre, _ = _check(sigma, t_vec, reference_period)
     c = _critical_value(alpha, crit)
     sigma_pre = sigma[np.ix_(pre, pre)]
-    rel = (t_vec[pre] - reference_period).astype(float)
+    rel = _shape(shape, t_vec, reference_period)[pre]
     size = 1.0 - pretest_pass_probability(np.zeros(pre.size), sigma_pre, c)
     if not size < target_power < 1:
         raise ValueError(
@@ -438,6 +452,7 @@ def pretrend_power(
     *,
     event_times=None,
     crit: float | None = None,
+    shape=None,
 ) -> PretrendPowerReport:
     """How large a linear pre-trend could the pre-test miss, and what would it do to the headline?
 
@@ -457,6 +472,9 @@ def pretrend_power(
     have the same power and the opposite bias."""
     beta, sigma, times = _align(event_study, vcov, reference_period, event_times)
     _, _, pre, post = _check(sigma, times, reference_period, beta)
+    if isinstance(shape, (Mapping, pd.Series)):
+        shape = [float(dict(shape.items())[t]) for t in times]
+    unit = _shape(shape, times, reference_period)
     if post.size == 0:
         raise ValueError("there is no post period: the headline needs one")
     w = _post_weights(weights, times[post])
@@ -465,16 +483,16 @@ def pretrend_power(
     headline = float(w @ beta[post])
     headline_se = float(np.sqrt(w @ sigma[np.ix_(post, post)] @ w))
     t_pre = beta[pre] / se[pre]
-    rel_post = (times[post] - reference_period).astype(float)
+    unit_bias = float(w @ unit[post])
     results: dict[float, PretrendsResult] = {}
     rows = []
     for target in target_powers:
-        slope = slope_for_power(sigma, target, times, reference_period, alpha, crit=c)
-        delta = slope * (times - reference_period).astype(float)
+        slope = slope_for_power(sigma, target, times, reference_period, alpha, crit=c, shape=unit)
+        delta = slope * unit
         res = pretrends(beta, sigma, times, reference_period, delta, alpha, crit=c)
         results[float(target)] = res
         cond_post = res.mean_after_pretesting[np.searchsorted(res.event_time, times[post])]
-        bias = float(slope * (w @ rel_post))
+        bias = float(slope * unit_bias)
         bias_pass = float(w @ cond_post)
         rows.append(
             {

@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from joblib import delayed
 
 from analysis.did.results import tidy_frame
+from analysis.parallel import as_backend, run_tasks
 from analysis.pvalues import at_floor, format_p, resampling_floor
 
 __all__ = [
     "BJSStatistic",
     "CSStatistic",
     "PermutationTestResult",
+    "baseline_strata",
     "bjs_statistic",
     "cs_statistic",
     "permutation_p_value",
@@ -85,6 +86,34 @@ def permute_cohorts(
     out = np.empty((draws, n), dtype=np.int32)
     np.put_along_axis(out, order, np.broadcast_to(base, (draws, n)).astype(np.int32), axis=1)
     return out
+
+
+def baseline_strata(
+    data: pd.DataFrame,
+    idname: str,
+    tname: str,
+    column: str,
+    before: int,
+    bins: int = 5,
+) -> np.ndarray:
+    """Per-row stratum codes for :func:`permutation_test` ``within``: quantile bins (``bins``,
+    default quintiles) of each unit's mean of ``column`` over the periods before ``before`` (the
+    first treatment period: the baseline the targeting could have used, untouched by any
+    effect). Units without a baseline value form one stratum of their own (code -1).
+
+    Why: when treatment was targeted on a baseline characteristic (bigger, richer cities first),
+    permuting dates across all units, or within provinces, compares the actual assignment with
+    ones the programme would not have made. Permuting within baseline strata makes units
+    exchangeable only given the stratum: still an assumption (a sensitivity check), unless the
+    assignment really was random within those strata."""
+    base = data.loc[data[tname] < before].groupby(idname)[column].mean()
+    units = pd.Index(data[idname].unique())
+    base = base.reindex(units)
+    ok = base.notna()
+    codes = pd.Series(-1, index=units)
+    if ok.sum() >= bins:
+        codes[ok] = pd.qcut(base[ok].rank(method="first"), bins, labels=False)
+    return data[idname].map(codes).to_numpy(int)
 
 
 # ------------------------------------------------------------------ p-value helpers (shared)
@@ -222,7 +251,7 @@ def permutation_test(
     seed: int | None = None,
     statistic: str = "t",
     n_jobs: int = 1,
-    backend: str | None = None,
+    backend=None,
     chunk_size: int = 20,
     progress: bool = True,
     label: str = "ATT",
@@ -249,9 +278,11 @@ def permutation_test(
     within : unit-level strata column; permutations never move a cohort across strata.
     draws, seed : number of placebo assignments and the seed of ``numpy.random.default_rng``;
         the permutations are drawn up front, so results depend on ``seed`` only (not ``n_jobs``).
-    n_jobs, backend, chunk_size : joblib workers over chunks of ``chunk_size`` draws
-        (``backend=None``: joblib's default, processes).
-    progress : tqdm bar over draws.
+    n_jobs, backend, chunk_size : chunks of ``chunk_size`` draws run by
+        :func:`analysis.parallel.run_tasks` on ``backend`` (params.yaml ``parallel``: local
+        processes, ``n_jobs`` of them, by default; or a Dask cluster); the draws do not depend
+        on it.
+    progress : progress bar over the chunks.
     """
     if statistic not in ("t", "estimate"):
         raise ValueError("statistic must be 't' or 'estimate'")
@@ -275,13 +306,9 @@ def permutation_test(
     rng = np.random.default_rng(seed)
     index = permute_cohorts(cidx, strata, draws, rng)
     chunks = [index[i : i + chunk_size] for i in range(0, draws, chunk_size)]
-    runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    jobs = runner(delayed(_evaluate)(data, stat, gname, row_unit, cvals, c) for c in chunks)
-    parts = []
-    with tqdm(total=draws, disable=not progress, desc="placebo draws", unit="draw") as bar:
-        for part in jobs:
-            parts.append(part)
-            bar.update(len(part))
+    jobs = [delayed(_evaluate)(data, stat, gname, row_unit, cvals, c) for c in chunks]
+    desc = f"placebo draws ({chunk_size} per task)"
+    parts = run_tasks(jobs, as_backend(backend, n_jobs=n_jobs), progress=progress, desc=desc)
     res = np.concatenate(parts)
     vals = value(res)
     n_failed = int((~np.isfinite(vals)).sum())

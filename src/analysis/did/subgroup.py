@@ -61,6 +61,7 @@ __all__ = [
     "common_weights",
     "group_weights",
     "imputation_fit",
+    "minimum_detectable_difference",
     "wald_equal",
 ]
 
@@ -73,6 +74,9 @@ class LinearEstimates:
     estimates: np.ndarray
     vcov: np.ndarray
     n_clusters: int
+    # per-cluster contributions (G, k): ``vcov = scores' scores``; rows are the fit's cluster codes
+    # (the same for every estimand of one fit: a joint multiplier bootstrap draws from them)
+    scores: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def std_errors(self) -> np.ndarray:
@@ -102,6 +106,8 @@ class ImputationFit:
     _resid0: np.ndarray = field(repr=False)
     _cl0: np.ndarray = field(repr=False)  # cluster codes of the untreated rows
     _cl1: np.ndarray = field(repr=False)  # cluster codes of the treated rows
+    # the cluster label of each code (row k of a ``LinearEstimates.scores``)
+    cluster_labels: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def tau(self) -> np.ndarray:
@@ -149,7 +155,7 @@ class ImputationFit:
         S = np.zeros((self.n_clusters, W1.shape[1]))
         np.add.at(S, self._cl1, W1 * (tau - tau_bar)[:, None])
         np.add.at(S, self._cl0, V0 * self._resid0[:, None])
-        return LinearEstimates(terms, est, S.T @ S, self.n_clusters)
+        return LinearEstimates(terms, est, S.T @ S, self.n_clusters, S)
 
 
 def imputation_fit(
@@ -194,6 +200,7 @@ def imputation_fit(
         _resid0=y[~D] - Z0 @ gamma,
         _cl0=cl_codes[~D],
         _cl1=cl_codes[D],
+        cluster_labels=np.asarray(cl_uniq),
     )
 
 
@@ -257,3 +264,19 @@ def wald_equal(
     f = w / q
     p = stats.chi2.sf(w, q) if n_clusters is None else stats.f.sf(f, q, int(n_clusters) - 1)
     return f, q, float(p)
+
+
+def minimum_detectable_difference(
+    se: float, n_clusters: int | None, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """``(t_{1 - alpha/2} + t_{power}) * se`` with ``t(G - 1)`` quantiles (normal without
+    clusters): the true difference a two-sided level-``alpha`` t-test with standard error ``se``
+    rejects with probability ``power`` (analytic, the SE taken as known; the rejection of the
+    opposite tail ignored). The t(G-1) form of :func:`analysis.did.power.analytic_mde`, so that
+    the MDD matches the test the study reports."""
+    if n_clusters is None:
+        q = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    else:
+        df = int(n_clusters) - 1
+        q = stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)
+    return float(q * se)

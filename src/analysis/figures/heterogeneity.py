@@ -4,7 +4,8 @@ weights (raw) beside common cell weights (effect modification), per dimension.
 Input: the ``table`` of :func:`analysis.studies.robustness.heterogeneity.heterogeneity`
 (``dimension, group, estimate, conf_low, conf_high, estimate_common_weights,
 conf_low_common_weights, conf_high_common_weights``) and optionally its ``tests`` frame, whose
-p-values are added to each dimension's header. Returns a matplotlib Figure; nothing global is
+p-values (with the stepdown adjusted p-values across the dimensions) and the largest minimum
+detectable difference of the modification contrasts are added to each dimension's header. Returns a matplotlib Figure; nothing global is
 changed (call ``style.use_house_style()`` once in the notebook).
 """
 
@@ -26,19 +27,40 @@ SERIES = (
 )
 
 
+# words of the header this module adds (the shared vocabulary is analysis.figures.labels)
+_WORDS = {
+    "en": {"adjusted": "adj.", "mdd": "MDD"},
+    "zh": {"adjusted": "校正后", "mdd": "最小可检测差异"},
+}
+
+
 def _header(dim: str, tests: pd.DataFrame | None, lang: str) -> str:
-    text = tr(dim, lang)
+    """The tests of a dimension, printed on its header row: raw and common-weight p-values, each
+    with its stepdown adjusted p-value across the dimensions, and the largest MDD of the
+    modification contrasts (empty without tests)."""
     if tests is None or dim not in set(tests["dimension"]):
-        return text
+        return ""
     row = tests.set_index("dimension").loc[dim]
+    words = _WORDS.get(lang, _WORDS["en"])
+
+    def with_adjusted(kind: str) -> str:
+        p = float(row[f"{kind}_p"])
+        adj = row.get(f"{kind}_p_adjusted")
+        out = p_text(p)
+        if adj is not None and np.isfinite(adj):
+            out += f" [{words['adjusted']} {p_text(float(adj))}]"
+        return out
+
     raw, mod = row["raw_p"], row["modification_p"]
     if not np.isfinite(raw):
-        return text
-    parts = [f"{tr('raw', lang)} {p_text(float(raw))}"]
+        return ""
+    parts = [f"{tr('raw', lang)} {with_adjusted('raw')}"]
     if np.isfinite(mod):
-        parts.append(f"{tr('common', lang)} {p_text(float(mod))}")
-    sep = "；" if lang == "zh" else "; "
-    return f"{text} ({sep.join(parts)})" if lang != "zh" else f"{text}（{sep.join(parts)}）"
+        parts.append(f"{tr('common', lang)} {with_adjusted('modification')}")
+    hi = row.get("modification_mdd_max")
+    if hi is not None and np.isfinite(hi):
+        parts.append(f"{words['mdd']} ≤ {float(hi):.3f}")
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def heterogeneity_axes(
@@ -53,8 +75,10 @@ def heterogeneity_axes(
     dims = list(dict.fromkeys(table["dimension"]))
     rows, labels, header = {}, [], []
     pos = 0
+    notes = {}
     for dim in dims:  # top to bottom: a header, then the groups of the dimension
-        labels.append(_header(dim, tests, lang))
+        labels.append(tr(dim, lang))
+        notes[pos] = _header(dim, tests, lang)
         header.append(True)
         pos += 1
         for group in dict.fromkeys(table.loc[table["dimension"] == dim, "group"]):
@@ -87,6 +111,14 @@ def heterogeneity_axes(
     for tick, is_header in zip(ax.get_yticklabels(), header):
         tick.set_color("0.05" if is_header else "0.35")
     ax.set_ylim(pos - 0.5, -0.5)  # first dimension on top
+    # the tests on the header rows (no estimates there), inside the axes: as tick labels they
+    # would squeeze the plot
+    for y, note in notes.items():
+        if note:
+            ax.text(
+                0.01, y, note, transform=ax.get_yaxis_transform(), fontsize=7, va="center",
+                color="0.15", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+            )  # fmt: skip
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
     if pooled is not None:
         ax.axvline(pooled, color="0.2", lw=1.0, ls=":", label=label("pooled", lang, value=pooled))
@@ -103,7 +135,10 @@ def plot_heterogeneity(
     tests: pd.DataFrame | None = None,
     title: str = "Heterogeneity of the pilot-zone effect",
 ):
-    """Coefficient plot of the heterogeneity results (see the module docstring)."""
+    """Coefficient plot of the heterogeneity results (see the module docstring). ``tests``: the
+    tests frame (or its records, as the results file holds them)."""
+    if tests is not None and not isinstance(tests, pd.DataFrame):
+        tests = pd.DataFrame(list(tests))
     n = table[["dimension", "group"]].drop_duplicates().shape[0] + table["dimension"].nunique()
     fig, ax = plt.subplots(figsize=(8.5, 0.32 * n + 2.0))
     heterogeneity_axes(table, pooled, ax, lang, tests)

@@ -26,12 +26,15 @@ def plot_pretrends(
     title: str | None = None,
     power: float | None = None,
     level: float = 95.0,
+    onset: float | None = None,
 ):
     """Estimates with their CIs (``level`` percent, the level of the pre-test's t-tests), the
     hypothesised trend (solid, with the pre-test's ``power`` against it in the legend when given)
     and the expected estimates conditional on passing the pre-test (dashed). The reference period
     is the row with period "reference"; the dotted vertical line marks the treatment onset after
-    it. ``title``: a key of ``labels.LABELS`` or a string shown as given (default ``pt_title``)."""
+    it; ``onset``: where that line goes when the frame has no reference row (an estimator
+    without one base period, e.g. -0.5 between its leads and horizons). ``title``: a key of
+    ``labels.LABELS`` or a string shown as given (default ``pt_title``)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.3))
     fig = ax.figure
@@ -66,6 +69,8 @@ def plot_pretrends(
     ref = frame.loc[frame["period"] == "reference", "event_time"]
     if len(ref):
         ax.axvline(float(ref.iloc[0]) + 0.5, color="0.6", lw=0.8, ls=":")
+    elif onset is not None:
+        ax.axvline(float(onset), color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(label("event_time", lang))
     ax.set_ylabel(label("pt_ylabel", lang))
     title = title or "pt_title"

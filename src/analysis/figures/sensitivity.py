@@ -61,10 +61,16 @@ def plot_honestdid(
         )
         ax.axhline(0, color="0.3", lw=0.8, ls="--")
         bench = None
+        # the benchmark's source: the 80%-power slope of the pre-test ("power", the headline's
+        # HonestDiD) or the largest pre-period bend / Mbar = 1 (the default)
+        power = (benchmark or {}).get("source") == "power"
         if delta == "DeltaSD" and benchmark and benchmark.get("M"):
-            bench = (benchmark["M"], label("hd_benchmark_M", lang, value=benchmark["M"]))
+            key = "hd_benchmark_M_power" if power else "hd_benchmark_M"
+            bench = (benchmark["M"], label(key, lang, value=benchmark["M"]))
         elif delta == "DeltaRM" and benchmark is not None:
-            bench = (float(benchmark.get("Mbar", 1.0)), label("hd_benchmark_Mbar", lang))
+            mbar = float(benchmark.get("Mbar", 1.0))
+            key = "hd_benchmark_Mbar_power" if power else "hd_benchmark_Mbar"
+            bench = (mbar, label(key, lang, value=mbar))
         if bench is not None:
             ax.axvline(bench[0], color=PALETTE[2], lw=1.2, ls=":", label=bench[1])
         if truth is not None and np.isfinite(truth):

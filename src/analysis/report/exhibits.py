@@ -68,6 +68,14 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "pilot_event_study",
     ),
     Exhibit(
+        "pilot_pretrend_power",
+        "figure",
+        "pilot_zones",
+        "pilot_pretrend_power",
+        "analysis.figures.pretrends:plot_pretrends",
+        "pilot_pretrend_power",
+    ),
+    Exhibit(
         "pilot_effect_map",
         "figure",
         "pilot_zones",
@@ -98,6 +106,14 @@ EXHIBITS: tuple[Exhibit, ...] = (
         "corridor_sdid",
         "analysis.figures.corridor:plot_corridor",
         "corridor_sdid",
+    ),
+    Exhibit(
+        "rail_pretrend_power",
+        "figure",
+        "rail_links",
+        "rail_pretrend_power",
+        "analysis.figures.pretrends:plot_pretrends",
+        "rail_pretrend_power",
     ),
     Exhibit(
         "coverage_dose_response",

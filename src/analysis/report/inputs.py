@@ -17,6 +17,7 @@ from analysis import results_io
 from analysis.did.bacon import TYPE_LATE_EARLY
 
 STUDIES = ("overview", "pilot_zones", "rail_links", "network_coverage", "simulation", "robustness")
+POWER_STUDY = "design"  # results/design.json: power and MDE on the panel in use (studies/power.py)
 ROBUST_ESTIMATORS = ("cs", "sa", "bjs")  # keys of results/<treatment>.json "robust", report order
 # studies/simulation.py writes the design and estimator as display labels only; these are its ids.
 # (A ``design_id``/``estimator_id`` column in the results, when present, takes precedence.)
@@ -132,11 +133,14 @@ def ingest_warnings(path: Path) -> list[str]:
 def load_results(inputs: ReportInputs) -> dict:
     """Everything the report prints, keyed by study and stable ids."""
     res = {name: results_io.read_json(inputs.results / f"{name}.json") for name in STUDIES}
-    # issue 19: the corridor stage (absent from results that predate it: its text is left out)
+    # the corridor stage (absent from results that predate it: its text is left out)
     corridor = inputs.results / "corridor.json"
     res["corridor"] = results_io.read_json(corridor) if corridor.exists() else None
+    power = inputs.results / f"{POWER_STUDY}.json"
     return {
         **res,
+        # what the design can detect (the design stage; None in a results set made before it)
+        "power": results_io.read_json(power) if power.exists() else None,
         "twfe_joint": _table(inputs.tables / "twfe_joint.csv"),
         "design": results_io.read_json(inputs.design) if inputs.design.exists() else None,
         "ingest_warnings": ingest_warnings(inputs.panel_report),

@@ -173,6 +173,8 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "pre_cs": p_of(pt.get("cs")),
         "pre_sa": p_of(pt.get("sa")),
         "pre_bjs": p_of(pt.get("bjs")),
+        **_pretrend_power_numbers(pilot.get("pretrend_power"), "", num, t),
+        **_pretrend_power_numbers(rail.get("pretrend_power"), "rail_", num, t),
         "rail_est": num(rh.get("estimate")),
         "rail_se": num(rh.get("std_error")),
         "rail_ci": fmt.ci(rh.get("conf_low"), rh.get("conf_high")),
@@ -246,6 +248,23 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
             for o in spec.get("outliers") or []
         ),
         "honest_sentence": (honest.get("sentences") or {}).get(t["lang"], t["na"]),
+        **_honest_target_numbers(honest, num, t),
+    }
+
+
+def _honest_target_numbers(honest: dict, num, t: dict) -> dict:
+    """How the HonestDiD target differs from the headline, in numbers (its ``target_vs_headline``):
+    the target, the headline, the e = -1 lead the re-basing subtracts, the share of the treated
+    city-years its horizons cover, and the benchmark slope (n/a for an older results file)."""
+    tv = honest.get("target_vs_headline") or {}
+    bench = honest.get("benchmark") or {}
+    share = tv.get("treated_share_covered")
+    return {
+        "honest_target": num(tv.get("target")),
+        "honest_headline": num(tv.get("headline")),
+        "honest_lead": num(tv.get("lead_minus_1")),
+        "honest_share": t["na"] if share is None else f"{100 * share:.0f}%",
+        "honest_bench": num(bench.get("slope_80")),
     }
 
 
@@ -268,16 +287,30 @@ def n_provinces(r: dict, t: dict):
 
 def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict]:
     """The heterogeneity paragraph: per dimension, the p-value of the raw group differences and of
-    the differences at common cohort x event-time weights, and what the pair means."""
+    the differences at common cohort x event-time weights, each with its stepdown adjusted p-value
+    across the dimensions, and what the pair means: the verdict follows the adjusted p-values, and
+    a non-rejection is "not distinguishable", with the minimum detectable difference."""
     if not het or skipped(het) or not het.get("tests"):
         return []
     res = t["results"]
+    draws = (het.get("adjustment") or {}).get("draws")
     lines = []
     for test in het["tests"]:
         raw, mod = test.get("raw_p"), test.get("modification_p")
         if raw is None or mod is None:
             continue
-        verdict = "modification" if mod < 0.05 else "composition" if raw < 0.05 else "both"
+        raw_adj, mod_adj = test.get("raw_p_adjusted"), test.get("modification_p_adjusted")
+        raw_dec = raw if raw_adj is None else raw_adj
+        mod_dec = mod if mod_adj is None else mod_adj
+        verdict = "modification" if mod_dec < 0.05 else "composition" if raw_dec < 0.05 else "both"
+        lo, hi = test.get("modification_mdd_min"), test.get("modification_mdd_max")
+        mdd = (
+            t["na"]
+            if lo is None
+            else fmt.num(hi)
+            if hi is None or abs(hi - lo) < 5e-4
+            else f"{fmt.num(lo)}–{fmt.num(hi)}"
+        )
         lines.append(
             markup.inline(
                 res["heterogeneity_dimension"],
@@ -285,13 +318,40 @@ def heterogeneity_blocks(het: dict | None, t: dict, fmt: Formatter) -> list[dict
                     "dimension": res["dimensions"].get(test["dimension"], test["dimension"]),
                     "raw_p": fmt.p(raw),
                     "mod_p": fmt.p(mod),
-                    "verdict": res["verdicts"][verdict],
+                    "raw_adj": fmt.p(raw_adj, draws),
+                    "mod_adj": fmt.p(mod_adj, draws),
+                    "verdict": res["verdicts"][verdict].format(mdd=mdd),
                 },
             )
         )
     return [
         para(markup.inline(res["heterogeneity"])),
         {"kind": "list", "ordered": False, "items": lines},
+    ]
+
+
+def multiple_testing_blocks(mt: dict | None, t: dict, fmt: Formatter) -> list[dict]:
+    """The three treatments' headline tests with their stepdown adjusted p-values (robustness
+    results ``multiple_testing``); nothing when the family was not computed."""
+    if not mt or skipped(mt) or not mt.get("table"):
+        return []
+    res = t["results"]
+    items = [
+        markup.inline(
+            res["multiple_testing_item"],
+            {
+                "treatment": res["treatments"].get(row["hypothesis"], row["hypothesis"]),
+                "estimate": fmt.num(row["estimate"]),
+                "p": fmt.p(row["p_value"]),
+                "p_adj": fmt.p(row["p_adjusted"], mt.get("draws")),
+                "p_holm": fmt.p(row["p_holm"]),
+            },
+        )
+        for row in mt["table"]
+    ]
+    return [
+        para(markup.inline(res["multiple_testing"], {"draws": mt.get("draws", t["na"])})),
+        {"kind": "list", "ordered": False, "items": items},
     ]
 
 
@@ -318,6 +378,64 @@ def _ran(study: dict) -> dict:
     for key in ("twfe", "pretrend_test", "twfe_no_controls", "headline"):
         out.setdefault(key, {})
     return out
+
+
+def detect_blocks(power: dict | None, t: dict, fmt: Formatter, synthetic: bool) -> list[dict]:
+    """The "what this design can detect" paragraph (results/design.json): the calibrated model in
+    one sentence, then per treatment the headline's MDE at 80% power for a constant and a growing
+    effect with Monte Carlo s.e. and, on synthetic data, its power against the true effect; on a
+    user's file, what a non-significant estimate can rule out. Nothing without the results."""
+    if not power or not power.get("treatments"):
+        return []
+    res, sep = t["results"], t["sentence_sep"]
+    cal = power.get("calibration") or {}
+    head_reps = [
+        rec["estimators"]["headline"]["shapes"]["constant"]["n_reps"]
+        for rec in power["treatments"].values()
+        if "shapes" in (rec.get("estimators") or {}).get("headline", {})
+    ]
+    runs = markup.inline(
+        res["design"],
+        {
+            "design_reps": head_reps[0] if head_reps else t["na"],
+            "design_rho": fmt.num(cal.get("rho"), 2),
+            "design_group_share": fmt.pct(
+                (cal.get("diagnostics") or {}).get("group_share_of_variance"), 0
+            ),
+        },
+    )
+    for key, rec in power["treatments"].items():
+        what = t["tables"]["treatments"].get(key, key)
+        head = (rec.get("estimators") or {}).get("headline", {})
+        why = head.get("skipped") or rec.get("skipped")
+        if why:  # the design rules the headline out on this panel
+            part = markup.inline(res["design_skipped"], {"what": what, "reason": reason(why, t)})
+        elif "shapes" not in head:  # the headline was not among the simulated estimators
+            continue
+        else:
+            shapes = head["shapes"]
+            mde = lambda s, shapes=shapes: (
+                fmt.num(shapes[s]["mde"]) if shapes[s]["reached"] else t["na"]
+            )
+            part = markup.inline(
+                res["design_mde"],
+                {
+                    "what": what,
+                    "mde_constant": mde("constant"),
+                    "mde_constant_se": fmt.num(shapes["constant"]["mc_se"]),
+                    "mde_growing": mde("growing"),
+                    "mde_growing_se": fmt.num(shapes["growing"]["mc_se"]),
+                },
+            )
+            truth = rec.get("truth")
+            if truth is not None and synthetic:
+                part = markup.join(part, markup.literal(sep), markup.inline(res["design_truth"], {
+                    "truth": fmt.num(truth["att"]), "power": fmt.pct(truth["power"], 0),
+                    "power_se": fmt.pct(truth["power_mc_se"], 0)}))  # fmt: skip
+        runs = markup.join(runs, markup.literal(sep), part)
+    if not synthetic:
+        runs = markup.join(runs, markup.literal(sep), markup.inline(res["design_file"]))
+    return [para(runs)]
 
 
 def para(runs: list[dict]) -> dict:
@@ -399,6 +517,24 @@ def overall_table(overall: dict, fmt: Formatter, t: dict, truth: bool = True) ->
     return rows
 
 
+def _pretrend_power_numbers(power: dict | None, prefix: str, num, t: dict) -> dict:
+    """Placeholders of the pre-trend power sentence (Roth 2022) from a study's
+    ``pretrend_power``: the 50% and 80% power slopes, the 80% trend's headline bias, its ratio to
+    the headline s.e. and the bias after passing the pre-test (n/a when it did not run)."""
+    keys = ("pt50", "pt80", "pt80_bias", "pt80_ratio", "pt80_bias_pass")
+    if not power or skipped(power):
+        return {prefix + k: t["na"] for k in keys}
+    rows = {round(float(r["target_power"]), 6): r for r in power["by_power"]}
+    r50, r80 = rows.get(0.5) or {}, rows.get(0.8) or {}
+    return {
+        prefix + "pt50": num(r50.get("slope")),
+        prefix + "pt80": num(r80.get("slope")),
+        prefix + "pt80_bias": num(r80.get("headline_bias")),
+        prefix + "pt80_ratio": f"{r80['bias_over_se']:.1f}" if r80 else t["na"],
+        prefix + "pt80_bias_pass": num(r80.get("headline_bias_after_pretest")),
+    }
+
+
 # --- a user's file: what was read, what it covers, and what could not be estimated ---------------
 # figure stem -> (study results file, check inside it whose skip removes the figure)
 FIGURE_STUDY = {
@@ -407,6 +543,8 @@ FIGURE_STUDY = {
     "robustness_spillover_map": ("robustness", "spillover"),
     "pilot_event_study": ("pilot_zones", None),
     "rail_event_study": ("rail_links", None),
+    "pilot_pretrend_power": ("pilot_zones", "pretrend_power"),
+    "rail_pretrend_power": ("rail_links", "pretrend_power"),
     "coverage_dose_response": ("network_coverage", None),
     "robustness_summary": ("robustness", None),
     "robustness_spec_curve": ("robustness", "spec_curve"),
@@ -905,6 +1043,12 @@ def build_document(
             else ""
         )
         + (sep + res["pilot_pretrend"] if pilot_ran and pilot.get("pretrend_tests") else "")
+        + (
+            sep + res["pretrend_power"]
+            if pilot_ran and not skipped(pilot.get("pretrend_power") or {"skipped": "absent"})
+            else ""
+        )
+        + (sep + res["inference_rule"] if pilot_ran else "")
     )
     rail_ran = not skipped(rail.get("headline")) and bool(rail.get("headline"))
     rail_text = cre_text(rail, t) if rail_ran else None
@@ -948,8 +1092,11 @@ def build_document(
     if not skipped(rob):
         robustness_blocks.insert(0, robustness_table(rob))
         robustness_blocks += heterogeneity_blocks(rob.get("heterogeneity"), t, fmt)
+        robustness_blocks += multiple_testing_blocks(rob.get("multiple_testing"), t, fmt)
         if rob.get("honestdid") and not skipped(rob["honestdid"]):
             robustness_blocks.append(para(inline(res["honestdid"])))
+            if rob["honestdid"].get("target_vs_headline"):
+                robustness_blocks.append(para(inline(res["honestdid_target"])))
     simulation_blocks = (
         []
         if skipped(rob) or skipped(rob.get("bacon"))
@@ -981,6 +1128,7 @@ def build_document(
             para(inline(rail_text)),
             *[para(inline(x)) for x in corridor_text(results.get("corridor"), t)],
             para(inline(cov_text)),
+            *detect_blocks(results.get("power"), t, fmt, synthetic),
             *simulation_blocks,
             *robustness_blocks,
             *[para(inline(x)) for x in spillover_conley_text(rob, t)],

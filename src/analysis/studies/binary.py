@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, analysis_sample, check_design
 from analysis.did.estimate import estimate
@@ -64,7 +65,8 @@ def controls_record(design: DesignCheck) -> dict:
 # error is a bug and propagates.
 NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError)
 _NUMERICAL_MESSAGE = re.compile(
-    r"rank|singular|collinear|invertib|positive definite|no never[- ]treated|no (untreated|treated|"
+    r"rank|singular|collinear|invertib|positive definite|no never[- ]treated|no pre-?treatment "
+    r"observations|target_power must lie|no (untreated|treated|"
     r"control|pre-?(treatment)?[- ]period|post)|not enough|too few|no observations|empty|"
     r"zero-size|no valid|cannot be estimated|feasible|absorbed|no variation|at least",
     re.IGNORECASE,
@@ -96,15 +98,20 @@ def is_skipped(entry) -> bool:
 
 
 def twfe_table(
-    panel: pd.DataFrame, cluster: str = "city_code", design: DesignCheck | None = None
+    panel: pd.DataFrame, cluster: str | None = "headline", design: DesignCheck | None = None
 ) -> pd.DataFrame:
     """The treatments jointly, without and with controls (one tidy block per specification).
+
+    Inference by the study's rule (:func:`study_rule`: ``cluster`` "headline"/None = the design's
+    level, province; a column name overrides it and says so): SEs clustered at that level, 95%
+    intervals and p-values from t(G-1) (``table.attrs["inference"]``).
 
     Only the treatments that vary in the panel and the usable controls enter. A specification
     that cannot run is absent from the table and named with its reason in
     ``table.attrs["skipped"]`` (without usable controls, "controls" would repeat the first)."""
     design = design or study_design(panel)
     panel = analysis_sample(panel, design)
+    rule = study_rule(panel, cluster)
     xs = treatment_covariates(design, None)
     blocks, skips = [], {}
     specs = [("no controls", xs), ("controls", xs + list(design.controls_used))]
@@ -115,17 +122,58 @@ def twfe_table(
         if spec == "controls" and not design.controls_used:
             skips[spec] = "no usable control in the panel"
             continue
-        fit, why = attempt(twfe, panel, "log_exports", cols, "city_code", "year", cluster=cluster)
+        fit, why = attempt(
+            twfe, panel, "log_exports", cols, "city_code", "year", cluster=rule.cluster
+        )
         if fit is None:
             skips[spec] = why
             continue
-        tidy = fit.tidy().assign(
+        tidy = t_band(fit.tidy(), rule.n_clusters).assign(
             specification=spec, nobs=fit.nobs, n_clusters=fit.n_clusters, r2_within=fit.r2_within
         )
         blocks.append(tidy)
     table = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
     table.attrs["skipped"] = skips
+    table.attrs["inference"] = rule.record()
     return table
+
+
+def study_rule(panel: pd.DataFrame, cluster: str | None = "headline") -> InferenceRule:
+    """The study's inference rule (:func:`analysis.studies.rules.inference_rule`) on ``panel``;
+    ``cluster`` (params.yaml ``notebooks.<study>.cluster``): "headline" or None keeps it, a
+    column name overrides the level (the reason says so)."""
+    rule = inference_rule(panel)
+    if cluster in (None, "headline") or cluster == rule.cluster:
+        return rule
+    if cluster not in panel.columns or panel[cluster].nunique() < 2:
+        raise ValueError(f"cluster = {cluster}: not a column with at least two clusters")
+    other = rule.cluster
+    return InferenceRule(
+        cluster,
+        int(panel[cluster].nunique()),
+        other,
+        f"clustered by {cluster}: set in params.yaml, overriding the design's level ({other})",
+    )
+
+
+def t_band(frame: pd.DataFrame, n_clusters: int, alpha: float = 0.05) -> pd.DataFrame:
+    """A tidy frame (estimate, std_error, conf_low, conf_high; statistic and p_value when present)
+    with its intervals and p-values from t(G-1), ``G = n_clusters`` (the study's rule) in place of
+    the estimator's normal ones. The reference row (SE 0) stays a point at its estimate."""
+    out = frame.copy()
+    if out.empty or "std_error" not in out:
+        return out
+    crit = critical_value(alpha, n_clusters)
+    est, se = out["estimate"].astype(float), out["std_error"].astype(float)
+    out["conf_low"], out["conf_high"] = est - crit * se, est + crit * se
+    if "p_value" in out:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tstat = np.where(se > 0, est / se, np.nan)
+        out["p_value"] = [
+            float(2 * stats.t.sf(abs(z), n_clusters - 1)) if np.isfinite(z) else np.nan
+            for z in tstat
+        ]
+    return out
 
 
 def treated_overlap(panel: pd.DataFrame, cohort_col: str, others: list[str]) -> dict[str, int]:
@@ -269,8 +317,9 @@ def decomposition(
     if is_skipped(headline):
         return skipped(headline["skipped"])
     fits = {}
+    cells = headline.get("variance_cells")  # the headline's variance cells for both
     for name, cov in (("total", sd.covariates), ("direct", sd.direct_covariates)):
-        est, why = _bjs(sd.panel, sd.cohort, cov, rule.cluster)
+        est, why = _bjs(sd.panel, sd.cohort, cov, rule.cluster, cells)
         if est is None:
             return skipped(why)
         fits[name] = est
@@ -293,6 +342,225 @@ def decomposition(
         if t is not None:
             out[name] |= {"truth": t["att_overall"], "truth_target": t["target"]}
     return out
+
+
+# --- the headline's event study: HonestDiD and pre-trend power read it ----------------------
+
+PRETREND_POWERS = (0.5, 0.8)
+"""Target powers of the pre-test (Roth 2022): the trend it detects half the time, and the one it
+detects with the conventional 80% power (the benchmark of the HonestDiD bounds)."""
+
+UNIT_TREND = "_unit_trend"
+
+
+def headline_event_study(
+    sd: StudyData, rule: InferenceRule, window: tuple[int, int], truth: dict | None = None
+) -> dict:
+    """The headline's own event study: the BJS imputation estimator with the study's covariates
+    (``sd``), leave-out variance, clustered at the rule's level, every observed horizon (so that
+    the headline ATT is exactly ``weights . beta_post``, ``weights`` = each horizon's share of the
+    treated city-years) and the Test 1 leads of ``window`` (e = window[0]..-1; their reference is
+    the untreated city-years further back and the never-treated cities).
+
+    Returns ``{"event_times", "beta", "vcov", "weights", "n_cohorts", "shape", "headline",
+    "truth"}`` (pandas objects indexed by event time; ``vcov``: the joint covariance of leads and
+    lags from their per-cluster scores, :meth:`analysis.did.imputation.ImputationResult.
+    event_vcov`) or ``{"skipped": reason}``. ``shape``: what a differential linear trend of slope
+    1 per year between the treated and the never-treated cities does to each coefficient (the
+    same estimator run on the outcome ``t - g`` of the treated cities, 0 elsewhere: every
+    coefficient is linear in the outcome), so that Roth's (2022) trend of slope ``gamma`` moves
+    the coefficients by ``gamma * shape`` exactly -- the imputation coefficients are not levels
+    relative to one base year, so ``gamma (t + 1)`` would not be what a trend does to them.
+    ``truth``: the study's truth block (:func:`analysis.studies.rules.truth_for`), for the true
+    effect at each horizon."""
+    from analysis.did.imputation import imputation
+
+    leads = -int(window[0])
+    if leads < 1:
+        return skipped("the window has no pre-period event time (window[0] >= 0)")
+    panel = sd.panel
+    g = panel[sd.cohort].fillna(0).to_numpy(dtype=float)
+    panel = panel.assign(**{UNIT_TREND: np.where(g > 0, panel["year"].to_numpy() - g, 0.0)})
+    fits = {}
+    cells = variance_cells(panel, sd.cohort, rule.cluster)  # as the headline's
+    for y in ("log_exports", UNIT_TREND):
+        fit, why = attempt(
+            imputation, panel, y, "year", "city_code", sd.cohort, covariates=sd.covariates,
+            horizons=True, pretrends=leads, cluster=rule.cluster, leaveout=cells["leaveout"],
+            avg_effects_by=tuple(cells["avg_effects_by"]),
+        )  # fmt: skip
+        if fit is None:
+            return skipped(why)
+        if fit.lead_scores is None or not fit.horizons.size:
+            return skipped("the imputation event study has no leads or no horizons")
+        fits[y] = fit
+
+    def coefficients(fit) -> pd.Series:
+        lead = fit.pretrend.leads
+        out = pd.Series(
+            np.r_[lead["estimate"].to_numpy(float), fit.estimates[1:]],
+            index=[-int(t.split("::")[1]) for t in lead["term"]] + [int(h) for h in fit.horizons],
+        )
+        return out.sort_index()
+
+    fit = fits["log_exports"]
+    vcov = fit.event_vcov()
+    beta = coefficients(fit).reindex(vcov.index)
+    shape = coefficients(fits[UNIT_TREND]).reindex(vcov.index)
+    n_h = pd.Series(fit.n_treated[1:].astype(float), index=[int(h) for h in fit.horizons])
+    weights = n_h / n_h.sum()
+    treated = panel.loc[g > 0]
+    e = treated["year"] - treated[sd.cohort]
+    n_cohorts = treated.groupby(e)[sd.cohort].nunique()
+    true = truth_by_event_time(truth, None, (int(vcov.index.min()), int(vcov.index.max())))
+    return {
+        "event_times": [int(t) for t in vcov.index],
+        "beta": beta,
+        "vcov": vcov,
+        "weights": weights,
+        "n_cohorts": {int(k): int(v) for k, v in n_cohorts.items()},
+        "shape": shape,
+        "headline": float(fit.att),
+        "headline_se": float(fit.std_errors[0]),
+        "shape_headline": float(fits[UNIT_TREND].att),
+        "truth": true,
+        "cluster": rule.cluster,
+        "n_clusters": rule.n_clusters,
+        "critical_value": rule.critical_value(),
+        "leads": leads,
+    }
+
+
+def _es_record(es: dict) -> dict:
+    """JSON-ready :func:`headline_event_study` (coefficients with t(G-1) intervals, weights,
+    cohorts, the unit trend's shape, the covariance)."""
+    if is_skipped(es):
+        return es
+    se = np.sqrt(np.diag(es["vcov"].to_numpy()))
+    crit = es["critical_value"]
+    rows = []
+    for j, t in enumerate(es["event_times"]):
+        b = float(es["beta"].loc[t])
+        rows.append(
+            {
+                "event_time": t,
+                "estimate": b,
+                "std_error": float(se[j]),
+                "conf_low": b - crit * se[j],
+                "conf_high": b + crit * se[j],
+                "weight": float(es["weights"].get(t, 0.0)),
+                "n_cohorts": es["n_cohorts"].get(t, 0),
+                "unit_trend_shape": float(es["shape"].loc[t]),
+                "truth": None
+                if es["truth"] is None or not np.isfinite(es["truth"].get(t, np.nan))
+                else float(es["truth"].loc[t]),
+            }
+        )
+    return {
+        "estimator": "bjs",
+        "label": HEADLINE_LABEL,
+        "note": BJS_BASE_NOTE,
+        "cluster": es["cluster"],
+        "n_clusters": es["n_clusters"],
+        "critical_value": crit,
+        "headline": es["headline"],
+        "rows": rows,
+        "vcov": es["vcov"].to_numpy().tolist(),
+    }
+
+
+def pretrend_power_record(es: dict, rule: InferenceRule, powers=PRETREND_POWERS) -> dict:
+    """Roth (2022) on the headline's event study (:func:`headline_event_study`): the pre-test is
+    the event plot's (no lead individually significant at the rule's t(G-1) critical value); for
+    each target power the slope of the differential linear trend it detects with that power
+    (per year, in log exports), the bias that trend puts into the headline, the headline's
+    expected bias among samples that pass the pre-test, and the event plot under the trend of the
+    last power (``figure``: estimates, the trend, the expectation after passing). The trend's
+    effect on the coefficients is the estimator's own (``es["shape"]``), the boundary between
+    leads and horizons lies between e = -1 and e = 0. ``{"skipped": reason}`` when the study has
+    no event study or the pre-test cannot see a trend (no never-treated city: unit and year
+    effects absorb a linear trend in event time)."""
+    from analysis.did.pretrends import pretrend_power
+
+    if is_skipped(es):
+        return skipped(es["skipped"])
+    pre = [t for t in es["event_times"] if t < 0]
+    if not pre or np.max(np.abs(es["shape"].loc[pre].to_numpy())) < 1e-8:
+        return skipped("the leads do not respond to a linear trend (no never-treated city)")
+    frame = pd.DataFrame({"event_time": es["event_times"], "estimate": es["beta"].to_numpy()})
+    rep, why = attempt(
+        pretrend_power, frame, es["vcov"], es["weights"].to_dict(), reference_period=-0.5,
+        target_powers=tuple(powers), crit=rule.critical_value(), shape=es["shape"],
+    )  # fmt: skip
+    if rep is None:
+        return skipped(why)
+    last = rep.results[float(powers[-1])].tidy(include_ref=False)
+    truth = es["truth"]
+    return {
+        **rep.to_dict(),
+        "trend": "differential linear trend of the treated cities' untreated log exports, slope "
+        "per year; its effect on each coefficient is the estimator run on that trend",
+        "pretest": f"no lead individually significant at |t| > {rep.crit:.4g} (t(G-1), G = "
+        f"{rule.n_clusters} {rule.cluster} clusters)",
+        "cluster": rule.cluster,
+        "shape_headline": es["shape_headline"],
+        "figure": {
+            "target_power": float(powers[-1]),
+            "rows": [
+                {
+                    "event_time": int(r.event_time),
+                    "estimate": float(r.estimate),
+                    "conf_low": float(r.conf_low),
+                    "conf_high": float(r.conf_high),
+                    "delta_true": float(r.delta_true),
+                    "mean_after_pretesting": float(r.mean_after_pretesting),
+                    "period": r.period,
+                    "truth": None
+                    if truth is None or not np.isfinite(truth.get(int(r.event_time), np.nan))
+                    else float(truth.loc[int(r.event_time)]),
+                }
+                for r in last.itertuples()
+            ],
+        },
+    }
+
+
+def appendix_other_level(
+    panel, cohort_col, covariates, window, rule, estimators, design, treatment, headline, truth
+) -> dict:
+    """The appendix record of the other clustering level (rule 3): TWFE (one dummy) and the
+    heterogeneity-robust estimators' overall effects with SEs clustered at ``rule.other`` and
+    t(G-1) intervals of that level. The headline's own other-level interval is in
+    ``headline["appendix_other_cluster"]`` (not repeated here)."""
+    if rule.other is None or rule.other not in panel.columns or panel[rule.other].nunique() < 2:
+        return skipped("the panel has one clustering level only")
+    g = int(panel[rule.other].nunique())
+    rows = {}
+    spec = {"y": "log_exports", "unit": "city_code", "time": "year", "cohort": cohort_col,
+            "covariates": covariates, "cluster": rule.other}  # fmt: skip
+    single, why = attempt(estimate, "twfe", panel, treatment=treatment, **spec)
+    rows["twfe"] = (
+        skipped(why) if single is None
+        else t_band(single.overall().to_frame().T, g).iloc[0].drop("term").to_dict()
+    )  # fmt: skip
+    robust = robust_estimates(
+        panel, cohort_col, covariates, window, rule.other, estimators, design, treatment
+    )
+    for key, value in robust.items():
+        rows[key] = (
+            value if is_skipped(value)
+            else {**value["overall"], "label": value["label"], "cluster": value["cluster"]}
+        )  # fmt: skip
+    for row in rows.values():
+        if not is_skipped(row) and truth is not None:
+            row["truth_in_ci"] = bool(row["conf_low"] <= truth <= row["conf_high"])
+    return {
+        "cluster": rule.other,
+        "n_clusters": g,
+        "critical_value": critical_value(0.05, g),
+        "headline": "see headline.appendix_other_cluster",
+        "overall": rows,
+    }
 
 
 DECOMPOSITION_ASSUMPTIONS = (
@@ -353,15 +621,30 @@ def robust_options(design: DesignCheck | None, treatment: str | None) -> dict[st
     return options
 
 
-def _cs_variant(covariates: list[str], cluster: str, options: dict) -> tuple[str, str | None]:
-    """Which CS runs as the CS entry, and why not the adjusted one when it cannot."""
+def _cs_variant(covariates: list[str], cluster: str, options: dict) -> tuple[str, str, str | None]:
+    """Which CS runs as the CS entry, at which clustering level, and why it differs from the
+    study's: the covariate-adjusted CS (``att_gt_adjusted``) clusters by city only (its influence
+    function carries the first stage's error unit by unit; clustering it by province is not
+    implemented), so under province clustering it runs city-clustered, and says so, rather than
+    falling back to the plain CS, which is biased here (:data:`CS_BIAS_NOTE`)."""
     if not covariates:
-        return "cs", None
-    if cluster != "city_code":
-        return "cs", f"cs_adjusted clusters by city only (cluster = {cluster}); CS unadjusted"
+        return "cs", cluster, None
     if options.get("cs", {}).get("control_group") == "notyettreated":
-        return "cs", "cs_adjusted needs never-treated cities; CS unadjusted (not-yet-treated)"
-    return "cs_adjusted", None
+        return (
+            "cs",
+            cluster,
+            "cs_adjusted needs never-treated cities; CS unadjusted (not-yet-treated)",
+        )
+    if cluster != "city_code":
+        return (
+            "cs_adjusted",
+            "city_code",
+            (
+                f"clustered by city, not by the study's level ({cluster}): the covariate-adjusted "
+                "CS supports unit clustering only; its interval uses t(G-1) with G = cities"
+            ),
+        )
+    return "cs_adjusted", cluster, None
 
 
 def robust_estimates(
@@ -399,7 +682,7 @@ def robust_estimates(
         "window": tuple(window),
     }
     options = robust_options(design, treatment)
-    cs_name, cs_note = _cs_variant(covariates, cluster, options)
+    cs_name, cs_cluster, cs_note = _cs_variant(covariates, cluster, options)
     runs = {"cs": cs_name, "sa": "sa", "bjs": "bjs"}
     covariates_of = {"cs": [], "cs_adjusted": covariates, "sa": covariates, "bjs": covariates}
     out = {}
@@ -413,18 +696,24 @@ def robust_estimates(
             if why:
                 out[key] = skipped(why, label=label)
                 continue
+        cl = cs_cluster if key == "cs" else cluster
         est, why = attempt(
-            estimate, name, panel, covariates=covariates_of[name], **spec, **options.get(name, {})
-        )
+            estimate, name, panel, covariates=covariates_of[name], **{**spec, "cluster": cl},
+            **options.get(name, {}),
+        )  # fmt: skip
         if est is None:
             out[key] = skipped(why, label=label)
             continue
+        g = int(panel[cl].nunique())
+        overall = t_band(est.overall().to_frame().T, g).iloc[0]
         out[key] = {
-            "overall": est.overall().to_dict(),
-            "event_study": est.event_study,
+            "overall": overall.to_dict(),
+            "event_study": t_band(est.event_study, g),
             "label": label,
             "variant": name,
-            "pretrend": pretrend_record(est.pretrend, name),
+            "cluster": cl,
+            "n_clusters": g,
+            "pretrend": pretrend_record(est.pretrend, name, g),
             **({"note": cs_note} if key == "cs" and cs_note else {}),
         }
     return out
@@ -435,21 +724,31 @@ PRETREND_TESTS = {
     "sa": "joint Wald test: Sun-Abraham IW leads in the window are zero (reference e = -1)",
     "cs": "Callaway-Sant'Anna pre-test: all pre-treatment ATT(g,t) are zero (universal base)",
     "cs_adjusted": "joint Wald test: covariate-adjusted CS leads in the window are zero",
+    "cs_leads": "joint Wald test: CS leads in the window are zero (universal base; the test of "
+    "every pre-treatment ATT(g,t) has more restrictions than clusters)",
     "bjs": "BJS (2024) Test 1: lead indicators on untreated city-years are zero",
 }
 
 
-def pretrend_record(test, estimator: str) -> dict:
-    """``{"stat", "df", "p_value", "test"}`` of an estimator's pre-trend test, or a skip."""
+def pretrend_record(test, estimator: str, n_clusters: int | None = None) -> dict:
+    """``{"stat", "df", "p_value", "test"}`` of an estimator's pre-trend test, or a skip. With
+    ``n_clusters`` (the study's rule: G clusters of the covariance) the p-value is that of
+    ``W / df ~ F(df, G - 1)``, the joint analogue of t(G-1) (the chi-squared p-value kept as
+    ``p_value_chi2``)."""
     if test is None:
         why = "not computable on this panel (no leads, or a singular covariance of the leads)"
         return skipped(why, test=PRETREND_TESTS.get(estimator))
-    return {
+    out = {
         "stat": float(test.statistic),
         "df": int(test.df),
         "p_value": float(test.p_value),
         "test": PRETREND_TESTS.get(estimator, estimator),
     }
+    if n_clusters is not None and test.df > 0:
+        out["p_value_chi2"] = out["p_value"]
+        out["p_value"] = float(stats.f.sf(test.statistic / test.df, test.df, n_clusters - 1))
+        out["reference"] = f"F({int(test.df)}, {int(n_clusters) - 1})"
+    return out
 
 
 def common_support(frames: dict[str, pd.DataFrame], window: tuple[int, int]) -> list[int]:
@@ -508,7 +807,10 @@ def randomization_record(
 ) -> dict:
     """Randomization inference on the studentized headline statistic (BJS ATT / its clustered
     SE, the headline's variance cells), treatment dates permuted across cities within ``within``
-    (cohort sizes kept in every stratum): MacKinnon & Webb (2020) for few treated clusters; the t statistic keeps the
+    (cohort sizes kept in every stratum; ``within="baseline_gdp"``: quintiles of the cities' mean
+    log GDP per capita before the first treatment year,
+    :func:`analysis.did.randomization.baseline_strata`): MacKinnon & Webb (2020) for few treated
+    clusters; the t statistic keeps the
     test valid for the weak null asymptotically. ``statistic``: the study's
     (:func:`analysis.studies.rules.study_statistic`: covariates rebuilt on every permutation,
     SE at the study's clustering level); without it, BJS with ``covariates`` clustered by
@@ -517,6 +819,15 @@ def randomization_record(
 
     if draws <= 0:
         return skipped("randomization inference disabled (ri_draws = 0)")
+    if within == "baseline_gdp" and "log_gdp_pc" in panel.columns and (panel[cohort_col] > 0).any():
+        from analysis.did.randomization import baseline_strata
+
+        first = int(panel.loc[panel[cohort_col] > 0, cohort_col].min())
+        codes = baseline_strata(panel, "city_code", "year", "log_gdp_pc", before=first)
+        panel, within = panel.assign(_stratum=codes), "_stratum"
+        strata_label = "baseline_gdp"
+    else:
+        strata_label = within if within in panel.columns else None
     if within not in panel.columns:
         within = None
     if statistic is None:
@@ -542,7 +853,10 @@ def randomization_record(
         "p_value_floor": res.p_value_floor,
         "draws": res.n_draws,
         "failed_draws": res.n_failed,
-        "within": within,
+        "within": strata_label,
+        # designation was targeted, not randomized: no permutation scheme here reproduces it
+        "interpretation": "a sensitivity check under exchangeability of the treatment dates "
+        "within strata, not design-based inference",
         "cluster": cluster,
         "seed": int(seed),
     }
@@ -554,12 +868,13 @@ def binary_study(
     treatment: str,
     cohort_col: str,
     window: tuple[int, int],
-    cluster: str,
+    cluster: str | None = "headline",
     estimators=ROBUST_ESTIMATORS,
     design: DesignCheck | None = None,
     ri_draws: int = 0,
     ri_seed: int = 20240601,
     control_rule: dict[str, str] | None = None,
+    appendix: bool = True,
 ) -> dict:
     """The headline robust ATT (:func:`headline_att`, the total effect) with its direct-effect
     decomposition (:func:`decomposition`), then TWFE (one dummy, the foil whose bias against the
@@ -575,13 +890,19 @@ def binary_study(
     Comparable event studies: every estimator on the event times of ``window`` (no binning),
     reference e = -1 normalised to zero for TWFE/SA/CS (BJS: see :data:`BJS_BASE_NOTE`), the
     unbinned truth of :func:`truth_by_event_time`, and each estimator's own pre-trend test in
-    ``pretrend_tests``. Inference: the headline by the study's rule
-    (:func:`analysis.studies.rules.inference_rule`, ``inference``); the event studies and the
-    other estimators' overall effects by ``cluster`` (params.yaml; the covariate-adjusted CS
-    clusters by city only); ``cluster_diagnostic`` (city and province); with ``ri_draws > 0``
-    randomization inference on the studentized headline statistic stratified by province
-    (``randomization``). Estimators the design rules out, or that fail numerically, are recorded
-    skips (``{"skipped": reason}``)."""
+    ``pretrend_tests``. Inference: ONE rule for every number of the study
+    (:func:`study_rule`: the design's level, province, unless params.yaml ``cluster`` names a
+    column; ``inference``): the headline, the other estimators' overall effects, every
+    event-study band (t(G-1) intervals) and every pre-trend test (``W/df ~ F(df, G-1)``) are
+    clustered at that level; the covariate-adjusted CS clusters by city only and says so in its
+    entry (``cluster``, ``note``). The other level's overall effects are in one appendix record
+    (``appendix_other_level``; ``appendix=False`` skips it). ``headline_event_study``: the
+    headline's own event study (BJS with the study's covariates, leads of the window, every
+    horizon, joint covariance of leads and lags at the rule's level) and ``pretrend_power``:
+    Roth (2022) on it (:func:`pretrend_power_record`). ``cluster_diagnostic`` (city and
+    province); with ``ri_draws > 0`` randomization inference on the studentized headline
+    statistic stratified by province (``randomization``). Estimators the design rules out, or that
+    fail numerically, are recorded skips (``{"skipped": reason}``)."""
     design = design or study_design(panel)
     panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
     sample = panel
@@ -589,7 +910,8 @@ def binary_study(
     others = treatment_covariates(design, treatment)
     sd = study_data(panel, design, treatment, control_rule)
     panel, covariates = sd.panel, sd.covariates
-    rule = inference_rule(panel)
+    rule = study_rule(panel, cluster)
+    cluster = rule.cluster
     total_att = truth.get(treatment, {}).get("att_overall")
     # the one rule for truths: the target of these covariates, over the treated cities kept
     target_block = truth_for(truth, treatment, covariates, sd.treated_cities)
@@ -621,6 +943,9 @@ def binary_study(
             "pretrend_test": skipped(why),
             "pretrend_tests": {},
             "robust": {k: skipped(why, label=ROBUST_LABELS[k]) for k in estimators},
+            "headline_event_study": skipped(why),
+            "pretrend_power": skipped(why),
+            "appendix_other_level": skipped(why),
         }
     headline = headline_att(panel, treatment, cohort_col, covariates, design, rule=rule)
     if not is_skipped(headline) and true_att is not None:
@@ -641,13 +966,18 @@ def binary_study(
     es, why_es = attempt(estimate, "event_study", panel, window=window, **spec)
     true_es = truth_by_event_time(target_block, None, window)
     if es is not None:
-        es_tidy = es.fit.tidy()  # with the reference period
+        es_tidy = t_band(es.fit.tidy(), rule.n_clusters)  # with the reference period
         pretrend = es.fit.pretrend_test()  # {"wald", "df", "p_value"} (the report reads it)
+        if pretrend.get("df"):
+            pretrend["p_value_chi2"] = pretrend["p_value"]
+            pretrend["p_value"] = float(
+                stats.f.sf(pretrend["wald"] / pretrend["df"], pretrend["df"], rule.n_clusters - 1)
+            )
     else:
         es_tidy, pretrend = pd.DataFrame(), skipped(why_es)
     if single is not None:
         twfe_row = {
-            **single.overall().drop("term").to_dict(),
+            **t_band(single.overall().to_frame().T, rule.n_clusters).iloc[0].drop("term").to_dict(),
             "nobs": single.fit.nobs,
             "n_clusters": single.fit.n_clusters,
             "cluster": cluster,
@@ -660,7 +990,9 @@ def binary_study(
     frames = {TWFE_ES_LABEL: es_tidy} if len(es_tidy) else {}
     frames |= {v["label"]: v["event_study"] for v in robust.values() if not is_skipped(v)}
     support = common_support(frames, window)
-    pretrend_tests = {"twfe": pretrend_record(es.pretrend if es else None, "event_study")}
+    pretrend_tests = {
+        "twfe": pretrend_record(es.pretrend if es else None, "event_study", rule.n_clusters)
+    }
     for key, value in robust.items():
         if not is_skipped(value):
             pretrend_tests[key] = value["pretrend"]
@@ -674,7 +1006,7 @@ def binary_study(
     if len(es_tidy):
         es_tidy = _on_support(es_tidy, support, true_es)
     notes = [TWFE_SPEC_NOTE, BJS_BASE_NOTE]
-    cs_unadjusted = _cs_unadjusted(panel, cohort_col, window, cluster, robust, support, true_es)
+    cs_unadjusted = _cs_unadjusted(panel, cohort_col, window, rule, robust, support, true_es)
     if cs_unadjusted is not None:
         notes.append(CS_BIAS_NOTE)
         pretrend_tests["cs_unadjusted"] = cs_unadjusted["pretrend"]
@@ -689,6 +1021,14 @@ def binary_study(
         randomization = randomization_record(
             sample, cohort_col, None, ri_draws, ri_seed, statistic=stat
         )
+    head_es = headline_event_study(sd, rule, window, target_block)
+    power = pretrend_power_record(head_es, rule)
+    other = (
+        appendix_other_level(panel, cohort_col, covariates, window, rule, estimators, design,
+                             treatment, headline, true_att)
+        if appendix
+        else skipped("appendix=False")
+    )  # fmt: skip
     return {
         "treatment": treatment,
         "headline": headline,
@@ -710,6 +1050,9 @@ def binary_study(
         **({"cs_unadjusted": cs_unadjusted} if cs_unadjusted is not None else {}),
         "cluster_diagnostic": cluster_record(panel, cohort_col),
         "randomization": randomization,
+        "headline_event_study": _es_record(head_es),
+        "pretrend_power": power,
+        "appendix_other_level": other,
         "notes": notes,
         **controls_record(design),
         "covariates": covariates,
@@ -726,9 +1069,11 @@ def _on_support(frame: pd.DataFrame, support: list[int], truth: pd.Series | None
     return out
 
 
-def _cs_unadjusted(panel, cohort_col, window, cluster, robust, support, true_es) -> dict | None:
+def _cs_unadjusted(panel, cohort_col, window, rule, robust, support, true_es) -> dict | None:
     """The plain CS (no covariates, universal base) beside the adjusted CS entry, to show its
-    bias; None when the CS entry already is the plain CS or did not run."""
+    bias, at the study's clustering level (``rule``); None when the CS entry already is the plain
+    CS or did not run."""
+    cluster = rule.cluster
     cs = robust.get("cs")
     if cs is None or is_skipped(cs) or cs["variant"] != "cs_adjusted":
         return None
@@ -738,13 +1083,46 @@ def _cs_unadjusted(panel, cohort_col, window, cluster, robust, support, true_es)
     )  # fmt: skip
     if est is None:
         return skipped(why, label=ROBUST_LABELS["cs"])
+    g = rule.n_clusters
+    pretest = (
+        (est.pretrend, "cs")
+        if est.pretrend is not None
+        else (_cs_lead_test(est.fit, window), "cs_leads")
+    )
     return {
-        "overall": est.overall().to_dict(),
-        "event_study": _on_support(with_reference(est.event_study), support, true_es),
+        "overall": t_band(est.overall().to_frame().T, g).iloc[0].to_dict(),
+        "event_study": _on_support(with_reference(t_band(est.event_study, g)), support, true_es),
         "label": ROBUST_LABELS["cs"] + " (no covariates)",
-        "pretrend": pretrend_record(est.pretrend, "cs"),
+        "cluster": cluster,
+        "pretrend": pretrend_record(*pretest, g),
         "note": CS_BIAS_NOTE,
     }
+
+
+def _cs_lead_test(fit, window):
+    """When the plain CS pre-test on every pre-treatment ATT(g,t) has a singular covariance at the
+    study's level (more restrictions than provinces): the joint Wald test of the event study's
+    leads in the window (e = window[0]..-2; universal base), covariance from the cluster sums of
+    their influence functions, generalised inverse (:func:`analysis.did.inference.
+    wald_statistic`). None when there is no lead."""
+    from analysis.did.inference import wald_statistic
+    from analysis.did.results import PretrendTest
+
+    dyn = fit.aggregate("dynamic")
+    e = np.asarray(dyn.egt)
+    se = np.asarray(dyn.se_egt, dtype=float)
+    lead = np.flatnonzero((e >= window[0]) & (e < -1) & np.isfinite(se) & (se > 0))
+    if lead.size == 0:
+        return None
+    inf = np.asarray(dyn.inf_func_egt, dtype=float)[:, lead]
+    if fit.cluster is not None:
+        codes = pd.factorize(np.asarray(fit.cluster), sort=True)[0]
+        summed = np.zeros((codes.max() + 1, lead.size))
+        np.add.at(summed, codes, inf)
+        inf = summed
+    V = inf.T @ inf / dyn.n**2
+    w, df = wald_statistic(np.asarray(dyn.att_egt, dtype=float)[lead], V)
+    return PretrendTest(w, df, float(stats.chi2.sf(w, df))) if df else None
 
 
 def skips(study: dict) -> dict[str, str]:

@@ -25,12 +25,17 @@ OTHER_TREATMENTS = ["pilot", "rail"]
 
 
 def coverage_study(
-    panel: pd.DataFrame, truth: dict, n_bins: int, cluster: str, design=None
+    panel: pd.DataFrame, truth: dict, n_bins: int, cluster: str | None = "headline", design=None
 ) -> dict:
     """Network coverage as a continuous treatment: elasticity (TWFE on log broadband), and the
     dose-response in broadband users per 100 people: the headline curve is piecewise linear in log
     dose (elasticities by tercile of coverage); quantile bins and a cubic B-spline are kept for
     comparison (the pooled bins are attenuated by year effects: see did/continuous.py).
+
+    Inference: the study's one rule (:func:`analysis.studies.binary.study_rule`; ``cluster``
+    "headline" = the design's level, province; a column overrides it): every SE clustered at that
+    level, every interval and p-value from t(G-1) (``inference``); the elasticity at the other
+    level in ``appendix_other_level``.
 
     ``design``: the design check of the panel (default: computed from it). Skipped with the reason
     (``{"skipped": ...}``) when the panel has no usable broadband or the estimation fails
@@ -46,9 +51,11 @@ def coverage_study(
         return {**record, "skipped": design.coverage, "twfe": binary.skipped(design.coverage)}
     others = [t for t in OTHER_TREATMENTS if t in binary.treatment_covariates(design, None)]
     controls = list(design.controls_used)
+    rule = binary.study_rule(panel, cluster)
+    record["inference"] = rule.record()
     try:
         return {
-            **_coverage(panel, truth, n_bins, cluster, others, controls),
+            **_coverage(panel, truth, n_bins, rule, others, controls),
             **record,
             "covariates": others + controls,
         }
@@ -59,7 +66,9 @@ def coverage_study(
         return {**record, "skipped": why, "twfe": binary.skipped(why)}
 
 
-def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
+def _coverage(panel, truth, n_bins, rule, others, controls) -> dict:
+    cluster, g = rule.cluster, rule.n_clusters
+    band = lambda frame: binary.t_band(frame, g)  # t(G-1) at the rule's level
     fit = twfe(
         panel,
         "log_exports",
@@ -71,7 +80,7 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
     naive = twfe(
         panel, "log_exports", ["log_broadband"] + others, "city_code", "year", cluster=cluster
     )
-    row = fit.tidy().set_index("term").loc["log_broadband"]
+    row = band(fit.tidy()).set_index("term").loc["log_broadband"]
     bins = twfe_dose_response(
         panel,
         "log_exports",
@@ -83,7 +92,7 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
         covariates=others + controls,
         cluster=cluster,
     )
-    curve = bins.tidy().assign(dose=bins.grid)
+    curve = band(bins.tidy()).assign(dose=bins.grid)
     spline = twfe_dose_response(
         panel,
         "log_exports",
@@ -95,7 +104,7 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
         cluster=cluster,
         grid=40,
     )
-    spline_curve = spline.tidy().assign(dose=spline.grid)
+    spline_curve = band(spline.tidy()).assign(dose=spline.grid)
     # The headline curve: piecewise linear in log dose (knots at the terciles), identified from
     # within-city changes in dose relative to the year effect. Quantile bins pooled across years
     # sort by calendar time, so year effects absorb most of their steps (attenuated, a false
@@ -113,7 +122,7 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
         cluster=cluster,
         grid=40,
     )
-    log_curve = log_spline.tidy()
+    log_curve = band(log_spline.tidy())
     true_elasticity = truth.get("broadband", {}).get("elasticity")
     if true_elasticity is not None:
         curve["truth"] = true_elasticity * (np.log(curve["dose"]) - np.log(bins.ref_dose))
@@ -131,13 +140,30 @@ def _coverage(panel, truth, n_bins, cluster, others, controls) -> dict:
             "n_clusters": fit.n_clusters,
             "cluster": cluster,
         },
-        "twfe_no_controls": naive.tidy().set_index("term").loc["log_broadband"].to_dict(),
+        "twfe_no_controls": band(naive.tidy()).set_index("term").loc["log_broadband"].to_dict(),
+        "appendix_other_level": _other_level(panel, rule, others + controls, true_elasticity),
         "true_elasticity": true_elasticity,
         "twfe_bias": None if true_elasticity is None else float(row["estimate"] - true_elasticity),
         "dose_bins": curve,
         "bin_edges": bins.bins,
         "dose_spline": spline_curve,
         "dose_log_spline": log_curve,
-        "dose_elasticities": log_spline.segments,
+        "dose_elasticities": band(log_spline.segments),
         "dose_knots": log_spline.knots.tolist(),
     }
+
+
+def _other_level(panel, rule, covariates, truth) -> dict:
+    """The elasticity clustered at the other level (the appendix of rule 3), t(G-1) there."""
+    if rule.other is None or rule.other not in panel.columns or panel[rule.other].nunique() < 2:
+        return binary.skipped("the panel has one clustering level only")
+    fit = twfe(
+        panel, "log_exports", ["log_broadband", *covariates], "city_code", "year",
+        cluster=rule.other,
+    )  # fmt: skip
+    g = int(panel[rule.other].nunique())
+    row = binary.t_band(fit.tidy(), g).set_index("term").loc["log_broadband"].to_dict()
+    out = {**row, "cluster": rule.other, "n_clusters": g}
+    if truth is not None:
+        out["truth_in_ci"] = bool(row["conf_low"] <= truth <= row["conf_high"])
+    return out

@@ -3,44 +3,51 @@
 Issue 21 (items 1 and 4): before reading an estimate, how large an effect could this panel have
 detected? For the synthetic default or a user's processed panel (PANEL_SCHEMA columns):
 
-1. **Calibrate** a model of the untreated outcome to the panel (:func:`calibrate_panel`,
+1. **Calibrate** a model of the untreated outcome to the panel (:func:`calibrate_study`,
    :func:`analysis.did.power.calibrate`): city effects, year effects, the controls' coefficients,
    the residual variance after city and year effects with its AR(1) coefficient (method of moments
    corrected for the within transformation) and the province-year shock variance, on the
-   city-years untreated by every binary treatment. The design is the panel's own: its rows (so its
-   gaps and blank cells), its controls, the actual treatment timing and cohort sizes.
+   city-years untreated by every binary treatment. The design is the panel's own: the study's
+   estimation rows (so its gaps, blank cells and the cities the control rule leaves out), its
+   covariates, the actual treatment timing and cohort sizes.
 2. **Simulate** untreated outcomes from it (parametric; :mod:`analysis.did.power` says why not a
    block bootstrap), inject an effect ``d * s`` on the treated city-years of one treatment, with
    ``s`` ``constant`` (1) or ``growing`` with years since treatment (``1 + e``), both scaled so that
-   ``d`` is the true overall ATT on the treated city-years (the estimand of every overall ATT here).
-3. **Estimate** with each estimator as the pilot-zone and rail studies run it
-   (:func:`analysis.studies.binary.robust_estimates`' choices: the other treatments and the usable
-   controls as covariates, CS on the control-adjusted outcome when it can, SA's clean controls,
-   BJS with the leave-out variance; TWFE one dummy), city-clustered SEs, two-sided 5% normal test.
-   Power at every ``d`` is exact from three estimator calls per replication and shape
-   (polarization, :func:`analysis.did.power.polarize`); TWFE runs all replications in one
-   fixed-effects projection (:func:`analysis.did.power.twfe_many`).
+   ``d`` is the true overall ATT on the treated city-years (the estimand of every overall ATT here);
+   on synthetic data also the true effect's own pattern (:func:`truth_shape`).
+3. **Estimate** with each estimator as the pilot-zone and rail studies run it: the covariates of
+   :func:`analysis.studies.rules.study_data` (controls the treatments move by their pre-treatment
+   trends, the concurrent treatment by its cells), CS on the control-adjusted outcome when it can,
+   SA's clean controls, BJS with the leave-out variance, TWFE one dummy, clustered by the study's
+   ``cluster`` with a normal test; and the headline (BJS at the study's inference rule: province
+   clusters, t(G-1)). Power at every ``d`` is exact from ``1 + shapes`` estimator calls per
+   replication (polarization, :func:`analysis.did.power.polarize`); TWFE runs all replications
+   in one fixed-effects projection (:func:`analysis.did.power.twfe_many`).
 4. **Report** per treatment x estimator x shape: the power curve with Monte Carlo SEs, the MDE at
    80% power with its Monte Carlo SE (bootstrap over replications), the size at zero effect, the
    mean SE and the SD of the estimates at zero effect, and the analytic MDE
-   ``(z_0.975 + z_0.8) * SD / slope`` beside the simulated one (``slope``: the estimate per unit of
-   true ATT, 1 for an unbiased estimator; TWFE's is below 1 under growing effects).
+   ``(c + z_0.8) * SD / slope`` beside the simulated one (``c`` the test's critical value;
+   ``slope``: the estimate per unit of true ATT, 1 for an unbiased estimator; TWFE's is below 1
+   under growing effects); on synthetic data the headline's power against the true effect.
 
-:func:`power_study` returns one JSON-ready dict (``write_power`` writes it and the MDE table), the
-input of a future ``design`` notebook / stage.
+:func:`power_study` returns one JSON-ready dict (``write_power`` writes it and the MDE table); the
+``design`` notebook / stage narrates it.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.data.design import BINARY_TREATMENTS, DesignCheck, analysis_sample, check_design
 from analysis.did.estimate import estimate
+from analysis.did.inference import critical_value
 from analysis.did.power import (
     UntreatedModel,
     analytic_mde,
@@ -50,18 +57,31 @@ from analysis.did.power import (
     simulate_draws,
     twfe_many,
 )
+from analysis.studies.rails import link_panel, link_truth
+from analysis.studies.rules import (
+    InferenceRule,
+    StudyData,
+    inference_rule,
+    study_data,
+    truth_for,
+    variance_cells,
+)
 
 OUTCOME, UNIT, TIME, GROUP = "log_exports", "city_code", "year", "province"
-ESTIMATORS = ("twfe", "cs", "sa", "bjs")
+HEADLINE = "headline"
+RAIL_LINK = "cre"  # the rail study is the China-Europe Railway Express's (studies/rails.py)
+ESTIMATORS = ("twfe", "cs", "sa", "bjs", HEADLINE)
 LABELS = {
     "twfe": "TWFE (one dummy)",
     "cs": "Callaway-Sant'Anna",
     "sa": "Sun-Abraham",
     "bjs": "Imputation (BJS)",
+    HEADLINE: "Headline (BJS, study clusters, t(G-1))",
 }
 SHAPES = ("constant", "growing")
 ALPHA, POWER = 0.05, 0.8
 CURVE_POINTS = 21
+TRUTH_SHAPE = "truth"  # the true effect's own pattern (synthetic data)
 
 
 def effect_shape(panel: pd.DataFrame, cohort_col: str, shape: str) -> np.ndarray:
@@ -81,49 +101,113 @@ def effect_shape(panel: pd.DataFrame, cohort_col: str, shape: str) -> np.ndarray
     return w / w[treated].mean()
 
 
-def _covariates(design: DesignCheck) -> list[str]:
-    """The untreated-outcome covariates of the calibration: usable controls (and broadband when
-    the coverage study runs)."""
-    extra = ["log_broadband"] if design.coverage is None else []
-    return [*design.controls_used, *extra]
-
-
-def calibrate_panel(sample: pd.DataFrame, design: DesignCheck) -> UntreatedModel:
-    """:class:`UntreatedModel` of the analysis sample, calibrated on the city-years untreated by
-    every binary treatment (their effects are not part of the untreated outcome)."""
-    untreated = np.ones(len(sample), dtype=bool)
+def untreated_rows(panel: pd.DataFrame) -> np.ndarray:
+    """City-years untreated by every binary treatment (their effects are not part of the
+    untreated outcome)."""
+    untreated = np.ones(len(panel), dtype=bool)
+    t = panel[TIME].to_numpy()
     for col in BINARY_TREATMENTS.values():
-        g, t = sample[col].to_numpy(), sample[TIME].to_numpy()
-        untreated &= ~((g > 0) & (t >= g))
-    group = GROUP if GROUP in sample and sample[GROUP].nunique() > 1 else None
-    return calibrate(sample, OUTCOME, UNIT, TIME, group, _covariates(design), untreated)
+        if col in panel:
+            g = panel[col].to_numpy()
+            untreated &= ~((g > 0) & (t >= g))
+    return untreated
 
 
-def estimator_plan(design: DesignCheck, treatment: str, cluster: str = UNIT) -> dict[str, dict]:
-    """Per estimator: ``{"name", "covariates", "options"}`` as the binary studies run it, or
+def calibrate_study(sd: StudyData) -> UntreatedModel:
+    """:class:`UntreatedModel` of a binary study's estimation data (``sd``, from
+    :func:`analysis.studies.rules.study_data`), calibrated on the city-years untreated by every
+    binary treatment.
+
+    Covariates: the study's own columns minus the concurrent treatments' cell dummies (zero on
+    the untreated rows): a control the treatments move enters as its pre-treatment trend
+    (``<control>_pretrend``), which equals the observed control on the calibration rows. So the
+    coefficients are those of the observed controls, and the simulated untreated outcome of a
+    treated city-year carries the controls on their untreated paths: the counterfactual of the
+    study's estimand (the total effect), which its covariates explain exactly. (With the observed
+    controls, the part of a treatment's effect that runs through them would be drawn into the
+    "untreated" outcome and read as a bias at zero effect.)"""
+    dummies = {c for conc in sd.concurrent.values() for c in conc.columns}
+    covariates = [c for c in sd.covariates if c not in dummies]
+    panel = sd.panel
+    group = GROUP if GROUP in panel and panel[GROUP].nunique() > 1 else None
+    return calibrate(panel, OUTCOME, UNIT, TIME, group, covariates, untreated_rows(panel))
+
+
+def truth_shape(
+    panel: pd.DataFrame, cohort_col: str, block: dict | None
+) -> tuple[np.ndarray, float] | None:
+    """The true effect's pattern per row, from the truth's ATT(g, t) (mean effect of cohort g in
+    year t over the cities a study keeps; :func:`analysis.studies.rules.truth_for`), scaled to a
+    mean of 1 over the treated city-years, and that mean (the true ATT on these rows): the shape
+    times the mean is the true effect. None without a truth, or when a treated city-year has no
+    true effect in the truth (the truth does not describe this panel)."""
+    if not block or not block.get("att_gt"):
+        return None
+    cells = {(int(r["cohort"]), int(r["year"])): float(r["att"]) for r in block["att_gt"]}
+    g, t = panel[cohort_col].to_numpy(), panel[TIME].to_numpy()
+    treated = (g > 0) & (t >= g)
+    tau = np.zeros(len(panel))
+    for i in np.flatnonzero(treated):
+        value = cells.get((int(g[i]), int(t[i])))
+        if value is None:
+            return None
+        tau[i] = value
+    att = float(tau[treated].mean())
+    if not np.isfinite(att) or att == 0:
+        return None
+    return tau / att, att
+
+
+def _headline_options(sd: StudyData, rule: InferenceRule) -> dict:
+    cells = variance_cells(sd.panel, sd.cohort, rule.cluster)
+    return {
+        "leaveout": cells["leaveout"],
+        "avg_effects_by": tuple(cells["avg_effects_by"]),
+        "horizons": None,
+    }
+
+
+def estimator_plan(
+    sd: StudyData,
+    design: DesignCheck,
+    cluster: str = UNIT,
+    rule: InferenceRule | None = None,
+) -> dict[str, dict]:
+    """Per estimator: ``{"name", "covariates", "options", "cluster", "n_clusters"}`` as the
+    binary study of ``sd.treatment`` runs it (the study's covariates, :func:`robust_options`; the
+    overall effects of TWFE, CS, SA and BJS clustered by ``cluster`` with a normal test; the
+    headline BJS at the study's inference rule, ``n_clusters`` for its t(G-1) test), or
     ``{"skipped": reason}`` when the design check rules it out."""
-    from analysis.studies.binary import _cs_variant, robust_options, treatment_covariates
+    from analysis.studies.binary import _cs_variant, robust_options
 
-    covariates = treatment_covariates(design, treatment) + list(design.controls_used)
+    treatment, covariates = sd.treatment, list(sd.covariates)
+    rule = rule or inference_rule(sd.panel)
     options = robust_options(design, treatment)
-    cs_name, _ = _cs_variant(covariates, cluster, options)
+    cs_name, _, _ = _cs_variant(covariates, cluster, options)
+    bjs = {"leaveout": True, "horizons": None}  # overall ATT only (no event study, no pre-test)
+    common = {"cluster": cluster, "n_clusters": None}
     plan = {
-        "twfe": {"name": "twfe", "covariates": covariates, "options": {}},
+        "twfe": {"name": "twfe", "covariates": covariates, "options": {}, **common},
         "cs": {
             "name": cs_name,
             "covariates": covariates if cs_name == "cs_adjusted" else [],
             "options": dict(options.get(cs_name, {})),
+            **common,
         },
-        "sa": {"name": "sa", "covariates": covariates, "options": options.get("sa", {})},
-        "bjs": {
+        "sa": {"name": "sa", "covariates": covariates, "options": options.get("sa", {}), **common},
+        "bjs": {"name": "bjs", "covariates": covariates, "options": bjs, **common},
+        "headline": {
             "name": "bjs",
             "covariates": covariates,
-            "options": {"leaveout": True, "horizons": None},
+            # the headline's variance cells (analysis.studies.rules.variance_cells)
+            "options": _headline_options(sd, rule),
+            "cluster": rule.cluster,
+            "n_clusters": rule.n_clusters,
         },
     }
     reasons = design.treatments[treatment].estimators
     for key in plan:
-        why = reasons.get(key) or reasons.get("twfe")
+        why = reasons.get("bjs" if key == "headline" else key) or reasons.get("twfe")
         if why:
             plan[key] = {"skipped": why}
     return plan
@@ -173,7 +257,9 @@ class _TWFEMany:
 
 
 def estimator_fn(sample, cohort_col: str, plan: dict, cluster: str = UNIT, batch: bool = True):
-    """The ``fn(Y) -> (att, se)`` of one planned estimator (TWFE batched unless ``batch=False``)."""
+    """The ``fn(Y) -> (att, se)`` of one planned estimator (TWFE batched unless ``batch=False``),
+    clustered by the plan's ``cluster`` (else ``cluster``)."""
+    cluster = plan.get("cluster") or cluster
     if plan["name"] == "twfe" and batch:
         return _TWFEMany(sample, cohort_col, cluster, plan)
     if plan["name"] == "twfe":
@@ -186,7 +272,10 @@ def _summarise(draws, n_reps: int, seed: int) -> dict:
     slope = float(draws.att_s)
     sd0 = float(np.std(draws.att0, ddof=1))
     mean_se = float(np.mean(np.sqrt(draws.var0)))
-    ref = analytic_mde(sd0, ALPHA, POWER) / abs(slope) if slope else float("nan")
+    crit = critical_value(ALPHA, draws.n_clusters)
+    z = stats.norm.ppf(POWER)
+    # the analytic benchmark with the test's own critical value (t(G-1) for the headline)
+    ref = (crit + z) * sd0 / abs(slope) if slope else float("nan")
     found = mde(draws, 3 * ref, ALPHA, POWER, seed=seed)
     if not found["reached"]:
         found = mde(draws, 10 * ref, ALPHA, POWER, seed=seed)
@@ -204,12 +293,24 @@ def _summarise(draws, n_reps: int, seed: int) -> dict:
         "slope": slope,
         "sd_estimate_at_zero": sd0,
         "mean_se_at_zero": mean_se,
+        "critical_value": crit,
         "analytic_mde_true_sd": ref,
-        "analytic_mde_mean_se": analytic_mde(mean_se, ALPHA, POWER) / abs(slope)
-        if slope
-        else float("nan"),
+        "analytic_mde_mean_se": (crit + z) * mean_se / abs(slope) if slope else float("nan"),
         "linearity_error": float(draws.linearity_error),
         "n_reps": int(n_reps),
+    }
+
+
+def _at_truth(draws, att: float, mdes: dict) -> dict:
+    """The pre-registered-style verdict for the true effect ``att`` (its own pattern): power
+    against it with its Monte Carlo SE, and whether it lies above the MDE of each shape."""
+    p, p_se = power_curve(draws, np.array([att]), ALPHA)
+    return {
+        "att": float(att),
+        "power": float(p[0]),
+        "power_mc_se": float(p_se[0]),
+        "above_mde": {s: bool(m["reached"] and att >= m["mde"]) for s, m in mdes.items()},
+        "linearity_error": float(draws.linearity_error),
     }
 
 
@@ -222,47 +323,84 @@ def power_study(
     n_reps: int = 200,
     seed: int = 20240601,
     n_jobs: int = 1,
-    cluster: str = UNIT,
+    cluster: str | Mapping[str, str] = UNIT,
+    reps_by_estimator: Mapping[str, int] | None = None,
+    control_rule: Mapping[str, str] | None = None,
+    truth: dict | None = None,
+    backend=None,
+    progress: bool = False,
 ) -> dict:
-    """Calibrate, simulate and summarise (module docstring); one JSON-ready dict:
-    ``calibration``, ``settings``, ``treatments.<t>`` with ``cohorts``, ``n_treated_cities``,
-    ``covariates`` and ``estimators.<e>`` (``label``, ``variant``, ``shapes.<s>`` summaries, or
-    ``skipped``), and ``seconds``. Deterministic for ``seed`` (whatever ``n_jobs``)."""
+    """Calibrate, simulate and summarise (module docstring); one JSON-ready dict: ``settings``,
+    ``calibration`` (of the first treatment studied; each treatment has its own), and
+    ``treatments.<t>`` with ``calibration``, ``cohorts``, ``n_treated_cities``, ``covariates``,
+    ``inference`` (the study's rule), ``estimators.<e>`` (``label``, ``variant``, ``cluster``,
+    ``shapes.<s>`` summaries, or ``skipped``) and, with a ``truth`` (truth.json), ``truth``: the
+    headline's power against the true effect's own pattern (:func:`truth_shape`); ``seconds``.
+
+    ``n_reps``: simulated panels, or per estimator ``reps_by_estimator`` (the first of the same
+    draws: CS and SA cost 5-20 times BJS); ``cluster``: the overall effects' clustering (params.yaml ``notebooks.<study>.cluster``), one
+    for all or per treatment; ``control_rule``: params.yaml ``panel.control_rule``; ``backend``,
+    ``n_jobs``, ``progress``: :func:`analysis.did.power.simulate_draws`. Deterministic for
+    ``seed``, whatever the backend and ``n_jobs``."""
     start = time.perf_counter()
     design = design or check_design(panel)
     sample = analysis_sample(panel, design).reset_index(drop=True)
-    model = calibrate_panel(sample, design)
     out = {
-        "calibration": {
-            **model.summary(),
-            "rows": len(sample),
-            "cities": int(sample[UNIT].nunique()),
-            "years": [int(sample[TIME].min()), int(sample[TIME].max())],
-            "calibrated_on": "city-years untreated by every binary treatment",
-        },
         "settings": {
             "n_reps": int(n_reps),
+            "n_reps_by_estimator": {k: int(v) for k, v in (reps_by_estimator or {}).items()},
             "seed": int(seed),
             "alpha": ALPHA,
             "power": POWER,
             "shapes": list(shapes),
-            "cluster": cluster,
-            "test": "two-sided normal test of ATT = 0 with each estimator's own SE",
-            "model": "parametric: city effects, year effects, controls, AR(1) city shocks, "
-            "province-year shocks",
+            "test": "two-sided test of ATT = 0 with each estimator's own SE: normal critical "
+            "value; the headline's t(G-1) at the study's clustering level",
+            "model": "parametric: city effects, year effects, controls (on their untreated "
+            "paths), AR(1) city shocks, province-year shocks",
+            "calibrated_on": "city-years untreated by every binary treatment",
         },
         "treatments": {},
     }
     for treatment in treatments:
         cohort_col = BINARY_TREATMENTS[treatment]
-        plan = estimator_plan(design, treatment, cluster)
-        g = sample.groupby(UNIT)[cohort_col].first()
+        cl = cluster.get(treatment, UNIT) if isinstance(cluster, Mapping) else cluster
+        why = design.treatments[treatment].estimators.get("twfe")
+        if why:  # the design rules out every estimator of this treatment
+            out["treatments"][treatment] = {
+                "skipped": why,
+                "estimators": {k: {"label": LABELS[k], "skipped": why} for k in estimators},
+            }
+            continue
+        if treatment == "rail":  # the rail notebook's study: the CRE on its own link
+            lp = link_panel(panel, RAIL_LINK)
+            link_design = check_design(lp)
+            sd = study_data(
+                analysis_sample(lp, link_design).reset_index(drop=True), link_design, "rail",
+                control_rule,
+            )  # fmt: skip
+        else:
+            sd = study_data(sample, design, treatment, control_rule)
+        data = sd.panel
+        rule = inference_rule(data)
+        model = calibrate_study(sd)
+        plan = estimator_plan(sd, design, cl, rule)
+        g = data.groupby(UNIT)[cohort_col].first()
+        calibration = {
+            **model.summary(),
+            "rows": len(data),
+            "cities": int(data[UNIT].nunique()),
+            "years": [int(data[TIME].min()), int(data[TIME].max())],
+        }
+        out.setdefault("calibration", calibration)
         record = {
+            "calibration": calibration,
             "cohorts": {
                 str(int(k)): int(v) for k, v in g[g > 0].value_counts().sort_index().items()
             },
             "n_treated_cities": int((g > 0).sum()),
-            "covariates": next((p["covariates"] for p in plan.values() if "covariates" in p), []),
+            "covariates": list(sd.covariates),
+            "cities_left_out": dict(sd.left_out),
+            "inference": rule.record(),
             "estimators": {},
         }
         fns = {}
@@ -270,16 +408,39 @@ def power_study(
             if "skipped" in plan[key]:
                 record["estimators"][key] = {"label": LABELS[key], "skipped": plan[key]["skipped"]}
                 continue
-            fns[key] = estimator_fn(sample, cohort_col, plan[key], cluster)
-        if fns:
-            shape_rows = {s: effect_shape(sample, cohort_col, s) for s in shapes}
-            draws = simulate_draws(model, fns, shape_rows, n_reps, seed, n_jobs)
-            for key in fns:
-                record["estimators"][key] = {
-                    "label": LABELS[key],
-                    "variant": plan[key]["name"],
-                    "shapes": {s: _summarise(draws[key, s], n_reps, seed) for s in shapes},
-                }
+            fns[key] = estimator_fn(data, cohort_col, plan[key])
+        if not fns:
+            out["treatments"][treatment] = record
+            continue
+        shape_rows = {s: effect_shape(data, cohort_col, s) for s in shapes}
+        pairs = [(k, s) for k in fns for s in shapes]
+        own = link_truth(truth, RAIL_LINK) if truth and treatment == "rail" else truth
+        block = truth_for(own, treatment, sd.covariates, sd.treated_cities) if truth else None
+        true = truth_shape(data, cohort_col, block)
+        if true is not None and HEADLINE in fns:
+            shape_rows[TRUTH_SHAPE] = true[0]
+            pairs.append((HEADLINE, TRUTH_SHAPE))
+        reps = {k: int((reps_by_estimator or {}).get(k, n_reps)) for k in fns}
+        draws = simulate_draws(
+            model, fns, shape_rows, reps, seed, n_jobs, chunk=5, backend=backend, pairs=pairs,
+            progress=progress,
+        )  # fmt: skip
+        for (key, _), d in draws.items():
+            d.n_clusters = plan[key]["n_clusters"]
+        for key in fns:
+            record["estimators"][key] = {
+                "label": LABELS[key],
+                "variant": plan[key]["name"],
+                "cluster": plan[key]["cluster"],
+                "shapes": {s: _summarise(draws[key, s], reps[key], seed) for s in shapes},
+            }
+        if true is not None and HEADLINE in fns:
+            head = record["estimators"][HEADLINE]["shapes"]
+            record["truth"] = {
+                "target": block.get("target"),
+                "att_overall": float(block["att_overall"]),
+                **_at_truth(draws[HEADLINE, TRUTH_SHAPE], true[1], head),
+            }
         out["treatments"][treatment] = record
     out["seconds"] = time.perf_counter() - start
     return out
@@ -292,7 +453,7 @@ def mde_table(result: dict) -> pd.DataFrame:
     shapes = result["settings"]["shapes"]
     for treatment, rec in result["treatments"].items():
         for key, est in rec["estimators"].items():
-            row = {"treatment": treatment, "estimator": est["label"]}
+            row = {"treatment": treatment, "estimator_id": key, "estimator": est["label"]}
             if "skipped" in est:
                 rows.append({**row, "note": "skipped: " + est["skipped"]})
                 continue
@@ -304,7 +465,8 @@ def mde_table(result: dict) -> pd.DataFrame:
             row["size"] = first["size"]
             row["size_mc_se"] = first["size_mc_se"]
             row["mean_se"] = first["mean_se_at_zero"]
-            if est["variant"] != key:
+            row["cluster"] = est["cluster"]
+            if est["variant"] not in (key, "bjs"):
                 row["note"] = est["variant"]
             rows.append(row)
     return pd.DataFrame(rows)
@@ -371,10 +533,11 @@ def speedup(
     seconds of each, ratio naive / ours, and the largest difference of the t statistics on the
     grid (the two give the same numbers)."""
     design = design or check_design(panel)
-    sample = analysis_sample(panel, design).reset_index(drop=True)
-    model = calibrate_panel(sample, design)
+    sd = study_data(analysis_sample(panel, design).reset_index(drop=True), design, treatment)
+    sample = sd.panel
+    model = calibrate_study(sd)
     cohort_col = BINARY_TREATMENTS[treatment]
-    plan = estimator_plan(design, treatment)
+    plan = estimator_plan(sd, design)
     shapes = {s: effect_shape(sample, cohort_col, s) for s in SHAPES}
     rows = []
     for key in estimators:
@@ -411,3 +574,102 @@ def speedup(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------- what the notebook shows
+def calibration_table(result: dict) -> pd.DataFrame:
+    """The calibrated untreated-outcome model of each treatment's study (columns) as one row per
+    quantity: variances in squared log points."""
+    rows = {}
+    for treatment, rec in result["treatments"].items():
+        cal = rec.get("calibration")
+        if cal is None:
+            continue
+        diag = cal["diagnostics"]
+        rows[treatment] = {
+            "cities": cal["cities"],
+            "city-years": cal["rows"],
+            "years": f"{cal['years'][0]}-{cal['years'][1]}",
+            "variance of city effects": cal["unit_sd"] ** 2,
+            "residual variance (city shocks)": cal["sigma"] ** 2,
+            "AR(1) of city shocks": cal["rho"],
+            "variance of province-year shocks": cal["group_sd"] ** 2,
+            "province-year share of shock variance": diag["group_share_of_variance"],
+            "naive residual AR(1) (after the within transformation)": diag["naive_residual_ar1"],
+            "excess kurtosis of residuals": diag["excess_kurtosis"],
+            "city-years used (untreated)": diag["n_rows_used"],
+        }
+    return pd.DataFrame(rows)
+
+
+def cohort_table(result: dict) -> pd.DataFrame:
+    """Treated cities by first treatment year (rows), per treatment (columns)."""
+    frame = pd.DataFrame(
+        {
+            t: pd.Series(rec.get("cohorts", {}), dtype="Int64")
+            for t, rec in result["treatments"].items()
+        }
+    )
+    frame.index.name = "first treatment year"
+    return frame.sort_index().fillna(0)
+
+
+NAMES = {"pilot": "Pilot zones", "rail": "Rail links"}
+
+
+def verdict_sentences(result: dict) -> list[str]:
+    """The pre-registered-style statement per treatment: the headline test's MDE per effect shape
+    (MC SE) and its size; with a truth (synthetic data), the true effect against it and the power
+    against the true effect; without one, what a non-significant estimate can and cannot rule out."""
+    out = []
+    shapes = result["settings"]["shapes"]
+    what = {
+        "constant": "a constant effect",
+        "growing": "an effect growing with years since treatment",
+    }
+    for treatment, rec in result["treatments"].items():
+        name = NAMES.get(treatment, treatment)
+        head = rec.get("estimators", {}).get(HEADLINE, {})
+        if "shapes" not in head:
+            why = head.get("skipped") or rec.get("skipped") or "not simulated"
+            out.append(f"**{name}.** No verdict: the headline cannot be estimated ({why}).")
+            continue
+        inf = rec["inference"]
+        parts = []
+        for s in shapes:
+            r = head["shapes"][s]
+            parts.append(
+                f"{what.get(s, s)} of {r['mde']:.3f} log points (MC SE {r['mc_se']:.3f})"
+                if r["reached"]
+                else f"{what.get(s, s)}: not even at {r['searched_up_to']:.3f} log points"
+            )
+        first = head["shapes"][shapes[0]]
+        text = (
+            f"**{name}.** The headline test (BJS, SE clustered by {inf['cluster']}, "
+            f"{inf['n_clusters']} clusters, critical value {inf['critical_value']:.3f}) detects "
+            + " and ".join(parts)
+            + f" with 80% probability; without an effect it rejects in {first['size']:.1%} of "
+            f"panels (MC SE {first['size_mc_se']:.1%}; {first['n_reps']} simulated panels)."
+        )
+        tr = rec.get("truth")
+        if tr is not None:
+            above = [s for s in shapes if tr["above_mde"].get(s)]
+            position = (
+                "above the MDE of every shape"
+                if len(above) == len(shapes)
+                else "below the MDE of every shape"
+                if not above
+                else "above the MDE of the " + ", ".join(above) + " shape only"
+            )
+            text += (
+                f" The true effect of this synthetic panel, {tr['att']:.3f}, lies {position}: "
+                f"the headline test detects it (with its own pattern by cohort and year) in "
+                f"{tr['power']:.0%} of simulated panels (MC SE {tr['power_mc_se']:.0%})."
+            )
+        else:
+            text += (
+                " No true effect is known on this panel: a non-significant headline estimate "
+                "speaks against effects of about the MDE or larger, not against smaller ones."
+            )
+        out.append(text)
+    return out

@@ -72,12 +72,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
-from tqdm.auto import tqdm
 
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
+from analysis.parallel import as_backend, run_tasks
 from analysis.studies.rails import LINKS, link_panel, link_truth
 from analysis.studies.rules import (
     StudyData,
@@ -93,6 +93,9 @@ DESIGN_IDS = {HOMOGENEOUS: "homogeneous", DEFAULT: "heterogeneous"}
 HEADLINE = "headline"  # estimate() has no such name: the loop calls binary.headline_att
 DIRECT = "direct"  # the decomposition's direct effect (BJS, the ruled controls as observed)
 OLD_RAIL = "rail_pilot_dummy"  # the rail headline before issue 18 (one on/off pilot dummy)
+HONEST = "honestdid_target"  # the HonestDiD target on the headline's event study (M = 0)
+HEADLINE_ES = "headline_es"  # one event time of the headline's event study (t(G-1) band)
+ES_TIMES = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5)
 
 # id -> (estimate() name, options); TWFE uses the closed-form balanced-panel path (same numbers)
 _TWFE = ("twfe", {"treatment": "pilot", "method": "demean"})
@@ -125,6 +128,12 @@ MONTE_CARLO = {
     "rail_headline": (HEADLINE, {"treatment": "cre"}),
     "rail_pilot_dummy": (OLD_RAIL, {"treatment": "cre"}),
 }
+# the headline's event study (issue 18): the HonestDiD target at M = 0 and each event time's
+# province-clustered band, both t(G-1); ~2.6 s a replication
+HEADLINE_ES_ROWS = {
+    HONEST: (HONEST, {}),
+    **{f"es_{e}": (HEADLINE_ES, {"event_time": e}) for e in ES_TIMES},
+}
 # Sun-Abraham is half the cost of a replication (0.8 of 1.5 s): the 500-replication run of
 # `make test-slow` leaves it to the pipeline's simulation (PIPELINE) and the smoke test
 MONTE_CARLO_FAST = {k: v for k, v in MONTE_CARLO.items() if v[0] != "sa"}
@@ -142,6 +151,8 @@ LABELS = {
     "direct": "Direct effect (decomposition): BJS, controls as observed",
     "rail_headline": "Rail headline (China-Europe Railway Express): BJS, pilot zones by cohort x "
     "event time",
+    HONEST: "HonestDiD target on the headline event study (M = 0)",
+    **{f"es_{e}": f"Headline event study, e = {e} (t(G-1) band)" for e in ES_TIMES},
     "rail_pilot_dummy": "Rail (China-Europe Railway Express), one on/off pilot dummy (old)",
 }
 ROBUST = ["cs_tv", "sa", "bjs", "headline"]  # correctly specified for the DGP's untreated outcome
@@ -252,6 +263,10 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     sd = rep.study(treatment)
     cohort = sd.cohort
     cols = ("estimate", "std_error", "conf_low", "conf_high")
+    if name in (HONEST, HEADLINE_ES):
+        return rep.truths(treatment, sd.covariates, sd.treated_cities) | _headline_es_row(
+            name, options, rep, sd, cache
+        )
     if name == HEADLINE:
         if ("headline", treatment) not in cache:
             rule = inference_rule(sd.panel)
@@ -299,6 +314,36 @@ def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: 
     return out | rep.truths(treatment, covariates, sd.treated_cities)
 
 
+def _headline_es_row(name, options, rep, sd, cache) -> dict:
+    """A row of the headline's event study (:func:`analysis.studies.binary.headline_event_study`,
+    once per replication): the HonestDiD target (its M = 0 interval, t(G-1)) or
+    one event time with the study's t(G-1) band. ``truth_own``: the row's own truth (the
+    weighted true effects over the target's horizons; the true effect at that event time, zero
+    before treatment), which the summary measures it against."""
+    from analysis.studies.binary import headline_event_study
+    from analysis.studies.robustness.sensitivity import headline_target
+
+    if "headline_es" not in cache:
+        rule = inference_rule(sd.panel)
+        block = truth_for(rep.truth, sd.treatment, sd.covariates, sd.treated_cities)
+        es = headline_event_study(sd, rule, (ES_TIMES[0], ES_TIMES[-1]), block)
+        if "skipped" in es:
+            raise RuntimeError(f"headline event study skipped: {es['skipped']}")
+        cache["headline_es"] = (es, rule, headline_target(es))
+    es, rule, target = cache["headline_es"]
+    crit = rule.critical_value()
+    if name == HONEST:  # at M = 0 the study's t(G-1) interval (headline_sensitivity's scaling)
+        b, se, truth = target["estimate"], target["std_error"], target["truth"]
+        return {"estimate": b, "std_error": se, "conf_low": b - crit * se,
+                "conf_high": b + crit * se, "truth_own": truth, "target": "own"}  # fmt: skip
+    e = options["event_time"]
+    b = float(es["beta"].loc[e])
+    se = float(np.sqrt(es["vcov"].loc[e, e]))
+    truth = 0.0 if e < 0 else float(es["truth"].loc[e])
+    return {"estimate": b, "std_error": se, "conf_low": b - crit * se, "conf_high": b + crit * se,
+            "truth_own": truth, "target": "own"}  # fmt: skip
+
+
 def _replicate(
     design_name: str,
     rep: int,
@@ -342,6 +387,7 @@ def simulate(
     n_jobs: int = 1,
     progress: bool = True,
     control_rule: dict | None = None,
+    backend=None,
 ) -> pd.DataFrame:
     """One row per design x replication x estimator: estimate, SE, CI (``conf_low``,
     ``conf_high``: normal, or the headline's t(G-1)), the replication's true ATTs over the cities
@@ -351,15 +397,17 @@ def simulate(
     ``inputs``: (cities, treatments, national exports) for :func:`simulate_panel`; ``estimators``:
     id -> (``estimate`` name, ``"headline"``, ``"direct"`` or ``"rail_pilot_dummy"``, options);
     ``control_rule``: params.yaml ``panel.control_rule``. Every design uses the same seeds.
+    ``backend``: params.yaml ``parallel`` (:func:`analysis.parallel.run_tasks`; ``n_jobs`` local
+    workers): the rows do not depend on it.
     """
     seeds = _seeds(seed, n_reps)
     tasks = [(name, rep, s, d) for name, d in by_design.items() for rep, s in enumerate(seeds)]
-    jobs = (
+    jobs = [
         delayed(_replicate)(name, rep, s, d, inputs, estimators, control_rule)
         for name, rep, s, d in tasks
-    )
-    results = Parallel(n_jobs=n_jobs)(
-        tqdm(jobs, total=len(tasks), desc="simulations", disable=not progress)
+    ]
+    results = run_tasks(
+        jobs, as_backend(backend, n_jobs=n_jobs), progress=progress, desc="simulations"
     )
     return pd.DataFrame([row for rows in results for row in rows])
 
@@ -389,7 +437,9 @@ def mc_se_coverage(c: float, n: int) -> float:
 def _stats(group: pd.DataFrame, target: str) -> dict:
     if "target" in group and group["target"].nunique() == 1:
         target = str(group["target"].iloc[0])
-    truth = group["truth_direct"] if target == "direct" else group["truth"]
+    truth = {"direct": group.get("truth_direct"), "own": group.get("truth_own")}.get(
+        target, group["truth"]
+    )
     error = group["estimate"] - truth
     n = len(group)
     sq = error**2
@@ -439,12 +489,13 @@ def twfe_vs_imputation(
     n_jobs: int = 1,
     progress: bool = True,
     control_rule: dict | None = None,
+    backend=None,
 ) -> pd.DataFrame:
     """The notebook's simulation: ``PIPELINE``'s estimators under both ``designs(base)``, one row
-    per design x replication x estimator."""
+    per design x replication x estimator (``backend``: :func:`simulate`)."""
     return simulate(
         designs(base), (cities, treatments, national), COMPARISON, n_reps, seed, n_jobs, progress,
-        control_rule,
+        control_rule, backend,
     )  # fmt: skip
 
 
@@ -520,8 +571,9 @@ def randomization_rejection(
 
     inputs = default_inputs()
     base = design or SyntheticDesign()
-    rows = Parallel(n_jobs=n_jobs)(
-        delayed(_ri_one)(s, base, inputs, draws, within) for s in _seeds(seed, n_reps)
+    rows = run_tasks(
+        [delayed(_ri_one)(s, base, inputs, draws, within) for s in _seeds(seed, n_reps)],
+        as_backend(None, n_jobs=n_jobs),
     )
     p = np.array([r["p_value"] for r in rows])
     rate = float(np.mean(p <= alpha))
@@ -584,8 +636,8 @@ def check_coverage(
 
     inputs = default_inputs()
     base = design or SyntheticDesign()
-    jobs = (delayed(replicate)(s, base, inputs, **options) for s in _seeds(seed, n_reps))
-    rows = Parallel(n_jobs=n_jobs)(jobs)
+    jobs = [delayed(replicate)(s, base, inputs, **options) for s in _seeds(seed, n_reps)]
+    rows = run_tasks(jobs, as_backend(None, n_jobs=n_jobs))
     failed = [r["failed"] for r in rows if "failed" in r]
     frame = pd.DataFrame([r for r in rows if "failed" not in r])
     frame = frame.assign(estimator=name, estimator_id=name, rep=range(len(frame)))

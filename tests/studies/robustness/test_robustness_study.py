@@ -131,7 +131,8 @@ def test_every_row_concerns_the_headline(study):
 def test_randomization_inference_is_studentized_and_stratified(study):
     _, _, head, _ = _headline()
     pl = study["results"]["placebo"]
-    assert pl["statistic"] == "t" and pl["within"] == "province"
+    assert pl["statistic"] == "t" and pl["within"] == "baseline_gdp"
+    assert "sensitivity check under exchangeability" in pl["interpretation"]
     # studentized at the study's clustering level (province), covariates rebuilt per permutation
     assert pl["cluster"] == head["cluster"] == "province"
     assert pl["t_stat"] == pytest.approx(head["estimate"] / head["std_error"], rel=REL)
@@ -239,7 +240,7 @@ def test_unknown_parameter_is_an_error():
         robustness_options({"placebo_drawz": 5})
     assert "did you mean 'placebo_draws'?" in str(err.value)
     options = robustness_options({"dr": {"covariates": ["log_fdi"]}})
-    assert options.dr.covariates == ("log_fdi",) and options.placebo_within == "province"
+    assert options.dr.covariates == ("log_fdi",) and options.placebo_within == "baseline_gdp"
 
 
 def test_settings_record_the_options_and_the_design(study):

@@ -254,3 +254,56 @@ def test_a_sentence_is_said_once_when_the_interval_includes_zero():
     assert res["sentences"]["en"] == by["DeltaSD"]["en"]
     assert res["sentences"]["zh"] == by["DeltaSD"]["zh"]
     assert res["sentences"]["en"].count("not distinguishable") == 1
+
+
+def _headline_es(beta_pre_flat: bool = True):
+    """A fabricated headline event study (:func:`analysis.studies.binary.headline_event_study`
+    shape): leads -4..-1, horizons 0..4, three cohorts everywhere but e = 4 (one)."""
+    times = [-4, -3, -2, -1, 0, 1, 2, 3, 4]
+    b = [0.004, -0.003, 0.002, 0.01, 0.08, 0.1, 0.12, 0.15, 0.3]
+    if not beta_pre_flat:
+        b[:4] = [-0.12, -0.08, -0.05, 0.0]
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 9)) * 0.004
+    V = pd.DataFrame(A.T @ A + np.eye(9) * 1e-5, index=times, columns=times)
+    n_h = pd.Series([40.0, 30, 20, 8, 2], index=[0, 1, 2, 3, 4])
+    return {
+        "event_times": times,
+        "beta": pd.Series(b, index=times),
+        "vcov": V,
+        "weights": n_h / n_h.sum(),
+        "n_cohorts": {**{e: 3 for e in times}, 4: 1},
+        "shape": pd.Series(np.r_[np.arange(-4, 0), np.arange(0, 5) + 3.0], index=times),
+        "headline": float((n_h / n_h.sum()) @ np.array(b[4:])),
+        "truth": pd.Series([0, 0, 0, 0, 0.07, 0.1, 0.13, 0.15, 0.3], index=times, dtype=float),
+        "cluster": "province",
+        "n_clusters": 30,
+        "critical_value": 2.045,
+    }
+
+
+def test_headline_sensitivity_targets_the_headline_weights_relative_to_e_minus_1():
+    from analysis.studies.robustness.sensitivity import headline_sensitivity, headline_target
+
+    es = _headline_es()
+    opt = HonestDiDConfig(window=(-4, 4), min_cohorts=2, Mbarvec=(0.0, 1.0), M_multiples=(0.0, 1.0),
+                          grid_points=100, type="both")  # fmt: skip
+    t = headline_target(es, opt)
+    assert t["pre"] == [-4, -3, -2] and t["post"] == [0, 1, 2, 3]  # e = 4: one cohort
+    w = np.array([40, 30, 20, 8]) / 98
+    b = es["beta"]
+    assert t["estimate"] == pytest.approx(w @ (b.loc[[0, 1, 2, 3]].to_numpy() - b.loc[-1]))
+    assert t["truth"] == pytest.approx(w @ np.array([0.07, 0.1, 0.13, 0.15]))
+    power = {
+        "by_power": [{"target_power": 0.5, "slope": 0.004}, {"target_power": 0.8, "slope": 0.007}]
+    }
+    r = headline_sensitivity(es, power, opt, seed=1)["results"]
+    assert r["estimate"] == pytest.approx(t["estimate"]) and r["truth"] == pytest.approx(t["truth"])
+    tv = r["target_vs_headline"]
+    assert tv["horizons_left_out"] == [4] and tv["treated_share_covered"] == pytest.approx(0.98)
+    assert tv["difference"] == pytest.approx(t["estimate"] - es["headline"])
+    # the benchmark: the 80%-power slope (the noisy pre-period bend is not significant here)
+    assert r["benchmark"]["source"] == "power" and r["benchmark"]["M"] == pytest.approx(0.007)
+    assert r["benchmark"]["Mbar"] == pytest.approx(0.007 / r["benchmark"]["jump"])
+    assert r["M_grid"] == pytest.approx([0.0, 0.007])
+    json.dumps(_clean(r))

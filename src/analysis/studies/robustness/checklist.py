@@ -60,7 +60,7 @@ from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decompos
 from analysis.did.callaway_santanna import att_gt, att_gt_adjusted
 from analysis.did.drdid import ipw_balance, unit_baseline
 from analysis.did.inference import critical_value, t_p_value
-from analysis.did.randomization import permutation_test
+from analysis.did.randomization import baseline_strata, permutation_test
 from analysis.did.twfe import twfe
 from analysis.did.wild_bootstrap import imputation_wild_bootstrap
 from analysis.figures import figure_function
@@ -70,13 +70,15 @@ from analysis.studies.binary import (
     attempt,
     controls_record,
     headline_att,
+    headline_event_study,
     is_skipped,
+    pretrend_power_record,
     skipped,
     study_design,
 )
 from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
 from analysis.studies.robustness.conley import conley_check
-from analysis.studies.robustness.sensitivity import honest_sensitivity
+from analysis.studies.robustness.sensitivity import headline_sensitivity
 from analysis.studies.rules import inference_rule, study_data, study_statistic, truth_for
 from analysis.studies.spillover import (
     effects_frame,
@@ -134,7 +136,7 @@ FIGURES = [
     (
         "heterogeneity.plot_heterogeneity",
         "heterogeneity",
-        {"pooled": ("heterogeneity", "pooled_estimate")},
+        {"pooled": ("heterogeneity", "pooled_estimate"), "tests": ("heterogeneity", "tests")},
         "robustness_heterogeneity",
     ),
     ("plot_bacon", "bacon", {"twfe": ("bacon", "twfe")}, "robustness_bacon"),
@@ -171,7 +173,16 @@ FIGURES = [
 ]
 
 # strata of the randomization inference: params.yaml placebo_within -> the panel columns it needs
-STRATA = {"province": ("province",), "region_coastal": ("region", "coastal")}
+STRATA = {
+    "province": ("province",),
+    "region_coastal": ("region", "coastal"),
+    "baseline_gdp": ("log_gdp_pc",),
+}
+# what the placebo p-value is: no stratification here reproduces how designation was assigned
+RI_INTERPRETATION = (
+    "a sensitivity check under exchangeability of the designation dates within strata, not "
+    "design-based inference (designation was targeted, not randomized)"
+)
 
 
 def robustness_options(options: RobustnessConfig | dict | None) -> RobustnessConfig:
@@ -234,6 +245,13 @@ def _strata(panel: pd.DataFrame, within: str | None) -> tuple[pd.DataFrame, str 
         )
     if within == "province":
         return panel, "province", None
+    if within == "baseline_gdp":
+        g = DESIGN["gname"]
+        first = panel.loc[panel[g] > 0, g].min() if (panel[g] > 0).any() else None
+        if first is None:
+            return panel, None, "baseline_gdp strata need a designated city"
+        codes = baseline_strata(panel, "city_code", "year", "log_gdp_pc", before=first)
+        return panel.assign(_stratum=codes), "_stratum", None
     cells = panel["region"].astype(str) + " x " + panel["coastal"].astype(str)
     return panel.assign(_stratum=cells), "_stratum", None
 
@@ -526,6 +544,7 @@ def robustness_study(
             "draws": ri.n_draws,
             "n_failed": ri.n_failed,
             "within": opt.placebo_within,
+            "interpretation": RI_INTERPRETATION,
             "cluster": head["cluster"],
             "placebo_t_mean": float(np.nanmean(ri.draws)),
             "placebo_t_sd": float(np.nanstd(ri.draws, ddof=1)),
@@ -622,6 +641,10 @@ def robustness_study(
             tname,
             rule.cluster,
             size_bins=hp.size_bins,
+            adjust_draws=opt.multiple_testing.draws,
+            seed=seed,
+            adjust_weights=opt.multiple_testing.weights,
+            true_effects=heterogeneity.true_effects(truth, d),
         )
         frames["heterogeneity"] = het.table
         frames["heterogeneity_tests"] = het.tests
@@ -648,10 +671,11 @@ def robustness_study(
     hd = opt.honestdid
 
     def honest() -> None:
-        hs = honest_sensitivity(
-            panel, y=y, cohort=g, unit=idname, time=tname, covariates=ctrl, options=hd,
-            seed=seed, design=design, truth=target,
-        )  # fmt: skip
+        # on the headline (issue 18): its estimator, covariates, clusters and weights; the
+        # universal-base CS version (honest_sensitivity) asked the same question of another
+        # estimator with city clusters and is no longer run
+        es = headline_event_study(sd, rule, hd.window, target)
+        hs = headline_sensitivity(es, pretrend_power_record(es, rule), hd, seed=seed, cohort=g)
         results["honestdid"] = hs["results"]
         if is_skipped(hs["results"]):
             return
@@ -761,6 +785,7 @@ _WITHIN_TEXT = {
     None: "unstratified",
     "province": "within provinces",
     "region_coastal": "within region x coast",
+    "baseline_gdp": "within baseline GDP quintiles",
 }
 
 

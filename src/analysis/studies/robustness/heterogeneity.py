@@ -4,6 +4,12 @@ estimator, with a test that separates effect modification from timing compositio
 Dimensions (any subset): ``region`` (east / central / west / northeast), ``coastal`` (coastal vs
 inland), ``batch`` (designation batch of the treated cities) and ``size`` (terciles of baseline
 exports, i.e. exports in the first panel year, so the grouping is not affected by the treatment).
+The size grouping selects on the first-year outcome, which also enters the untreated-outcome
+model: a city ranked large partly by a positive first-year shock gets an overestimated city
+effect and underestimated imputed effects. Under the default synthetic DGP this biases the size
+contrasts by about 0.01 (-0.010 for large, +0.0085 for medium at common weights, 200 panels;
+tests/studies/robustness/test_heterogeneity.py), a tenth of their MDD; a size measure that is
+not the outcome (baseline population) would avoid it.
 
 Estimator: the study's headline, the Borusyak-Jaravel-Spiess (2024) imputation estimator with the
 other treatments and the controls in the untreated-outcome model and the leave-out conservative
@@ -23,10 +29,26 @@ test of effect modification, the raw test (``raw_*``) of any difference. The gap
 differences is composition (``contrasts``: each group against the rest).
 
 Cells are cohort x event time (which also fixes calendar time), except for ``batch``: batches are
-designation cohorts (batches 6 and 7 share a coded year), so no two batches share a cohort and the
-cells are event times; the common-weight test then asks whether batches differ at EQUAL time since
-designation, which is the testable part of "effects differ by batch" (a batch's characteristics
-and its calendar time of designation cannot be told apart).
+designation cohorts, so the cells are event times. Two batches can share a coded cohort year
+(under the default mid-year rule batches 4 and 5, approved in December 2019 and April 2020, are
+both coded 2020; under the approval-year rule batches 6 and 7 share 2022), and then also share
+cohort x event-time cells, but most batch pairs share none. The common-weight test asks whether
+batches differ at EQUAL time since designation, which is the testable part of "effects differ by
+batch" (a batch's characteristics and its calendar time of designation cannot be told apart). Few
+event times are reached by every batch (on the real dates only e = 0 by all seven, and the
+earliest batch keeps a small share of its city-years there: ``common_share``), so this test has
+little power; its MDD says how little.
+
+Precision and multiplicity. Every contrast (a group against the rest, or against the other group
+of a two-group dimension) has an interval by the study's rule (t(G-1)) and a minimum detectable
+difference ``MDD = (t_{1-alpha/2} + t_{0.8}) x SE`` (t(G-1) quantiles; 80% power, 5% size,
+analytic from the contrast's SE: :func:`analysis.did.subgroup.minimum_detectable_difference`). A
+test that does not reject is reported as "not distinguishable from zero; differences smaller than
+the MDD cannot be detected", never as "no difference". The dimensions' tests are one family
+each for the raw and the modification tests: stepdown adjusted p-values (Westfall-Young minP /
+Romano-Wolf, :mod:`analysis.did.stepdown`) from a multiplier bootstrap of the BJS per-cluster
+contributions with weights shared across the dimensions (one fit, one set of clusters), so the
+adjustment uses how the tests co-move (they reuse the same imputed effects).
 
 Inference: BJS conservative variance of each linear estimand, clustered by ``cluster``, joint over
 all estimands of a dimension; critical values and p-values from t(G-1) and F(q, G-1) (few
@@ -41,16 +63,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.did.inference import critical_value, t_p_value
+from analysis.did.stepdown import Hypothesis, stepdown_adjust
 from analysis.did.subgroup import (
     common_weights,
     group_weights,
     imputation_fit,
+    minimum_detectable_difference,
     wald_equal,
 )
 from analysis.errors import InputError
 from analysis.pvalues import format_p
 
-__all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity"]
+__all__ = ["DIMENSIONS", "HeterogeneityResult", "city_groups", "heterogeneity", "true_effects"]
 
 DIMENSIONS = ("region", "coastal", "batch", "size")
 SIZE_LABELS = {2: ["small", "large"], 3: ["small", "medium", "large"], 4: ["Q1", "Q2", "Q3", "Q4"]}
@@ -88,6 +112,22 @@ def city_groups(
         else:
             raise ValueError(f"unknown dimension {dim!r}; choose from {DIMENSIONS}")
     return out
+
+
+def true_effects(truth: dict | None, key: str = "pilot") -> pd.Series | None:
+    """The true (total) effect of every treated city-year from the truth file's ``city_effects``
+    (synthetic data), indexed by (city code as str, year), for :func:`heterogeneity`'s
+    ``true_effects``; None without them (a user's panel)."""
+    by_city = ((truth or {}).get(key) or {}).get("city_effects")
+    if not by_city:
+        return None
+    pairs = [
+        ((str(c), int(v["cohort"]) + e), float(x))
+        for c, v in by_city.items()
+        for e, x in enumerate(v["effects"])
+    ]
+    index = pd.MultiIndex.from_tuples([k for k, _ in pairs])
+    return pd.Series([x for _, x in pairs], index=index)
 
 
 # dimensions whose groups are designation cohorts: compared at common event times
@@ -131,6 +171,10 @@ TEST_COLUMNS = [
     "raw_range",
     "modification_range",
     "composition_share",
+    "raw_p_adjusted",
+    "modification_p_adjusted",
+    "modification_mdd_min",
+    "modification_mdd_max",
 ]
 CONTRAST_COLUMNS = [
     "dimension",
@@ -139,12 +183,24 @@ CONTRAST_COLUMNS = [
     "raw_diff",
     "raw_se",
     "raw_p",
+    "raw_conf_low",
+    "raw_conf_high",
+    "raw_mdd",
     "modification_diff",
     "modification_se",
     "modification_p",
+    "modification_conf_low",
+    "modification_conf_high",
+    "modification_mdd",
     "composition_diff",
     "common_share",
+    "raw_truth",
+    "modification_truth",
 ]
+# *_mdd: minimum detectable difference of the contrast at 80% power and 5% size,
+# (t_{0.975} + t_{0.8}) x SE with t(G-1) quantiles; *_p_adjusted (tests): stepdown over the
+# dimensions (one family for the raw tests, one for the modification tests)
+POWER = 0.8
 
 
 @dataclass
@@ -158,6 +214,7 @@ class HeterogeneityResult:
     pooled: pd.Series  # the overall imputation ATT (estimate, std_error, ..., n_obs, n_clusters)
     sentences: list[str] = field(default_factory=list)
     alpha: float = 0.05
+    adjustment: dict | None = None  # how the stepdown adjusted p-values were drawn
 
     def tidy(self) -> pd.DataFrame:
         return self.table.copy()
@@ -172,6 +229,9 @@ class HeterogeneityResult:
             "tests": self.tests,
             "contrasts": self.contrasts,
             "sentences": list(self.sentences),
+            "mdd_rule": f"(t_{{1-alpha/2}} + t_{{{POWER}}}) x SE with t(G-1) quantiles: "
+            f"{POWER:.0%} power, {self.alpha:.0%} size, two-sided",
+            "adjustment": self.adjustment,
         }
 
     def summary(self) -> str:
@@ -226,32 +286,75 @@ def _row(est, se, crit, n_clusters):
     return float(est), float(se), float(t), p, float(est - crit * se), float(est + crit * se)
 
 
-def _sentence(test: dict, alpha: float) -> str:
+def _contrast(kind: str, diff: float, se: float, crit: float, n_cl: int, alpha: float) -> dict:
+    """``{kind}_diff, _se, _p, _conf_low, _conf_high, _mdd`` of one contrast (t(G-1))."""
+    ok = np.isfinite(se) and se > 0
+    return {
+        f"{kind}_diff": diff,
+        f"{kind}_se": se,
+        f"{kind}_p": t_p_value(diff / se, n_cl) if ok else np.nan,
+        f"{kind}_conf_low": diff - crit * se if ok else np.nan,
+        f"{kind}_conf_high": diff + crit * se if ok else np.nan,
+        f"{kind}_mdd": minimum_detectable_difference(se, n_cl, alpha, POWER) if ok else np.nan,
+    }
+
+
+def _mdd_text(test: dict) -> str:
+    lo, hi = test.get("modification_mdd_min"), test.get("modification_mdd_max")
+    if lo is None or not np.isfinite(lo):
+        return ""
+    span = f"{lo:.3f}" if np.isclose(lo, hi, rtol=0, atol=5e-4) else f"{lo:.3f} to {hi:.3f}"
+    return (
+        f"; differences smaller than MDD = {span} (80% power, 5% size; each group's contrast) "
+        "cannot be detected"
+    )
+
+
+def _sentence(test: dict, alpha: float, draws: int | None = None) -> str:
+    """One verdict per dimension. The verdict follows the stepdown adjusted p-value (the family
+    is the dimensions' tests) when there is one; a non-rejection is "not distinguishable", with
+    the MDD, never "no difference"."""
     dim, cells = test["dimension"], test["cells"]
     if not np.isfinite(test["raw_p"]):
         return f"{dim}: fewer than two groups with treated cities; no comparison."
-    raw, mod = format_p(test["raw_p"], space=" "), format_p(test["modification_p"], space=" ")
+
+    def p_text(kind):
+        p, adj = test[f"{kind}_p"], test.get(f"{kind}_p_adjusted", np.nan)
+        out = format_p(p, space=" ")
+        if adj is not None and np.isfinite(adj):
+            out += f", adjusted {format_p(adj, draws or None, space=' ')}"
+        return out, adj if adj is not None and np.isfinite(adj) else p
+
+    raw, raw_dec = p_text("raw")
     common = f"at common {cells} weights"
     if not np.isfinite(test["modification_p"]):
         return (
             f"{dim}: group ATTs {raw}; the groups share no {cells} cell, so composition and "
             "modification cannot be separated."
         )
-    if test["modification_p"] < alpha:
+    mod, mod_dec = p_text("modification")
+    thin = ""
+    share = test.get("common_share")
+    if share is not None and np.isfinite(share) and share < 0.5:
+        thin = f", which cover {share:.0%} of the groups' treated city-years"
+    if mod_dec < alpha:
         what = "the effect differs between groups at equal " + (
             "time since designation (batches are cohorts: batch and designation date cannot be "
             "told apart)"
             if cells == "event time"
             else "cohort and event time"
         )
-        return f"{dim}: group ATTs differ ({raw}) and also {common} ({mod}): {what}."
-    if test["raw_p"] < alpha:
+        return f"{dim}: group ATTs ({raw}) and ATTs {common}{thin} ({mod}): {what}."
+    if raw_dec < alpha:
         return (
-            f"{dim}: group ATTs differ ({raw}) but not {common} ({mod}): the difference is "
-            "timing composition (other designation years and event times), not effect "
-            "modification."
+            f"{dim}: group ATTs differ ({raw}); {common}{thin}, the groups are not "
+            f"distinguishable ({mod}): the raw gap is consistent with timing composition"
+            f"{_mdd_text(test)}."
         )
-    return f"{dim}: no evidence that the effect differs between groups ({raw}; {common}: {mod})."
+    return (
+        f"{dim}: the group ATTs are not distinguishable from each other ({raw}), nor {common}"
+        f"{thin} ({mod}){_mdd_text(test)}."
+    )
 
 
 def heterogeneity(
@@ -269,6 +372,10 @@ def heterogeneity(
     groups: pd.DataFrame | None = None,
     alpha: float = 0.05,
     event_time_dimensions=EVENT_TIME_DIMENSIONS,
+    adjust_draws: int = 9999,
+    seed: int | None = 20240601,
+    adjust_weights: str = "normal",
+    true_effects: pd.Series | None = None,
 ) -> HeterogeneityResult:
     """Group ATTs of the imputation estimator on each dimension, raw and at common cell weights,
     with the equal-effects tests (raw: any difference; common weights: effect modification).
@@ -278,6 +385,10 @@ def heterogeneity(
     ``groups``: a per-city table of group labels (default :func:`city_groups`); any extra column
     in it can be used as a dimension. Groups with fewer than ``min_treated`` treated cities are
     left out. ``event_time_dimensions``: dimensions compared over common event times only.
+    ``adjust_draws``, ``seed``, ``adjust_weights``: draws of the multiplier bootstrap behind the stepdown adjusted
+    p-values across the dimensions (0: no adjustment). ``true_effects``: the true effect of
+    every treated city-year (a Series indexed by (unit as str, time); synthetic data): each
+    contrast gets its true value with the same weights (``raw_truth``, ``modification_truth``).
     """
     controls = [c for c in (controls or []) if c != dname]
     dimensions = list(dimensions)
@@ -296,6 +407,10 @@ def heterogeneity(
     )
     treated, n_cl = fit.treated, fit.n_clusters
     crit = critical_value(alpha, n_cl)
+    true_tau = None
+    if true_effects is not None:
+        key = pd.MultiIndex.from_arrays([treated["unit"].astype(str), treated["time"]])
+        true_tau = true_effects.reindex(key).to_numpy(float)
 
     n1 = len(treated)
     pooled_fit = fit.linear(np.full((n1, 1), 1.0 / n1))  # = the imputation module's ATT
@@ -316,6 +431,17 @@ def heterogeneity(
     )
 
     rows, tests, contrasts = [], [], []
+    family = {"raw": [], "modification": []}  # the dimensions' tests, for the stepdown
+
+    def hypothesis(name, keys, blk, lin_scores, cols):
+        """H: the groups' estimates in ``keys`` are equal (differences from the first)."""
+        k = len(keys)
+        R = np.eye(k)[1:] - np.eye(k)[0]
+        idx = [cols.get_loc(f"{blk}::{key}") for key in keys]
+        S = lin_scores[:, idx] @ R.T
+        b = R @ lin_b[idx]
+        return Hypothesis(name, b, pd.DataFrame(S), S.T @ S, df_resid=n_cl - 1)
+
     for dim in dimensions:
         col = carried[dim]
         labels = treated[col]
@@ -338,6 +464,7 @@ def heterogeneity(
                 blocks[f"common|{k}"], _ = common_weights(treated, ab, ["A", "B"], cells)
         W = pd.concat([b.add_prefix(f"{name}::") for name, b in blocks.items()], axis=1)
         lin = fit.linear(W, tau_bar)
+        lin_b = lin.estimates
         b = pd.Series(lin.estimates, index=W.columns)
         V = pd.DataFrame(lin.vcov, index=W.columns, columns=W.columns)
 
@@ -369,10 +496,13 @@ def heterogeneity(
             )
         raw_b, raw_v = block("raw", levels)
         raw_f, raw_q, raw_p = wald_equal(raw_b, raw_v, n_cl)
+        if len(levels) >= 2:
+            family["raw"].append(hypothesis(dim, levels, "raw", lin.scores, W.columns))
         if has_common:
             mod_b, mod_v = block("common", levels)
             mod_f, mod_q, mod_p = wald_equal(mod_b, mod_v, n_cl)
             mod_range = float(np.ptp(mod_b))
+            family["modification"].append(hypothesis(dim, levels, "common", lin.scores, W.columns))
         else:
             mod_f, mod_q, mod_p, mod_range = np.nan, 0, np.nan, np.nan
         raw_range = float(np.ptp(raw_b)) if len(raw_b) else np.nan
@@ -411,27 +541,48 @@ def heterogeneity(
                 mod_d, mod_se = float(diff @ md), float(np.sqrt(diff @ mv @ diff))
             else:
                 mod_d = mod_se = np.nan
+            truth = {"raw_truth": np.nan, "modification_truth": np.nan}
+            if true_tau is not None:
+                for kind, name in (("raw", f"raw|{k}"), ("modification", f"common|{k}")):
+                    w = blocks[name].to_numpy() @ diff
+                    if kind == "raw" or in_ab.any():
+                        truth[f"{kind}_truth"] = float(w @ np.nan_to_num(true_tau))
             contrasts.append(
                 {
+                    **truth,
                     "dimension": dim,
                     "group": k,
                     "reference": ref,
-                    "raw_diff": raw_d,
-                    "raw_se": raw_se,
-                    "raw_p": t_p_value(raw_d / raw_se, n_cl) if raw_se > 0 else np.nan,
-                    "modification_diff": mod_d,
-                    "modification_se": mod_se,
-                    "modification_p": t_p_value(mod_d / mod_se, n_cl) if mod_se > 0 else np.nan,
+                    **_contrast("raw", raw_d, raw_se, crit, n_cl, alpha),
+                    **_contrast("modification", mod_d, mod_se, crit, n_cl, alpha),
                     "composition_diff": raw_d - mod_d,
                     "common_share": float(in_ab.sum() / labels.isin(levels).sum()),
                 }
             )
+    contrasts = pd.DataFrame(contrasts, columns=CONTRAST_COLUMNS)
+    adjustment = None
+    for kind, hyps in family.items():
+        col = f"{kind}_p_adjusted"
+        for t in tests:
+            t[col] = np.nan
+        if adjust_draws > 0 and hyps:
+            res = stepdown_adjust(hyps, draws=adjust_draws, seed=seed, weights=adjust_weights)
+            adj = dict(zip(res.table["hypothesis"], res.table["p_adjusted"]))
+            for t in tests:
+                t[col] = float(adj.get(t["dimension"], np.nan))
+            adjustment = {k: v for k, v in res.record().items() if k not in ("table",)}
+    for t in tests:
+        mdd = contrasts.loc[contrasts["dimension"] == t["dimension"], "modification_mdd"]
+        mdd = mdd[np.isfinite(mdd)]
+        t["modification_mdd_min"] = float(mdd.min()) if len(mdd) else np.nan
+        t["modification_mdd_max"] = float(mdd.max()) if len(mdd) else np.nan
     tests = pd.DataFrame(tests, columns=TEST_COLUMNS)
     return HeterogeneityResult(
         table=pd.DataFrame(rows, columns=TABLE_COLUMNS),
         tests=tests,
-        contrasts=pd.DataFrame(contrasts, columns=CONTRAST_COLUMNS),
+        contrasts=contrasts,
         pooled=pooled,
-        sentences=[_sentence(t, alpha) for t in tests.to_dict("records")],
+        sentences=[_sentence(t, alpha, adjust_draws) for t in tests.to_dict("records")],
         alpha=alpha,
+        adjustment=adjustment,
     )

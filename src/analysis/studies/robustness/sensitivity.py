@@ -1,7 +1,19 @@
-"""HonestDiD sensitivity of the effect to violations of parallel trends, on a clean event study.
+"""HonestDiD sensitivity of the effect to violations of parallel trends.
 
-:func:`honest_sensitivity` asks how large a violation of parallel trends it takes to overturn the
-effect (Rambachan & Roth 2023, :mod:`analysis.did.honestdid`). What makes its input "clean":
+**On the headline** (:func:`headline_sensitivity`; the robustness checks run it, issue 18): the
+same estimand, aggregation and clustering as the headline -- the BJS imputation event study with
+the study's covariates (:func:`analysis.studies.binary.headline_event_study`), the joint covariance
+of its leads and horizons at the study's clustering level (province), event times with at least
+``min_cohorts`` cohorts, re-based to e = -1, and the headline's own weights (each horizon's share
+of the treated city-years) over the supported horizons. Where this cannot equal the headline (the
+e = -1 lead subtracted by the re-basing, horizons without support left out) the difference is
+stated in numbers (``target_vs_headline``). The benchmark of M is not the noisy largest
+pre-period bend but the slope of the trend the pre-test detects with 80% power (Roth 2022), or
+that bend when it is significant and larger.
+
+**On a clean CS event study** (:func:`honest_sensitivity`, a library function kept for a user's
+panel and the tutorials; the robustness checks no longer run it: it asked the same question of
+another estimator, with city clusters and an equal-weight target). What makes its input "clean":
 
 * **A heterogeneity-robust event study**: Callaway-Sant'Anna ATT(g,t) with never-treated controls,
   aggregated by event time (cohort-share weights), not the TWFE event study, whose leads and lags
@@ -9,23 +21,9 @@ effect (Rambachan & Roth 2023, :mod:`analysis.did.honestdid`). What makes its in
 * **Covariate-adjusted**: CS on the outcome net of the time-varying covariates ``X'b``, ``b`` from
   ``y ~ X | unit + year`` on untreated rows (:func:`analysis.did.callaway_santanna.att_gt_adjusted`),
   because the synthetic panel has parallel trends only conditional on GDP growth (early pilots grow
-  faster). Measured on the default processed panel (window -5..5; est (SE), truth):
-
-  ======  =====================  =====================  =====================
-  e       CS, no covariates      CS adjusted (chosen)   Sun-Abraham + covs.
-  ======  =====================  =====================  =====================
-  -5      0.0140 (0.0087), 0     0.0039 (0.0069), 0     0.0032 (0.0072), 0
-  -3      0.0129 (0.0073), 0     0.0030 (0.0066), 0     0.0028 (0.0067), 0
-  0       0.0684 (0.0067), .068  0.0658 (0.0061), .068  0.0658 (0.0062), .068
-  5       0.3027 (0.0195), .258  0.2649 (0.0187), .258  0.2665 (0.0183), .258
-  ======  =====================  =====================  =====================
-
-  Unadjusted CS shows the conditional pre-trend (pre coefficients 0.005-0.014, z up to 1.8) and is
-  2.3 SE off the truth at e = 5; adjusted CS and SA with covariates agree and sit on the truth. CS
-  is chosen over SA because its influence functions give the full covariance of the event-time
-  coefficients directly (including the first-stage and cohort-share-weight terms), which HonestDiD
-  needs; SA's aggregated event-time covariance would have to be rebuilt from its cell influence
-  functions.
+  faster). Adjusted CS and Sun-Abraham with covariates agree; CS is chosen over SA because
+  its influence functions give the full covariance of the event-time coefficients directly
+  (including the first-stage and cohort-share-weight terms), which HonestDiD needs.
 * **Universal base period** (e = -1 for every cohort), so each pre-period coefficient is a level
   relative to the same year, as HonestDiD assumes (the varying base makes them one-year changes).
 * **No binned end points, only event times with support**: event times inside ``window`` that at
@@ -275,7 +273,16 @@ def _sentences(
         tail_en = tail_zh = ""
         if M is not None:
             drift = M * max_k * (max_k + 1) / 2
-            if ratio:
+            if ratio and bench.get("source") == "power":
+                tail_en = (
+                    f", {ratio(M)} times the benchmark ({_f(bench['M'])}: the slope of the "
+                    f"trend the pre-test detects with 80% power, as a bend at {ev_en})"
+                )
+                tail_zh = (
+                    f"，即基准（{_f(bench['M'])}：预检验以 80% 的功效可发现的趋势斜率，"
+                    f"视作{ev_zh}时的一次弯曲）的 {ratio(M)} 倍"
+                )
+            elif ratio:
                 seen = _f(bench["M"]), _f(bench["M_se"])
                 tail_en = (
                     f", {ratio(M)} times the largest bend seen before {ev_en} "
@@ -462,17 +469,23 @@ def sensitivity(
     seed: int = 0,
     words: dict | None = None,
     truth_by_event_time: dict[int, float] | None = None,
+    l_vec=None,
+    label: dict | None = None,
+    benchmark: dict | None = None,
 ) -> dict:
     """HonestDiD on given event-study coefficients (pre- then post-period event times ``pre``,
     ``post``, base period -1 excluded) and their covariance: ``{"results", "table"}`` with the
-    results keys of :func:`honest_sensitivity` that do not depend on the panel."""
+    results keys of :func:`honest_sensitivity` that do not depend on the panel. ``l_vec`` and
+    ``label``: a target of the caller's (default: ``options.target``); ``benchmark``: keys that
+    replace those of :func:`benchmark_bends` (``M``, ``Mbar``, ``source``)."""
     opt = options or HonestDiDConfig()
     words = words or _GENERIC_EVENT
     beta, vcov = np.asarray(beta, float), np.asarray(vcov, float)
     n_pre = len(pre)
-    l_vec = target_weights(post, opt.target)
-    label = _target_label(post, opt.target, words)
+    l_vec = target_weights(post, opt.target) if l_vec is None else np.asarray(l_vec, float)
+    label = label or _target_label(post, opt.target, words)
     bench = benchmark_bends(beta[:n_pre], vcov[:n_pre, :n_pre], pre)
+    bench = {**bench, "Mbar": 1.0, **(benchmark or {})}
     if opt.Mvec is not None:
         Mvec = [float(m) for m in opt.Mvec]
     elif bench["M"]:
@@ -525,7 +538,7 @@ def sensitivity(
     results = {
         "pre_event_times": list(pre),
         "post_event_times": list(post),
-        "target": opt.target,
+        "target": opt.target if label.get("key") is None else label["key"],
         "target_label": label["en"],
         "target_label_zh": label["zh"],
         "target_weights": {str(e): float(w) for e, w in zip(post, l_vec)},
@@ -541,7 +554,7 @@ def sensitivity(
             "df": n_pre,
             "p_value": float(stats.chi2.sf(wald, n_pre)),
         },
-        "benchmark": {**bench, "Mbar": 1.0},
+        "benchmark": bench,
         "M_grid": [float(m) for m in table.loc[sd, "M"]],
         "Mbar_grid": [float(m) for m in table.loc[rm, "M"]],
         "breakdown": bd,
@@ -556,3 +569,192 @@ def sensitivity(
         "sentences_by_restriction": by,
     }
     return {"results": results, "table": table}
+
+
+# --------------------------------------------------------------------------- on the headline
+
+
+HEADLINE_NOTE = (
+    "HonestDiD on the headline: the imputation (BJS) event study with the study's covariates, "
+    "clustered as the headline, re-expressed relative to e = -1 (each coefficient minus the e = -1 "
+    "lead, the convention of HonestDiD's restrictions); target = the headline's weights (each "
+    "horizon's share of the treated city-years) over the supported post-period event times. It "
+    "differs from the headline by the e = -1 lead (subtracted) and by the horizons without "
+    "support (left out): both are stated in numbers (target_vs_headline). HonestDiD's normal "
+    "critical values are turned into the study's t(G-1) by scaling the covariance by "
+    "(t/z)^2 (vcov_scale)."
+)
+
+
+def headline_target(es: dict, options: HonestDiDConfig | None = None) -> dict:
+    """The event times, re-based coefficients, covariance and weights HonestDiD gets on the
+    headline (:func:`headline_sensitivity`), and its target's estimate and SE (the interval at
+    M = 0 is ``estimate +- z SE``), or ``{"skipped": reason}``; ``truth``: the target's truth when
+    ``es`` has one (zero at e = -1: the re-basing moves no truth)."""
+    opt = options or HonestDiDConfig()
+    if not es or "skipped" in es:
+        return {"skipped": (es or {}).get("skipped", "no event study")}
+    pre, post, dropped = support_run(es["n_cohorts"], opt.window, opt.min_cohorts)
+    pre = [e for e in pre if e in es["event_times"]]
+    post = [e for e in post if e in es["event_times"]]
+    if not pre or not post or BASE not in es["event_times"]:
+        return {
+            "skipped": "the event study has no supported pre-period or post-period event time",
+            "dropped_event_times": {str(k): v for k, v in dropped.items()},
+        }
+    times = list(es["event_times"])
+    used = pre + post
+    A = np.zeros((len(used), len(times)))
+    for i, e in enumerate(used):
+        A[i, times.index(e)] = 1.0
+        A[i, times.index(BASE)] = -1.0
+    b_all = es["beta"].reindex(times).to_numpy(float)
+    V_all = es["vcov"].loc[times, times].to_numpy(float)
+    beta, vcov = A @ b_all, A @ V_all @ A.T
+    w = np.array([float(es["weights"].get(e, 0.0)) for e in post])
+    covered = float(w.sum())
+    w = w / covered
+    k = len(pre)
+    truth = es.get("truth")
+    true_target = None
+    if truth is not None and all(np.isfinite(truth.get(e, np.nan)) for e in post):
+        true_target = float(w @ np.array([truth.loc[e] for e in post]))
+    return {
+        "pre": pre,
+        "post": post,
+        "dropped": dropped,
+        "times": times,
+        "b_all": b_all,
+        "beta": beta,
+        "vcov": vcov,
+        "weights": w,
+        "covered": covered,
+        "estimate": float(w @ beta[k:]),
+        "std_error": float(np.sqrt(w @ vcov[k:, k:] @ w)),
+        "truth": true_target,
+    }
+
+
+def headline_sensitivity(
+    es: dict,
+    power: dict | None,
+    options: HonestDiDConfig | None = None,
+    *,
+    seed: int = 0,
+    cohort: str = "pilot_year",
+) -> dict:
+    """HonestDiD (Rambachan & Roth 2023) on the headline's own event study: ``es`` from
+    :func:`analysis.studies.binary.headline_event_study` (estimates, the joint covariance of leads
+    and horizons at the study's clustering level, the headline's horizon weights, cohorts per
+    event time, the truth), ``power`` from :func:`analysis.studies.binary.pretrend_power_record`.
+
+    * Event times: the leads and horizons in ``options.window`` reached by at least
+      ``options.min_cohorts`` cohorts, contiguous around e = -1 (:func:`support_run`).
+    * Re-based to e = -1 (``HEADLINE_NOTE``): ``b_e - b_{-1}``, covariance ``A V A'``.
+    * Target: ``sum_e w_e (b_e - b_{-1})`` with ``w`` the headline's weights on the supported
+      horizons, renormalised; ``target_vs_headline`` states the difference in numbers.
+    * Benchmark of M (Delta^SD): the slope of the trend the pre-test detects with 80% power
+      (``power``; a kink of that size at treatment is a violation the pre-test would catch 4 times
+      in 5 -- not noise), or the largest pre-period bend when that bend is significant at the
+      rule's critical value and larger. Benchmark of Mbar (Delta^RM): the 80%-power slope over the
+      largest observed pre-period jump (post-period jumps as steep as that trend).
+
+    ``{"results", "frames"}`` as :func:`honest_sensitivity` (``results["skipped"]`` when the
+    event study did not run)."""
+    opt = options or HonestDiDConfig()
+    if not es or "skipped" in es:
+        return {"results": {"skipped": (es or {}).get("skipped", "no event study")}, "frames": {}}
+    hb = headline_target(es, opt)
+    if "skipped" in hb:
+        return {"results": hb, "frames": {}}
+    pre, post, used, dropped = hb["pre"], hb["post"], hb["pre"] + hb["post"], hb["dropped"]
+    beta, vcov, w, times, b_all = hb["beta"], hb["vcov"], hb["weights"], hb["times"], hb["b_all"]
+    w_all, covered = es["weights"], hb["covered"]
+    words = EVENT_WORDS.get(cohort, _GENERIC_EVENT)
+    a, b = post[0], post[-1]
+    label = {
+        "key": "headline_weights",
+        "en": f"the headline's average effect over years {a} to {b} after {words['en']} (each year "
+        "weighted by its treated city-years, relative to e = -1)",
+        "zh": f"{words['zh']}后第 {a}–{b} 年的标题效应（按各年处理城市-年份数加权，相对 e = -1）",
+        "short_en": f"the headline effect over years {a}-{b}",
+        "short_zh": f"第 {a}–{b} 年的标题效应",
+    }
+    bench = benchmark_bends(beta[: len(pre)], vcov[: len(pre), : len(pre)], pre)
+    override: dict = {}
+    slope80 = None
+    if power and "skipped" not in power:
+        rows = {round(r["target_power"], 6): r for r in power["by_power"]}
+        slope80 = (rows.get(0.8) or list(rows.values())[-1])["slope"]
+    crit = float(es.get("critical_value", stats.norm.ppf(0.975)))
+    bend_sig = bench["M"] is not None and bench["M_se"] and bench["M"] / bench["M_se"] > crit
+    if slope80:
+        M = max(slope80, bench["M"]) if bend_sig else slope80
+        override = {
+            "M": M,
+            "source": "power" if M == slope80 else "significant_bend",
+            "slope_80": slope80,
+            "M_observed": bench["M"],
+            "M_observed_significant": bool(bend_sig),
+            "Mbar": slope80 / bench["jump"] if bench["jump"] else 1.0,
+            "rule": "M: the larger of the 80%-power slope of the pre-test and the largest "
+            "pre-period bend if significant at the rule's critical value; Mbar: the 80%-power "
+            "slope over the largest pre-period jump",
+        }
+    truth = es.get("truth")
+    truth_by_e = None
+    if truth is not None:
+        truth_by_e = {int(k): float(v) for k, v in truth.items() if np.isfinite(v)}
+    # the study's t(G-1): HonestDiD's intervals use normal critical values, so the covariance is
+    # scaled by (t_{G-1} / z)^2; at M = 0 the interval is then exactly estimate +- t_{G-1} SE (the
+    # Monte Carlo's 94.8% row), and the robust sets widen by the same factor
+    scale = (crit / stats.norm.ppf(0.975)) ** 2
+    out = sensitivity(
+        beta, vcov * scale, pre, post, opt, seed=seed, words=words,
+        truth_by_event_time=truth_by_e, l_vec=w, label=label, benchmark=override,
+    )  # fmt: skip
+    res = {**out["results"], "std_error": hb["std_error"]}
+    target = hb["estimate"]
+    shift = float(-b_all[times.index(BASE)])
+    frame = pd.DataFrame(
+        {
+            "event_time": [*used, BASE],
+            "estimate": [*beta, 0.0],
+            "std_error": [*np.sqrt(np.diag(vcov)), 0.0],
+        }
+    ).sort_values("event_time", ignore_index=True)
+    z = stats.norm.ppf(0.975)
+    frame["conf_low"] = frame["estimate"] - z * frame["std_error"]
+    frame["conf_high"] = frame["estimate"] + z * frame["std_error"]
+    frame["n_cohorts"] = [es["n_cohorts"].get(int(e), 0) for e in frame["event_time"]]
+    frame["used"] = True
+    if truth_by_e:
+        frame["truth"] = [
+            truth_by_e.get(int(e), 0.0 if e < 0 else np.nan) for e in frame["event_time"]
+        ]
+    results = {
+        "estimator": "bjs",
+        "estimator_label": "Imputation (BJS), the headline's covariates, re-based to e = -1",
+        "note": HEADLINE_NOTE,
+        "cluster": es.get("cluster"),
+        "n_clusters": es.get("n_clusters"),
+        "critical_value": crit,
+        "vcov_scale": scale,
+        "base_period": "e = -1 (re-based)",
+        "reference_event_time": BASE,
+        "window": [int(opt.window[0]), int(opt.window[1])],
+        "min_cohorts": int(opt.min_cohorts),
+        "dropped_event_times": {str(k): v for k, v in dropped.items()},
+        "n_cohorts_by_event_time": {str(e): es["n_cohorts"].get(e, 0) for e in used},
+        "target_vs_headline": {
+            "headline": es["headline"],
+            "target": target,
+            "difference": target - es["headline"],
+            "rebase_shift": shift,
+            "lead_minus_1": -shift,
+            "horizons_left_out": [int(h) for h in w_all.index if h not in post],
+            "treated_share_covered": covered,
+        },
+        **res,
+    }
+    return {"results": results, "frames": {"honestdid": out["table"], "event_study": frame}}
