@@ -637,7 +637,7 @@ for _name in ("pilot_zones", "rail_links", "corridor"):
 # clusters
 EXTRA["design"] = {
     "min_control_share": lambda c: c.panel.min_control_share,
-    "control_rule": lambda c: plain(c.panel.control_rule),
+    "control_rule": control_rule_parameter,
     "clusters": lambda c: {
         "pilot": c.notebooks.pilot_zones.cluster,
         "rail": c.notebooks.rail_links.cluster,
