@@ -54,8 +54,9 @@ ctx.banner()
 # city's exports, including what runs through the city's GDP (exports are part of GDP). Controls
 # therefore enter only as pre-treatment information: a control the policy plausibly moves (GDP per
 # capita, FDI, the industry share; `panel.control_rule` in params.yaml) is replaced, from a city's
-# first treatment on, by the city's own linear trend fitted on its years before; population enters
-# as observed. Holding GDP at its observed path would estimate a different quantity, the *direct*
+# first treatment on, by its imputed untreated path (city effects, city trends and year effects
+# fitted on the untreated city-years); population enters as observed; baseline GDP per capita x
+# year (`panel.baseline_trends`) lets untreated exports trend with baseline income. Holding GDP at its observed path would estimate a different quantity, the *direct*
 # effect; it is reported beside the headline as a decomposition (total = direct + indirect through
 # the ruled controls), with the assumptions it needs, not as the headline.
 #

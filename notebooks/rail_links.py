@@ -106,7 +106,7 @@ ctx.table(ctx.cluster_table(study), digits=3)
 # %% [markdown]
 # **Reading the headline.** As for pilot zones, the headline is the imputation (BJS) estimate of
 # the *total* effect of a first service: the controls exports move enter only by their
-# pre-treatment trends, and the direct effect is a decomposition beside it. The pilot zones, which
+# imputed untreated paths, and the direct effect is a decomposition beside it. The pilot zones, which
 # most CRE cities also received, enter the untreated-outcome model by one dummy per designation
 # cohort and year since designation, so their batch-specific, growing effects are not credited to
 # rail (with one on/off pilot dummy the rail estimate was biased upwards by about 0.03 on a true

@@ -17,7 +17,7 @@
 # the imputed outcome of the treated city-years. It is the estimator the simulation notebook
 # validates (no bias, nominal coverage) under staggered designation with effects that grow over
 # time, where the two-way fixed-effects (TWFE) coefficient is biased. It is the *total* effect of
-# designation: the controls the pilot zones move enter by their pre-designation trends. Its standard
+# designation: the controls the pilot zones move enter by their imputed untreated paths. Its standard
 # error is clustered by province (the study's one rule), with t(G-1) critical values.
 #
 # Every check below attacks **that** number: could it be chance, an artefact of clustered errors,

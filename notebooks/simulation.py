@@ -105,7 +105,7 @@ else:
 #
 # **Which truth.** Every estimator gets the study's own covariates, built on each simulated panel
 # as the pilot-zones notebook builds them (the controls the pilot zones move, GDP per capita among
-# them, only by their pre-designation trends): all target the *total* effect, GDP's response to
+# them, only by their imputed untreated paths): all target the *total* effect, GDP's response to
 # exports included. Each row is measured against its own target (`target`) over the cities it
 # keeps; `bias_total` is the bias against the total effect.
 

@@ -116,7 +116,10 @@ def test_unknown_key_is_one_line_with_a_suggestion(tmp_path):
         (lambda p: p.update(panel=2010), "'panel' must be a mapping, not 2010"),
         (
             lambda p: p["panel"]["control_rule"].update(log_gdp_pc="baseline"),
-            ("'panel.control_rule.log_gdp_pc' must be 'as_is' | 'pre_trend', not 'baseline'"),
+            (
+                "'panel.control_rule.log_gdp_pc' must be 'as_is' | 'untreated_path' | "
+                "'pre_trend', not 'baseline'"
+            ),
         ),
         (
             lambda p: p["panel"]["control_rule"].update(log_gdppc="as_is"),
@@ -149,7 +152,10 @@ def test_control_rule_names_some_controls_the_others_keep_their_default(tmp_path
     path.write_text("panel:\n  control_rule:\n    log_fdi: as_is\n", encoding="utf-8")
     rule = load_config(path).panel.control_rule
     assert rule == {**DEFAULT_CONTROL_RULE, "log_fdi": "as_is"}
-    assert rule["log_gdp_pc"] == "pre_trend"  # exports are part of GDP
+    assert rule["log_gdp_pc"] == "untreated_path"  # exports are part of GDP
+    # the rule's former name is read as the new one
+    path.write_text("panel:\n  control_rule:\n    log_fdi: pre_trend\n", encoding="utf-8")
+    assert load_config(path).panel.control_rule["log_fdi"] == "untreated_path"
 
 
 def test_sections_parse_papermill_parameters():

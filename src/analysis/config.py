@@ -61,16 +61,21 @@ class DataConfig:
 # How each control enters the binary studies' covariates (analysis.studies.rules): the headline is
 # the TOTAL effect of designation, so a control the policy plausibly moves enters only through
 # pre-treatment information. "as_is": the observed, time-varying control (for controls exports do
-# not move); "pre_trend": on the city-years after a city's first treatment, the control is replaced
-# by the city's own linear trend fitted on its pre-treatment years.
+# not move); "untreated_path": on the city-years from a city's first treatment on, the control is
+# replaced by its imputed untreated path (city effect + city linear trend + year effects fitted on
+# the untreated city-years). "pre_trend" (the rule's former name) is read as "untreated_path".
 ControlName = Literal["log_gdp_pc", "log_population", "log_fdi", "industry_share_pct"]
-ControlRule = Literal["as_is", "pre_trend"]
+ControlRule = Literal["as_is", "untreated_path", "pre_trend"]
+CONTROL_RULE_ALIASES: dict[str, str] = {"pre_trend": "untreated_path"}
 DEFAULT_CONTROL_RULE: dict[str, str] = {
-    "log_gdp_pc": "pre_trend",  # exports are part of GDP: moved by construction
+    "log_gdp_pc": "untreated_path",  # exports are part of GDP: moved by construction
     "log_population": "as_is",  # prefecture population moves slowly; not plausibly moved
-    "log_fdi": "pre_trend",  # an opening-up policy plausibly attracts foreign investment
-    "industry_share_pct": "pre_trend",  # more goods exports raise the secondary sector's share
+    "log_fdi": "untreated_path",  # an opening-up policy plausibly attracts foreign investment
+    "industry_share_pct": "untreated_path",  # more goods exports raise the secondary sector's share
 }
+# Controls whose baseline value (a city's first untreated panel year) interacted with year enters
+# every binary study: parallel trends conditional on baseline income (studies/rules.py)
+DEFAULT_BASELINE_TRENDS: tuple[str, ...] = ("log_gdp_pc",)
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,17 @@ class PanelConfig:
     last_year: int = 2023
     # a control observed for fewer city-years than this share is dropped (design check)
     min_control_share: float = 0.8
-    # control -> as_is | pre_trend; a control not named keeps its default (DEFAULT_CONTROL_RULE)
+    # control -> as_is | untreated_path (alias pre_trend); a control not named keeps its default (DEFAULT_CONTROL_RULE)
     control_rule: dict[ControlName, ControlRule] = field(
         default_factory=lambda: dict(DEFAULT_CONTROL_RULE)
     )
+    # controls interacted (baseline value x year) in every binary study; [] for none
+    baseline_trends: tuple[ControlName, ...] = DEFAULT_BASELINE_TRENDS
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "control_rule", {**DEFAULT_CONTROL_RULE, **self.control_rule})
+        rule = {**DEFAULT_CONTROL_RULE, **self.control_rule}
+        rule = {c: CONTROL_RULE_ALIASES.get(r, r) for c, r in rule.items()}
+        object.__setattr__(self, "control_rule", rule)
 
 
 @dataclass(frozen=True)
@@ -612,7 +621,16 @@ COMMON: dict[str, typing.Callable[[Config], object]] = {
     "lang": lambda c: c.report.lang,
 }
 
+
 # Notebook-specific parameters from other sections of params.yaml.
+def control_rule_parameter(c: Config) -> dict:
+    """The notebooks' ``control_rule`` parameter: params.yaml ``panel.control_rule`` with
+    ``panel.baseline_trends`` under the key ``baseline_trends`` (read by analysis.studies.rules),
+    so that both settings of the binary studies' covariates reach every study through one
+    parameter."""
+    return {**plain(c.panel.control_rule), "baseline_trends": list(c.panel.baseline_trends)}
+
+
 EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
     # the simulation redraws the default panel: it needs the data-generating process
     "simulation": {
@@ -621,14 +639,14 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
         "last_year": lambda c: c.panel.last_year,
         # the Goodman-Bacon figure uses the studies' estimation sample (complete cases)
         "min_control_share": lambda c: c.panel.min_control_share,
-        "control_rule": lambda c: plain(c.panel.control_rule),
+        "control_rule": control_rule_parameter,
     },
     # concurrent-policy rosters are coded like the pilot zones; the spillover Monte Carlo redraws
     # the default panel (issue 19)
     "robustness": {
         "year_rule": lambda c: c.treatment.year_rule,
         "min_control_share": lambda c: c.panel.min_control_share,
-        "control_rule": lambda c: plain(c.panel.control_rule),
+        "control_rule": control_rule_parameter,
         "synthetic": lambda c: plain(c.synthetic),
         "first_year": lambda c: c.panel.first_year,
         "last_year": lambda c: c.panel.last_year,
@@ -642,17 +660,17 @@ EXTRA: dict[str, dict[str, typing.Callable[[Config], object]]] = {
 
 # the binary studies build their covariates by params.yaml panel.control_rule (studies/rules.py)
 for _name in ("pilot_zones", "rail_links", "corridor"):
-    EXTRA[_name]["control_rule"] = lambda c: plain(c.panel.control_rule)
+    EXTRA[_name]["control_rule"] = control_rule_parameter
 # the network study runs Broadband China through the binary toolkit (issue 20) and names the
 # cities of single-source roster rows by the coding rule
-EXTRA["network_coverage"]["control_rule"] = lambda c: plain(c.panel.control_rule)
+EXTRA["network_coverage"]["control_rule"] = control_rule_parameter
 EXTRA["network_coverage"]["year_rule"] = lambda c: c.treatment.year_rule
 
 # the design notebook simulates the binary studies as they run: their sample, covariates and
 # clusters
 EXTRA["design"] = {
     "min_control_share": lambda c: c.panel.min_control_share,
-    "control_rule": lambda c: plain(c.panel.control_rule),
+    "control_rule": control_rule_parameter,
     "clusters": lambda c: {
         "pilot": c.notebooks.pilot_zones.cluster,
         "rail": c.notebooks.rail_links.cluster,

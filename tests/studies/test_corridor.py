@@ -46,7 +46,7 @@ def test_design_donors_and_truth(result, small):
     assert r["event_time"][0]["truth"] == pytest.approx(truth["laos"]["att_by_event_time"]["0"])
     assert set(r["estimators"]) == {"sdid", "sc", "did"}
     assert r["estimators"]["sdid"]["att"] == r["att"]
-    assert "pilot_e0" in r["adjustment"] and "log_gdp_pc_pretrend" in r["adjustment"]
+    assert "pilot_e0" in r["adjustment"] and "log_gdp_pc_untreated" in r["adjustment"]
 
 
 def test_placebo_inference(result):

@@ -109,15 +109,18 @@ def test_headline_is_the_total_effect_and_leads_the_study(pilot, synthetic):
     _, truth = synthetic
     head = pilot["headline"]
     assert pilot["truth_target"] == "total" and head["truth_target"] == "total"
-    # the truth over the treated cities the study keeps (Chongqing leaves: no GDP trend before
-    # its 2011 rail service), within a hair of the file's total over all cities
+    # the truth over the treated cities the study keeps (Chongqing leaves: one untreated year of
+    # GDP before its 2011 rail service), within a hair of the file's total over all cities
     kept = rules.truth_for(truth, "pilot", [], pilot_cities(pilot, truth))
     assert head["truth"] == pytest.approx(kept["att_overall"], rel=1e-12)
     assert head["truth"] == pytest.approx(truth["pilot"]["att_overall"], abs=0.003)
     assert head["conf_low"] <= head["truth"] <= head["conf_high"]
     assert head["truth_in_ci"]
     assert pilot["covariate_rule"]["cities_left_out"].keys() == {"500000"}
-    assert "log_gdp_pc_pretrend" in pilot["covariates"] and "log_gdp_pc" not in pilot["covariates"]
+    assert "log_gdp_pc_untreated" in pilot["covariates"] and "log_gdp_pc" not in pilot["covariates"]
+    # baseline log GDP per capita x year (params.yaml panel.baseline_trends): 13 years after 2010
+    assert pilot["covariate_rule"]["baseline_trends"] == {"log_gdp_pc": 13}
+    assert sum(c.startswith("log_gdp_pc_baseline_x_") for c in pilot["covariates"]) == 13
     metrics = headline_metrics(pilot)
     assert metrics["headline_att"] == head["estimate"]
     assert metrics["headline_se"] == head["std_error"]
@@ -149,36 +152,7 @@ def test_decomposition_adds_up_and_targets_the_direct_effect(pilot, synthetic):
     assert direct_row["truth"] == pytest.approx(d["direct"]["truth"])
 
 
-# --- the rules (studies/rules.py) on small frames -----------------------------------------------
-def _toy(first_years: dict[str, int], years=range(2010, 2020)) -> pd.DataFrame:
-    rows = []
-    for i, (city, g) in enumerate(first_years.items()):
-        for t in years:
-            rows.append(
-                {
-                    "city_code": city,
-                    "year": t,
-                    "g": g,
-                    "x": 1.0 + 0.1 * i + 0.05 * (t - 2010) + (0.3 if g and t >= g else 0.0),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def test_pre_trend_replaces_only_post_treatment_rows_by_the_city_trend():
-    toy = _toy({"100000": 2015, "200000": 0, "300000": 2012})
-    first = rules.first_treatment(toy, ["g"])
-    cols, left = rules.pre_trend_columns(toy, ["x"], first)
-    built = toy.assign(xp=cols["x_pretrend"])
-    pre = (built["g"] == 0) | (built["year"] < built["g"])
-    np.testing.assert_array_equal(built.loc[pre, "xp"], built.loc[pre, "x"])
-    # the treatment's jump (+0.3) is gone: the untreated path continues its linear trend
-    post = built[~pre & (built["city_code"] == "100000")]
-    np.testing.assert_allclose(post["xp"], post["x"] - 0.3, atol=1e-12)
-    # two pre-treatment years are too few for a trend: the city is named, with the reason
-    assert set(left) == {"300000"} and "needs 3" in left["300000"]
-
-
+# --- the rules (studies/rules.py) on small frames (rule 1: tests/studies/test_rules.py) ------
 def test_concurrent_cells_coarsen_when_the_main_treatment_leaves_them_no_support():
     # concurrent treatment c (first year "c_year") of cities A, B; main treatment in "m_year"
     cities = {"A": (2012, 2015), "B": (2012, 0), "C": (0, 2016), "D": (0, 0)}
@@ -204,7 +178,7 @@ def test_the_studies_handle_concurrent_treatments_by_the_same_rule(pilot):
 
 def test_truth_for_maps_covariates_to_their_target(synthetic):
     _, truth = synthetic
-    total = rules.truth_for(truth, "pilot", ["rail", "log_gdp_pc_pretrend"])
+    total = rules.truth_for(truth, "pilot", ["rail", "log_gdp_pc_untreated"])
     direct = rules.truth_for(truth, "pilot", ["rail", "log_gdp_pc"])
     assert total["target"] == "total" and direct["target"] == "direct"
     assert total["att_overall"] == pytest.approx(truth["pilot"]["att_overall"], rel=1e-12)

@@ -290,8 +290,8 @@ def test_study_runs_the_headline_at_the_study_rule_and_against_the_truth(synthet
         assert (
             bjs["shapes"]["constant"]["n_reps"] == 5 and head["shapes"]["constant"]["n_reps"] == 10
         )
-        assert any(c.endswith("_pretrend") for c in rec["covariates"]), rec["covariates"]
-        assert any(c.endswith("_pretrend") for c in rec["calibration"]["coefficients"])
+        assert any(c.endswith("_untreated") for c in rec["covariates"]), rec["covariates"]
+        assert any(c.endswith("_untreated") for c in rec["calibration"]["coefficients"])
         tr = rec["truth"]
         assert 0 <= tr["power"] <= 1 and tr["linearity_error"] < 1e-8
         assert tr["att"] == pytest.approx(tr["att_overall"], rel=0.05)  # all treated city-years

@@ -14,23 +14,39 @@ says, per control:
   Default for log population: a prefecture's resident population responds to export jobs only
   slowly (migration over many years), and within the panel's few post-designation years the
   response is small next to its level.
-* ``pre_trend``: on the city-years from a city's first treatment on, the control is replaced by the
-  city's own linear trend fitted on its pre-treatment years (column ``<control>_pretrend``; the
-  observed value elsewhere). Default for log GDP per capita (exports are part of GDP: moved by
+* ``untreated_path`` (alias ``pre_trend``, its former name): on the city-years from a city's first
+  treatment on, the control is replaced by its imputed untreated path (column
+  ``<control>_untreated``; the observed value elsewhere): city effects, city linear trends and
+  year effects fitted on the city-years untreated by every binary treatment of the study, predicted
+  on the treated ones (:func:`untreated_path_columns`; the imputation of Borusyak, Jaravel & Spiess
+  applied to the control). Default for log GDP per capita (exports are part of GDP: moved by
   construction; the synthetic DGP's ``gdp_export_feedback``), log FDI (the pilot zones are an
   opening-up policy that plausibly draws foreign investment) and the industry share (more goods
   exports raise the secondary sector's share). "First treatment" is the first year of ANY of the
   study's binary treatments (the treatment and the concurrent ones), so the concurrent treatments'
   effects are learnt with the controls on their untreated paths too (the cells of rule 2 then carry
-  their total effects). A treated city with fewer than :data:`MIN_PRE_YEARS` pre-treatment years of
-  a ruled control has no trend to extrapolate: it leaves the study (named, with the reason, in
-  ``StudyData.left_out``; on the real dates: Chongqing, first rail service 2011).
+  their total effects). A treated city with fewer than :data:`MIN_PRE_YEARS` untreated years of a
+  ruled control has no trend to continue: it leaves the study (named, with the reason, in
+  ``StudyData.left_out``; on the real dates: Chongqing, first rail service 2011). Until issue 18's
+  held-out check the column was a city's own straight line through its pre-treatment years; on a
+  concave common GDP path (the held-out DGP, China's national GDP per capita) that line overshot
+  the untreated path by 0.10 and the pilot headline fell 3.7 SE short of the total effect; the year
+  effects let the common path bend.
 
-The review's Monte Carlo found the pre-trend rule unbiased for the total effect (bias -0.0013
-(0.0014), coverage 94.5%), where holding GDP at its observed path targets the direct effect and
-dropping GDP is confounded (+0.021). The direct effect -- the controls ruled ``pre_trend`` held at
-their observed paths, i.e. the effect that does not run through them -- is reported beside the
-headline as a decomposition (``direct_covariates``), never as the headline.
+**Baseline covariates x year** (:func:`baseline_columns`, params.yaml ``panel.baseline_trends``,
+default log GDP per capita): a city's baseline value of the control (its first panel year
+untreated by every binary treatment), centred, times each year dummy but the first, in the
+covariates of every estimator of the study (headline and decomposition): untreated exports may
+trend differently by baseline income (parallel trends conditional on baseline GDP, designation
+targeted on size and growth). On the held-out DGP (30 redraws) the pilot headline's bias was
+-0.025 with the imputed path alone and -0.0002 (0.004) with the baseline x year columns too.
+
+The review's Monte Carlo found the (former) pre-trend rule unbiased for the total effect on the
+synthetic DGP, whose GDP paths are straight lines (bias -0.0013 (0.0014), coverage 94.5%), where
+holding GDP at its observed path targets the direct effect and dropping GDP is confounded
+(+0.021). The direct effect -- the controls ruled ``untreated_path`` held at their observed paths,
+i.e. the effect that does not run through them -- is reported beside the headline as a
+decomposition (``direct_covariates``), never as the headline.
 
 **2. Concurrent binary treatments** (:func:`concurrent_columns`). Another staggered binary
 treatment (rail in the pilot study, the pilot zones in the rail study, a user's extra policy) must
@@ -85,7 +101,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.config import DEFAULT_CONTROL_RULE
+from analysis.config import CONTROL_RULE_ALIASES, DEFAULT_BASELINE_TRENDS, DEFAULT_CONTROL_RULE
 from analysis.did.inference import critical_value, t_p_value
 
 TREATMENTS = ["pilot", "rail", "broadband_china", "log_broadband"]
@@ -93,10 +109,15 @@ BINARY = {"pilot": "pilot_year", "rail": "rail_year", "broadband_china": "broadb
 MEDIATORS = {"broadband_china": ["log_broadband"]}
 """Doses a treatment moves (its first stage, issue 20): they do not enter its own study as observed
 covariates (the headline is the total effect of designation)."""
-CONTROL_RULES = ("as_is", "pre_trend")
-PRE_TREND_SUFFIX = "_pretrend"
+CONTROL_RULES = ("as_is", "untreated_path")
+UNTREATED_SUFFIX = "_untreated"
+BASELINE_INFIX = "_baseline_x_"
+BASELINE_KEY = "baseline_trends"
+"""A control rule mapping may carry the baseline-trend controls (params.yaml
+``panel.baseline_trends``) under this key: the notebooks' one ``control_rule`` parameter brings
+both settings of the covariates to every study (:func:`analysis.config.control_rule_parameter`)."""
 MIN_PRE_YEARS = 3
-"""Pre-treatment years a ruled control needs in a treated city: a line through two points has no
+"""Untreated years a ruled control needs in a treated city: a line through two points has no
 residual to tell a trend from noise."""
 CONCURRENT_LEVELS = ("cohort_event", "event", "static")
 COARSE_CLUSTER, FINE_CLUSTER = "province", "city_code"
@@ -119,12 +140,25 @@ UNIT, TIME = "city_code", "year"
 # --- 1. the control rule ------------------------------------------------------------------------
 def control_rule(rule: Mapping[str, str] | None = None) -> dict[str, str]:
     """params.yaml ``panel.control_rule`` completed with the defaults (a control not named keeps
-    its default; a control the defaults do not know enters ``as_is``)."""
+    its default; a control the defaults do not know enters ``as_is``; ``pre_trend``, the rule's
+    former name, reads as ``untreated_path``)."""
     out = {**DEFAULT_CONTROL_RULE, **dict(rule or {})}
+    out.pop(BASELINE_KEY, None)
+    out = {c: CONTROL_RULE_ALIASES.get(r, r) for c, r in out.items()}
     bad = {c: r for c, r in out.items() if r not in CONTROL_RULES}
     if bad:
         raise ValueError(f"panel.control_rule: unknown rule(s) {bad}; use one of {CONTROL_RULES}")
     return out
+
+
+def baseline_trends(
+    rule: Mapping | None = None, baseline: Sequence[str] | None = None
+) -> list[str]:
+    """The controls interacted with year: ``baseline`` when given, else the rule mapping's
+    :data:`BASELINE_KEY` entry, else :data:`analysis.config.DEFAULT_BASELINE_TRENDS`."""
+    if baseline is None:
+        baseline = dict(rule or {}).get(BASELINE_KEY, DEFAULT_BASELINE_TRENDS)
+    return list(baseline)
 
 
 def first_treatment(panel: pd.DataFrame, cohort_cols: Sequence[str]) -> pd.Series:
@@ -134,39 +168,116 @@ def first_treatment(panel: pd.DataFrame, cohort_cols: Sequence[str]) -> pd.Serie
     return first.fillna(0).astype(int)
 
 
-def pre_trend_columns(
+def _city_line_residuals(
+    codes: np.ndarray, t: np.ndarray, fit: np.ndarray, z: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(intercept, slope, residual)`` of each column of ``z`` (n x m) on a city's own line in
+    ``t`` over the ``fit`` rows: the city effect and city trend partialled out (Frisch-Waugh-Lovell,
+    one 2 x 2 problem per city). A city with fewer than two distinct fitted years gets slope 0."""
+    w = fit.astype(float)
+    n = np.bincount(codes, w, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tm = np.bincount(codes, w * t, minlength=k) / n
+        dt = np.where(fit, t - tm[codes], 0.0)
+        sxx = np.bincount(codes, dt * dt, minlength=k)
+        zm = np.stack([np.bincount(codes, w * c, minlength=k) for c in z.T], axis=1) / n[:, None]
+        sxz = np.stack([np.bincount(codes, dt * c, minlength=k) for c in z.T], axis=1)
+        slope = np.where(sxx[:, None] > 1e-12, sxz / sxx[:, None], 0.0)
+    resid = np.where(fit[:, None], z - zm[codes] - slope[codes] * dt[:, None], 0.0)
+    intercept = zm - slope * tm[:, None]
+    return intercept, slope, resid
+
+
+def untreated_path_columns(
     panel: pd.DataFrame, controls: Sequence[str], first: pd.Series, min_pre: int = MIN_PRE_YEARS
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """``(columns, left_out)``: ``<control>_pretrend`` for each of ``controls`` (the observed value
-    before the city's ``first`` treatment year, its pre-treatment linear trend from then on) and
-    the treated cities without ``min_pre`` observed pre-treatment years of some control (city ->
-    reason; their trend columns are NaN after ``first``)."""
+    """``(columns, left_out)``: ``<control>_untreated`` for each of ``controls`` -- the observed
+    value on the city-years untreated by every treatment in ``first`` (each city's first treatment
+    year, 0 = never), and from a city's ``first`` year on its imputed untreated path
+
+        x_it = a_i + b_i t + c_t,
+
+    city effects, city linear trends and year effects fitted on the untreated city-years (the
+    imputation of Borusyak, Jaravel & Spiess applied to the control: Caetano et al. 2022 ask for its
+    untreated path). The year effects let the common path bend, which a city's own straight line
+    (the former ``pre_trend`` column) cannot: on a concave common GDP path that line overshot the
+    untreated path by 0.10 log points and halved the pilot headline (the held-out check of issue
+    18, tests/studies/test_heldout.py). ``left_out``: the treated cities without ``min_pre``
+    untreated years of some control, or treated in a year with no untreated city-year to learn
+    its year effect from (city -> reason; their columns are NaN from ``first`` on).
+
+    Written by hand: no FE routine of the project or its dependencies fits unit-specific slopes
+    (did/fe.py absorbs unit and time effects; pyfixest has no varying-slope syntax), and the dense
+    least squares of ~2 x cities + years columns would be rebuilt on every permutation of
+    randomization inference (:class:`StudyStatistic`); Frisch-Waugh-Lovell takes the city lines out
+    city by city and leaves a regression on the (years - 1) year dummies."""
     codes, units = pd.factorize(panel[UNIT])
     k = len(units)
     start = first.reindex(units).fillna(0).to_numpy()
     f = start[codes]
     t = panel[TIME].to_numpy(dtype=float)
+    yidx, years = pd.factorize(panel[TIME], sort=True)
     post = (f > 0) & (t >= f)
+    t0 = t - t.mean()  # centred: the city lines' intercepts stay well scaled
     out, left_out = {}, {}
     for c in controls:
         x = panel[c].to_numpy(dtype=float)
-        ok = ~post & np.isfinite(x)
-        n = np.bincount(codes[ok], minlength=k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tm = np.bincount(codes[ok], t[ok], minlength=k) / n
-            xm = np.bincount(codes[ok], x[ok], minlength=k) / n
-            dt = t - tm[codes]
-            dx = x - xm[codes]
-            sxy = np.bincount(codes[ok], (dt * dx)[ok], minlength=k)
-            sxx = np.bincount(codes[ok], (dt * dt)[ok], minlength=k)
-            slope = np.where(sxx > 0, sxy / sxx, np.nan)
-        out[c + PRE_TREND_SUFFIX] = np.where(post, xm[codes] + slope[codes] * dt, x)
-        for i in np.flatnonzero((start > 0) & (n < min_pre)):
+        fit = ~post & np.isfinite(x)
+        n_fit = np.bincount(codes[fit], minlength=k)
+        fitted = fit & (n_fit[codes] >= min_pre)  # too few years carry no trend (and no weight)
+        dummies = (yidx[:, None] == np.arange(1, len(years))[None, :]).astype(float)
+        z = np.column_stack([np.where(fitted, x, 0.0), dummies])
+        _, _, r = _city_line_residuals(codes, t0, fitted, z, k)
+        learnt = np.concatenate([[True], (r[:, 1:] ** 2).sum(axis=0) > 1e-10])
+        gamma = np.zeros(len(years))
+        gamma[1:][learnt[1:]] = np.linalg.lstsq(r[:, 1:][:, learnt[1:]], r[:, 0], rcond=None)[0]
+        year_effect = gamma[yidx]
+        a, b, _ = _city_line_residuals(codes, t0, fitted, (x - year_effect)[:, None], k)
+        path = a[codes, 0] + b[codes, 0] * t0 + year_effect
+        ok_year = learnt[yidx]
+        out[c + UNTREATED_SUFFIX] = np.where(post, np.where(ok_year, path, np.nan), x)
+        for i in np.flatnonzero((start > 0) & (n_fit < min_pre)):
             left_out.setdefault(
                 str(units[i]),
-                f"{int(n[i])} year(s) of {c} before its first treatment ({int(start[i])}): "
-                f"a pre-treatment trend needs {min_pre}",
+                f"{int(n_fit[i])} year(s) of {c} before its first treatment ({int(start[i])}): "
+                f"its untreated path needs {min_pre}",
             )
+        for i in np.unique(codes[post & ~ok_year]):
+            if str(units[i]) not in left_out:
+                gone = sorted(set(years[yidx[(codes == i) & post & ~ok_year]]))
+                left_out[str(units[i])] = (
+                    f"no city-year untreated in {', '.join(map(str, gone))} to learn the common "
+                    f"path of {c} from"
+                )
+    return pd.DataFrame(out, index=panel.index), left_out
+
+
+def baseline_columns(
+    panel: pd.DataFrame, controls: Sequence[str], first: pd.Series
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``(columns, left_out)``: ``<control>_baseline_x_<year>`` for each of ``controls`` and each
+    panel year but the first: a city's baseline value of the control, centred on the mean over
+    cities, times the year dummy. In the untreated-outcome model they let untreated exports trend
+    differently by baseline level (parallel trends conditional on baseline GDP per capita: the
+    issue's "baseline covariates interacted with year"). The baseline is the city's value in the
+    first panel year it is observed untreated by every treatment in ``first`` (pre-treatment
+    information only); a treated city with no such year leaves (``left_out``)."""
+    codes, units = pd.factorize(panel[UNIT])
+    start = first.reindex(units).fillna(0).to_numpy()[codes]
+    t = panel[TIME].to_numpy()
+    years = sorted(set(t))
+    pre = ~((start > 0) & (t >= start))
+    out, left_out = {}, {}
+    for c in controls:
+        rows = panel.loc[pre & panel[c].notna().to_numpy(), [UNIT, TIME, c]]
+        base = rows.sort_values(TIME).groupby(UNIT)[c].first()
+        for city in sorted(
+            set(panel.loc[start > 0, UNIT].astype(str)) - set(base.index.astype(str))
+        ):
+            left_out.setdefault(city, f"no year of {c} before its first treatment: no baseline")
+        centred = panel[UNIT].map(base - base.mean()).to_numpy(dtype=float)
+        for y in years[1:]:
+            out[f"{c}{BASELINE_INFIX}{y}"] = centred * (t == y)
     return pd.DataFrame(out, index=panel.index), left_out
 
 
@@ -272,8 +383,9 @@ class StudyData:
     cohort: str
     covariates: list[str]
     direct_covariates: list[str]
-    control_rule: dict[str, str]
+    control_rule: dict  # control -> rule, and BASELINE_KEY -> the baseline-trend controls asked for
     controls: dict[str, str]  # control -> the column the study uses
+    baseline: dict[str, list[str]] = field(default_factory=dict)  # control -> its x-year columns
     concurrent: dict[str, Concurrent] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
 
@@ -288,22 +400,38 @@ class StudyData:
         return {
             "estimand": "total",
             "control_rule": {c: self.control_rule.get(c, "as_is") for c in self.controls},
-            "controls_pre_trend": ruled,
+            "controls_untreated_path": ruled,
+            "untreated_path_model": "city effect + city linear trend + year effects, fitted on "
+            "the city-years untreated by every binary treatment of the study",
             "min_pre_years": MIN_PRE_YEARS,
+            "baseline_trends": {c: len(cols) for c, cols in self.baseline.items()},
+            "baseline_rule": "a city's value in its first untreated panel year, centred, times "
+            "each year dummy but the first",
             "concurrent": {k: v.record() for k, v in self.concurrent.items()},
             "cities_left_out": dict(self.left_out),
         }
 
 
 def study_data(
-    panel: pd.DataFrame, design, treatment: str, rule: Mapping[str, str] | None = None
+    panel: pd.DataFrame,
+    design,
+    treatment: str,
+    rule: Mapping[str, str] | None = None,
+    baseline: Sequence[str] | None = None,
 ) -> StudyData:
     """The covariates of the binary study of ``treatment`` (rules 1 and 2 of the module docstring)
     on ``panel`` (the design check's analysis sample): the usable controls by ``rule``
     (params.yaml ``panel.control_rule``), the concurrent binary treatments by
-    :func:`concurrent_columns`, broadband (when it varies) as observed."""
+    :func:`concurrent_columns`, broadband (when it varies) as observed, and the ``baseline``
+    controls (params.yaml ``panel.baseline_trends``; None: :func:`baseline_trends` of ``rule``)
+    interacted with year (:func:`baseline_columns`)."""
     return build_study_data(
-        panel, treatment, design.controls_used, treatment_covariates(design, treatment), rule
+        panel,
+        treatment,
+        design.controls_used,
+        treatment_covariates(design, treatment),
+        rule,
+        baseline,
     )
 
 
@@ -313,18 +441,25 @@ def build_study_data(
     controls: Sequence[str],
     others: Sequence[str],
     rule: Mapping[str, str] | None = None,
+    baseline: Sequence[str] | None = None,
 ) -> StudyData:
     """:func:`study_data` from its ingredients: the usable ``controls`` and the ``others``
     treatments that vary (binary ones get :func:`concurrent_columns`, the rest enter as
-    observed)."""
+    observed); ``baseline``: the controls interacted with year (only those among ``controls``;
+    None: :func:`baseline_trends` of ``rule``)."""
+    requested = baseline_trends(rule, baseline)
+    base_controls = [c for c in requested if c in controls]
     rule = control_rule(rule)
     cohort = BINARY[treatment]
     binary_others = [o for o in others if o in BINARY]
     continuous = [o for o in others if o not in BINARY]
     controls = list(controls)
-    ruled = [c for c in controls if rule.get(c, "as_is") == "pre_trend"]
+    ruled = [c for c in controls if rule.get(c, "as_is") == "untreated_path"]
     first = first_treatment(panel, [cohort] + [BINARY[o] for o in binary_others])
-    built, left_out = pre_trend_columns(panel, ruled, first)
+    built, left_out = untreated_path_columns(panel, ruled, first)
+    base, base_left = baseline_columns(panel, base_controls, first)
+    left_out = {**base_left, **left_out}
+    built = pd.concat([built, base], axis=1)
     data = pd.concat([panel.drop(columns=list(built.columns), errors="ignore"), built], axis=1)
     if left_out:
         data = data[~data[UNIT].astype(str).isin(left_out)]
@@ -335,15 +470,19 @@ def build_study_data(
         data = pd.concat([data.drop(columns=list(frame.columns), errors="ignore"), frame], axis=1)
         concurrent[o] = conc
         dummies += conc.columns
-    columns = {c: c + PRE_TREND_SUFFIX if c in ruled else c for c in controls}
+    columns = {c: c + UNTREATED_SUFFIX if c in ruled else c for c in controls}
+    by_control = {c: [x for x in base.columns if x.startswith(c + BASELINE_INFIX)]
+                  for c in base_controls}  # fmt: skip
+    base_cols = list(base.columns)
     return StudyData(
         panel=data,
         treatment=treatment,
         cohort=cohort,
-        covariates=dummies + continuous + [columns[c] for c in controls],
-        direct_covariates=dummies + continuous + controls,
-        control_rule=rule,
+        covariates=dummies + continuous + [columns[c] for c in controls] + base_cols,
+        direct_covariates=dummies + continuous + controls + base_cols,
+        control_rule={**rule, BASELINE_KEY: requested},
         controls=columns,
+        baseline=by_control,
         concurrent=concurrent,
         left_out=left_out,
     )
@@ -352,9 +491,9 @@ def build_study_data(
 @dataclass(frozen=True)
 class StudyStatistic:
     """``data -> (BJS ATT, clustered s.e. with the headline's variance cells)`` with the study's
-    covariates rebuilt on ``data`` (:func:`build_study_data`): the statistic of randomization inference, where the
-    permuted treatment dates move the pre-treatment trends and the concurrent cells with them
-    (the covariates are part of the statistic). Picklable."""
+    covariates rebuilt on ``data`` (:func:`build_study_data`): the statistic of randomization
+    inference, where the permuted treatment dates move the untreated paths, the baselines and the
+    concurrent cells with them (the covariates are part of the statistic). Picklable."""
 
     treatment: str
     controls: tuple[str, ...]
@@ -362,11 +501,14 @@ class StudyStatistic:
     rule: tuple[tuple[str, str], ...]
     cluster: str
     yname: str = "log_exports"
+    baseline: tuple[str, ...] = DEFAULT_BASELINE_TRENDS
 
     def __call__(self, data: pd.DataFrame) -> tuple[float, float]:
         from analysis.did.randomization import bjs_statistic
 
-        sd = build_study_data(data, self.treatment, self.controls, self.others, dict(self.rule))
+        sd = build_study_data(
+            data, self.treatment, self.controls, self.others, dict(self.rule), self.baseline
+        )
         cells = variance_cells(sd.panel, sd.cohort, self.cluster)  # as the headline's SE
         stat = bjs_statistic(
             self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster,
@@ -375,8 +517,11 @@ class StudyStatistic:
         return stat(sd.panel)
 
 
-def study_statistic(sd_or_design, treatment: str, rule, cluster: str) -> StudyStatistic:
-    """The :class:`StudyStatistic` of a study (its design check, the control rule, the cluster)."""
+def study_statistic(
+    sd_or_design, treatment: str, rule, cluster: str, baseline: Sequence[str] | None = None
+) -> StudyStatistic:
+    """The :class:`StudyStatistic` of a study (its design check, the control rule, the cluster,
+    the baseline-trend controls)."""
     design = sd_or_design
     return StudyStatistic(
         treatment,
@@ -384,6 +529,7 @@ def study_statistic(sd_or_design, treatment: str, rule, cluster: str) -> StudySt
         tuple(treatment_covariates(design, treatment)),
         tuple(sorted(control_rule(rule).items())),
         cluster,
+        baseline=tuple(baseline_trends(rule, baseline)),
     )
 
 

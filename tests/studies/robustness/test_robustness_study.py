@@ -249,7 +249,7 @@ def test_settings_record_the_options_and_the_design(study):
     expected = {**checklist.DESIGN, **robustness_options(SMALL).__dict__, "year_rule": "midyear"}
     assert set(settings) == set(expected) | {"progress", "cities_path", "covariate_rule"}
     assert settings["cluster"] == "province"
-    assert settings["covariate_rule"]["controls_pre_trend"][0] == "log_gdp_pc"
+    assert settings["covariate_rule"]["controls_untreated_path"][0] == "log_gdp_pc"
     assert settings["dr"]["covariates"][0] == "log_gdp_pc"
     assert settings["honestdid"]["grid_points"] == 100
     assert settings["heterogeneity"] == {"dimensions": ["coastal"], "size_bins": 3}

@@ -1,0 +1,160 @@
+"""Rule 1 of studies/rules.py on small frames: the ruled controls' imputed untreated paths
+(city effect + city trend + year effects fitted on the untreated city-years), the cities that leave
+for want of untreated years, and the baseline x year covariates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.studies import rules
+
+YEARS = range(2010, 2024)
+# a concave common path (growth slowing from 17% to 4.5%, a dip in 2020), as China's GDP per capita
+GROWTH = [0.17, 0.10, 0.09, 0.08, 0.065, 0.075, 0.10, 0.095, 0.07, 0.02, 0.125, 0.055, 0.045]
+COMMON = np.concatenate([[0.0], np.cumsum(np.log1p(GROWTH))])
+JUMP = 0.3  # what the treatment adds to the control from its first year on
+
+
+def _panel(first_years: dict[str, int]) -> pd.DataFrame:
+    """Control ``x`` = city level + city trend + the concave common path (+ JUMP once treated);
+    ``untreated``: its path without the treatment."""
+    rows = []
+    for i, (city, g) in enumerate(first_years.items()):
+        for s, t in enumerate(YEARS):
+            untreated = 1.0 + 0.1 * i + 0.004 * (i % 5 - 2) * s + COMMON[s]
+            rows.append({"city_code": city, "year": t, "g": g, "untreated": untreated,
+                         "x": untreated + (JUMP if g and t >= g else 0.0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+FIRST = {"100": 2015, "200": 0, "300": 2018, "400": 0, "500": 2016, "600": 0, "700": 2020,
+         "800": 0}  # fmt: skip
+
+
+def test_untreated_path_is_the_untreated_path_under_a_concave_common_path():
+    toy = _panel(FIRST)
+    first = rules.first_treatment(toy, ["g"])
+    cols, left = rules.untreated_path_columns(toy, ["x"], first)
+    built = toy.assign(xu=cols["x_untreated"])
+    post = (built["g"] > 0) & (built["year"] >= built["g"])
+    assert not left
+    # observed where untreated; the untreated path (the jump gone, the bend kept) where treated
+    np.testing.assert_array_equal(built.loc[~post, "xu"], built.loc[~post, "x"])
+    np.testing.assert_allclose(built.loc[post, "xu"], built.loc[post, "untreated"], atol=1e-10)
+    # a city's own straight line through its pre-treatment years (the former pre_trend column)
+    # misses the bend by far more: the test can tell the two apart
+    city = built[built["city_code"] == "100"]
+    pre = city[city["year"] < 2015]
+    line = np.polyval(np.polyfit(pre["year"], pre["x"], 1), city.loc[city["year"] >= 2015, "year"])
+    assert np.abs(line - city.loc[city["year"] >= 2015, "untreated"]).max() > 0.05
+
+
+def test_untreated_path_takes_any_treatment_as_the_end_of_untreated_years():
+    toy = _panel(FIRST).assign(h=lambda d: np.where(d["city_code"] == "200", 2019, 0))
+    toy.loc[(toy["city_code"] == "200") & (toy["year"] >= 2019), "x"] += JUMP
+    first = rules.first_treatment(toy, ["g", "h"])
+    assert first["200"] == 2019 and first["100"] == 2015 and first["400"] == 0
+    cols, _ = rules.untreated_path_columns(toy, ["x"], first)
+    on = (toy["city_code"] == "200") & (toy["year"] >= 2019)
+    np.testing.assert_allclose(cols.loc[on, "x_untreated"], toy.loc[on, "untreated"], atol=1e-10)
+
+
+def test_a_city_with_too_few_untreated_years_leaves_with_its_reason():
+    toy = _panel({**FIRST, "900": 2012})  # 2010, 2011: two untreated years
+    first = rules.first_treatment(toy, ["g"])
+    cols, left = rules.untreated_path_columns(toy, ["x"], first)
+    assert set(left) == {"900"} and f"needs {rules.MIN_PRE_YEARS}" in left["900"]
+    assert cols.loc[(toy["city_code"] == "900") & (toy["year"] >= 2012)].isna().all().all()
+    # its two years carry no weight: the other cities' paths are still exact
+    post = (toy["g"] > 0) & (toy["year"] >= toy["g"]) & (toy["city_code"] != "900")
+    np.testing.assert_allclose(
+        cols.loc[post, "x_untreated"], toy.loc[post, "untreated"], atol=1e-10
+    )
+    # through the study's data: the city is out of the panel, the truth and the record
+    sd = rules.build_study_data(
+        toy.rename(columns={"g": "pilot_year", "x": "log_gdp_pc"}).assign(
+            log_exports=0.0, pilot=lambda d: (d["pilot_year"] > 0) & (d["year"] >= d["pilot_year"])
+        ),
+        "pilot", ["log_gdp_pc"], [], None,
+    )  # fmt: skip
+    assert "900" not in set(sd.panel["city_code"]) and "900" in sd.record()["cities_left_out"]
+
+
+def test_a_year_without_untreated_city_years_cannot_be_imputed():
+    # every city treated by 2022: the common path of 2022-2023 is learnt from no one
+    toy = _panel({"100": 2015, "300": 2018, "500": 2022})
+    cols, left = rules.untreated_path_columns(toy, ["x"], rules.first_treatment(toy, ["g"]))
+    assert set(left) == {"100", "300", "500"} and "2022, 2023" in left["100"]
+    assert cols.loc[toy["year"] >= 2022, "x_untreated"].isna().all()
+
+
+def test_pre_trend_is_read_as_untreated_path_and_unknown_rules_fail():
+    assert rules.control_rule({"log_gdp_pc": "pre_trend"})["log_gdp_pc"] == "untreated_path"
+    assert rules.control_rule(None)["log_gdp_pc"] == "untreated_path"
+    with pytest.raises(ValueError, match="unknown rule"):
+        rules.control_rule({"log_gdp_pc": "baseline"})
+
+
+def test_baseline_columns_are_the_first_untreated_value_times_year():
+    toy = _panel(FIRST)
+    toy.loc[(toy["city_code"] == "400") & (toy["year"] == 2010), "x"] = np.nan  # first year blank
+    first = rules.first_treatment(toy, ["g"])
+    cols, left = rules.baseline_columns(toy, ["x"], first)
+    assert not left
+    assert list(cols.columns) == [f"x_baseline_x_{t}" for t in YEARS][1:]  # 13 for 14 years
+    base = {c: toy.loc[(toy["city_code"] == c) & (toy["year"] == 2010), "x"].iloc[0] for c in FIRST}
+    base["400"] = toy.loc[(toy["city_code"] == "400") & (toy["year"] == 2011), "x"].iloc[0]
+    centred = toy["city_code"].map(pd.Series(base) - np.mean(list(base.values())))
+    for t in YEARS[1:]:
+        expected = np.where(toy["year"] == t, centred, 0.0)
+        np.testing.assert_allclose(cols[f"x_baseline_x_{t}"], expected, atol=1e-12)
+    # a treated city never observed before its first treatment has no baseline: it leaves
+    toy.loc[(toy["city_code"] == "100") & (toy["year"] < 2015), "x"] = np.nan
+    _, left = rules.baseline_columns(toy, ["x"], first)
+    assert set(left) == {"100"} and "no baseline" in left["100"]
+
+
+def test_study_data_adds_the_baseline_columns_to_both_covariate_sets():
+    toy = _panel(FIRST).rename(columns={"g": "pilot_year", "x": "log_gdp_pc"})
+    toy = toy.assign(log_exports=0.0, log_population=1.0)
+    sd = rules.build_study_data(toy, "pilot", ["log_gdp_pc", "log_population"], [], None)
+    base = [f"log_gdp_pc_baseline_x_{t}" for t in YEARS][1:]
+    assert sd.covariates == ["log_gdp_pc_untreated", "log_population", *base]
+    assert sd.direct_covariates == ["log_gdp_pc", "log_population", *base]
+    assert sd.baseline == {"log_gdp_pc": base} and sd.record()["baseline_trends"] == {
+        "log_gdp_pc": 13
+    }
+    # baseline=[]: none; a baseline control the study does not use: none either
+    for baseline in ([], ["log_fdi"]):
+        sd = rules.build_study_data(toy, "pilot", ["log_gdp_pc"], [], None, baseline)
+        assert sd.covariates == ["log_gdp_pc_untreated"] and not sd.baseline
+
+
+def test_the_control_rule_parameter_carries_the_baseline_trends(tmp_path):
+    """params.yaml panel.baseline_trends reaches the studies inside the notebooks' control_rule
+    parameter, and the randomization statistic rebuilds the same columns."""
+    from analysis.config import control_rule_parameter, load_config
+
+    path = tmp_path / "params.yaml"
+    path.write_text("panel:\n  baseline_trends: []\n", encoding="utf-8")
+    param = control_rule_parameter(load_config(path))
+    assert param["baseline_trends"] == [] and param["log_gdp_pc"] == "untreated_path"
+    assert rules.control_rule(param) == rules.control_rule(None)  # the key is not a control
+    toy = _panel(FIRST).rename(columns={"g": "pilot_year", "x": "log_gdp_pc"})
+    sd = rules.build_study_data(toy.assign(log_exports=0.0), "pilot", ["log_gdp_pc"], [], param)
+    assert sd.covariates == ["log_gdp_pc_untreated"]
+
+    class Design:
+        controls_used = ("log_gdp_pc",)
+
+        @staticmethod
+        def runs(*_):
+            return False
+
+        coverage = "none"
+
+    assert rules.study_statistic(Design, "pilot", sd.control_rule, "city_code").baseline == ()
+    default = rules.study_statistic(Design, "pilot", None, "city_code")
+    assert default.baseline == ("log_gdp_pc",)
