@@ -73,6 +73,7 @@ def test_knobs_that_are_dgp_parameters_give_simulate_panels(lab):
         gdp_export_feedback=0.25,
         rail_att=0.12,
         rail_att_growth=0.01,
+        laos_att=0.12,  # the lab's rail knob covers both links (the corridor's effect static)
     )
     panel, truth = simulate_panel(*lab.inputs, design)
     mine, _, t = lab.compose(k)

@@ -48,7 +48,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.schema import CONTROLS
-from analysis.data.synthetic import SyntheticDesign, _city_effect_shifts, simulate_panel
+from analysis.data.synthetic import (
+    NETWORK_OFF,
+    SyntheticDesign,
+    _city_effect_shifts,
+    simulate_panel,
+)
 from analysis.did.bacon import TYPE_LATE_ALWAYS, TYPE_LATE_EARLY, bacon_decomposition
 from analysis.did.estimate import estimate
 
@@ -107,13 +112,23 @@ class Scene:
 
 
 # ------------------------------------------------------------------------------------------ panel
+def lab_design() -> SyntheticDesign:
+    """The lab's DGP: the study's default without the parts the pilot-zone lessons do not use
+    (issues 19-20): the China-Laos corridor's own effect (its cities get the rail effect, as
+    before the two links were told apart), the pilot zones' spillover and the network block (a
+    constant broadband elasticity, no Broadband China designation)."""
+    d = SyntheticDesign()
+    return replace(d, laos_att=d.rail_att, pilot_spillover=0.0, network=NETWORK_OFF)
+
+
 class Lab:
-    """The study's untreated panel, simulated once, and the effects the knobs add to it."""
+    """The study's untreated panel (:func:`lab_design`), simulated once, and the effects the
+    knobs add to it."""
 
     def __init__(self, inputs=None, design: SyntheticDesign | None = None):
         from analysis.data.build import default_inputs
 
-        self.design = design or SyntheticDesign()
+        self.design = design or lab_design()
         self.inputs = inputs or default_inputs()
         d = self.design
         zero = {b: 0.0 for b in d.pilot_att_by_batch}
@@ -123,6 +138,7 @@ class Lab:
             pilot_att_growth=0.0,
             rail_att=0.0,
             rail_att_growth=0.0,
+            laos_att=0.0,
             gdp_export_feedback=0.0,
         )
         base, _ = simulate_panel(*self.inputs, replace(quiet, noise_sd=0.0, province_year_sd=0.0))
@@ -143,6 +159,9 @@ class Lab:
         self.cohort = first["pilot_year"].to_numpy()
         self.batch = first["pilot_batch"].to_numpy()
         self.rail_year = first["rail_year"].to_numpy()
+        # the China-Laos corridor's cities: the rail knob's effect, static (the DGP's corridor
+        # effect does not grow; lab_design gives it the rail effect)
+        self.corridor = (first["laos_rail_year"] > 0).to_numpy()
         self.n_never = int((self.cohort == 0).sum())
         # a fixed order in which cities lose or gain a designation (never_treated knob)
         rng = np.random.default_rng([d.seed, 22])
@@ -191,7 +210,8 @@ class Lab:
         tau = np.where(on, size[batch][:, None] + k.growth * np.clip(e, 0, d.growth_cap), 0.0)
         r = self.years[None, :] - self.rail_year[:, None]
         rail_on = (self.rail_year[:, None] > 0) & (r >= 0)
-        tau_rail = np.where(rail_on, k.rail_att + k.rail_growth * np.clip(r, 0, d.growth_cap), 0.0)
+        growth = np.where(self.corridor[:, None], 0.0, k.rail_growth * np.clip(r, 0, d.growth_cap))
+        tau_rail = np.where(rail_on, k.rail_att + growth, 0.0)
         if d.effect_city_sd > 0:  # the study's city-level effect heterogeneity, same draws
             shift = _city_effect_shifts(len(batch), d)
             tau, tau_rail = tau * (1 + shift[:, :1]), tau_rail * (1 + shift[:, 1:])
