@@ -31,7 +31,8 @@ from analysis.did.twfe import twfe
 
 # the regressors of the DGP's untreated outcome: these tests check that each estimator recovers
 # the truth when handed the right model (the studies build their own covariates: studies/rules.py)
-COVARIATES = ["rail", "log_broadband", *CONTROLS]
+# (issue 20's network block: the Broadband China designation and the mobile dose enter it too)
+COVARIATES = ["rail", "broadband_china", "log_broadband", "log_mobile", *CONTROLS]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def test_single_source_rows_name_the_2015_cities():
 def test_broadband_china_study_covers_its_truth(default_panel):
     panel, truth = default_panel
     single = coverage.single_source_cities(reference.load_broadband_china())
-    study = coverage.broadband_china_study(panel, truth, (-5, 5), "city_code", single_source=single)
+    study = coverage.broadband_china_study(panel, truth, (-5, 5), "headline", single_source=single)
     head = study["headline"]
     assert head["truth_in_ci"] and head["cluster"] == "province"
     # the doses the designation moves do not enter its own study
