@@ -26,6 +26,7 @@ ALLOWED_IN_ZH = set(
         "SA",
         "DiD",
         "HonestDiD",
+        "ACRT",  # average causal response on the treated (Callaway, Goodman-Bacon & Sant'Anna 2024)
         "Mbar",
         "RMSE",
         "Wald",
