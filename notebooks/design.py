@@ -66,7 +66,7 @@ ctx.banner()
 # residuals' province-year cells, the residual variance and its AR(1) coefficient by moments that
 # correct for the within transformation (the demeaned residuals of a 14-year panel are shrunk and
 # look less persistent than the shocks are). Controls the treatments move enter on their
-# untreated paths (their pre-treatment trends, as in the studies), so the simulated outcome is
+# untreated paths (imputed, as in the studies), so the simulated outcome is
 # the counterfactual of the studies' estimand.
 
 # %%

@@ -242,9 +242,9 @@ def headline_att(
     rule: InferenceRule | None = None,
 ) -> dict:
     """The study's headline number: the Borusyak-Jaravel-Spiess (2024) imputation ATT with the
-    study's covariates in the untreated-outcome model (leave-out variance). With the covariates of
-    :func:`analysis.studies.rules.study_data` (controls moved by the treatment only as their
-    pre-treatment trends, concurrent treatments by their own cells) it is the TOTAL effect.
+    study's covariates in the untreated-outcome model (variance cells by rules.variance_cells). With the covariates of
+    :func:`analysis.studies.rules.study_data` (controls moved by the treatment only as their imputed
+    untreated paths, concurrent treatments by their own cells) it is the TOTAL effect.
 
     Why BJS: it is the estimator the Monte Carlo validates (bias ~0, coverage ~95%), and the
     covariates in its first stage handle the conditional parallel trends of the design; CS
@@ -307,13 +307,13 @@ def decomposition(
     sd: StudyData, rule: InferenceRule, headline: dict, truth: dict | None, alpha: float = 0.05
 ) -> dict:
     """The direct effect beside the headline (total = direct + indirect): the same BJS with the
-    controls ruled ``pre_trend`` at their observed paths (``sd.direct_covariates``), on the same
+    controls ruled ``untreated_path`` at their observed paths (``sd.direct_covariates``), on the same
     panel and clusters; the indirect part is the difference, its SE from the two estimates'
     joint cluster scores (both are linear in the outcome: the BJS conservative variance of the
     difference). ``{"skipped": reason}`` when nothing is ruled or an estimate fails."""
     ruled = [c for c, col in sd.controls.items() if col != c]
     if not ruled:
-        return skipped("no control is ruled pre_trend: the headline is the only effect")
+        return skipped("no control is ruled untreated_path: the headline is the only effect")
     if is_skipped(headline):
         return skipped(headline["skipped"])
     fits = {}
@@ -883,7 +883,7 @@ def binary_study(
 
     Covariates: one set for every estimator, built by :func:`analysis.studies.rules.study_data`
     (``control_rule``: params.yaml ``panel.control_rule``): the controls the treatment moves only
-    through their pre-treatment trends, the concurrent binary treatments by their own cells, the
+    through their imputed untreated paths, the concurrent binary treatments by their own cells, the
     other controls and broadband as observed; ``covariate_rule`` records how. The truth of every
     estimator comes from :func:`analysis.studies.rules.truth_for` over the treated cities kept.
 

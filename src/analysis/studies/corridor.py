@@ -22,7 +22,7 @@ cities with every untreated city after city and year effects.
   2019 (batch 3) with an effect that grows: raw outcomes would credit its growth to the railway.
   The controls follow the binary studies' rule (params.yaml ``panel.control_rule``,
   :mod:`analysis.studies.rules`): those the policies move (log GDP per capita: it responds to
-  exports in the synthetic design) enter only by their pre-treatment trends, so the estimate
+  exports in the synthetic design) enter only by their imputed untreated paths, so the estimate
   targets the total effect (with ``as_is`` for GDP, the direct one: truth
   ``laos.att_overall_direct``); ``none`` -- raw log exports, total effect.
 * **Event-time effects**: the gap in each post year (2022: e = 0, 2023: e = 1), and the pre-year
@@ -180,7 +180,7 @@ def corridor_study(
                 f"{opt.min_pre_years}): no pre-period to fit a synthetic control"}  # fmt: skip
 
     # the outcome the synthetic control is fitted to: the controls by the binary studies' rule
-    # (params.yaml panel.control_rule): those the policies move enter by their pre-treatment trends,
+    # (params.yaml panel.control_rule): those the policies move enter by their imputed untreated paths,
     # so the target is the total effect (analysis.studies.rules)
     sd = study_data(data, design, "rail", control_rule)
     data = sd.panel

@@ -119,7 +119,7 @@ def calibrate_study(sd: StudyData) -> UntreatedModel:
     binary treatment.
 
     Covariates: the study's own columns minus the concurrent treatments' cell dummies (zero on
-    the untreated rows): a control the treatments move enters as its pre-treatment trend
+    the untreated rows): a control the treatments move enters as its imputed untreated path
     (``<control>_pretrend``), which equals the observed control on the calibration rows. So the
     coefficients are those of the observed controls, and the simulated untreated outcome of a
     treated city-year carries the controls on their untreated paths: the counterfactual of the

@@ -10,7 +10,7 @@ properties: :func:`randomization_rejection`, :func:`check_coverage`).
 **What the estimators see.** Not the DGP's regressors (the review's finding 10): each replication
 runs the design check on the simulated panel and builds the study's covariates with the study's
 own function (:func:`analysis.studies.rules.study_data`: the controls the treatment moves only
-through their pre-treatment trends, the concurrent treatment by its own cells, broadband and the
+through their imputed untreated paths, the concurrent treatment by its own cells, broadband and the
 other controls as observed), exactly as the pilot-zone and rail notebooks do; every estimator of a
 replication gets those covariates (``cs_nocov`` none).
 

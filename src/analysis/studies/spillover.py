@@ -198,7 +198,7 @@ def effects_frame(study: dict) -> pd.DataFrame:
 
 # --- Monte Carlo ---------------------------------------------------------------------------------
 # the headline's covariates on the full synthetic panel, built by the binary studies' rules
-# (analysis.studies.rules): the controls (those the policy moves by their pre-treatment trends),
+# (analysis.studies.rules): the controls (those the policy moves by their imputed untreated paths),
 # the rail links by their cohort x event-time cells, broadband as observed
 MC_CONTROLS = ("log_gdp_pc", "log_population", "log_fdi", "industry_share_pct")
 MC_OTHERS = ("rail", "log_broadband")

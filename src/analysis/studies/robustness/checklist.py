@@ -106,7 +106,7 @@ DESIGN: dict = {
     "gname": "pilot_year",
     # covariates of the headline's untreated-outcome model: the study's
     # (analysis.studies.rules.study_data: the other treatments and the controls the panel has,
-    # the controls the pilot zones move by their pre-treatment trends)
+    # the controls the pilot zones move by their imputed untreated paths)
     "controls": None,
     # the study's one clustering level (analysis.studies.rules.inference_rule): the headline,
     # the TWFE foil, the placebo's studentization, the DR check and the heterogeneity tests
@@ -690,7 +690,7 @@ def robustness_study(
         sc = spec_curve.spec_curve(
             panel,
             {key: list(values) for key, values in sp.options.items()},
-            # the study's covariates: the ruled controls by their pre-treatment trends
+            # the study's covariates: the ruled controls by their imputed untreated paths
             control_sets={
                 k: [sd.controls.get(c, c) for c in v]
                 for k, v in spec_curve.usable_control_sets(design).items()
