@@ -242,7 +242,8 @@ def headline_att(
     rule: InferenceRule | None = None,
 ) -> dict:
     """The study's headline number: the Borusyak-Jaravel-Spiess (2024) imputation ATT with the
-    study's covariates in the untreated-outcome model (variance cells by rules.variance_cells). With the covariates of
+    study's covariates in the untreated-outcome model (variance cells by
+    :func:`analysis.studies.rules.variance_cells`). With the covariates of
     :func:`analysis.studies.rules.study_data` (controls moved by the treatment only as their imputed
     untreated paths, concurrent treatments by their own cells) it is the TOTAL effect.
 
