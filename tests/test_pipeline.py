@@ -72,6 +72,11 @@ def _small_params(path: Path, n_cities: int) -> None:
     params["notebooks"]["design"].update(n_reps=10, reps_by_estimator={"cs": 5, "sa": 5})
     rob = params["notebooks"]["robustness"]
     rob.update(placebo_draws=199, wild_draws=999)
+    rob["spillover"]["mc_reps"] = 10
+    rob["multiple_testing"]["draws"] = 999
+    params["notebooks"]["corridor"].update(placebo_draws=20, placebo_sets_per_province=3)
+    params["notebooks"]["network_coverage"]["cgs_boot"] = 199
+    params["notebooks"]["rail_links"].update(wild_draws=999, ct_draws=999)
     rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
     with open(path, "w", encoding="utf-8") as fh:
         rt.dump(params, fh)

@@ -392,6 +392,12 @@ def _small_params(path: Path) -> None:
     rob["honestdid"]["grid_points"] = 100
     rob["spec_curve"]["options"] = {"sample": ["all"], "estimator": ["twfe", "bjs"]}
     rob["spec_curve"]["draws"] = 4
+    rob["spillover"]["mc_reps"] = 4
+    rob["multiple_testing"]["draws"] = 199
+    params["notebooks"]["design"].update(n_reps=6, reps_by_estimator={"cs": 3, "sa": 3, "bjs": 3})
+    params["notebooks"]["corridor"].update(placebo_draws=10, placebo_sets_per_province=2)
+    params["notebooks"]["network_coverage"]["cgs_boot"] = 99
+    params["notebooks"]["rail_links"].update(wild_draws=99, ct_draws=99)
     with open(path, "w", encoding="utf-8") as fh:
         rt.dump(params, fh)
 
