@@ -382,6 +382,8 @@ def power_study(
             sd = study_data(sample, design, treatment, control_rule)
         data = sd.panel
         rule = inference_rule(data)
+        if cl in (None, "headline"):  # params.yaml's "headline": the study's own level
+            cl = rule.cluster
         model = calibrate_study(sd)
         plan = estimator_plan(sd, design, cl, rule)
         g = data.groupby(UNIT)[cohort_col].first()
