@@ -183,7 +183,8 @@ def estimator_plan(
     treatment, covariates = sd.treatment, list(sd.covariates)
     rule = rule or inference_rule(sd.panel)
     options = robust_options(design, treatment)
-    cs_name, _, _ = _cs_variant(covariates, cluster, options)
+    # the covariate-adjusted CS clusters by city only (binary._cs_variant says which level)
+    cs_name, cs_cluster, _ = _cs_variant(covariates, cluster, options)
     bjs = {"leaveout": True, "horizons": None}  # overall ATT only (no event study, no pre-test)
     common = {"cluster": cluster, "n_clusters": None}
     plan = {
@@ -193,6 +194,7 @@ def estimator_plan(
             "covariates": covariates if cs_name == "cs_adjusted" else [],
             "options": dict(options.get(cs_name, {})),
             **common,
+            "cluster": cs_cluster,
         },
         "sa": {"name": "sa", "covariates": covariates, "options": options.get("sa", {}), **common},
         "bjs": {"name": "bjs", "covariates": covariates, "options": bjs, **common},
