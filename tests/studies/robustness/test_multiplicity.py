@@ -39,7 +39,8 @@ def test_the_family_holds_the_three_headlines(panel):
     p, adj, holm = (tab[c].to_numpy() for c in ("p_value", "p_adjusted", "p_holm"))
     assert np.all(adj >= p) and np.all(adj <= holm + 0.01)
     corr = res["correlation"]
-    assert corr["pilot"]["log_broadband"] > 0.3  # the statistics co-move: shared provinces
+    # the statistics co-move (shared provinces): 0.28 on the default panel since the network block
+    assert corr["pilot"]["log_broadband"] > 0.2
 
 
 def test_without_broadband_the_family_has_two_members(panel):
