@@ -169,6 +169,14 @@ from analysis.studies.power import verdict_sentences
 for sentence in verdict_sentences(result):
     display(Markdown(sentence))
 
+# %% [markdown]
+# **What the verdict means.** Where the MDE is below the effect a study hopes to find, a
+# non-significant estimate is informative: an effect that large would most likely have shown. Where
+# the MDE is above it (on the default panel, the rail links with a dozen treated cities), a
+# non-significant estimate says little: the design would miss an effect of that size more often than
+# not, and the report reads such an estimate as "not detectable here", never as "no effect". On
+# synthetic data the power at the true effect says the same thing with the answer known.
+
 # %%
 # the headline's MDEs and power against the truth as DVC metrics; the run time is left out of the
 # results (they must be the same bytes every run)

@@ -113,17 +113,26 @@ def file_md5(path: Path | str) -> str | None:
 
 
 def write_runtime(
-    path: Path | str, stage: str, seconds: float, products: list[Path], root: Path | str
+    path: Path | str,
+    stage: str,
+    seconds: float,
+    products: list[Path],
+    root: Path | str,
+    slowest: list[dict] | None = None,
 ) -> Path:
     """The wall-clock time of a stage, with the md5 of the products it wrote (paths relative to
     ``root``): a run record, not a result (it differs every run, so it is no DVC output). The
     fingerprints let the report tell a runtime of the run that made the current products from one
-    left by another run (after a checkout or a cached stage restored other products, issue 17)."""
+    left by another run (after a checkout or a cached stage restored other products, issue 17).
+    ``slowest``: the stage's slowest notebook cells (where its time goes)."""
     root = Path(root)
     fingerprints = {
         Path(p).resolve().relative_to(root.resolve()).as_posix(): file_md5(p) for p in products
     }
-    return write_json(path, {"stage": stage, "seconds": seconds, "products": fingerprints})
+    record = {"stage": stage, "seconds": seconds, "products": fingerprints}
+    if slowest:
+        record["slowest_cells"] = slowest
+    return write_json(path, record)
 
 
 def runtime_is_current(record: dict, root: Path | str) -> bool:

@@ -45,6 +45,8 @@ ALLOWED_IN_ZH = set(
         "PyPI",
         "MIT",
         "Admin",
+        "AR",  # AR(1), the autoregressive shock of the design calibration
+        "dCDH",  # de Chaisemartin & D'Haultfœuille's estimator, cited in the references
     ]
     # authors in citations and proper names (of methods, of the map data's author, archive, projection)
     + [

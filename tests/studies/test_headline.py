@@ -105,6 +105,19 @@ def test_headline_skips_without_variation(synthetic):
     assert "skipped" in headline_att(sd.panel, "rail", "rail_year", sd.covariates, design)
 
 
+def test_study_is_a_recorded_skip_when_every_treated_city_leaves(synthetic):
+    """Every treated city with too few untreated years of a ruled control: a skip with its
+    reason, not a crash on zero clusters (a user panel that starts a year before the policy)."""
+    panel, truth = synthetic
+    late = panel[panel["year"] >= 2014]  # the first pilot batch (2015) keeps one untreated year
+    late = late[(late["pilot_year"] == 0) | (late["pilot_year"] == 2015)]
+    study = binary_study(late, truth, "pilot", "pilot_year", WINDOW, "headline")
+    assert "untreated years" in study["skipped"], study.get("skipped")
+    assert study["n_treated_cities"] == 0 and "skipped" in study["headline"]
+    assert study["inference"]["n_clusters"] >= 2
+    assert study["covariate_rule"]["cities_left_out"]
+
+
 def test_headline_is_the_total_effect_and_leads_the_study(pilot, synthetic):
     _, truth = synthetic
     head = pilot["headline"]

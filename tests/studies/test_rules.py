@@ -36,7 +36,7 @@ FIRST = {"100": 2015, "200": 0, "300": 2018, "400": 0, "500": 2016, "600": 0, "7
 def test_untreated_path_is_the_untreated_path_under_a_concave_common_path():
     toy = _panel(FIRST)
     first = rules.first_treatment(toy, ["g"])
-    cols, left = rules.untreated_path_columns(toy, ["x"], first)
+    cols, left, _ = rules.untreated_path_columns(toy, ["x"], first)
     built = toy.assign(xu=cols["x_untreated"])
     post = (built["g"] > 0) & (built["year"] >= built["g"])
     assert not left
@@ -56,15 +56,25 @@ def test_untreated_path_takes_any_treatment_as_the_end_of_untreated_years():
     toy.loc[(toy["city_code"] == "200") & (toy["year"] >= 2019), "x"] += JUMP
     first = rules.first_treatment(toy, ["g", "h"])
     assert first["200"] == 2019 and first["100"] == 2015 and first["400"] == 0
-    cols, _ = rules.untreated_path_columns(toy, ["x"], first)
+    cols, _, _ = rules.untreated_path_columns(toy, ["x"], first)
     on = (toy["city_code"] == "200") & (toy["year"] >= 2019)
     np.testing.assert_allclose(cols.loc[on, "x_untreated"], toy.loc[on, "untreated"], atol=1e-10)
+
+
+def _pilot_study_data(toy: pd.DataFrame) -> rules.StudyData:
+    """The toy panel as a pilot study's data (``g`` the designation year, ``x`` log GDP)."""
+    return rules.build_study_data(
+        toy.rename(columns={"g": "pilot_year", "x": "log_gdp_pc"}).assign(
+            log_exports=0.0, pilot=lambda d: (d["pilot_year"] > 0) & (d["year"] >= d["pilot_year"])
+        ),
+        "pilot", ["log_gdp_pc"], [], None,
+    )  # fmt: skip
 
 
 def test_a_city_with_too_few_untreated_years_leaves_with_its_reason():
     toy = _panel({**FIRST, "900": 2012})  # 2010, 2011: two untreated years
     first = rules.first_treatment(toy, ["g"])
-    cols, left = rules.untreated_path_columns(toy, ["x"], first)
+    cols, left, _ = rules.untreated_path_columns(toy, ["x"], first)
     assert set(left) == {"900"} and f"needs {rules.MIN_PRE_YEARS}" in left["900"]
     assert cols.loc[(toy["city_code"] == "900") & (toy["year"] >= 2012)].isna().all().all()
     # its two years carry no weight: the other cities' paths are still exact
@@ -73,21 +83,28 @@ def test_a_city_with_too_few_untreated_years_leaves_with_its_reason():
         cols.loc[post, "x_untreated"], toy.loc[post, "untreated"], atol=1e-10
     )
     # through the study's data: the city is out of the panel, the truth and the record
-    sd = rules.build_study_data(
-        toy.rename(columns={"g": "pilot_year", "x": "log_gdp_pc"}).assign(
-            log_exports=0.0, pilot=lambda d: (d["pilot_year"] > 0) & (d["year"] >= d["pilot_year"])
-        ),
-        "pilot", ["log_gdp_pc"], [], None,
-    )  # fmt: skip
+    sd = _pilot_study_data(toy)
     assert "900" not in set(sd.panel["city_code"]) and "900" in sd.record()["cities_left_out"]
 
 
 def test_a_year_without_untreated_city_years_cannot_be_imputed():
     # every city treated by 2022: the common path of 2022-2023 is learnt from no one
     toy = _panel({"100": 2015, "300": 2018, "500": 2022})
-    cols, left = rules.untreated_path_columns(toy, ["x"], rules.first_treatment(toy, ["g"]))
-    assert set(left) == {"100", "300", "500"} and "2022, 2023" in left["100"]
+    first = rules.first_treatment(toy, ["g"])
+    cols, left, years = rules.untreated_path_columns(toy, ["x"], first)
+    assert not left and set(years) == {"2022", "2023"}, (left, years)
     assert cols.loc[toy["year"] >= 2022, "x_untreated"].isna().all()
+    # the other treated city-years are still on their untreated paths
+    post = (toy["g"] > 0) & (toy["year"] >= toy["g"]) & (toy["year"] < 2022)
+    np.testing.assert_allclose(
+        cols.loc[post, "x_untreated"], toy.loc[post, "untreated"], atol=1e-10
+    )
+    # through the study's data: those city-years leave, the cities stay (a panel without
+    # never-treated cities keeps its cities; the imputation has nothing to impute 2022-2023 from)
+    sd = _pilot_study_data(toy)
+    assert set(sd.panel["city_code"]) == {"100", "300", "500"}
+    assert sd.panel["year"].max() == 2021 and sd.panel["log_gdp_pc_untreated"].notna().all()
+    assert set(sd.record()["years_left_out"]) == {"2022", "2023"}
 
 
 def test_pre_trend_is_read_as_untreated_path_and_unknown_rules_fail():

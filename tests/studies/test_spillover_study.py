@@ -10,12 +10,13 @@ import pytest
 from helpers.city_panel_data import city_inputs, subset_panel
 
 from analysis.data import reference, synthetic, treatments
+from analysis.data.design import analysis_sample
 from analysis.did.inference import critical_value
+from analysis.studies import rules
+from analysis.studies.binary import study_design
 from analysis.studies.robustness.conley import conley_check
-from analysis.studies.rules import build_study_data, truth_for
+from analysis.studies.rules import truth_for
 from analysis.studies.spillover import (
-    MC_CONTROLS,
-    MC_OTHERS,
     effects_frame,
     mc_summary,
     spillover_monte_carlo,
@@ -27,9 +28,11 @@ from analysis.studies.spillover import (
 
 @pytest.fixture(scope="module")
 def study_data():
-    """The headline's covariates by the binary studies' rules (GDP by its pre-trend: total effect)."""
+    """The headline's covariates by the binary studies' rules (GDP by its untreated path: total
+    effect), built as the robustness stage and the Monte Carlo build them."""
     _, panel, _ = city_inputs()
-    return build_study_data(panel, "pilot", MC_CONTROLS, MC_OTHERS)
+    check = study_design(panel)
+    return rules.study_data(analysis_sample(panel, check), check, "pilot")
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from analysis.studies.rules import (  # noqa: F401 (TREATMENTS, BINARY: re-expor
     TREATMENTS,
     InferenceRule,
     StudyData,
+    imputation_options,
     inference_rule,
     study_data,
     study_statistic,
@@ -227,8 +228,7 @@ def _bjs(
     cells = cells or {"avg_effects_by": ("cohort", "horizon"), "leaveout": True}
     return attempt(
         estimate, "bjs", panel, y="log_exports", unit="city_code", time="year", cohort=cohort_col,
-        covariates=list(covariates), cluster=cluster, horizons=None,
-        leaveout=cells["leaveout"], avg_effects_by=tuple(cells["avg_effects_by"]),
+        covariates=list(covariates), cluster=cluster, horizons=None, **imputation_options(cells),
     )  # fmt: skip
 
 
@@ -387,8 +387,7 @@ def headline_event_study(
     for y in ("log_exports", UNIT_TREND):
         fit, why = attempt(
             imputation, panel, y, "year", "city_code", sd.cohort, covariates=sd.covariates,
-            horizons=True, pretrends=leads, cluster=rule.cluster, leaveout=cells["leaveout"],
-            avg_effects_by=tuple(cells["avg_effects_by"]),
+            horizons=True, pretrends=leads, cluster=rule.cluster, **imputation_options(cells),
         )  # fmt: skip
         if fit is None:
             return skipped(why)
@@ -911,7 +910,9 @@ def binary_study(
     others = treatment_covariates(design, treatment)
     sd = study_data(panel, design, treatment, control_rule)
     panel, covariates = sd.panel, sd.covariates
-    rule = study_rule(panel, cluster)
+    # every treated city can leave (too few untreated years of a control): the study is then a
+    # recorded skip, its inference rule read on the sample the design check kept
+    rule = study_rule(panel if sd.treated_cities else sample, cluster)
     cluster = rule.cluster
     total_att = truth.get(treatment, {}).get("att_overall")
     # the one rule for truths: the target of these covariates, over the treated cities kept
@@ -931,7 +932,12 @@ def binary_study(
         "cohorts": sorted(int(g) for g in panel[cohort_col].unique() if g > 0),
         "overlap": treated_overlap(panel, cohort_col, others),
     }
-    why = design.treatments[treatment].estimators.get("twfe")
+    why = design.treatments[treatment].estimators.get("twfe") or (
+        None
+        if sd.treated_cities
+        else "no treated city keeps enough untreated years of its controls to impute their "
+        f"untreated paths ({len(sd.left_out)} left out: covariate_rule.cities_left_out)"
+    )
     if why:  # the design rules out every estimator of this treatment (see analysis.data.design)
         return {
             **record,

@@ -34,11 +34,14 @@ treated clusters' scores and over-reject (MacKinnon & Webb 2017); the study repo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.data.design import MIN_CONTROL_SHARE, analysis_sample
+from analysis.data.design import MIN_CONTROL_SHARE, DesignCheck, analysis_sample
 from analysis.did.conley_taber import conley_taber
 from analysis.did.estimate import estimate
 from analysis.did.event_study import _name, event_time_dummies
@@ -51,7 +54,7 @@ from analysis.studies.binary import (
     skipped,
     study_design,
 )
-from analysis.studies.rules import study_data, truth_for
+from analysis.studies.rules import StudyData, study_data, truth_for
 
 LINKS = {
     "cre": {"cohort": "cre_year", "link": "china-europe-railway-express", "other": "laos"},
@@ -83,6 +86,37 @@ def link_truth(truth: dict, link: str) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class LinkStudyData:
+    """One link's study inputs (:func:`link_study_data`)."""
+
+    panel: pd.DataFrame  # :func:`link_panel` (``attrs["left_out"]``: the other link's cities)
+    design: DesignCheck  # its own design check
+    sample: pd.DataFrame  # its analysis sample
+    control_rule: dict[str, str] | None = None
+
+    @cached_property
+    def study(self) -> StudyData:
+        """The covariate rules' columns of its ``rail`` study (built when first asked for: a
+        caller first checks that the design allows the study)."""
+        return study_data(self.sample, self.design, "rail", self.control_rule)
+
+
+def link_study_data(
+    panel: pd.DataFrame,
+    link: str,
+    share: float = MIN_CONTROL_SHARE,
+    control_rule: dict[str, str] | None = None,
+) -> LinkStudyData:
+    """The one way every stage sets up a link's study (the rail notebook, the Monte Carlo
+    replications, the power study, the multiple-testing family): the link's own panel, its own
+    design check and analysis sample, and :func:`analysis.studies.rules.study_data` of its ``rail``
+    column."""
+    lp = link_panel(panel, link)
+    design = study_design(lp, share=share)
+    return LinkStudyData(lp, design, analysis_sample(lp, design), control_rule)
+
+
 def link_study(
     panel: pd.DataFrame,
     truth: dict,
@@ -99,16 +133,15 @@ def link_study(
     estimators used (analysis sample with the columns of the covariate rules, as
     :func:`analysis.studies.rules.study_data` builds them inside the study). The study is
     labelled ``treatment = link``; ``left_out`` names the cities of the other link."""
-    lp = link_panel(panel, link)
-    design = study_design(lp, share=share)
+    ld = link_study_data(panel, link, share, control_rule)
     study = binary_study(
-        lp, link_truth(truth, link), "rail", "rail_year", window, cluster, estimators, design,
-        ri_draws, ri_seed, control_rule,
+        ld.panel, link_truth(truth, link), "rail", "rail_year", window, cluster, estimators,
+        ld.design, ri_draws, ri_seed, control_rule,
     )  # fmt: skip
     study["treatment"] = link
     study["link"] = LINKS[link]["link"]
-    study["left_out"] = lp.attrs["left_out"]
-    return study, study_data(analysis_sample(lp, design), design, "rail", control_rule).panel
+    study["left_out"] = ld.panel.attrs["left_out"]
+    return study, ld.study.panel
 
 
 def minimum_detectable_effect(
@@ -276,13 +309,12 @@ def corridor_bjs(
     event-time cells), beside its truth: the point of comparison for the corridor notebook's
     synthetic DiD. No interval: four treated cities in one province leave clustered SEs without
     meaning (the corridor notebook's placebo inference replaces them)."""
-    lp = link_panel(panel, "laos")
-    if not (lp["rail_year"] > 0).any():
+    ld = link_study_data(panel, "laos", share, control_rule)
+    if not (ld.panel["rail_year"] > 0).any():
         return skipped("no corridor city (China-Laos railway) in this panel")
-    design = study_design(lp, share=share)
-    if design.treatments["rail"].estimators.get("bjs"):
-        return skipped(design.treatments["rail"].estimators["bjs"])
-    sd = study_data(analysis_sample(lp, design), design, "rail", control_rule)
+    if ld.design.treatments["rail"].estimators.get("bjs"):
+        return skipped(ld.design.treatments["rail"].estimators["bjs"])
+    sd = ld.study
     data, cov = sd.panel, sd.covariates
     est, why = attempt(
         estimate, "bjs", data, y="log_exports", unit="city_code", time="year",
@@ -325,37 +357,30 @@ def inference_table(study: dict, inference: dict) -> pd.DataFrame:
     (SE by the study's clustering rule), the restricted wild cluster bootstrap, Conley-Taber
     and randomization inference (a p-value, no interval), with the truth on synthetic data."""
     head = study.get("headline") or {}
-    rows = []
-    if head and not is_skipped(head):
-        rows.append({
-            "method": f"analytic, SE by {head['cluster']}, t({head['n_clusters'] - 1})",
-            "estimate": head["estimate"], "conf_low": head["conf_low"],
-            "conf_high": head["conf_high"], "p_value": head["p_value"],
-        })  # fmt: skip
     wb = inference.get("wild_bootstrap") or {}
-    if wb and not is_skipped(wb):
-        rows.append({
-            "method": f"restricted wild cluster bootstrap ({wb['cluster']}, {wb['weights']}, "
-                      f"B = {wb['B']})",
-            "estimate": wb["estimate"], "conf_low": wb["conf_low"], "conf_high": wb["conf_high"],
-            "p_value": wb["p_value"],
-        })  # fmt: skip
     ct = inference.get("conley_taber") or {}
-    if ct and not is_skipped(ct):
-        rows.append({
-            "method": f"Conley-Taber ({ct['n_control_units']} never-treated cities, "
-                      f"{ct['draws']} draws)",
-            "estimate": ct["estimate"], "conf_low": ct["conf_low"], "conf_high": ct["conf_high"],
-            "p_value": ct["p_value"],
-        })  # fmt: skip
     ri = study.get("randomization") or {}
-    if ri and not is_skipped(ri):
-        rows.append({
-            "method": f"randomization inference (within {ri.get('within') or 'all'}, "
-                      f"{ri['draws']} draws; sensitivity)",
-            "estimate": ri["estimate"], "conf_low": np.nan, "conf_high": np.nan,
-            "p_value": ri["p_value"],
-        })  # fmt: skip
+    # (record, how its method is labelled); a record that is absent or skipped gives no row
+    methods = [
+        (head, lambda r: f"analytic, SE by {r['cluster']}, t({r['n_clusters'] - 1})"),
+        (wb, lambda r: f"restricted wild cluster bootstrap ({r['cluster']}, {r['weights']}, "
+                       f"B = {r['B']})"),
+        (ct, lambda r: f"Conley-Taber ({r['n_control_units']} never-treated cities, "
+                       f"{r['draws']} draws)"),
+        (ri, lambda r: f"randomization inference (within {r.get('within') or 'all'}, "
+                       f"{r['draws']} draws; sensitivity)"),
+    ]  # fmt: skip
+    rows = [
+        {
+            "method": label(rec),
+            "estimate": rec["estimate"],
+            "conf_low": rec.get("conf_low", np.nan),
+            "conf_high": rec.get("conf_high", np.nan),
+            "p_value": rec["p_value"],
+        }
+        for rec, label in methods
+        if rec and not is_skipped(rec)
+    ]
     frame = pd.DataFrame(rows, columns=["method", "estimate", "conf_low", "conf_high", "p_value"])
     truth = head.get("truth") if head else None
     if truth is not None:

@@ -27,7 +27,11 @@ says, per control:
   effects are learnt with the controls on their untreated paths too (the cells of rule 2 then carry
   their total effects). A treated city with fewer than :data:`MIN_PRE_YEARS` untreated years of a
   ruled control has no trend to continue: it leaves the study (named, with the reason, in
-  ``StudyData.left_out``; on the real dates: Chongqing, first rail service 2011). Until issue 18's
+  ``StudyData.left_out``; on the real dates: Chongqing, first rail service 2011). A year in which
+  no city-year is untreated (every city treated by then: a panel without never-treated cities)
+  teaches no year effect: its treated city-years leave the study, not the cities (as in the
+  imputation estimator itself, which has nothing to impute them from; ``StudyData.years_left_out``).
+  Until issue 18's
   held-out check the column was a city's own straight line through its pre-treatment years; on a
   concave common GDP path (the held-out DGP, China's national GDP per capita) that line overshot
   the untreated path by 0.10 and the pilot headline fell 3.7 SE short of the total effect; the year
@@ -190,8 +194,8 @@ def _city_line_residuals(
 
 def untreated_path_columns(
     panel: pd.DataFrame, controls: Sequence[str], first: pd.Series, min_pre: int = MIN_PRE_YEARS
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """``(columns, left_out)``: ``<control>_untreated`` for each of ``controls`` -- the observed
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """``(columns, left_out, years_left_out)``: ``<control>_untreated`` for each of ``controls`` -- the observed
     value on the city-years untreated by every treatment in ``first`` (each city's first treatment
     year, 0 = never), and from a city's ``first`` year on its imputed untreated path
 
@@ -203,8 +207,9 @@ def untreated_path_columns(
     (the former ``pre_trend`` column) cannot: on a concave common GDP path that line overshot the
     untreated path by 0.10 log points and halved the pilot headline (the held-out check of issue
     18, tests/studies/test_heldout.py). ``left_out``: the treated cities without ``min_pre``
-    untreated years of some control, or treated in a year with no untreated city-year to learn
-    its year effect from (city -> reason; their columns are NaN from ``first`` on).
+    untreated years of some control (city -> reason; their columns are NaN from ``first`` on).
+    ``years_left_out``: the years with no untreated city-year to learn the year effect from
+    (year -> reason); the treated city-years of those years are NaN (the study drops them).
 
     Written by hand: no FE routine of the project or its dependencies fits unit-specific slopes
     (did/fe.py absorbs unit and time effects; pyfixest has no varying-slope syntax), and the dense
@@ -219,7 +224,7 @@ def untreated_path_columns(
     yidx, years = pd.factorize(panel[TIME], sort=True)
     post = (f > 0) & (t >= f)
     t0 = t - t.mean()  # centred: the city lines' intercepts stay well scaled
-    out, left_out = {}, {}
+    out, left_out, years_out = {}, {}, {}
     for c in controls:
         x = panel[c].to_numpy(dtype=float)
         fit = ~post & np.isfinite(x)
@@ -242,14 +247,13 @@ def untreated_path_columns(
                 f"{int(n_fit[i])} year(s) of {c} before its first treatment ({int(start[i])}): "
                 f"its untreated path needs {min_pre}",
             )
-        for i in np.unique(codes[post & ~ok_year]):
-            if str(units[i]) not in left_out:
-                gone = sorted(set(years[yidx[(codes == i) & post & ~ok_year]]))
-                left_out[str(units[i])] = (
-                    f"no city-year untreated in {', '.join(map(str, gone))} to learn the common "
-                    f"path of {c} from"
-                )
-    return pd.DataFrame(out, index=panel.index), left_out
+        for y in sorted(set(years[yidx[post & ~ok_year]])):
+            years_out.setdefault(
+                str(int(y)),
+                f"no city-year untreated in {int(y)} to learn the common path of {c} from: "
+                "its treated city-years leave",
+            )
+    return pd.DataFrame(out, index=panel.index), left_out, years_out
 
 
 def baseline_columns(
@@ -388,6 +392,7 @@ class StudyData:
     baseline: dict[str, list[str]] = field(default_factory=dict)  # control -> its x-year columns
     concurrent: dict[str, Concurrent] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
+    years_left_out: dict[str, str] = field(default_factory=dict)  # year -> reason (treated rows)
 
     @property
     def treated_cities(self) -> list[str]:
@@ -409,6 +414,7 @@ class StudyData:
             "each year dummy but the first",
             "concurrent": {k: v.record() for k, v in self.concurrent.items()},
             "cities_left_out": dict(self.left_out),
+            "years_left_out": dict(self.years_left_out),
         }
 
 
@@ -456,13 +462,17 @@ def build_study_data(
     controls = list(controls)
     ruled = [c for c in controls if rule.get(c, "as_is") == "untreated_path"]
     first = first_treatment(panel, [cohort] + [BINARY[o] for o in binary_others])
-    built, left_out = untreated_path_columns(panel, ruled, first)
+    built, left_out, years_out = untreated_path_columns(panel, ruled, first)
     base, base_left = baseline_columns(panel, base_controls, first)
     left_out = {**base_left, **left_out}
     built = pd.concat([built, base], axis=1)
     data = pd.concat([panel.drop(columns=list(built.columns), errors="ignore"), built], axis=1)
     if left_out:
         data = data[~data[UNIT].astype(str).isin(left_out)]
+    if years_out:  # the treated city-years of a year no untreated city-year can teach
+        first_of = data[UNIT].map(first).fillna(0).to_numpy()
+        post = (first_of > 0) & (data[TIME].to_numpy() >= first_of)
+        data = data[~(post & data[TIME].astype(int).astype(str).isin(years_out).to_numpy())]
     data = data.reset_index(drop=True)
     concurrent, dummies = {}, []
     for o in binary_others:
@@ -485,6 +495,7 @@ def build_study_data(
         baseline=by_control,
         concurrent=concurrent,
         left_out=left_out,
+        years_left_out=years_out,
     )
 
 
@@ -512,7 +523,7 @@ class StudyStatistic:
         cells = variance_cells(sd.panel, sd.cohort, self.cluster)  # as the headline's SE
         stat = bjs_statistic(
             self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster,
-            leaveout=cells["leaveout"], avg_effects_by=cells["avg_effects_by"],
+            **imputation_options(cells),
         )  # fmt: skip
         return stat(sd.panel)
 
@@ -707,3 +718,9 @@ def variance_cells(panel: pd.DataFrame, cohort: str, cluster: str) -> dict:
         f"{MIN_CELL_CLUSTERS}): event-time cells pooling the cohorts, without leave-out (leave-out "
         "means from one or two other clusters over-state the variance)",
     }
+
+
+def imputation_options(cells: Mapping) -> dict:
+    """The keyword arguments of :func:`analysis.did.imputation.imputation` (and of the BJS
+    routines built on it) for :func:`variance_cells` ``cells``: ``leaveout``, ``avg_effects_by``."""
+    return {"leaveout": bool(cells["leaveout"]), "avg_effects_by": tuple(cells["avg_effects_by"])}

@@ -116,7 +116,7 @@ def run_notebook(name: str, config: Config, output_dir: Path | None = None) -> P
             line = failure_line(name, exc.ename, exc.evalue, exc.traceback)
             raise NotebookFailure(line, display_path(executed.with_suffix(".html"))) from None
     seconds = time.perf_counter() - start
-    _strip_volatile_metadata(executed, name)
+    cells = _strip_volatile_metadata(executed, name)
     _export_html(executed)
     # Runtime is environment-dependent: kept apart from the results files (which must be identical).
     products = [paths.RESULTS / f"{name}.json", executed]
@@ -126,6 +126,7 @@ def run_notebook(name: str, config: Config, output_dir: Path | None = None) -> P
         seconds,
         [p for p in products if p.exists()],
         paths.ROOT,
+        slowest=sorted(cells, key=lambda c: -c["seconds"])[:SLOWEST_CELLS],
     )
     return executed
 
@@ -183,9 +184,15 @@ def _kernel_stderr() -> Iterator[_Log]:
                 sys.stderr.flush()
 
 
-def _strip_volatile_metadata(path: Path, name: str) -> None:
+SLOWEST_CELLS = 5  # the cells a stage's runtime record names, slowest first
+
+
+def _strip_volatile_metadata(path: Path, name: str) -> list[dict]:
     """Remove timestamps and durations papermill records, number the cells, and record the input and output as
-    paths relative to the project root, so executed notebooks are stable and machine-independent."""
+    paths relative to the project root, so executed notebooks are stable and machine-independent.
+    Returns each code cell's duration (``{"cell", "seconds", "source"}``: the runtime record says
+    where a stage spends its time)."""
+    durations = []
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration"):
@@ -198,6 +205,10 @@ def _strip_volatile_metadata(path: Path, name: str) -> None:
         cell.id = f"{name}-{i:02d}"
         cell.metadata.pop("execution", None)
         pm_meta = cell.metadata.get("papermill", {})
+        if cell.cell_type == "code" and pm_meta.get("duration") is not None:
+            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+            durations.append({"cell": i, "seconds": float(pm_meta["duration"]), "source": first})
         for key in ("start_time", "end_time", "duration"):
             pm_meta.pop(key, None)
     nbformat.write(nb, path)
+    return durations

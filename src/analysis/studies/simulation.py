@@ -78,7 +78,7 @@ from scipy import stats
 from analysis.data.synthetic import SyntheticDesign, simulate_panel
 from analysis.did.estimate import estimate
 from analysis.parallel import as_backend, run_tasks
-from analysis.studies.rails import LINKS, link_panel, link_truth
+from analysis.studies.rails import LINKS, link_study_data, link_truth
 from analysis.studies.rules import (
     StudyData,
     inference_rule,
@@ -290,15 +290,10 @@ class Replication:
         study of its ``rail`` column, as the rail notebook builds it)."""
         if treatment not in self._studies:
             if treatment in LINKS:
-                from analysis.data.design import analysis_sample
-                from analysis.studies.binary import study_design
-
-                lp = link_panel(self.panel, treatment)
-                design = study_design(lp)
-                sample = analysis_sample(lp, design)
-                sd = study_data(sample, design, "rail", self.control_rule)
-                self._designs[treatment] = design
-                self._samples[treatment] = sample
+                ld = link_study_data(self.panel, treatment, control_rule=self.control_rule)
+                sd = ld.study
+                self._designs[treatment] = ld.design
+                self._samples[treatment] = ld.sample
             else:
                 sd = study_data(self.sample, self.design, treatment, self.control_rule)
             self._studies[treatment] = sd

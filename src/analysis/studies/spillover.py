@@ -31,10 +31,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from analysis.data.design import analysis_sample
 from analysis.did.inference import critical_value
 from analysis.did.spillover import ring_labels, spillover_imputation
-from analysis.studies.binary import attempt, skipped
-from analysis.studies.rules import build_study_data, truth_for
+from analysis.studies.binary import attempt, skipped, study_design
+from analysis.studies.rules import study_data, truth_for
 
 OUTCOME = "log_exports"
 
@@ -197,21 +198,18 @@ def effects_frame(study: dict) -> pd.DataFrame:
 
 
 # --- Monte Carlo ---------------------------------------------------------------------------------
-# the headline's covariates on the full synthetic panel, built by the binary studies' rules
-# (analysis.studies.rules): the controls (those the policy moves by their imputed untreated paths),
-# the rail links by their cohort x event-time cells, broadband as observed
-MC_CONTROLS = ("log_gdp_pc", "log_population", "log_fdi", "industry_share_pct")
-MC_OTHERS = ("rail", "log_broadband")
-
-
 def _mc_one(rep: int, seed: int, design, inputs, control_rule, rings, cluster, alpha) -> dict:
     from analysis.data.synthetic import simulate_panel
 
     cities, treatments, national = inputs
     panel, truth = simulate_panel(cities, treatments, national, replace(design, seed=seed + rep))
-    sd = build_study_data(panel, "pilot", MC_CONTROLS, MC_OTHERS, control_rule)
+    # the study's own covariates, as the robustness stage builds them: the design check of each
+    # simulated panel, then the binary studies' rules (every concurrent treatment by its cells)
+    check = study_design(panel)
+    sample = analysis_sample(panel, check)
+    sd = study_data(sample, check, "pilot", control_rule)
     data = with_coordinates(sd.panel, cities)
-    full = with_coordinates(panel, cities)
+    full = with_coordinates(sample, cities)
     res = ring_fit(data, sd.covariates, rings, cluster, horizons=False, full=full)
     g = res.n_clusters
     crit = critical_value(alpha, g)

@@ -35,7 +35,7 @@ from analysis.did.fe import fit_within
 from analysis.did.stepdown import Hypothesis, stepdown_adjust, within_cluster_scores
 from analysis.did.subgroup import imputation_fit
 from analysis.studies.binary import NUMERICAL_ERRORS, study_design, treatment_covariates
-from analysis.studies.rails import link_panel
+from analysis.studies.rails import link_study_data
 from analysis.studies.rules import inference_rule, study_data, variance_cells
 
 __all__ = ["TREATMENTS", "treatment_family"]
@@ -53,8 +53,8 @@ Y, UNIT, TIME = "log_exports", "city_code", "year"
 RAIL_LINK = "cre"  # the rail headline: the China-Europe Railway Express (studies/rails.py)
 
 
-def _bjs(sample, design, treatment, control_rule, cluster):
-    sd = study_data(sample, design, treatment, control_rule)
+def _bjs(sd, cluster):
+    treatment = sd.treatment
     fit = imputation_fit(sd.panel, Y, TIME, UNIT, sd.cohort, sd.covariates, cluster)
     n1 = len(fit.treated)
     # the headline's variance cells (analysis.studies.rules.variance_cells)
@@ -113,12 +113,11 @@ def treatment_family(
                 if name == "log_broadband":
                     hyps.append(_coverage(sample, design, rule.cluster))
                 elif name == "rail":  # the rail notebook's study: the CRE on its own link
-                    lp = link_panel(panel, RAIL_LINK)
-                    lp_design = study_design(lp, share=min_control_share)
-                    lp_sample = analysis_sample(lp, lp_design)
-                    hyps.append(_bjs(lp_sample, lp_design, name, control_rule, rule.cluster))
+                    ld = link_study_data(panel, RAIL_LINK, min_control_share, control_rule)
+                    hyps.append(_bjs(ld.study, rule.cluster))
                 else:
-                    hyps.append(_bjs(sample, design, name, control_rule, rule.cluster))
+                    sd = study_data(sample, design, name, control_rule)
+                    hyps.append(_bjs(sd, rule.cluster))
         except NUMERICAL_ERRORS as exc:
             left_out[name] = f"estimation failed on this panel: {type(exc).__name__}: {exc}"
     if len(hyps) < 2:
