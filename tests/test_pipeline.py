@@ -3,53 +3,40 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.project_copy import copy_project, git_commit, project_env, small_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MAKE = ["make", "-o", ".venv/.installed"]
-OTHER_STAGES = (
+STAGES = (
     "environment",
     "cities",
     "treatments",
     "panel",
     "overview",
     "pilot_zones",
+    "rail_links",
     "corridor",
     "network_coverage",
     "simulation",
     "robustness",
     "design",
 )
+
+
+def other_stages(stage: str) -> tuple[str, ...]:
+    """The notebook stages a change to ``stage``'s parameters must not rerun."""
+    return tuple(s for s in STAGES if s != stage)
+
+
 pytestmark = pytest.mark.pipeline
-
-
-def _project_files() -> list[str]:
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    untracked = subprocess.run(
-        ["git", "ls-files", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sorted(
-        {
-            f
-            for f in (tracked + untracked).splitlines()
-            if f and not f.startswith(("output/", "reports/report"))
-        }
-    )
 
 
 def _run(args, cwd, env):
@@ -60,59 +47,16 @@ def _run(args, cwd, env):
     return result.stdout + result.stderr
 
 
-def _small_params(path: Path, n_cities: int) -> None:
-    """Small loops: the test checks the plumbing; full sizes are exercised by `make reproduce`.
-    Round-trip edit (ruamel.yaml, as DVC uses) so params.yaml keeps its comments and layout."""
-    from ruamel.yaml import YAML
-
-    rt = YAML()
-    params = rt.load(path.read_text(encoding="utf-8"))
-    params["synthetic"]["n_cities"] = n_cities
-    params["notebooks"]["simulation"]["n_reps"] = 2
-    params["notebooks"]["design"].update(n_reps=10, reps_by_estimator={"cs": 5, "sa": 5})
-    rob = params["notebooks"]["robustness"]
-    rob.update(placebo_draws=199, wild_draws=999)
-    rob["spillover"]["mc_reps"] = 10
-    rob["multiple_testing"]["draws"] = 999
-    params["notebooks"]["corridor"].update(placebo_draws=20, placebo_sets_per_province=3)
-    params["notebooks"]["network_coverage"]["cgs_boot"] = 199
-    params["notebooks"]["rail_links"].update(wild_draws=999, ct_draws=999)
-    rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
-    with open(path, "w", encoding="utf-8") as fh:
-        rt.dump(params, fh)
-
-
-def _git_commit(dest: Path, env: dict, message: str) -> None:
-    _run(["git", "add", "-A"], dest, env)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], dest, env)
-
-
 def make_project(tmp_path_factory, n_cities: int = 200):
     """A git copy of the project with small parameters, after one `make reproduce` (the README's
     command; .venv/.installed taken as up to date: the copy uses this interpreter's environment),
     committed with the dvc.lock that run wrote."""
-    dest = tmp_path_factory.mktemp("project")
-    for rel in _project_files():
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    for sub in ("data/interim", "data/processed", "data/raw"):
-        (dest / sub).mkdir(parents=True, exist_ok=True)
-    _small_params(dest / "params.yaml", n_cities)
-    # The copy runs its own src (PYTHONPATH before the editable install): the code DVC hashes as
-    # deps is the code that runs, even while the original tree is being edited.
-    env = {
-        **os.environ,
-        "ANALYSIS_ROOT": str(dest),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(dest / "src"),
-        "PYTHONHASHSEED": "0",
-    }
-    _run(["git", "init", "-q"], dest, env)
-    _git_commit(dest, env, "copy")
+    dest = copy_project(tmp_path_factory.mktemp("project"))
+    small_params(dest / "params.yaml", n_cities)
+    env = project_env(dest)
+    git_commit(dest, env, "copy", init=True)
     log = _run(MAKE + ["reproduce"], dest, env)
-    _git_commit(dest, env, "run")
+    git_commit(dest, env, "run")
     return dest, env, log
 
 
@@ -246,7 +190,7 @@ def test_experiment_runs_one_notebook_and_shows_its_metrics(project):
     before = (dest / "params.yaml").read_text(encoding="utf-8").splitlines()
     log = _run(MAKE + ["exp", "ARGS=-S 'notebooks.rail_links.window=[-4,4]'"], dest, env)
     assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log, log
-    for other in OTHER_STAGES:
+    for other in other_stages("rail_links"):
         assert f"Running stage '{other}'" not in log
     after = (dest / "params.yaml").read_text(encoding="utf-8").splitlines()
     # params.yaml keeps its layout (analysis.experiment): only the window's line changed
@@ -317,13 +261,14 @@ def test_plots_render_offline(project, tmp_path):
 
 def test_a_parameter_reruns_only_its_notebook(project):
     dest, env, _ = project
-    # parsed, not edited as text: an earlier experiment may have re-emitted params.yaml in block style
+    # parsed, not edited as text: an earlier experiment may have re-emitted params.yaml in block
+    # style; the corridor's notebook: the quickest stage with parameters of its own
     params = yaml.safe_load((dest / "params.yaml").read_text(encoding="utf-8"))
-    params["notebooks"]["rail_links"]["window"] = [-3, 3]
+    params["notebooks"]["corridor"]["mde_power"] = 0.9
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     log = _dvc(dest, env, "repro")
-    assert "Running stage 'rail_links'" in log and "Running stage 'report'" in log
-    for other in OTHER_STAGES:
+    assert "Running stage 'corridor'" in log and "Running stage 'report'" in log
+    for other in other_stages("corridor"):
         assert f"Running stage '{other}'" not in log
     _dvc(dest, env, "dag")
 
@@ -353,17 +298,18 @@ def test_an_interactive_run_writes_nothing_of_the_pipeline(project):
 
     dest, env, _ = project
     before = _dvc(dest, env, "status"), _git_status(dest, env)
-    products = sorted((dest / "output").glob("*/rail_links*"))
+    # the corridor's notebook: the quickest with results, tables and figures of its own
+    products = sorted((dest / "output").glob("*/corridor*"))
     digest = {p: p.read_bytes() for p in products}
     code = (
         "import jupytext, nbclient; "
-        "nb = jupytext.read('notebooks/rail_links.py'); "
+        "nb = jupytext.read('notebooks/corridor.py'); "
         "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3', "
         "resources={'metadata': {'path': '.'}}).execute()"
     )
     assert jupytext and nbclient
     _run([sys.executable, "-c", code], dest, env)
-    assert (dest / "output/interactive/results/rail_links.json").exists()
+    assert (dest / "output/interactive/results/corridor.json").exists()
     assert (_dvc(dest, env, "status"), _git_status(dest, env)) == before
     assert products and all(p.read_bytes() == digest[p] for p in products)
 

@@ -34,8 +34,8 @@ EXERCISED_BY = {
     ".venv/bin/dvc plots show": "tests/test_pipeline.py::test_plots_render_offline",
     ".venv/bin/dvc plots diff": "tests/test_pipeline.py::test_plots_render_offline",
     ".venv/bin/dvc status": "tests/test_pipeline.py::test_clean_git_and_lock_after_a_run",
-    ".venv/bin/analysis check data/raw/my_panel.xlsx": "tests/studies/test_user_panels.py::test_user_panel_whole_dag",
-    'make exp ARGS="-S data.source=file -S data.file=data/raw/my_panel.xlsx"': "tests/studies/test_user_panels.py::test_user_panel_whole_dag",
+    ".venv/bin/analysis check data/raw/my_panel.xlsx": "tests/studies/test_user_panel_dag.py::test_user_panel_whole_dag",
+    'make exp ARGS="-S data.source=file -S data.file=data/raw/my_panel.xlsx"': "tests/studies/test_user_panel_dag.py::test_user_panel_whole_dag",
     'NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_NUM_THREADS=2 .venv/bin/dvc repro -f': "tests/test_pipeline.py::test_another_cpu_dispatch_writes_the_same_lock",
     "git status --short": "tests/test_pipeline.py::test_another_cpu_dispatch_writes_the_same_lock",
 }

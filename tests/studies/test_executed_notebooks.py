@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from helpers.city_panel_data import city_inputs, subset_panel
+from helpers.project_copy import small_params
 
 from analysis.studies import runner
 
@@ -48,16 +48,8 @@ def executed(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
     table.to_csv(dest / "data/interim/treatments.csv", index=False)
     subset_panel().to_csv(dest / "data/processed/panel.csv", index=False)
     (dest / "data/processed/truth.json").write_text(json.dumps(truth), encoding="utf-8")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["notebooks"]["simulation"]["n_reps"] = 2
-    params["notebooks"]["design"].update(n_reps=10, reps_by_estimator={"cs": 5, "sa": 5})
-    rob = params["notebooks"]["robustness"]
-    rob.update(placebo_draws=99, wild_draws=199)
-    rob["spec_curve"]["options"] = {"sample": ["all"], "outcome": ["log_exports"]}
-    rob["spillover"]["mc_reps"] = 2
-    params["notebooks"]["rail_links"].update(wild_draws=999, ct_draws=999)
-    params["notebooks"]["corridor"].update(placebo_draws=20, placebo_sets_per_province=3)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    shutil.copy2(ROOT / "params.yaml", dest / "params.yaml")
+    small_params(dest / "params.yaml")
     env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PYTHONHASHSEED": "0"}
     notebooks = {}
     for name in runner.NOTEBOOKS:

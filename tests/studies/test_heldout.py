@@ -28,8 +28,6 @@ untreated path; the China-Europe rail headline 0.1928 (SE 0.0582) against its to
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +42,7 @@ from helpers.heldout import (
     truths,
     write_yearbook,
 )
-from studies.test_user_panels import _project_files, _small_params
+from helpers.project_copy import copy_project, git_commit, project_env, small_params
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -134,25 +132,11 @@ def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
 def run_real_data_path(tmp_path: Path, held) -> Path:
     """A fresh copy of the project (tracked and untracked files, no outputs), the yearbook in
     data/raw, `analysis check` and the experiment on it; returns the copy."""
-    dest = tmp_path / "project"
-    for rel in _project_files():
-        if (ROOT / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
-    for sub in ("data/interim", "data/processed", "data/raw"):
-        (dest / sub).mkdir(parents=True, exist_ok=True)
+    dest = copy_project(tmp_path / "project")
     user = write_yearbook(held, dest / "data/raw")
-    _small_params(dest / "params.yaml")
-    env = {
-        **os.environ,
-        "ANALYSIS_ROOT": str(dest),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(dest / "src"),
-        "PYTHONHASHSEED": "0",
-    }
-    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]
-    for args in (["init", "-q"], ["add", "-A"], commit):
-        assert _run(["git", *args], dest, env).returncode == 0
+    small_params(dest / "params.yaml")
+    env = project_env(dest)
+    git_commit(dest, env, "copy", init=True)
     rel = user.relative_to(dest).as_posix()
     check = _run([str(BIN / "analysis"), "check", rel], dest, env)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs
+from helpers.project_copy import copy_project, git_commit, project_env, small_params
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -355,7 +354,10 @@ def test_user_panel_design_and_estimates(name, tmp_path):
     expected = set(case.extra_skips) | (set() if case.coverage_runs else {"coverage study"})
     assert {what for what, _ in check.skips()} == expected, check.skips()
 
-    study = binary_study(panel, {}, "pilot", "pilot_year", (-5, 5), "headline", design=check)
+    # the appendix (the other clustering level) is the same code on every panel: left out here
+    study = binary_study(
+        panel, {}, "pilot", "pilot_year", (-5, 5), "headline", design=check, appendix=False
+    )
     assert study["controls_used"] == check.controls_used
     assert set(study["controls_dropped"]) == case.controls_dropped
     ran = assert_within_3se(study["robust"], truths(case), name)
@@ -367,68 +369,15 @@ def test_user_panel_design_and_estimates(name, tmp_path):
 
 
 # --- whole DAG ---------------------------------------------------------------------------------
-def _project_files() -> list[str]:
-    def git(*args):
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
-
-    listed = git("ls-files") + git("ls-files", "--others", "--exclude-standard")
-    return sorted(
-        {f for f in listed.splitlines() if f and not f.startswith(("output/", "reports/report"))}
-    )
-
-
-def _small_params(path: Path) -> None:
-    """The smallest loops that still exercise every stage (data.* is set by the experiment)."""
-    from ruamel.yaml import YAML
-
-    rt = YAML()
-    params = rt.load(path.read_text(encoding="utf-8"))
-    params["synthetic"]["n_cities"] = 60  # the simulation notebook's own synthetic panels
-    params["notebooks"]["simulation"]["n_reps"] = 2
-    rob = params["notebooks"]["robustness"]
-    rob.update(placebo_draws=49, wild_draws=99, n_jobs=1)
-    rob["honestdid"]["grid_points"] = 100
-    rob["spec_curve"]["options"] = {"sample": ["all"], "estimator": ["twfe", "bjs"]}
-    rob["spec_curve"]["draws"] = 4
-    rob["spillover"]["mc_reps"] = 4
-    rob["multiple_testing"]["draws"] = 199
-    params["notebooks"]["design"].update(n_reps=6, reps_by_estimator={"cs": 3, "sa": 3, "bjs": 3})
-    params["notebooks"]["corridor"].update(placebo_draws=10, placebo_sets_per_province=2)
-    params["notebooks"]["network_coverage"]["cgs_boot"] = 99
-    params["notebooks"]["rail_links"].update(wild_draws=99, ct_draws=99)
-    with open(path, "w", encoding="utf-8") as fh:
-        rt.dump(params, fh)
-
-
 def run_dag(case: Case, tmp_path: Path) -> tuple[Path, dict]:
     """The README's worked example ("Your own data") in a git copy of the project: the user's
     file as data/raw/my_panel.<ext>, then `analysis check` on it and
     `make exp ARGS="-S data.source=file -S data.file=..."` (the whole DAG)."""
-    dest = tmp_path / "project"
-    for rel in _project_files():
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    for sub in ("data/interim", "data/processed", "data/raw"):
-        (dest / sub).mkdir(parents=True, exist_ok=True)
+    dest = copy_project(tmp_path / "project")
     user = write_user_file(case, dest / "data/raw", stem="my_panel")
-    _small_params(dest / "params.yaml")
-    env = {
-        **os.environ,
-        "ANALYSIS_ROOT": str(dest),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(dest / "src"),
-        "PYTHONHASHSEED": "0",
-    }
-    for args in (
-        ["init", "-q"],
-        ["add", "-A"],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
-    ):
-        subprocess.run(["git", *args], cwd=dest, env=env, check=True, capture_output=True)
+    small_params(dest / "params.yaml")
+    env = project_env(dest)
+    git_commit(dest, env, "copy", init=True)
     rel = f"data/raw/{user.name}"
     check = subprocess.run(
         [str(BIN / "analysis"), "check", rel],
@@ -488,16 +437,3 @@ def check_dag(case: Case, tmp_path: Path) -> None:
 
 def case_file_name(case: Case) -> str:
     return f"my_panel.{'csv' if case.fmt == 'csv' else 'xlsx'}"
-
-
-@pytest.mark.pipeline
-@pytest.mark.parametrize("name", DEFAULT_DAG)
-def test_user_panel_whole_dag(name, tmp_path):
-    check_dag(BY_NAME[name], tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.pipeline
-@pytest.mark.parametrize("name", [c.name for c in CASES if c.name not in DEFAULT_DAG])
-def test_user_panel_whole_dag_slow(name, tmp_path):
-    check_dag(BY_NAME[name], tmp_path)

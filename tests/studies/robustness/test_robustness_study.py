@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers.city_panel_data import city_inputs, subset_panel
@@ -233,6 +234,10 @@ def test_summary_takes_rows_from_other_checks(study):
     res["extra"] = {"summary_row": {"label": "x", "estimate": 0.1, "std_error": 0.01}}
     out = checklist._summary(res, study["frames"]["concurrent"])
     assert out.iloc[-1]["check"] == "extra" and out.iloc[-1]["estimate"] == 0.1
+    # a check without a number (the spec curve's joint p-value when spec_curve.draws = 0): NaN
+    res["extra"] = {"summary_row": {"label": "x", "estimate": 0.1, "p_value": None}}
+    out = checklist._summary(res, study["frames"]["concurrent"])
+    assert np.isnan(out.iloc[-1]["p_value"])
 
 
 def test_unknown_parameter_is_an_error():

@@ -219,12 +219,15 @@ def _city_master(path) -> pd.DataFrame:
 
 
 def _row(estimate, std_error=np.nan, conf_low=np.nan, conf_high=np.nan, p_value=np.nan) -> dict:
+    """A summary row's numbers; a value a check does not have (None: e.g. the specification
+    curve's joint p-value when its test is off, ``spec_curve.draws = 0``) is NaN."""
+    num = lambda x: float(np.nan if x is None else x)
     return {
-        "estimate": float(estimate),
-        "std_error": float(np.nan if std_error is None else std_error),
-        "conf_low": float(conf_low),
-        "conf_high": float(conf_high),
-        "p_value": float(p_value),
+        "estimate": num(estimate),
+        "std_error": num(std_error),
+        "conf_low": num(conf_low),
+        "conf_high": num(conf_high),
+        "p_value": num(p_value),
     }
 
 
@@ -725,7 +728,11 @@ def robustness_study(
             "summary_row": {
                 "check": "spec_curve",
                 "label": f"Spec curve median ({overview['n_curve']} specifications, "
-                f"joint test {overview['joint_draws']} null draws)",
+                + (
+                    f"joint test {overview['joint_draws']} null draws)"
+                    if overview["joint_draws"]
+                    else "no joint test: spec_curve.draws = 0)"
+                ),
                 "estimate": overview["median"],
                 "p_value": overview["joint_p_median"],
             },
