@@ -66,6 +66,8 @@ ALLOWED_IN_ZH = set(
         "Callaway-Sant'Anna",
         "Sun-Abraham",
         "Borusyak-Jaravel-Spiess",
+        "Romano-Wolf",  # stepdown procedures named by their authors (cited in the references)
+        "Westfall-Young",
         "Clarmy",
         "Zenodo",
         "Albers",

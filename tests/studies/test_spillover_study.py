@@ -113,13 +113,23 @@ def test_conley_rows_of_the_robustness_table():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 18 open: the pilot headline's bias under the network block (test_montecarlo.py, "
+    "PILOT_ROWS_MISS) is the ring design's direct effect's too",
+)
 def test_ignoring_spillovers_biases_the_direct_effect_and_rings_recover_both():
     """500 panels of the default design (spillover -0.01 within 100 km): the naive estimate of
     the direct effect is biased upward by the diversion it misreads; the ring design's direct and
-    spillover estimates are centred on their truths with 93-97% coverage. Measured when written
-    (province clusters, t(30)): naive bias +0.0026 (MC s.e. 0.0008), coverage 95.2%; ring
-    design direct -0.0009 (0.0010), 96.0%; spillover +0.0001 (0.0009), 96.2% (MC s.e. of a
-    coverage ~1.0 point). City clusters: 95.4% and 94.2%. ~5 min of CPU."""
+    spillover estimates are centred on their truths with 93-97% coverage. Measured when written,
+    before the network block of issue 20 (province clusters, t(30)): naive bias +0.0026 (MC s.e.
+    0.0008), coverage 95.2%; ring design direct -0.0009 (0.0010), 96.0%; spillover +0.0001
+    (0.0009), 96.2%. Since the network block, on the study's own covariates (Broadband China by
+    its cells; 200 panels, the robustness stage): naive +0.0134 (0.0020), 90.5%; direct +0.0131
+    (0.0025), 87.0%; spillover +0.0027 (0.0016), 97.0%. The direct effect is the pilot headline
+    (the same BJS model plus the rings), and the pilot headline carries the same bias on the same
+    DGP (issue 18; paired on 80 panels: +0.0069 (0.0003) of it is the Broadband China
+    designation effect). The spillover stays nominal. ~10 min of CPU."""
     master, _, _ = city_inputs()
     table = treatments.city_treatments(
         master, reference.load_pilot_zones(), reference.load_rail_links()
