@@ -115,6 +115,22 @@ def test_results_are_bit_identical_across_calls(he_wang, he_wang_linear):
     pd.testing.assert_frame_equal(again.tidy(), first.tidy(), check_exact=True)
 
 
+def test_last_bits_of_the_inputs_do_not_move_the_probabilities():
+    """Another CPU's SIMD kernels change the last bits of a covariance; the QMC estimate of a box
+    probability must not follow them (unrounded, a 1e-15 relative change moved it by 1e-7 to
+    2e-6 and the results files differed across machines, tests/test_pipeline.py)."""
+    from analysis.did import pretrends as pt
+
+    rng = np.random.default_rng(3)
+    for d in (3, 4, 5):
+        a = rng.normal(size=(d, d))
+        cov = a @ a.T + np.eye(d)
+        half = 1.96 * np.sqrt(np.diag(cov))
+        noise = 1 + 1e-15 * rng.standard_normal((d, d))
+        moved = cov * (noise + noise.T) / 2
+        assert pt._box_probability(-half, half, moved) == pt._box_probability(-half, half, cov)
+
+
 # --------------------------------------------------------------------------- closed forms
 
 

@@ -25,9 +25,13 @@ Numerical choices (documented because R's numbers are themselves noisy):
   ``_MVN_ABSEPS = 0``). With an error target scipy stops when its error estimate falls below it,
   and on another CPU dispatch (NumPy's SIMD kernels differ in the last bit) the estimate crossed
   the target one batch earlier or later: the probabilities moved by 1e-8 and the results files
-  changed (issue 16's check, tests/test_pipeline.py). With a fixed budget the same points are
-  summed on every machine (differences at the last bit only) and the error is ~1e-7, ten times
-  below that of the former target (1e-6, reached after ~5,000 points). R's ``pmvnorm`` runs with its
+  changed (issue 16's check, tests/test_pipeline.py). With a fixed budget the same number of points
+  is summed on every machine, and the error is ~1e-7, ten times below that of the former target
+  (1e-6, reached after ~5,000 points). The estimate is also not continuous in its inputs: a
+  covariance moved by 1e-15 (the last bits, which differ across SIMD kernels) moves it by 1e-7 to
+  2e-6 (the QMC error realised on another lattice path), so the integration sees its inputs
+  rounded to ``_MVN_INPUT_DIGITS`` (9) significant digits: the same numbers, hence the same
+  estimate, on every machine, at a cost (1e-9 relative) far below the integration error. R's ``pmvnorm`` runs with its
   default ``abseps = 1e-3`` and an unseeded stream, so the published R numbers carry errors of
   about 1e-4. Dimension 1 uses the normal CDF (exact).
 * The truncated-normal mean: R calls ``tmvtnorm::mtmvnorm``, which implements the formula of
@@ -73,6 +77,7 @@ __all__ = [
 _MVN_SEED = 20220101
 _MVN_ABSEPS = 0.0  # never reached: every call uses the whole budget (module docstring)
 _MVN_MAXPTS_PER_DIM = 20_000
+_MVN_INPUT_DIGITS = 9  # significant digits of the bounds, mean and covariance it integrates
 
 
 # --------------------------------------------------------------------------- numerical kernels
@@ -86,6 +91,16 @@ def _critical_value(alpha: float, crit: float | None) -> float:
     if not 0 < alpha < 1:
         raise ValueError("alpha must lie in (0, 1)")
     return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def _significant(x: np.ndarray, digits: int = _MVN_INPUT_DIGITS) -> np.ndarray:
+    """``x`` rounded to ``digits`` significant digits (zeros and infinities kept)."""
+    x = np.asarray(x, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    scale = np.where(
+        finite, 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(np.where(finite, x, 1))))), 1
+    )
+    return np.where(finite, np.round(x * scale) / scale, x)
 
 
 def _box_probability(lower, upper, cov, mean=None) -> float:
@@ -102,6 +117,8 @@ def _box_probability(lower, upper, cov, mean=None) -> float:
         hi = stats.norm.cdf((upper[0] - mean[0]) / s)
         lo = stats.norm.cdf((lower[0] - mean[0]) / s)
         return float(max(hi - lo, 0.0))
+    # the integration sees its inputs at INPUT_DIGITS significant digits (module docstring)
+    upper, mean, cov, lower = (_significant(x) for x in (upper, mean, cov, lower))
     p = stats.multivariate_normal.cdf(
         upper,
         mean=mean,
