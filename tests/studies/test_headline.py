@@ -369,8 +369,9 @@ def test_pretrend_power_of_the_headline_event_study(pilot):
     by = {r["target_power"]: r for r in power["by_power"]}
     assert set(by) == {0.5, 0.8} and 0 < by[0.5]["slope"] < by[0.8]["slope"]
     for r in by.values():
-        assert r["power"] == pytest.approx(r["target_power"], abs=1e-6)
-        assert r["headline_bias"] == pytest.approx(r["slope"] * power["shape_headline"])
+        # the record keeps the integration's numbers at 4 significant digits (binary.QMC_DIGITS)
+        assert r["power"] == pytest.approx(r["target_power"], abs=1e-3)
+        assert r["headline_bias"] == pytest.approx(r["slope"] * power["shape_headline"], rel=1e-3)
     fig = pd.DataFrame(power["figure"]["rows"])
     assert {"delta_true", "mean_after_pretesting", "period"} <= set(fig.columns)
     assert set(fig["period"]) == {"pre", "post"} and fig["event_time"].min() == WINDOW[0]

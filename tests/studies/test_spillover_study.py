@@ -145,3 +145,16 @@ def test_ignoring_spillovers_biases_the_direct_effect_and_rings_recover_both():
     pd.testing.assert_series_equal(
         s["n_reps"], pd.Series(500, index=s.index, name="n_reps"), check_dtype=False
     )
+
+
+def test_a_one_province_panel_is_clustered_by_city():
+    """A user's file of one province: province clusters cannot carry inference (one cluster);
+    the ring design falls back to the study's own level (city) and says why."""
+    master, panel, truth = city_inputs()
+    province = panel.loc[panel["pilot_year"] > 0, "province"].value_counts().index[0]
+    one = panel[panel["province"] == province].reset_index(drop=True)
+    check = study_design(one)
+    sd = rules.study_data(analysis_sample(one, check), check, "pilot")
+    res = spillover_study(sd.panel, truth, master, sd.covariates, full=one)
+    assert res["cluster"] == "city_code" and res["cluster_asked"] == "province", res.get("skipped")
+    assert "fewer than" in res["cluster_note"] and res["n_clusters"] > 2

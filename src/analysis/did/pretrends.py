@@ -28,10 +28,15 @@ Numerical choices (documented because R's numbers are themselves noisy):
   changed (issue 16's check, tests/test_pipeline.py). With a fixed budget the same number of points
   is summed on every machine, and the error is ~1e-7, ten times below that of the former target
   (1e-6, reached after ~5,000 points). The estimate is also not continuous in its inputs: a
-  covariance moved by 1e-15 (the last bits, which differ across SIMD kernels) moves it by 1e-7 to
-  2e-6 (the QMC error realised on another lattice path), so the integration sees its inputs
-  rounded to ``_MVN_INPUT_DIGITS`` (9) significant digits: the same numbers, hence the same
-  estimate, on every machine, at a cost (1e-9 relative) far below the integration error. R's ``pmvnorm`` runs with its
+  variance moved by 1e-15 (the last bits, which differ across SIMD kernels and BLAS threads)
+  moves it by 1e-7 to 1e-4: scipy orders the variables by their interval probabilities, and the
+  pre-test's bounds (+-crit x each lead's SE) make those probabilities equal, a tie the last bits
+  break. The integration therefore sees the problem standardised (unit variances, bounds in SDs)
+  and rounded to ``_MVN_INPUT_DIGITS`` (12) significant digits: equal bounds are then exactly equal
+  and the ordering is the same on every machine; what remains moves continuously with the inputs
+  (a 1e-8 change of a correlation moves a probability by ~1e-9). The results record the Roth
+  (2022) numbers at 4 significant digits (:func:`analysis.studies.binary.pretrend_power_record`):
+  the integration error is ~1e-7, and more digits would print the machine's last bits. R's ``pmvnorm`` runs with its
   default ``abseps = 1e-3`` and an unseeded stream, so the published R numbers carry errors of
   about 1e-4. Dimension 1 uses the normal CDF (exact).
 * The truncated-normal mean: R calls ``tmvtnorm::mtmvnorm``, which implements the formula of
@@ -77,7 +82,7 @@ __all__ = [
 _MVN_SEED = 20220101
 _MVN_ABSEPS = 0.0  # never reached: every call uses the whole budget (module docstring)
 _MVN_MAXPTS_PER_DIM = 20_000
-_MVN_INPUT_DIGITS = 9  # significant digits of the bounds, mean and covariance it integrates
+_MVN_INPUT_DIGITS = 12  # significant digits of the standardised bounds and correlations
 
 
 # --------------------------------------------------------------------------- numerical kernels
@@ -94,13 +99,11 @@ def _critical_value(alpha: float, crit: float | None) -> float:
 
 
 def _significant(x: np.ndarray, digits: int = _MVN_INPUT_DIGITS) -> np.ndarray:
-    """``x`` rounded to ``digits`` significant digits (zeros and infinities kept)."""
+    """``x`` rounded to ``digits`` significant digits by Python's correctly rounded decimal
+    formatting (a log10 could itself differ across CPUs); zeros and infinities kept."""
     x = np.asarray(x, dtype=float)
-    finite = np.isfinite(x) & (x != 0)
-    scale = np.where(
-        finite, 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(np.where(finite, x, 1))))), 1
-    )
-    return np.where(finite, np.round(x * scale) / scale, x)
+    flat = [float(f"{v:.{digits}g}") if np.isfinite(v) else v for v in x.ravel().tolist()]
+    return np.asarray(flat, dtype=float).reshape(x.shape)
 
 
 def _box_probability(lower, upper, cov, mean=None) -> float:
@@ -117,13 +120,18 @@ def _box_probability(lower, upper, cov, mean=None) -> float:
         hi = stats.norm.cdf((upper[0] - mean[0]) / s)
         lo = stats.norm.cdf((lower[0] - mean[0]) / s)
         return float(max(hi - lo, 0.0))
-    # the integration sees its inputs at INPUT_DIGITS significant digits (module docstring)
-    upper, mean, cov, lower = (_significant(x) for x in (upper, mean, cov, lower))
+    # standardised (unit variances), then at _MVN_INPUT_DIGITS significant digits (module
+    # docstring): bounds that are equal in units of their SDs (the pre-test's +-crit) are then
+    # exactly equal, so scipy's ordering of the variables cannot follow the inputs' last bits
+    sd = np.sqrt(np.diag(cov))
+    corr = _significant(cov / np.outer(sd, sd))
+    np.fill_diagonal(corr, 1.0)
+    lo, hi = (_significant((x - mean) / sd) for x in (lower, upper))
     p = stats.multivariate_normal.cdf(
-        upper,
-        mean=mean,
-        cov=cov,
-        lower_limit=lower,
+        hi,
+        mean=np.zeros(d),
+        cov=corr,
+        lower_limit=lo,
         maxpts=_MVN_MAXPTS_PER_DIM * d,
         abseps=_MVN_ABSEPS,
         releps=0.0,

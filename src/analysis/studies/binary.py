@@ -25,6 +25,7 @@ from analysis.did.estimate import estimate
 from analysis.did.inference import cluster_diagnostic, cluster_level_test, critical_value
 from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
+from analysis.results_io import round_for_plotting
 from analysis.studies.rules import (  # noqa: F401 (TREATMENTS, BINARY: re-exported)
     BINARY,
     COARSE_CLUSTER,
@@ -469,6 +470,9 @@ def _es_record(es: dict) -> dict:
     }
 
 
+QMC_DIGITS = 4  # significant digits of the Roth (2022) numbers (pretrend_power_record)
+
+
 def pretrend_power_record(es: dict, rule: InferenceRule, powers=PRETREND_POWERS) -> dict:
     """Roth (2022) on the headline's event study (:func:`headline_event_study`): the pre-test is
     the event plot's (no lead individually significant at the rule's t(G-1) critical value); for
@@ -496,8 +500,17 @@ def pretrend_power_record(es: dict, rule: InferenceRule, powers=PRETREND_POWERS)
         return skipped(why)
     last = rep.results[float(powers[-1])].tidy(include_ref=False)
     truth = es["truth"]
+    # the numbers of the QMC integration at 4 significant digits: its error is ~1e-7 and the
+    # digits beyond are the machine's (analysis.did.pretrends, "Numerical choices")
+
+    def qmc(v) -> float:
+        return round_for_plotting(float(v), QMC_DIGITS)
+
+    exact = rep.to_dict()
     return {
-        **rep.to_dict(),
+        **exact,
+        "pretest_size": qmc(exact["pretest_size"]),
+        "by_power": round_for_plotting(exact["by_power"], QMC_DIGITS),
         "trend": "differential linear trend of the treated cities' untreated log exports, slope "
         "per year; its effect on each coefficient is the estimator run on that trend",
         "pretest": f"no lead individually significant at |t| > {rep.crit:.4g} (t(G-1), G = "
@@ -512,8 +525,8 @@ def pretrend_power_record(es: dict, rule: InferenceRule, powers=PRETREND_POWERS)
                     "estimate": float(r.estimate),
                     "conf_low": float(r.conf_low),
                     "conf_high": float(r.conf_high),
-                    "delta_true": float(r.delta_true),
-                    "mean_after_pretesting": float(r.mean_after_pretesting),
+                    "delta_true": qmc(r.delta_true),
+                    "mean_after_pretesting": qmc(r.mean_after_pretesting),
                     "period": r.period,
                     "truth": None
                     if truth is None or not np.isfinite(truth.get(int(r.event_time), np.nan))

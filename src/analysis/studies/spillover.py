@@ -35,7 +35,7 @@ from analysis.data.design import analysis_sample
 from analysis.did.inference import critical_value
 from analysis.did.spillover import ring_labels, spillover_imputation
 from analysis.studies.binary import attempt, skipped, study_design
-from analysis.studies.rules import study_data, truth_for
+from analysis.studies.rules import MIN_COARSE_CLUSTERS, inference_rule, study_data, truth_for
 
 OUTCOME = "log_exports"
 
@@ -86,6 +86,20 @@ def ring_fit(
     )  # fmt: skip
 
 
+def _cluster_level(panel: pd.DataFrame, cluster: str) -> tuple[str, str]:
+    """``(level, note)``: params.yaml's ``spillover.cluster`` when the panel has enough of its
+    clusters to carry t(G-1) inference, else the study's own level by the one inference rule
+    (:func:`analysis.studies.rules.inference_rule`: a one-province file is clustered by city)."""
+    rule = inference_rule(panel)
+    if cluster in panel.columns and panel[cluster].nunique() >= MIN_COARSE_CLUSTERS:
+        return cluster, ""
+    return rule.cluster, (
+        f"{cluster}: {panel[cluster].nunique() if cluster in panel.columns else 0} cluster(s) "
+        f"in this panel, fewer than {MIN_COARSE_CLUSTERS}; clustered by {rule.cluster} "
+        f"({rule.reason})"
+    )
+
+
 def _interval(est: float, se: float, g: int, alpha: float = 0.05) -> dict:
     crit = critical_value(alpha, g)
     return {"estimate": est, "std_error": se, "conf_low": est - crit * se,
@@ -107,6 +121,7 @@ def spillover_study(
     ``full``: the analysis sample before the covariate rules left cities out (:func:`ring_fit`)."""
     data = with_coordinates(panel, cities)
     full = None if full is None else with_coordinates(full, cities)
+    asked, cluster, cluster_note = cluster, *_cluster_level(data, cluster)
     for frame in (data, full if full is not None else data):
         if frame[["latitude", "longitude"]].isna().any().any():
             missing = frame.loc[frame["latitude"].isna(), "city_code"].unique()[:5].tolist()
@@ -153,6 +168,8 @@ def spillover_study(
     return {
         "rings": list(res.rings),
         "cluster": cluster,
+        "cluster_asked": asked,
+        "cluster_note": cluster_note,
         "n_clusters": g,
         "critical_value": critical_value(alpha, g),
         "covariates": list(covariates),
