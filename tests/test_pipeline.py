@@ -157,8 +157,10 @@ def other_cpu_dispatch() -> str:
     return " ".join(f for f in __cpu_dispatch__ if __cpu_features__.get(f))
 
 
+@pytest.mark.slow
 def test_another_cpu_dispatch_writes_the_same_lock(project):
-    """Issue 16: a forced rerun of every stage as another CPU would run it -- NumPy's dispatched
+    """Slow (~8 min on 2 cores; the default command runs tests/test_cpu_dispatch.py, the studies'
+    results files under the same two settings). Issue 16: a forced rerun of every stage as another CPU would run it -- NumPy's dispatched
     SIMD extensions off (on an AVX-512 machine: AVX2 and AVX-512 kernels replaced by SSE ones) and
     two BLAS threads instead of one -- writes the same dvc.lock and the same bytes in every
     product (git stays clean; OPENBLAS_CORETYPE is left as the machine sets it)."""
