@@ -1,4 +1,5 @@
-"""Shared fixtures: locating the validation data sets with published answers."""
+"""Shared fixtures: locating the validation data sets with published answers, and the one small
+pipeline build that the pipeline's tests and the executed notebooks' tests read."""
 
 from __future__ import annotations
 
@@ -42,3 +43,48 @@ def load_validation(validation_dir):
         return pd.read_csv(validation_dir / name, **read_options)
 
     return _load
+
+
+# The modules that read the session's pipeline build. One `make reproduce` of the small project
+# takes ~5 minutes on 2 cores, the longest setup of the default test command: it is built once, and
+# under `--dist loadfile` these modules are scheduled as one unit, on the worker that built it (a
+# second worker would otherwise build it again, or wait idle for the first).
+PIPELINE_BUILD_MODULES = ("tests/test_pipeline.py", "tests/studies/test_executed_notebooks.py")
+
+
+@pytest.fixture(scope="session")
+def pipeline_build(tmp_path_factory):
+    """``(dest, env, log)`` of one `make reproduce` of the project with small parameters
+    (helpers.project_copy.make_project). Read it, never change it: a test that reruns, edits or
+    checks out works on a copy (tests/test_pipeline.py's ``project``)."""
+    from helpers.project_copy import make_project
+
+    return make_project(tmp_path_factory.mktemp("pipeline-build") / "project")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A module that asks for ``pipeline_build`` must be listed in PIPELINE_BUILD_MODULES, else
+    the scheduler below would let two workers build it."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if (
+            "pipeline_build" in getattr(item, "fixturenames", ())
+            and module not in PIPELINE_BUILD_MODULES
+        ):
+            raise pytest.UsageError(
+                f"{module} uses pipeline_build: add it to PIPELINE_BUILD_MODULES"
+            )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (the README's test command), with PIPELINE_BUILD_MODULES as one file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class OnePipelineBuild(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return PIPELINE_BUILD_MODULES[0] if module in PIPELINE_BUILD_MODULES else module
+
+    return OnePipelineBuild(config, log)

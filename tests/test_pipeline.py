@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers.project_copy import copy_project, git_commit, project_env, small_params
+from helpers.project_copy import MAKE, project_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-MAKE = ["make", "-o", ".venv/.installed"]
 STAGES = (
     "environment",
     "cities",
@@ -47,22 +47,14 @@ def _run(args, cwd, env):
     return result.stdout + result.stderr
 
 
-def make_project(tmp_path_factory, n_cities: int = 200):
-    """A git copy of the project with small parameters, after one `make reproduce` (the README's
-    command; .venv/.installed taken as up to date: the copy uses this interpreter's environment),
-    committed with the dvc.lock that run wrote."""
-    dest = copy_project(tmp_path_factory.mktemp("project"))
-    small_params(dest / "params.yaml", n_cities)
-    env = project_env(dest)
-    git_commit(dest, env, "copy", init=True)
-    log = _run(MAKE + ["reproduce"], dest, env)
-    git_commit(dest, env, "run")
-    return dest, env, log
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return make_project(tmp_path_factory)
+def project(pipeline_build, tmp_path_factory):
+    """A copy of the session's small pipeline build (tests/conftest.py) that this module's tests
+    may change: rerun stages, run experiments, check out; ``(dest, env, log of the build)``."""
+    build, _, log = pipeline_build
+    dest = tmp_path_factory.mktemp("project") / "project"
+    shutil.copytree(build, dest, symlinks=True)
+    return dest, project_env(dest), log
 
 
 def test_repro_builds_every_product(project):

@@ -20,7 +20,7 @@ SHELL_LANGS = {"sh", "bash", "shell", "console"}
 # README command -> "test file::test function" that runs it (or, for make targets that run the
 # test suite or open JupyterLab, checks with `make -n` what they run).
 EXERCISED_BY = {
-    "make reproduce": "tests/test_pipeline.py::make_project",
+    "make reproduce": "tests/helpers/project_copy.py::make_project",
     "make test": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
     "VALIDATION_DATA_DIR=../shared/validation make test": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",
     "make lab": "tests/test_readme_commands.py::test_make_targets_run_what_the_readme_says",

@@ -38,15 +38,14 @@ def round_significant(value: float, digits: int = SIGNIFICANT) -> float:
     return float(f"{value:.{digits}g}") + 0.0  # + 0.0: no negative zero
 
 
-def round_for_plotting(value: Any, digits: int = PLOT_SIGNIFICANT) -> Any:
+def round_floats(value: Any, digits: int) -> Any:
     """Floats inside ``value`` (DataFrames, Series, arrays, dicts, lists, scalars) rounded to
-    ``digits`` significant digits; anything else unchanged. Figures drawn from rounded values have
-    the same bytes on every CPU (see the module docstring)."""
+    ``digits`` significant digits (:func:`round_significant`); anything else unchanged."""
     if isinstance(value, pd.DataFrame):
         out = value.copy()
         for col in out.columns:
             if pd.api.types.is_float_dtype(out[col]):
-                out[col] = round_for_plotting(out[col], digits)
+                out[col] = round_floats(out[col], digits)
         return out
     if isinstance(value, pd.Series):
         if pd.api.types.is_float_dtype(value):
@@ -56,12 +55,18 @@ def round_for_plotting(value: Any, digits: int = PLOT_SIGNIFICANT) -> Any:
         flat = [round_significant(v, digits) for v in value.ravel().tolist()]
         return np.asarray(flat, dtype=value.dtype).reshape(value.shape)
     if isinstance(value, dict):
-        return {k: round_for_plotting(v, digits) for k, v in value.items()}
+        return {k: round_floats(v, digits) for k, v in value.items()}
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
-        return type(value)(round_for_plotting(v, digits) for v in value)
+        return type(value)(round_floats(v, digits) for v in value)
     if isinstance(value, float | np.floating):
         return round_significant(value, digits)
     return value
+
+
+def round_for_plotting(value: Any) -> Any:
+    """:func:`round_floats` at ``PLOT_SIGNIFICANT`` digits: figures drawn from rounded values have
+    the same bytes on every CPU (see the module docstring)."""
+    return round_floats(value, PLOT_SIGNIFICANT)
 
 
 def _clean(value: Any) -> Any:

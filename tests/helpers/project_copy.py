@@ -1,6 +1,7 @@
 """A temporary copy of the project for the tests that run the pipeline (tests/test_pipeline.py,
 the user panels' whole DAG, the held-out yearbook, the executed notebooks): which files to copy,
-the environment the copy runs in, and the smallest loops that still exercise every stage.
+the environment the copy runs in, the smallest loops that still exercise every stage, and the one
+small `make reproduce` (:func:`make_project`) that tests/conftest.py builds once per test session.
 
 One place for all of them: the pipeline tests are the slow part of the default test command
 (README "Tests", under 15 minutes on 2 cores), and every loop size here is paid by each of them."""
@@ -101,3 +102,25 @@ def small_params(path: Path, n_cities: int | None = None) -> None:
         node.update(values)
     with open(path, "w", encoding="utf-8") as fh:
         rt.dump(params, fh)
+
+
+MAKE = ["make", "-o", ".venv/.installed"]
+
+
+def make_project(dest: Path, n_cities: int = 200) -> tuple[Path, dict[str, str], str]:
+    """A git copy of the project under ``dest`` with small parameters, after one `make reproduce`
+    (the README's command; .venv/.installed taken as up to date: the copy uses this interpreter's
+    environment), committed with the dvc.lock that run wrote: ``(dest, env, log)``."""
+    copy_project(dest)
+    small_params(dest / "params.yaml", n_cities)
+    env = project_env(dest)
+    git_commit(dest, env, "copy", init=True)
+    run = subprocess.run(
+        MAKE + ["reproduce"], check=False, cwd=dest, env=env, capture_output=True, text=True
+    )
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, (
+        f"make reproduce failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    )
+    git_commit(dest, env, "run")
+    return dest, env, log

@@ -52,3 +52,40 @@ def test_figure_functions_exist():
         for part in name.split("."):
             obj = getattr(obj, part)
         assert callable(obj), e.function
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_captions_name_the_cluster_level_their_intervals_use(lang):
+    """A one-province user file clusters by city (the inference rule's fallback; the CGS bands and
+    the spillover design record their own level): no caption may then say 'province'. A user's
+    file has no truth: the CGS caption's file wording does not mention one."""
+    from analysis.report.paper import caption_runs
+
+    t = text(lang)
+    city, province = t["clusters"]["city_code"], t["clusters"]["province"]
+    one_province = {
+        "pilot_zones": {"inference": {"cluster": "city_code"}},
+        "rail_links": {"inference": {"cluster": "city_code"}},
+        "network_coverage": {
+            "inference": {"cluster": "city_code"},
+            "design": {"designation_dose_response": {"cluster": "city_code"}},
+        },
+        "robustness": {"spillover": {"cluster": "city_code", "cluster_asked": "province"}},
+        "corridor": {"inference": "city_code"},
+    }
+    word = "province" if lang == "en" else "省"
+    for e in EXHIBITS:
+        for synthetic in (True, False):
+            said = "".join(r["s"] for r in caption_runs(e, t, synthetic, one_province))
+            assert "{cluster}" not in said
+            if e.stem not in ("corridor_sdid",):  # same-province placebo corridors: a design
+                assert word not in said.replace(city, ""), (e.id, said)
+    cgs = by_id("coverage_cgs_dose_response")
+    for synthetic, truth in ((True, True), (False, False)):
+        said = "".join(r["s"] for r in caption_runs(cgs, t, synthetic, one_province))
+        assert (("truth" if lang == "en" else "真值") in said) is truth, said
+        assert city in said and province not in said
+    # the published panel: province wherever the study clusters by province
+    published = {**one_province, "pilot_zones": {"inference": {"cluster": "province"}}}
+    said = "".join(r["s"] for r in caption_runs(by_id("pilot_event_study"), t, True, published))
+    assert province in said

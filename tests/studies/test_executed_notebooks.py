@@ -2,25 +2,20 @@
 both languages), tables and tests as tables and sentences, a markdown interpretation after every
 result, no warnings, no ``PosixPath(...)``, no absolute path of the machine, no p-value printed as 0.
 
-All six notebooks run once (module fixture) on a small panel (~120 cities of eight provinces) with
-small loops, in a temporary copy of the project (ANALYSIS_ROOT), through ``analysis notebook NAME``
-as the pipeline runs them.
+The notebooks are the products of the session's small pipeline build (tests/conftest.py: one
+`make reproduce` of a copy of the project, 200 synthetic cities, small loops), executed by
+``analysis notebook NAME`` as the pipeline runs them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers.city_panel_data import city_inputs, subset_panel
-from helpers.project_copy import small_params
 
 from analysis.studies import runner
 
@@ -32,38 +27,12 @@ ZERO_P = re.compile(r"\bp\s*[=:]\s*0(?:\.0*)?(?![0-9.])")
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
-    from analysis.data import reference, treatments
-
-    dest = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
-    shutil.copytree(ROOT / "data" / "reference", dest / "data" / "reference")
-    for sub in ("data/interim", "data/processed", "data/raw"):
-        (dest / sub).mkdir(parents=True)
-    master, _, truth = city_inputs()
-    table = treatments.city_treatments(
-        master, reference.load_pilot_zones(), reference.load_rail_links()
-    )
-    master.to_csv(dest / "data/interim/cities.csv", index=False)
-    table.to_csv(dest / "data/interim/treatments.csv", index=False)
-    subset_panel().to_csv(dest / "data/processed/panel.csv", index=False)
-    (dest / "data/processed/truth.json").write_text(json.dumps(truth), encoding="utf-8")
-    shutil.copy2(ROOT / "params.yaml", dest / "params.yaml")
-    small_params(dest / "params.yaml")
-    env = {**os.environ, "ANALYSIS_ROOT": str(dest), "PYTHONHASHSEED": "0"}
-    notebooks = {}
-    for name in runner.NOTEBOOKS:
-        result = subprocess.run(
-            [str(BIN / "analysis"), "notebook", name],
-            cwd=dest,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-        assert result.returncode == 0, f"{name}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        notebooks[name] = nbformat.read(dest / f"output/notebooks/{name}.ipynb", as_version=4)
+def executed(pipeline_build) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
+    dest, _, _ = pipeline_build
+    notebooks = {
+        name: nbformat.read(dest / f"output/notebooks/{name}.ipynb", as_version=4)
+        for name in runner.NOTEBOOKS
+    }
     return dest, notebooks
 
 

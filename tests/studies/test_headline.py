@@ -223,6 +223,18 @@ def test_inference_rule_is_province_unless_there_are_almost_none(synthetic):
     eight = rules.inference_rule(panel[panel["province"].isin(provinces[:8])])
     assert eight.cluster == "province" and "approximate" in eight.reason
     assert rules.inference_rule(panel[panel["province"].isin(provinces[:4])]).cluster == "city_code"
+    # a design may ask for another grouping (the spillover ring design's spillover.cluster): the
+    # same rule, the same floor of clusters, the same fallback to the cities
+    regions = panel.assign(
+        region=panel["province"].map({p: i % 6 for i, p in enumerate(provinces)})
+    )
+    asked = rules.inference_rule(regions, "region")
+    assert (asked.cluster, asked.n_clusters, asked.other) == ("region", 6, "city_code")
+    assert "approximate" in asked.reason
+    few = rules.inference_rule(regions.assign(region=regions["region"] % 3), "region")
+    assert few.cluster == "city_code" and few.reason.startswith("only 3 region groups (< 5)")
+    assert rules.inference_rule(regions, "city_code").cluster == "city_code"
+    assert rules.inference_rule(panel, "no_such_column").cluster == "city_code"
 
 
 def test_truth_is_unbinned():

@@ -157,4 +157,5 @@ def test_a_one_province_panel_is_clustered_by_city():
     sd = rules.study_data(analysis_sample(one, check), check, "pilot")
     res = spillover_study(sd.panel, truth, master, sd.covariates, full=one)
     assert res["cluster"] == "city_code" and res["cluster_asked"] == "province", res.get("skipped")
-    assert "fewer than" in res["cluster_note"] and res["n_clusters"] > 2
+    assert res["cluster_note"] == f"province asked: {rules.inference_rule(sd.panel).reason}"
+    assert res["n_clusters"] > 2

@@ -223,3 +223,48 @@ def test_make_learn_runs_every_learning_notebook():
     ).stdout  # fmt: skip
     assert "python -m analysis.studies.tutorials" in out, out
     assert tutorials.main(["no_such_notebook"]) == 2
+
+
+class _MissedWakeUp:
+    """A kernel channel whose poll misses the wake-up (jupyter/nbclient#312): a message that
+    arrives while ``get_msg`` waits is seen only when that wait's timeout runs out."""
+
+    def __init__(self, arrives_after: float | None):
+        import time
+
+        self.arrival = None if arrives_after is None else time.monotonic() + arrives_after
+
+    async def get_msg(self, timeout=None):
+        import asyncio
+        import time
+        from queue import Empty
+
+        if self.arrival is not None and time.monotonic() >= self.arrival:
+            return {"msg": "reply"}
+        await asyncio.sleep(timeout)
+        if self.arrival is not None and time.monotonic() >= self.arrival:
+            return {"msg": "reply"}
+        raise Empty
+
+
+def test_a_missed_wake_up_costs_one_poll_slice_not_the_cell_timeout():
+    """The learning notebook took 610 s on CI (15 s here): nbclient noticed the kernel's reply
+    only at the cell's 600 s timeout. Its channels wait in slices, so a reply arriving 0.2 s into
+    a 30 s wait is returned within one slice, and a wait with no reply still ends in Empty at its
+    own deadline."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    channel = _MissedWakeUp(arrives_after=0.2)
+    tutorials._poll_in_slices(channel)
+    start = time.monotonic()
+    assert asyncio.run(channel.get_msg(timeout=30)) == {"msg": "reply"}
+    assert time.monotonic() - start < tutorials.POLL_SLICE + 1
+
+    silent = _MissedWakeUp(arrives_after=None)
+    tutorials._poll_in_slices(silent)
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(silent.get_msg(timeout=2.5))
+    assert 2.4 < time.monotonic() - start < 3.5

@@ -65,6 +65,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.did.results import tidy_frame
+from analysis.results_io import round_floats
 
 __all__ = [
     "PretrendPowerReport",
@@ -98,14 +99,6 @@ def _critical_value(alpha: float, crit: float | None) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-def _significant(x: np.ndarray, digits: int = _MVN_INPUT_DIGITS) -> np.ndarray:
-    """``x`` rounded to ``digits`` significant digits by Python's correctly rounded decimal
-    formatting (a log10 could itself differ across CPUs); zeros and infinities kept."""
-    x = np.asarray(x, dtype=float)
-    flat = [float(f"{v:.{digits}g}") if np.isfinite(v) else v for v in x.ravel().tolist()]
-    return np.asarray(flat, dtype=float).reshape(x.shape)
-
-
 def _box_probability(lower, upper, cov, mean=None) -> float:
     """P(lower <= X <= upper) for X ~ N(mean, cov); exact in one dimension, seeded QMC above."""
     lower = np.asarray(lower, dtype=float).ravel()
@@ -124,9 +117,9 @@ def _box_probability(lower, upper, cov, mean=None) -> float:
     # docstring): bounds that are equal in units of their SDs (the pre-test's +-crit) are then
     # exactly equal, so scipy's ordering of the variables cannot follow the inputs' last bits
     sd = np.sqrt(np.diag(cov))
-    corr = _significant(cov / np.outer(sd, sd))
+    corr = round_floats(cov / np.outer(sd, sd), _MVN_INPUT_DIGITS)
     np.fill_diagonal(corr, 1.0)
-    lo, hi = (_significant((x - mean) / sd) for x in (lower, upper))
+    lo, hi = (round_floats((x - mean) / sd, _MVN_INPUT_DIGITS) for x in (lower, upper))
     p = stats.multivariate_normal.cdf(
         hi,
         mean=np.zeros(d),

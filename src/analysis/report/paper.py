@@ -884,10 +884,38 @@ def appendix_blocks(sources_md: Path, t: dict) -> list[dict]:
     return out
 
 
-def figure_block(ex: Exhibit, n: int, t: dict, synthetic: bool, prov: dict, href: str) -> dict:
-    # a user's file has no truth: the captions that mention it have a file-mode wording
+def exhibit_cluster(ex: Exhibit, results: dict) -> str | None:
+    """The cluster level of an exhibit's intervals: the check's own record where it keeps one
+    (the CGS bands, the spillover ring design, the wild bootstrap: each may fall back on a panel
+    with few provinces),
+    else its study's inference rule; the robustness checks are the headline's (pilot zones)."""
+    name, _ = FIGURE_STUDY.get(ex.stem, (ex.stage, None))
+    study = results.get(name) or {}
+    own = {
+        "coverage_cgs_dose_response": (study.get("design") or {}).get("designation_dose_response"),
+        "robustness_spillover": study.get("spillover"),
+        "robustness_table": study.get("wild_bootstrap"),
+    }.get(ex.stem) or {}
+
+    def rule(res: dict) -> str | None:
+        inference = res.get("inference")
+        return inference.get("cluster") if isinstance(inference, dict) else None
+
+    return own.get("cluster") or rule(study) or rule(results.get("pilot_zones") or {})
+
+
+def caption_runs(ex: Exhibit, t: dict, synthetic: bool, results: dict) -> list[dict]:
+    """An exhibit's caption: on a user's file (no truth) the file-mode wording where one exists,
+    the cluster level its intervals use filled in."""
     captions = t["captions"] if synthetic else {**t["captions"], **t.get("captions_file", {})}
-    caption = markup.inline(captions[ex.caption])
+    level = exhibit_cluster(ex, results)
+    return markup.inline(captions[ex.caption], {"cluster": t["clusters"].get(level, t["na"])})
+
+
+def figure_block(
+    ex: Exhibit, n: int, t: dict, synthetic: bool, prov: dict, href: str, results: dict
+) -> dict:
+    caption = caption_runs(ex, t, synthetic, results)
     if synthetic:
         caption = markup.join(
             caption,
@@ -955,11 +983,8 @@ def build_document(
         )
         return markup.literal(line)
 
-    # a user's file has no truth: the captions that mention it have a file-mode wording
-    captions = t["captions"] if synthetic else {**t["captions"], **t.get("captions_file", {})}
-
     def caption(ex: Exhibit, note: str) -> list[dict]:
-        runs = markup.inline(captions[ex.caption])
+        runs = caption_runs(ex, t, synthetic, results)
         return (
             markup.join(
                 runs, markup.literal(t["sentence_sep"]), markup.literal(t[note], strong=True)
@@ -1003,7 +1028,13 @@ def build_document(
         else:
             figures.append(
                 figure_block(
-                    e, nums[e.id], t, synthetic, prov([e.stage]), f"{rel_notebooks}/{e.stage}.html"
+                    e,
+                    nums[e.id],
+                    t,
+                    synthetic,
+                    prov([e.stage]),
+                    f"{rel_notebooks}/{e.stage}.html",
+                    results,
                 )
             )
 

@@ -25,7 +25,7 @@ from analysis.did.estimate import estimate
 from analysis.did.inference import cluster_diagnostic, cluster_level_test, critical_value
 from analysis.did.randomization import permutation_test
 from analysis.did.twfe import twfe
-from analysis.results_io import round_for_plotting
+from analysis.results_io import round_floats
 from analysis.studies.rules import (  # noqa: F401 (TREATMENTS, BINARY: re-exported)
     BINARY,
     COARSE_CLUSTER,
@@ -504,13 +504,13 @@ def pretrend_power_record(es: dict, rule: InferenceRule, powers=PRETREND_POWERS)
     # digits beyond are the machine's (analysis.did.pretrends, "Numerical choices")
 
     def qmc(v) -> float:
-        return round_for_plotting(float(v), QMC_DIGITS)
+        return round_floats(float(v), QMC_DIGITS)
 
     exact = rep.to_dict()
     return {
         **exact,
         "pretest_size": qmc(exact["pretest_size"]),
-        "by_power": round_for_plotting(exact["by_power"], QMC_DIGITS),
+        "by_power": round_floats(exact["by_power"], QMC_DIGITS),
         "trend": "differential linear trend of the treated cities' untreated log exports, slope "
         "per year; its effect on each coefficient is the estimator run on that trend",
         "pretest": f"no lead individually significant at |t| > {rep.crit:.4g} (t(G-1), G = "

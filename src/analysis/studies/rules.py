@@ -667,31 +667,39 @@ class InferenceRule:
         }
 
 
-def inference_rule(panel: pd.DataFrame) -> InferenceRule:
-    """The study's clustering level (rule 3 of the module docstring) on ``panel``."""
+def inference_rule(panel: pd.DataFrame, level: str = COARSE_CLUSTER) -> InferenceRule:
+    """The study's clustering level (rule 3 of the module docstring) on ``panel``: ``level`` (the
+    provinces; a design may ask for another grouping, e.g. params.yaml's ``spillover.cluster``)
+    when the panel has enough of its clusters to carry t(G-1) inference, else the cities."""
     n_fine = int(panel[FINE_CLUSTER].nunique())
-    if COARSE_CLUSTER not in panel.columns or panel[COARSE_CLUSTER].nunique() < 2:
+    if level == FINE_CLUSTER:
+        return InferenceRule(FINE_CLUSTER, n_fine, None, "clustered by city, as asked")
+    groups = "provinces" if level == COARSE_CLUSTER else f"{level} groups"
+    name = "province" if level == COARSE_CLUSTER else level
+    if level not in panel.columns or panel[level].nunique() < 2:
         return InferenceRule(
-            FINE_CLUSTER, n_fine, None, "the panel has no provinces: clustered by city"
+            FINE_CLUSTER, n_fine, None, f"the panel has no {groups}: clustered by city"
         )
-    n_coarse = int(panel[COARSE_CLUSTER].nunique())
+    n_coarse = int(panel[level].nunique())
     if n_coarse < MIN_COARSE_CLUSTERS:
         return InferenceRule(
             FINE_CLUSTER,
             n_fine,
-            COARSE_CLUSTER,
-            f"only {n_coarse} provinces (< {MIN_COARSE_CLUSTERS}): province clusters cannot carry "
-            "inference; clustered by city (the level of assignment), which ignores shocks shared "
-            "within provinces",
+            level,
+            f"only {n_coarse} {groups} (< {MIN_COARSE_CLUSTERS}): {name} clusters cannot carry "
+            f"inference; clustered by city (the level of assignment), which ignores shocks shared "
+            f"within {groups}",
         )
     reason = (
-        f"clustered by province ({n_coarse}), the coarsest level at which shocks are plausibly "
+        f"clustered by {name} ({n_coarse}), the coarsest level at which shocks are plausibly "
         "shared (provincial selection and support of the designated cities, provincial trade "
         "shocks); by design, not by a pre-test"
+        if level == COARSE_CLUSTER
+        else f"clustered by {name} ({n_coarse}), as asked"
     )
     if n_coarse < FEW_COARSE_CLUSTERS:
         reason += f"; with {n_coarse} clusters t(G-1) is approximate: see the wild bootstrap"
-    return InferenceRule(COARSE_CLUSTER, n_coarse, FINE_CLUSTER, reason)
+    return InferenceRule(level, n_coarse, FINE_CLUSTER, reason)
 
 
 def variance_cells(panel: pd.DataFrame, cohort: str, cluster: str) -> dict:

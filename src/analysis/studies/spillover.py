@@ -35,7 +35,7 @@ from analysis.data.design import analysis_sample
 from analysis.did.inference import critical_value
 from analysis.did.spillover import ring_labels, spillover_imputation
 from analysis.studies.binary import attempt, skipped, study_design
-from analysis.studies.rules import MIN_COARSE_CLUSTERS, inference_rule, study_data, truth_for
+from analysis.studies.rules import inference_rule, study_data, truth_for
 
 OUTCOME = "log_exports"
 
@@ -88,16 +88,10 @@ def ring_fit(
 
 def _cluster_level(panel: pd.DataFrame, cluster: str) -> tuple[str, str]:
     """``(level, note)``: params.yaml's ``spillover.cluster`` when the panel has enough of its
-    clusters to carry t(G-1) inference, else the study's own level by the one inference rule
+    clusters to carry t(G-1) inference, else the cities, by the study's one inference rule
     (:func:`analysis.studies.rules.inference_rule`: a one-province file is clustered by city)."""
-    rule = inference_rule(panel)
-    if cluster in panel.columns and panel[cluster].nunique() >= MIN_COARSE_CLUSTERS:
-        return cluster, ""
-    return rule.cluster, (
-        f"{cluster}: {panel[cluster].nunique() if cluster in panel.columns else 0} cluster(s) "
-        f"in this panel, fewer than {MIN_COARSE_CLUSTERS}; clustered by {rule.cluster} "
-        f"({rule.reason})"
-    )
+    rule = inference_rule(panel, cluster)
+    return rule.cluster, ("" if rule.cluster == cluster else f"{cluster} asked: {rule.reason}")
 
 
 def _interval(est: float, se: float, g: int, alpha: float = 0.05) -> dict:

@@ -206,6 +206,51 @@ def export_html(notebook: Path) -> Path:
     return out
 
 
+# How long one wait on a kernel channel may last before the socket is polled again (seconds).
+POLL_SLICE = 1.0
+
+
+def _poll_in_slices(channel) -> None:
+    """Make ``channel.get_msg(timeout)`` wait in slices of :data:`POLL_SLICE` seconds.
+
+    Why: on CI the kernel's reply to the widget cell of learn_staggered_did was noticed only when
+    the cell's 600 s timeout ran out (measured: 610 s for a notebook that runs in 15 s), the
+    missed wake-up of nbclient's asyncio poll that jupyter/nbclient#312 reports for cells with
+    ipywidgets. pyzmq's poll checks the socket once more when its timeout ends, so a short
+    timeout repeated until the caller's own deadline bounds a missed wake-up to one slice, and
+    changes nothing else (Empty is still raised at the caller's deadline)."""
+    from queue import Empty
+
+    wait = channel.get_msg
+
+    async def get_msg(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await wait(timeout=POLL_SLICE if left is None else min(POLL_SLICE, left))
+            except Empty:
+                if left is not None and left <= POLL_SLICE:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+def notebook_client(nb, **options):
+    """nbclient's ``NotebookClient`` whose shell and IOPub waits are polled in slices
+    (:func:`_poll_in_slices`)."""
+    from nbclient import NotebookClient
+
+    class SlicedPollingClient(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            client = await super().async_start_new_kernel_client()
+            _poll_in_slices(client.shell_channel)
+            _poll_in_slices(client.iopub_channel)
+            return client
+
+    return SlicedPollingClient(nb, **options)
+
+
 def run(
     name: str,
     output_dir: Path | None = None,
@@ -219,7 +264,6 @@ def run(
     nbclient's ``CellExecutionError`` after the notebook is written."""
     import jupytext
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from papermill.parameterize import parameterize_notebook
 
@@ -235,7 +279,7 @@ def run(
         cell.metadata.setdefault("tags", [])  # papermill looks for "parameters" in every cell
     nb.metadata["papermill"] = {}
     nb = parameterize_notebook(nb, values, kernel_name="python3", language="python")
-    client = NotebookClient(
+    client = notebook_client(
         nb,
         timeout=timeout,
         kernel_name="python3",
