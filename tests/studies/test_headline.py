@@ -185,6 +185,39 @@ def test_concurrent_cells_coarsen_when_the_main_treatment_leaves_them_no_support
     assert "lack support" in conc.note
 
 
+def test_a_concurrent_treatment_with_a_dose_gets_its_centred_dose_column():
+    """Broadband China (rule 2, CONCURRENT_DOSE): besides its cells, its on-dummy times the
+    city's log broadband the year before its designation (the first panel year when designated
+    then), centred on the designated cities' mean; a blank dose gets the mean; no column where the
+    panel has no broadband or for a treatment without a dose."""
+    cities = {"A": (2012, 2015, 1.0), "B": (2012, 0, 3.0), "C": (2010, 0, 2.0), "D": (0, 0, 9.0)}
+    rows = [
+        {"city_code": k, "year": t, "broadband_china_year": c, "pilot_year": m,
+         "log_broadband": dose + (t - 2010) * 0.1}
+        for k, (c, m, dose) in cities.items()
+        for t in range(2010, 2020)
+    ]  # fmt: skip
+    toy = pd.DataFrame(rows)
+    args = ("pilot_year", "broadband_china_year", "broadband_china")
+    frame, conc = rules.concurrent_columns(toy, *args)
+    assert conc.columns[-1] == "broadband_china_dose" and "broadband_china_dose" in conc.note
+    # doses at the start: A 1.1 and B 3.1 (2011), C 2.0 (first panel year); mean 6.2 / 3
+    dose = frame["broadband_china_dose"]
+    by_city = dose.groupby(toy["city_code"])
+    assert by_city.max()["B"] == pytest.approx(3.1 - 6.2 / 3)
+    assert by_city.min()["C"] == pytest.approx(2.0 - 6.2 / 3)
+    assert by_city.min()["A"] == pytest.approx(1.1 - 6.2 / 3)
+    assert dose[(toy["city_code"] == "A") & (toy["year"] < 2012)].eq(0).all()
+    assert dose[toy["city_code"] == "D"].eq(0).all()  # never designated
+    blank = toy.assign(log_broadband=toy["log_broadband"].where(toy["city_code"] != "C"))
+    frame, _ = rules.concurrent_columns(blank, *args)
+    assert frame.loc[blank["city_code"] == "C", "broadband_china_dose"].eq(0).all()
+    frame, conc = rules.concurrent_columns(toy.drop(columns="log_broadband"), *args)
+    assert "broadband_china_dose" not in frame and "no log_broadband" in conc.note
+    frame, conc = rules.concurrent_columns(toy, "pilot_year", "broadband_china_year", "rail")
+    assert "rail_dose" not in frame and "dose" not in conc.note
+
+
 def test_the_studies_handle_concurrent_treatments_by_the_same_rule(pilot):
     assert pilot["covariate_rule"]["concurrent"]["rail"]["level"] == "static"
 

@@ -6,7 +6,6 @@ notebooks/learn/learn_staggered_did.py executes headless with its defaults."""
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -191,53 +190,6 @@ def test_sentence_examples(lab):
     assert zh.startswith(f"TWFE有偏，偏差 {bias}（期望值 {expected}，真实值 {truth}）")
     assert "禁止的比较" in zh and "坏控制" in zh
     assert "same year" in learn.sentence(learn.Knobs(never_treated=0, spacing=0.0))
-
-
-def _rendered(figure):
-    """A figure callback as a reader gets it: drawn and encoded as PNG."""
-    from analysis.figures.learn import png
-
-    return lambda k, lang: png(figure(k, lang))
-
-
-CALLBACKS = {
-    "scene (panel + every estimator)": lambda k, lang: learn.scene(k),
-    "estimates vs truth figure (PNG)": _rendered(learn.estimates_figure),
-    "event-study figure (PNG)": _rendered(learn.event_study_figure),
-    "Bacon figure (PNG)": _rendered(learn.bacon_figure),
-    "dashboard as shown (PNG)": lambda k, lang: learn.redraw(k, lang)[0],
-    "sentence": learn.sentence,
-}
-
-
-WHOLE = ("scene (panel + every estimator)", "dashboard as shown (PNG)", "sentence")
-
-
-def test_each_callback_takes_under_a_second(lab, capsys):
-    """CPU seconds of each callback on the default 337-city panel, for settings not seen before
-    (no cache); CPU time, because the wall clock of a shared test machine measures the other
-    processes too. The whole redraw a slider triggers is printed (about 0.8 s here)."""
-    learn.redraw(learn.Knobs(), "en")  # warm: imports, first-call costs, the untreated panel
-    times: dict[str, list[float]] = {name: [] for name in CALLBACKS}
-    whole = []
-    settings = [
-        learn.Knobs(growth=0.045),
-        learn.Knobs(anticipation=1, controls=False),
-        learn.Knobs(never_treated=120, spacing=0.75),
-    ]
-    for i, k in enumerate(settings):
-        for name, callback in CALLBACKS.items():
-            t0 = time.process_time()
-            callback(k, "zh" if i == 1 else "en")
-            times[name].append(time.process_time() - t0)
-        whole.append(sum(times[n][-1] for n in WHOLE))
-    with capsys.disabled():
-        print("\nCPU seconds per callback (max over 3 settings):")
-        for name, values in times.items():
-            print(f"  {name:34s} {max(values):.3f}")
-        print(f"  {'whole redraw (scene, PNG, sentence)':34s} {max(whole):.3f}")
-    slow = {name: max(v) for name, v in times.items() if max(v) >= 1.0}
-    assert not slow, slow
 
 
 def test_figures_draw_in_both_languages_without_warnings(lab):

@@ -172,25 +172,15 @@ def _nominal_under_spillover(row) -> None:
     assert -3 * row.bias_mc_se < row.bias < 0.25 * row.mean_se, row
 
 
-# Known failure, issue 18 open: after the network block (issue 20) and the untreated-path rule, the
-# pilot rows miss their bounds. 500 panels, seed 20240601: headline bias +0.0108 (0.0012), coverage
-# 91.0% (1.3), SE/SD 0.92; direct effect +0.0087 (0.0012), 91.6% (1.2). Diagnosis (200 panels):
-# without the Broadband China designation effect the bias is +0.0035 (0.0020); with the network
-# block off +0.0041 (0.0019) and coverage 91.5% (2.0). Paired on the same 80 panels (seeds 1000+):
-# the designation effect adds +0.0069 (0.0003), its first stage on the doses +0.0003 (0.0000).
-# Tried and rejected (120 panels): the designation cells also interacted with each city's dose at
-# designation (a dose-dependent effect) moved the bias by -0.0014 (0.0025) and raised the
-# estimate's SD from 0.027 to 0.036 (coverage 93.3% -> 89.2%). Candidates not yet tested: the
-# designation's city-specific effect partly absorbed into the pilot cities' unit effects (their
-# untreated years include designated ones), and the SE leaving out the estimation error of the
-# imputed control paths.
-PILOT_ROWS_MISS = pytest.mark.xfail(
-    strict=True, reason="issue 18 open: pilot rows under the network block (see comment)"
-)
+# The pilot rows under the network block (issue 20): 500 panels, seed 20240601, with Broadband
+# China in the untreated-outcome model by its cells alone, the headline was biased +0.0108 (0.0012),
+# coverage 91.0% (1.3); the direct effect +0.0087 (0.0012), 91.6% (1.2). The designation's effect
+# grows with the broadband a city brings and the pilot cities bring more: rule 2's dose column
+# (studies/rules.py, CONCURRENT_DOSE) removes it. Since: headline +0.0048 (0.0012), 93.6% (1.1),
+# SE/SD 0.93; direct +0.0036 (0.0012), 93.0% (1.1); rail headline +0.0034 (0.0028), 94.6% (1.0).
 
 
 @pytest.mark.slow
-@PILOT_ROWS_MISS
 def test_headline_is_nominal_for_the_total_effect(estimators):
     row = estimators.loc["headline"]
     assert row.target == "total"
@@ -198,7 +188,6 @@ def test_headline_is_nominal_for_the_total_effect(estimators):
 
 
 @pytest.mark.slow
-@PILOT_ROWS_MISS
 def test_direct_effect_decomposition_is_nominal(estimators):
     row = estimators.loc["direct"]
     assert row.target == "direct"
