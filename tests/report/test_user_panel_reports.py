@@ -43,6 +43,7 @@ from analysis.data.design import check_design
 from analysis.report import build, reasons
 from analysis.report.exhibits import numbers
 from analysis.report.paper import text
+from analysis.studies.rails import NO_CORRIDOR
 
 CASE = "yearbook_xlsx"  # the held-out yearbook of issue 16: blank cells, a gap, three controls gone
 SA_SKIP = "no never-treated city and a single cohort: no clean control cohort"
@@ -320,7 +321,8 @@ def test_the_design_check_reasons_of_the_corpus_are_translated(tmp_path):
         for share in (0.8, 1.0):
             check = check_design(panel, min_control_share=share, source="file")
             found |= set(check.controls_dropped.values()) | {why for _, why in check.skips()}
-    found |= {SA_SKIP, EFFECT_MAP_SKIP, "no estimator ran", "the check did not run on this panel"}
+    found |= {SA_SKIP, EFFECT_MAP_SKIP, NO_CORRIDOR, "no estimator ran",
+              "the check did not run on this panel"}  # fmt: skip
     en = text("en")
     assert len(found) >= 6
     assert [r for r in sorted(found) if reasons.match(r, en) is None] == []

@@ -63,7 +63,7 @@ from analysis.data.design import MIN_CONTROL_SHARE, analysis_sample
 from analysis.did.fe import fit_within
 from analysis.did.synthdid import gap_series, placebo_effects, synthdid
 from analysis.studies.binary import attempt, is_skipped, skipped, study_design
-from analysis.studies.rails import corridor_bjs, link_truth
+from analysis.studies.rails import NO_CORRIDOR, corridor_bjs, link_truth
 from analysis.studies.rules import study_data, truth_for
 
 OUTCOME = "log_exports"
@@ -155,8 +155,7 @@ def corridor_study(
                     "adjust": opt.adjust}  # fmt: skip
     corridor = corridor_cities(panel)
     if corridor.empty:
-        return {**record, "skipped": "no corridor city (China-Laos railway, laos_rail_year > 0) "
-                "in this panel"}  # fmt: skip
+        return {**record, "skipped": NO_CORRIDOR}
     start = int(corridor["laos_rail_year"].min())
     later = corridor[corridor["laos_rail_year"] != start]
     corridor = corridor[corridor["laos_rail_year"] == start]

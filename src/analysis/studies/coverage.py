@@ -20,6 +20,7 @@ from analysis.data.design import analysis_sample
 from analysis.did.continuous import twfe_dose_response
 from analysis.did.twfe import twfe
 from analysis.studies import binary
+from analysis.studies.rules import dose_before_start
 
 OTHER_TREATMENTS = ["pilot", "rail"]
 
@@ -354,9 +355,8 @@ def designation_dose_response(
     g = data[DESIGNATION_COHORT]
     # the dose: broadband in the last year before designation (not yet moved by the programme);
     # a designated city without it observed cannot enter (cgs drops cohorts without a pre-year)
-    before = data[(g > 0) & (data["year"] == g - 1)]
-    dose = before.set_index("city_code")["broadband_per100"]
-    data["dose_at_designation"] = data["city_code"].map(dose).where(g > 0, 0.0)
+    dose = dose_before_start(data, DESIGNATION_COHORT, "broadband_per100", first_year=False)
+    data["dose_at_designation"] = dose.where(g > 0, 0.0)
     data = data[(g == 0) | (data["dose_at_designation"] > 0)]
     block = truth.get(DESIGNATION, {}).get("dose_response")
     grid = np.asarray(block["dose"]) if block else 19

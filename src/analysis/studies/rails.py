@@ -62,6 +62,8 @@ LINKS = {
 }
 LINK_LABELS = {"cre": "China-Europe Railway Express", "laos": "China-Laos railway"}
 
+NO_CORRIDOR = "no corridor city (China-Laos railway) in this panel"  # report reason `no_corridor`
+
 
 def link_panel(panel: pd.DataFrame, link: str) -> pd.DataFrame:
     """The panel of one link's study: ``rail_year`` and ``rail`` are that link's first service
@@ -311,7 +313,7 @@ def corridor_bjs(
     meaning (the corridor notebook's placebo inference replaces them)."""
     ld = link_study_data(panel, "laos", share, control_rule)
     if not (ld.panel["rail_year"] > 0).any():
-        return skipped("no corridor city (China-Laos railway) in this panel")
+        return skipped(NO_CORRIDOR)
     if ld.design.treatments["rail"].estimators.get("bjs"):
         return skipped(ld.design.treatments["rail"].estimators["bjs"])
     sd = ld.study

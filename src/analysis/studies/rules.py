@@ -380,14 +380,18 @@ def concurrent_columns(
     return frame, Concurrent(name, cohort, level, list(frame.columns), note)
 
 
-def dose_before_start(panel: pd.DataFrame, cohort: str, column: str) -> pd.Series:
-    """Each row's city's ``column`` in the year before its first year in ``cohort`` (its first
-    panel year when the panel starts later; NaN where untreated or blank): a dose not yet moved
-    by the treatment."""
+def dose_before_start(
+    panel: pd.DataFrame, cohort: str, column: str, first_year: bool = True
+) -> pd.Series:
+    """Each row's city's ``column`` in the year before its first year in ``cohort`` (NaN where
+    untreated or blank): a dose not yet moved by the treatment. ``first_year``: a city treated
+    from its first panel year takes that year's value (else NaN: the CGS curve needs a year
+    before, :func:`analysis.studies.coverage.designation_dose_response`)."""
     g = panel[cohort].fillna(0)
-    before = panel[(g > 0) & (panel[TIME] == g - 1)].set_index(UNIT)[column]
-    first = panel[g > 0].sort_values(TIME).groupby(UNIT)[column].first()
-    by_city = before.combine_first(first)
+    by_city = panel[(g > 0) & (panel[TIME] == g - 1)].set_index(UNIT)[column]
+    if first_year:
+        first = panel[g > 0].sort_values(TIME).groupby(UNIT)[column].first()
+        by_city = by_city.combine_first(first)
     return panel[UNIT].map(by_city).where(g > 0)
 
 
