@@ -168,7 +168,14 @@ def _user_results(inputs, root: Path) -> tuple[dict, dict]:
 
     res = inputs.results
     truths = ("true_att_overall", "true_att_target", "truth_target", "twfe_bias", "true_elasticity")
-    for name in ("overview", "pilot_zones", "rail_links", "network_coverage", "robustness"):
+    for name in (
+        "overview",
+        "pilot_zones",
+        "rail_links",
+        "corridor",
+        "network_coverage",
+        "robustness",
+    ):
         data = results_io.read_json(res / f"{name}.json")
         data["data_source"] = "file"
         for key in truths:
@@ -185,6 +192,8 @@ def _user_results(inputs, root: Path) -> tuple[dict, dict]:
                         years=[check.first_year, check.last_year])  # fmt: skip
         if name == "rail_links":
             data["robust"]["sa"] = {"skipped": SA_SKIP, "label": "Sun-Abraham"}
+        if name == "corridor":  # a file without China-Laos corridor cities
+            data = {"skipped": NO_CORRIDOR, "data_source": "file"}
         if name == "network_coverage":
             data = {"treatment": "log_broadband", "skipped": check.coverage,
                     "twfe": {"skipped": check.coverage}, "data_source": "file"}  # fmt: skip

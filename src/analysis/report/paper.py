@@ -1340,7 +1340,7 @@ def rails_spillovers_values(r: dict, fmt: Formatter, t: dict) -> dict[str, str]:
         "cor_mde": num(cor.get("mde")) if cor_ran else na,
         "cor_truth": num(cor.get("truth")) if cor_ran else na,
         "cor_bjs": num(None if skipped(bjs) else bjs.get("estimate")),
-        "cor_skip": skipped(cor) or na,
+        "cor_skip": reason(skipped(cor), t) if skipped(cor) else na,
         "sep": t["sentence_sep"],
         "sp_km": km(rings[-1]) if rings else na,
         "sp_direct": num(est.get("direct", {}).get("estimate")),
