@@ -475,8 +475,10 @@ if ran("spillover", "the ring design"):
 
 # %% [markdown]
 # **Reading the ring design.** The naive row is the imputation estimate with the exposed cities
-# among the controls (the headline's comparison, clustered as the ring design); the direct row
-# keeps them out. Their gap is the bias from ignoring spillovers *in this panel* — one draw, noisy.
+# among the controls (the headline's comparison, with the ring design's covariates and clusters);
+# the direct row keeps them out. The two share the ring design's concurrent-treatment cells, chosen
+# on its own controls: cells learnt from fewer than five provinces there coarsen (Broadband China
+# to one dummy with its dose), since the clustered s.e. cannot see their noise. Their gap is the bias from ignoring spillovers *in this panel* — one draw, noisy.
 # Whether ignoring the spillover biases the estimate on average, and whether the ring design
 # recovers both effects, is a question for repeated samples: the Monte Carlo below redraws the
 # synthetic panel (`spillover.mc_reps` times, the default design with its spillover of

@@ -185,6 +185,47 @@ def test_concurrent_cells_coarsen_when_the_main_treatment_leaves_them_no_support
     assert "lack support" in conc.note
 
 
+def test_concurrent_cells_learnt_from_too_few_clusters_coarsen_on_an_estimators_controls():
+    """An estimator with fewer controls than the headline (the ring design, issue 19) applies
+    rule 2 on its own controls and asks each cell for MIN_CELL_CLUSTERS clusters: a cell learnt
+    from two provinces fits their residuals, and the clustered variance misses its noise."""
+    n = rules.MIN_CELL_CLUSTERS
+    # concurrent cohort 2012 in every city; main treatment from 2015 in M0 and 2018 in Q (both in
+    # province P0); cities C0..C{n-1} never main-treated, one in each province P0..P{n-1}
+    cities = {"M0": ("P0", 2015), "Q": ("P0", 2018), **{f"C{k}": (f"P{k}", 0) for k in range(n)}}
+    rows = [
+        {"city_code": c, "province": p, "year": t, "c_year": 2012, "m_year": m}
+        for c, (p, m) in cities.items()
+        for t in range(2010, 2020)
+    ]
+    toy = pd.DataFrame(rows)
+    untreated = ~((toy["m_year"] > 0) & (toy["year"] >= toy["m_year"])).to_numpy()
+    # every cell has untreated city-years in n provinces: the finest level, with or without the count
+    for cluster in (None, "province"):
+        frame, conc = rules.concurrent_columns(toy, "m_year", "c_year", "c", untreated, cluster)
+        assert conc.level == "cohort_event" and frame.shape[1] == 8
+    # the estimator's controls lose C2..C{n-1} from 2016 on (exposed, say): the cells from
+    # event time 4 on are learnt from C0 and C1 only, two provinces
+    controls = (
+        untreated
+        & ~(toy["province"].isin([f"P{k}" for k in range(2, n)]) & (toy["year"] >= 2016)).to_numpy()
+    )
+    frame, conc = rules.concurrent_columns(toy, "m_year", "c_year", "c", controls)
+    assert conc.level == "cohort_event"  # one city-year suffices by default
+    frame, conc = rules.concurrent_columns(toy, "m_year", "c_year", "c", controls, "province")
+    assert conc.level == "static" and list(frame.columns) == ["c"]
+    assert f"fewer than {n} province clusters" in conc.note
+    # in a study's covariates the rebuilt columns take the old ones' place
+    old, first = rules.concurrent_columns(toy, "m_year", "c_year", "c")
+    panel = pd.concat([toy, old], axis=1)
+    covariates = ["x", *first.columns, "z"]
+    panel, covs, new = rules.concurrent_on_controls(
+        panel, covariates, {"c": first}, "m_year", controls, "province"
+    )
+    assert covs == ["x", "c", "z"] and new["c"].level == "static"
+    assert panel["c"].tolist() == (toy["year"] >= 2012).astype(float).tolist()
+
+
 def test_a_concurrent_treatment_with_a_dose_gets_its_centred_dose_column():
     """Broadband China (rule 2, CONCURRENT_DOSE): besides its cells, its on-dummy times the
     city's log broadband the year before its designation (the first panel year when designated

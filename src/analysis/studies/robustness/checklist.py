@@ -761,7 +761,10 @@ def robustness_study(
     def spillover() -> None:
         sp = opt.spillover
         # exposure from every designated city of the sample, estimation on the study's rows
-        res = spillover_study(panel, truth, coordinates(), ctrl, sp.rings, sp.cluster, full=sample)
+        res = spillover_study(
+            panel, truth, coordinates(), ctrl, sp.rings, sp.cluster, full=sample,
+            concurrent=sd.concurrent,
+        )  # fmt: skip
         if is_skipped(res):
             raise ValueError(f"cannot be estimated: {res['skipped']}")
         expo = res.pop("exposure")
