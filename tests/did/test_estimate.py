@@ -242,10 +242,34 @@ def test_bad_requests(mpdta):
     kw = {"y": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
     with pytest.raises(ValueError, match="unknown estimator"):
         estimate("did2s", mpdta, **kw)
-    with pytest.raises(ValueError, match="clusters by unit"):
-        estimate("cs_adjusted", mpdta, covariates=["x"], cluster="year", **kw)
+    with pytest.raises(ValueError, match="not constant within countyreal"):
+        estimate("cs_adjusted", mpdta, covariates=["lpop"], cluster="year", **kw)
     with pytest.raises(ValueError, match="needs covariates"):
         estimate("cs_adjusted", mpdta, **kw)
+
+
+def test_cs_adjusted_clusters_by_summing_influence_functions(mpdta):
+    """A cluster column constant within units: the overall SE is the root of the summed squared
+    cluster sums of the unit influence functions (R did's ``clustervars``); a copy of the unit id
+    gives the unit-clustered SE."""
+    kw = {"y": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
+    rng = np.random.default_rng(7)  # a time-varying covariate (lpop is constant in mpdta)
+    data = mpdta.assign(
+        unit_copy=mpdta["countyreal"],
+        state=mpdta["countyreal"] // 1000,
+        x=mpdta["lpop"] + rng.normal(0, 0.1, len(mpdta)),
+    )
+    by_unit = estimate("cs_adjusted", data, covariates=["x"], **kw)
+    assert estimate("cs_adjusted", data, covariates=["x"], cluster="unit_copy", **kw).se == (
+        pytest.approx(by_unit.se, rel=1e-12)
+    )
+    by_state = estimate("cs_adjusted", data, covariates=["x"], cluster="state", **kw)
+    simple = by_unit.fit.aggregate("simple")
+    state = data.groupby("countyreal")["state"].first().reindex(by_unit.fit.gt.ids).to_numpy()
+    sums = pd.Series(simple.inf_func).groupby(state).sum().to_numpy()
+    assert by_state.att == by_unit.att
+    assert by_state.se == pytest.approx(np.sqrt((sums**2).sum()) / simple.n, rel=1e-12)
+    assert by_state.se != pytest.approx(by_unit.se, rel=1e-3)
 
 
 def test_dcdh_through_estimate_is_the_direct_call_and_recovers_a_constant_effect():

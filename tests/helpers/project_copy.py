@@ -25,7 +25,7 @@ SMALL_LOOPS = {
     ("notebooks", "robustness"): {"placebo_draws": 49, "wild_draws": 99},
     ("notebooks", "robustness", "honestdid"): {"grid_points": 100},
     ("notebooks", "robustness", "spec_curve"): {
-        "options": {"sample": ["all"], "estimator": ["twfe", "bjs"]},
+        "options": {"estimator": ["twfe", "bjs"], "controls": ["study"]},
         "draws": 4,
     },
     ("notebooks", "robustness", "spillover"): {"mc_reps": 4},

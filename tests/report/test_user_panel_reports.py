@@ -209,8 +209,8 @@ def _user_results(inputs, root: Path) -> tuple[dict, dict]:
             data["truth"] = {"att_overall": None, "att_overall_direct": None}
             # two specifications far off the curve (the user's -2.50, s.e. 3.62)
             data["spec_curve"].update(n_outliers=2, outlier_k=5.0, outliers=[
-                {"spec_id": k, "estimator": "sa", "controls": "none", "sample": "drop_ftz",
-                 "timing": "following", "estimate": -2.5, "std_error": 3.62,
+                {"spec_id": k, "estimator": "sa", "controls": "all_untreated",
+                 "estimate": -2.5, "std_error": 3.62,
                  "outlier_reason": "se+estimate"} for k in (7, 9)
             ])  # fmt: skip
         results_io.write_json(res / f"{name}.json", data)

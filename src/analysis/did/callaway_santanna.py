@@ -876,6 +876,7 @@ def att_gt_adjusted(
     idname: str,
     gname: str,
     covariates: list[str],
+    influence: bool = True,
     **att_gt_options,
 ) -> AdjustedATTgt:
     """Callaway-Sant'Anna with time-varying covariates: CS on ``y - X'b``, ``b`` from
@@ -895,6 +896,11 @@ def att_gt_adjusted(
     2x2 cells on the adjusted outcome). The identity ``ATT(y - X'b) = ATT(y) - b'ATT(X)`` holds for
     these too: with the nuisance models fitted on covariates only, every 2x2 estimator of R did
     (including DR, whose outcome regression is OLS in the outcome) is linear in the outcome.
+
+    ``influence=False``: the point estimates only (``gt`` on the adjusted outcome; no covariate
+    ATT(g,t), ``psi`` empty, so :meth:`AdjustedATTgt.aggregate` has no first-stage term: use
+    ``gt.aggregate``). The CS runs on each covariate are ~90% of the cost; the specification
+    curve's joint test needs only the point estimate on each of its basis outcomes.
     """
     import pyfixest as pf
 
@@ -927,6 +933,8 @@ def att_gt_adjusted(
     )
     kw = {"tname": tname, "idname": idname, "gname": gname, "progress": False, **att_gt_options}
     gt = att_gt(adj, "_y_adj", **kw)
+    if not influence:
+        return AdjustedATTgt(gt=gt, covariate_gt=[], coef=b, psi=np.zeros((len(gt.ids), 0)))
     covariate_gt = [att_gt(data, x, **kw) for x in covariates]
     # units without untreated rows have no first-stage term
     psi_u = psi[covariates].reindex(gt.ids).fillna(0.0).to_numpy()

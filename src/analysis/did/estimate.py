@@ -79,8 +79,8 @@ def estimate(
     cohort : first treatment period of each unit (0 = never treated in the sample).
     covariates : control columns (time-varying for ``twfe``, ``event_study``, ``cs_adjusted``, ``sa``
         and ``bjs``; base-period covariates for ``cs``).
-    cluster : column of the clustered standard errors (default: ``unit``). ``cs_adjusted`` supports
-        unit clustering only.
+    cluster : column of the clustered standard errors (default: ``unit``); constant within a unit
+        for ``cs`` and ``cs_adjusted`` (their influence functions are summed by cluster).
     window : ``(lo, hi)`` event times to report (``event_study``: the reported window of the
         fully dynamic regression, default ``(-5, 5)``; ``sa``: its ``min_e``/``max_e``; ``bjs``:
         horizons ``0..hi``, and with ``pretrends=True`` its Test 1 leads ``lo..-1``).
@@ -211,22 +211,37 @@ def _cs(data, s: _Spec, opts) -> Estimate:
 def _cs_adjusted(data, s: _Spec, opts) -> Estimate:
     from analysis.did.callaway_santanna import att_gt_adjusted
 
-    if s.cluster != s.unit:
-        raise ValueError("cs_adjusted clusters by unit only")
     if not s.covariates:
         raise ValueError("cs_adjusted needs covariates (without them it is cs)")
     fixed_weights = opts.pop("fixed_weights", False)
+    labels = _unit_clusters(data, s)  # checked before minutes of fitting
     fit = att_gt_adjusted(data, s.y, s.time, s.unit, s.cohort, s.covariates, **opts)
-    simple = fit.aggregate("simple", fixed_weights=fixed_weights)
-    dynamic = fit.aggregate("dynamic")
+    clusters = None if labels is None else labels.reindex(fit.gt.ids).to_numpy()
+    simple = fit.aggregate("simple", fixed_weights=fixed_weights, clusters=clusters)
+    dynamic = fit.aggregate("dynamic", clusters=clusters)
     lo = None if s.window is None else s.window[0]
-    return _cs_result("cs_adjusted", fit, simple, dynamic, _lead_wald(dynamic, lo))
+    return _cs_result("cs_adjusted", fit, simple, dynamic, _lead_wald(dynamic, lo, clusters))
 
 
-def _lead_wald(dynamic, lo: int | None = None, ref: int = -1) -> PretrendTest | None:
+def _unit_clusters(data, s: _Spec) -> pd.Series | None:
+    """The cluster label of each unit (None when clustering by unit): the influence functions
+    are summed within clusters, as R did's ``clustervars``. A unit in two clusters (a city whose
+    province changes) has no single label: ValueError."""
+    if s.cluster == s.unit:
+        return None
+    if (data.groupby(s.unit)[s.cluster].nunique() > 1).any():
+        raise ValueError(f"{s.cluster} is not constant within {s.unit}: cannot sum the units'"
+                         " influence functions by cluster")  # fmt: skip
+    return data.groupby(s.unit)[s.cluster].first()
+
+
+def _lead_wald(
+    dynamic, lo: int | None = None, clusters: np.ndarray | None = None, ref: int = -1
+) -> PretrendTest | None:
     """Joint Wald test that the dynamic leads (``lo <= e < ref``; the reference cell of a
     universal base period is zero by construction and left out) are zero, with the covariance of
-    their influence functions (unit-clustered)."""
+    their influence functions (unit-clustered, or summed within ``clusters``: one label per
+    unit)."""
     e = np.asarray(dynamic.egt)
     inside = e >= (-np.inf if lo is None else lo)
     se = np.asarray(dynamic.se_egt, dtype=float)
@@ -234,6 +249,11 @@ def _lead_wald(dynamic, lo: int | None = None, ref: int = -1) -> PretrendTest | 
     if lead.size == 0:
         return None
     inf = dynamic.inf_func_egt[:, lead]
+    if clusters is not None:
+        codes, uniq = pd.factorize(np.asarray(clusters))
+        summed = np.zeros((len(uniq), inf.shape[1]))
+        np.add.at(summed, codes, inf)
+        inf = summed
     V = inf.T @ inf / dynamic.n**2
     b = np.asarray(dynamic.att_egt)[lead]
     w, df = wald_statistic(b, V)

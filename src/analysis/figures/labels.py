@@ -108,7 +108,7 @@ LABELS = {
         "sc_ns": "robust estimator, CI includes 0",
         "sc_foil": "TWFE (foil: biased under staggered, growing effects)",
         "sc_median": "median of the robust specifications = {value:.3f}",
-        "sc_headline": "headline (BJS, controls and other treatments) = {value:.3f}",
+        "sc_headline": "headline (BJS, study covariates) = {value:.3f}",
         "sc_joint": "joint test, {draws} null draws",
         "sc_p_median": "median {p}",
         "sc_p_share": "share significant {p}",
@@ -238,7 +238,7 @@ LABELS = {
         "sc_ns": "稳健估计量，置信区间含 0",
         "sc_foil": "TWFE（对照：交错且逐年增长的效应下有偏）",
         "sc_median": "稳健设定的中位数 = {value:.3f}",
-        "sc_headline": "主估计（BJS，控制变量与其他处理） = {value:.3f}",
+        "sc_headline": "主估计（BJS，研究协变量） = {value:.3f}",
         "sc_joint": "联合检验（{draws} 次零假设抽样）",
         "sc_p_median": "中位数 {p}",
         "sc_p_share": "显著占比 {p}",
@@ -374,9 +374,10 @@ TRANSLATIONS_ZH = {
     "timing": "处理时点",
     "outcome": "结果变量",
     "none": "无",
-    "controls+treatments": "控制变量+其他处理",
+    "study": "研究协变量（主结果）",
+    "all_untreated": "全部控制变量取未处理路径",
+    "baseline_all": "全部控制变量基期值×年份",
     "all": "全部城市",
-    "drop_ftz": "剔除自贸区城市",
     "city_code": "城市",
     "city": "城市",
     "province": "省份",
@@ -461,6 +462,10 @@ PATTERNS_ZH: list[tuple[re.Pattern, object]] = [
     (
         re.compile(r"^Spec curve median \((\d+) specifications, joint test (\d+) null draws\)$"),
         lambda m: f"设定曲线中位数（{m[1]} 个设定，联合检验 {m[2]} 次零假设抽样）",
+    ),
+    (
+        re.compile(r"^BJS, timing: (\w+) \(moves batches ([\d,]+)\)$"),
+        lambda m: f"BJS，处理时点：{_zh(m[1])}（第 {m[2]} 批时点改变）",
     ),
     # issue 19: Conley SEs and the ring design in the robustness summary
     (

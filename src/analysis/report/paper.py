@@ -268,6 +268,9 @@ def values(r: dict, fmt: Formatter, t: dict, data_file: str | None) -> dict[str,
         "spec_median": num(spec.get("median")),
         "spec_share": pct(spec.get("share_positive_significant"), 0),
         "spec_draws": spec.get("joint_draws", t["na"]),
+        "spec_estimators": len((spec.get("options") or {}).get("estimator") or []) or t["na"],
+        "spec_control_sets": len((spec.get("options") or {}).get("controls") or []) or t["na"],
+        "spec_cluster": t["clusters"].get(spec.get("cluster"), t["na"]),
         "spec_joint_p": fmt.p(spec.get("joint_p_median"), spec.get("joint_draws")),
         "n_outliers": spec.get("n_outliers", 0),
         "outlier_k": f"{spec.get('outlier_k', 5):g}",
@@ -1047,6 +1050,9 @@ def build_document(
             "wild_bootstrap": (rob.get("wild_bootstrap") or {}).get("B"),
             "spec_curve": (rob.get("spec_curve") or {}).get("joint_draws"),
         }
+        summary = rob.get("summary") or []
+        # each row's own truth (its cities, its target) on the synthetic data; no column on real data
+        truths = any(not _blank(row.get("truth")) for row in summary)
         rows = [
             {
                 "cells": [
@@ -1059,13 +1065,18 @@ def build_document(
                     ""
                     if _blank(row.get("p_value"))
                     else fmt.p(row["p_value"], draws.get(row["check"])),
-                ],
+                ]
+                + (
+                    []
+                    if not truths
+                    else ["" if _blank(row.get("truth")) else fmt.num(row["truth"])]
+                ),
                 "rule": i == 0,
             }
-            for i, row in enumerate(rob.get("summary") or [])
+            for i, row in enumerate(summary)
         ]
         return table(
-            t["tables"]["robustness_header"],
+            t["tables"]["robustness_header"] + ([t["tables"]["truth_header"]] if truths else []),
             rows,
             label=t["table_label"].format(n=nums[ex.id]),
             caption=caption(ex, "synthetic_note"),

@@ -248,7 +248,7 @@ def summary_rows(study: dict) -> list[dict]:
 
 
 def _pick(row: dict) -> dict:
-    return {k: row[k] for k in ("estimate", "std_error", "conf_low", "conf_high")}
+    return {k: row.get(k) for k in ("estimate", "std_error", "conf_low", "conf_high", "truth")}
 
 
 def effects_frame(study: dict) -> pd.DataFrame:

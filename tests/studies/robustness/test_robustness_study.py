@@ -38,13 +38,12 @@ SMALL = {
     "honestdid": {"Mbarvec": [0.0, 1.0], "grid_points": 100, "type": "relative_magnitude"},
     "spec_curve": {
         "options": {
-            "estimator": ["twfe", "cs"],
-            "controls": ["none"],
-            "sample": ["all", "drop_ftz"],
+            "estimator": ["twfe", "sa"],
+            "controls": ["study"],
             "cluster": ["city_code"],
-            "timing": ["approval"],
             "outcome": ["log_exports"],
-        }
+        },
+        "draws": 19,
     },
 }
 
@@ -68,6 +67,7 @@ def test_sections_and_json(study):
         "bacon",
         "honestdid",
         "spec_curve",
+        "timing",
         "summary",
         "settings",
         "truth",
@@ -127,6 +127,32 @@ def test_every_row_concerns_the_headline(study):
     fit = twfe(panel, "log_exports", ["pilot", *ctrl], "city_code", "year", "province")
     assert res["twfe_foil"]["estimate"] == pytest.approx(fit.params["pilot"], rel=REL)
     assert res["twfe_foil"]["label"] == checklist.FOIL_LABEL
+
+
+def test_other_timing_codings_are_reported_apart_with_their_truth(study):
+    """Issue 18: the approval-year and following-year codings are not points of the curve; the
+    headline under each is a row of the summary beside the truth of its cities, and the panel's
+    own coding (mid-year) gives the headline itself."""
+    _, _, head, _ = _headline()
+    timing = study["frames"]["timing"].set_index("coding")
+    assert list(timing.index) == ["midyear", "approval", "following"]
+    assert timing.loc["midyear", "headline"] and timing.loc["midyear", "n_cities_moved"] == 0
+    assert timing.loc["midyear", "estimate"] == pytest.approx(head["estimate"], rel=1e-12)
+    # the mid-year rule moves batches 3, 4 and 7 against the approval year; every city against
+    # the following year
+    assert timing.loc["approval", "batches_moved"] == "3,4,7"
+    assert timing.loc["following", "batches_moved"] == "1,2,5,6"
+    assert timing["truth"].notna().all()
+    gaps = timing["estimate"] - timing["truth"]
+    np.testing.assert_allclose(timing["gap_to_truth"], gaps, rtol=1e-12)
+    rows = study["frames"]["summary"].set_index("check")
+    for coding in ("approval", "following"):
+        row = rows.loc[f"timing:{coding}"]
+        assert row["estimate"] == pytest.approx(timing.loc[coding, "estimate"], rel=REL)
+        assert f"timing: {coding}" in row["label"]
+    # no timing and no sample dimension left in the curve
+    curve = study["frames"]["spec_curve"]
+    assert "timing" not in curve.columns and "sample" not in curve.columns
 
 
 def test_randomization_inference_is_studentized_and_stratified(study):

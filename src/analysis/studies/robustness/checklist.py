@@ -76,7 +76,7 @@ from analysis.studies.binary import (
     skipped,
     study_design,
 )
-from analysis.studies.robustness import concurrent, heterogeneity, spec_curve
+from analysis.studies.robustness import concurrent, heterogeneity, spec_curve, timing
 from analysis.studies.robustness.conley import conley_check
 from analysis.studies.robustness.sensitivity import headline_sensitivity
 from analysis.studies.rules import inference_rule, study_data, study_statistic, truth_for
@@ -114,7 +114,10 @@ DESIGN: dict = {
 }
 
 FOIL_LABEL = "TWFE (biased under staggered adoption; foil)"
-SUMMARY_COLUMNS = ["check", "label", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+# truth: what the row's estimate should be on the synthetic data (the total ATT over the row's own
+# treated cities, or the row's own target: a spillover), blank where a row has none or on real data
+SUMMARY_COLUMNS = ["check", "label", "estimate", "std_error", "conf_low", "conf_high", "p_value",
+                   "truth"]  # fmt: skip
 
 # (figure function, frame, keyword arguments from results, file stem). The function is one of
 # analysis.figures.robustness, or "module.function" of another analysis.figures module
@@ -690,15 +693,13 @@ def robustness_study(
     sp = opt.spec_curve
 
     def curve() -> None:
+        # the study's rows and covariates, and the other ways of carrying the controls'
+        # pre-designation information (the curve's controls dimension)
+        study_panel, sets = spec_curve.study_control_sets(sample, design, d, control_rule)
         sc = spec_curve.spec_curve(
-            panel,
+            study_panel,
+            sets,
             {key: list(values) for key, values in sp.options.items()},
-            # the study's covariates: the ruled controls by their imputed untreated paths
-            control_sets={
-                k: [sd.controls.get(c, c) for c in v]
-                for k, v in spec_curve.usable_control_sets(design).items()
-            },
-            policy_years=years,
             yname=y,
             gname=g,
             idname=idname,
@@ -735,10 +736,38 @@ def robustness_study(
                 ),
                 "estimate": overview["median"],
                 "p_value": overview["joint_p_median"],
+                "truth": results["truth"]["att_overall"],  # one estimand: the headline's
             },
         }
 
     check("spec_curve", curve)
+
+    no_codings = timing.headline_coding(sample, g)[2]
+
+    def timing_check() -> None:
+        # the other codings of the roster dates: not points of the curve (they misclassify), the
+        # headline under each beside the truth of its cities
+        tc = timing.timing_codings(sample, design, d, control_rule, rule, truth, g, d)
+        if is_skipped(tc):
+            raise ValueError(tc["skipped"])
+        table = tc["table"]
+        frames["timing"] = table
+        other = table[~table["headline"] & table["skipped"].isna()]
+        results["timing"] = {
+            "headline_coding": tc["headline_coding"],
+            "table": table,
+            "summary_row": [
+                {
+                    "check": f"timing:{r['coding']}",
+                    "label": f"BJS, timing: {r['coding']} (moves batches {r['batches_moved']})",
+                    **{k: r[k] for k in ("estimate", "std_error", "conf_low", "conf_high",
+                                         "p_value", "truth")},
+                }
+                for r in other.to_dict("records")
+            ],
+        }  # fmt: skip
+
+    check("timing", timing_check, no_codings)
 
     cities = None
 
@@ -807,6 +836,7 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
     ran = {k: v for k, v in r.items() if isinstance(v, dict) and not is_skipped(v)}
     cols = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
     base = r["baseline"]
+    total = (r.get("truth") or {}).get("att_overall")  # the headline's target
     rows = [
         {
             "check": "baseline",
@@ -814,6 +844,7 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
             + {"city_code": "city"}.get(base["cluster"], base["cluster"])
             + ")",
             **_row(**{k: base[k] for k in cols}),
+            "truth": total,
         }
     ]
     if "placebo" in ran:
@@ -824,6 +855,7 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
                 # the p-value has its own column (and cell): not repeated in the label
                 "label": f"BJS, randomization inference {_WITHIN_TEXT[pl['within']]}",
                 **_row(pl["estimate"], pl["std_error"], p_value=pl["p_value"]),
+                "truth": total,
             }
         )
     if "wild_bootstrap" in ran:
@@ -833,6 +865,7 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
                 "check": "wild_bootstrap",
                 "label": f"BJS, wild bootstrap CI ({wb['cluster']})",
                 **_row(**{k: wb[k] for k in cols}),
+                "truth": total,
             }
         )
     if "dr" in ran:
@@ -841,6 +874,7 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
                 "check": "dr",
                 "label": "Doubly robust CS, baseline covariates",
                 **_row(**{k: r["dr"][k] for k in cols}),
+                "truth": total,
             }
         )
     for rec in conc.to_dict("records"):
@@ -850,13 +884,15 @@ def _summary(results: dict, conc: pd.DataFrame) -> pd.DataFrame:
                     "check": f"concurrent:{rec['specification']}",
                     "label": f"BJS, {rec['specification']}",
                     **_row(*(rec[k] for k in cols)),
+                    "truth": rec.get("truth_same_cohorts"),  # the sample's own cities
                 }
             )
     for name, section in ran.items():
         extra = section.get("summary_row")
         for row in [extra] if isinstance(extra, dict) else extra or []:
             rows.append({"check": row.get("check", name), "label": row["label"],
-                         **_row(**{k: row.get(k, np.nan) for k in cols})})  # fmt: skip
+                         **_row(**{k: row.get(k, np.nan) for k in cols}),
+                         "truth": row.get("truth")})  # fmt: skip
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 

@@ -2,104 +2,105 @@
 (Simonsohn, Simmons & Nelson 2020, "Specification curve analysis", Nature Human Behaviour 4,
 1208-1214; Steegen et al. 2016, "multiverse analysis").
 
-One estimand per curve: the ATT on the level of log exports (``yname``). Growth rates (the effect
-on the slope) and per-capita outcomes (a different estimand once the programme may move
-population; identical to the level estimate when ``log_population`` is a control) are not points
-of this curve: a curve mixing them sorts numbers that estimate different things. A curve on
-another outcome is another call with another ``yname`` (one value of ``outcome`` in ``options``).
+One estimand per curve, and only specifications that estimate it (issue 18): the TOTAL effect of
+designation on the level of log exports (``yname``), over the cities and years of the study
+(:func:`analysis.studies.rules.study_data`), with the treatment years as coded. A curve that mixes
+numbers which estimate different things sorts them as if they were comparable. So these are not
+points of the curve:
 
-Dimensions: only choices that change the estimate (``DIMENSIONS``; default options in
-``DEFAULT_OPTIONS``):
+* timing codings the project knows to misclassify (the approval year and the following year code
+  the batches approved in December 2019 and November 2022 as treated a year early or late): reported
+  apart, each with the truth of its cities (:mod:`analysis.studies.robustness.timing`);
+* subsamples (without the pilot-free-trade-zone cities, one region): another average over other
+  cities, reported apart with their own truth (the concurrent-policy check,
+  :mod:`analysis.studies.robustness.concurrent`, and the heterogeneity check);
+* controls at their observed post-designation paths (the direct effect: the decomposition beside the
+  headline), no controls (confounded when designation is targeted on size), or the concurrent
+  treatments left out (the co-treatment bias of issue 18): specifications the project itself calls
+  biased for the total effect;
+* growth rates or per-capita outcomes (other estimands); a curve on another outcome is another call
+  with another ``yname`` (one value of ``outcome`` in ``options``).
+
+Dimensions (``DIMENSIONS``; default options in ``DEFAULT_OPTIONS``), each a choice a careful analyst
+could defend for the same estimand:
 
 ``estimator``  the heterogeneity-robust ATTs ``bjs`` (Borusyak, Jaravel & Spiess 2024 imputation,
-               leave-out variance), ``sa`` (Sun & Abraham 2021), ``cs`` (Callaway & Sant'Anna 2021,
-               never-treated controls; with covariates the outcome-regression 2x2 estimator, because
-               the doubly-robust logit is singular for the one-city 2015 cohort); and ``twfe``, the
-               static TWFE dummy, kept as the FOIL the simulation explains (biased under the
-               staggered, growing effects): drawn apart in the figure (``foil`` column) and left out
-               of the curve's summary statistics and of the joint test.
-``controls``   a name of ``control_sets``: ``controls+treatments`` (the usable economic controls and
-               the other treatments that vary, ``rail`` and ``log_broadband``: the headline's
-               untreated-outcome model), ``controls``, ``none``.
-``sample``     ``all``; ``drop_ftz`` (without the pilot-free-trade-zone cities; any ``drop:<policy>``
-               of :mod:`analysis.studies.robustness.concurrent`); a region (``east``, ...);
-               ``coastal`` / ``inland``; ``province:<name>``.
-``timing``     the pilot year recoded from each city's ``pilot_batch`` and the batch's approval date
-               in the committed roster by the rules of :func:`analysis.data.reference.treatment_year`
-               (``approval``, ``following``, ``midyear``). The rule that reproduces the panel's
-               ``pilot_year`` is the headline's; if none does (a user's own coding, no batch column),
-               the timing is ``as_coded`` only and the rules are infeasible. The other treatments
-               (``rail``) keep the panel's coding.
+               the headline's variance cells), ``sa`` (Sun & Abraham 2021, never-treated cities as
+               the control cohort, the covariates linear), ``cs`` (Callaway & Sant'Anna 2021,
+               never-treated controls, on the outcome net of the covariates fitted on the untreated
+               city-years: :func:`analysis.did.callaway_santanna.att_gt_adjusted`, Caetano et al.'s
+               time-varying covariates). ``twfe`` (the static TWFE dummy, biased under staggered,
+               growing effects) may be added as a FOIL: drawn apart and left out of the curve's
+               statistics and of its joint test; it is not in the defaults.
+``controls``   how the covariates carry pre-designation information, all with the concurrent
+               treatments by their own cells (rule 2 of :mod:`analysis.studies.rules`):
+               ``study`` (the headline's: params.yaml ``panel.control_rule`` and
+               ``panel.baseline_trends``), ``all_untreated`` (every control on its imputed untreated
+               path, the population too), ``baseline_all`` (the baseline value of every control
+               times year, on top of the study's). :func:`study_control_sets` builds them.
 
 Not dimensions: the cluster level of the standard errors changes no estimate. Every specification's
 confidence interval uses the headline's clustering (``cluster="headline"``: the study's one level,
-:func:`analysis.studies.rules.inference_rule`, as in :func:`analysis.studies.binary.headline_att`)
-with ``t(G-1)`` critical values, G the clusters in the
-specification's sample; the headline's SE under each clustering is reported apart
-(``SpecCurveResult.se_by_cluster``). ``options`` may carry ``cluster`` or ``outcome`` with ONE value
-(a fixed choice of the curve), never several.
+:func:`analysis.studies.rules.inference_rule`) with ``t(G-1)`` critical values; the headline's SE
+under each clustering is reported apart (``SpecCurveResult.se_by_cluster``). ``options`` may carry
+``cluster`` or ``outcome`` with ONE value (a fixed choice of the curve), never several.
 
-The HEADLINE specification (bjs, controls+treatments, all cities, timing as coded) is always in the
-grid, as ``spec_id`` 0 (added when the options leave it out). Specifications that are the same
-estimate are estimated once: two specifications with the same estimator, covariates and estimation
-rows (city, year, cohort) are duplicates (e.g. a ``drop_ftz`` that drops no city, a timing rule
-that equals the coding, ``controls+treatments`` when no other treatment varies), and so are two
-specifications with numerically the same point estimate (SA and CS without covariates: the same
-2x2 DiDs against g-1 with the same weights, only the variance estimators differ); the later one
-is listed in ``duplicates`` with the ``spec_id`` it repeats and the reason. Impossible combinations are listed in
-``infeasible`` with the reason:
-
-1. fewer than ``min_clusters`` (default 2) clusters in the sample;
-2. ``cs`` or ``sa`` in a sample without never-treated cities;
-3. ``cs`` with a covariate that is constant among the never-treated cities in some year (singular
-   2x2 regression), e.g. ``cs`` x ``controls+treatments``: no never-treated city has rail in 2010;
-4. a timing rule when the timing cannot be recoded.
-
+The HEADLINE specification (bjs, study covariates) is always in the grid, as ``spec_id`` 0, and is
+the headline's number (:func:`analysis.studies.binary.headline_att`: the same rows, covariates,
+variance cells and clustering). Specifications that are the same estimate are estimated once: two
+with the same estimator, covariates and estimation rows are duplicates, and so are two with
+numerically the same point estimate; the later one is listed in ``duplicates`` with the ``spec_id``
+it repeats and the reason. Impossible combinations are listed in ``infeasible`` with the reason:
+fewer than ``min_clusters`` clusters, ``cs``/``sa`` without never-treated cities, no treated
+city-year, or an estimator that fails numerically on this panel (the message is kept).
 ``len(table) + len(infeasible) + len(duplicates)`` is the size of the grid.
 
-Outlying specifications (:func:`flag_outliers`, columns ``outlier`` and ``outlier_reason`` of the
-table). On a small user panel a specification can rest on a handful of cities (a thin sample, an
-estimator that drops most cohorts) and come out with a standard error many times the others'; its
-interval then sets the scale of the whole figure and hides the curve. Rule, with ``k =
+Outlying specifications (:func:`flag_outliers`, columns ``outlier`` and ``outlier_reason``). On a
+small user panel a specification can rest on a handful of cities and come out with a standard error
+many times the others'; its interval then sets the scale of the whole figure. Rule, with ``k =
 OUTLIER_K`` (5), over the specifications of the curve (foils left out of the reference values, but
-flagged by the same thresholds):
-
-* ``se``: the standard error exceeds k times the median standard error (the interval is more than
-  k times as wide as the typical one: the specification says little about the effect); or
-* ``estimate``: the estimate lies more than k times max(scaled MAD of the estimates, median
-  standard error) from the median estimate. The MAD (x 1.4826, the standard deviation under
-  normality) measures the curve's own spread; the median SE floors it, so that a curve of nearly
-  equal estimates does not flag a difference smaller than the sampling error.
-
-Both are robust to the outliers themselves (medians), and k = 5 flags nothing on the default
-synthetic design. A flagged specification stays in the curve's statistics and its joint test (the
-median is robust to it; dropping it after seeing it would be a choice made on the data): the flag
-is for reading the curve, and the figure draws it clipped to the axis of the others with its value
-printed (:func:`analysis.figures.spec_curve.plot_spec_curve`).
+flagged by the same thresholds): ``se``, the standard error exceeds k times the median standard
+error; ``estimate``, the estimate lies more than k times max(1.4826 MAD of the estimates, median
+standard error) from the median estimate. A flagged specification stays in the curve's statistics
+and its joint test (dropping it after seeing it would be a choice made on the data); the figure
+draws it clipped to the axis of the others with its value printed.
 
 Joint test (SSN 2020, "inference with specification curves"). The curve's statistics are (a) the
 median estimate, (b) the share of specifications significant at 5% in the predicted direction
-(``direction``, +1: the pilot zones raise exports; fixed before seeing the data, since a sign read
-off the estimates would double the size of a one-sided test) and (c) Stouffer's Z, the sum of the
-specifications' one-sided z-scores (from their t(G-1) p-values in the predicted direction) over
-sqrt(n). Their distribution under the null of no effect: the headline's imputed effects, averaged
-within cohort x year cells, are subtracted from the treated city-years (the data with the
-estimated effect removed, SSN's construction: the within-cell dispersion and the covariates'
-trends stay), then ``draws`` cluster bootstrap samples are drawn at the level of the curve's
-clustering and the whole curve (foils left out) is re-estimated on each. City clusters are drawn
-within cohorts (every cohort keeps its size, the one-city 2015 cohort included); province clusters
-are drawn whole, so that province-year shocks stay in the null distribution (resampling cities
-when the SEs are clustered by province makes the null too narrow: the test then rejects on panels
-without any effect). p-value of each statistic: ``(1 + #{draws at least as extreme}) / (1 +
-draws)``, one-sided; with K draws it cannot fall below 1/(K+1). The specifications are strongly
-dependent, which is why the test compares the statistics to their own null distribution rather
-than treating n specifications as n tests.
+(``direction``, +1: fixed before seeing the data) and (c) Stouffer's Z of the specifications'
+one-sided t(G-1) p-values in that direction. Their distribution under the null of no effect comes
+from the restricted wild cluster bootstrap (WCR; Cameron, Gelbach & Miller 2008; Roodman, MacKinnon,
+Nielsen & Webb 2019): the outcome regressed on city and year effects and the study's covariates on
+all city-years, without a treatment term (the null imposed), gives fitted values ``f`` and residuals
+``e``; the ``draws`` outcomes are ``y*_k = f + v_{c,k} e`` with Webb's six-point weights ``v`` (Webb
+2023), one per cluster ``c`` of the curve's clustering (the province: province-year shocks stay in
+the null distribution) and draw ``k``. SSN's own construction, the data with the estimated effect
+removed, was tried first and rejected: with a fixed design it leaves each treated city-year only its
+deviation from its cohort x year cell, near zero in cells of one to a few cities, and its null
+distribution of the median came out half as wide as the specifications' standard errors (8-province
+test panel: SD 0.023 against SEs near 0.04; a panel without any effect then "rejected" in the
+other direction). Under an effect the restricted residuals carry it, which widens the draws (a
+conservative test), never narrows them.
 
-Specifications and draws run in parallel through joblib (``n_jobs``) with the ``loky`` or ``dask``
-backend (``joblib.parallel_config(backend="dask")`` on a ``dask.distributed.Client``; the current
-client is used, or a temporary ``LocalCluster`` with ``n_jobs`` single-threaded workers is started).
-Every estimator is deterministic and each draw seeds its own generator from (``seed``, draw), so
-results do not depend on the backend, ``n_jobs`` or the chunking.
+Every estimator of the curve is linear in the outcome for a fixed design (imputation, Sun-Abraham
+and Callaway-Sant'Anna with covariates fitted by OLS are all ``w'y``), so the estimate on ``y*_k``
+is ``est(f) + sum_c v_{c,k} est(e_c)``, ``e_c`` the residuals of cluster ``c`` (zero elsewhere): each
+specification is estimated G + 1 times (G clusters), whatever the number of draws, instead of once
+per draw. The identity is checked on every run (``f + sum_c e_c`` is the observed outcome, so
+``est(f) + sum_c est(e_c)`` must equal the specification's estimate; ValueError otherwise). With more clusters than draws the draws are
+estimated one by one instead (same numbers). The standard errors of the draws are the observed
+specifications' (the design is fixed: only the outcome is redrawn), so (b) and (c) are functions of
+the estimates scaled by their observed SEs, on the data and in the draws alike; (a) does not use
+them. p-value of each statistic: ``(1 + #{draws at least as extreme}) / (1 + draws)``, one-sided.
+The specifications are strongly dependent, which is why the test compares the statistics to their
+own null distribution rather than treating n specifications as n tests. Until issue 18 the draws
+resampled provinces whole and re-estimated the curve per draw (3 s a draw: 29 draws); this way 999
+draws cost about what 29 did.
+
+Specifications and basis estimates run in parallel through joblib (``n_jobs``) with the ``loky`` or
+``dask`` backend (:func:`analysis.parallel.run_tasks`). Every estimator is deterministic and the
+weights come from one generator seeded by ``seed``, so results do not depend on the backend,
+``n_jobs`` or the chunking.
 """
 
 from __future__ import annotations
@@ -115,40 +116,45 @@ from joblib import delayed
 from scipy import stats
 
 from analysis.config import SpecCurveConfig
+from analysis.did.callaway_santanna import att_gt_adjusted
 from analysis.did.estimate import estimate
+from analysis.did.fe import FEProjector
 from analysis.did.inference import critical_value, t_p_value
 from analysis.did.twfe import twfe_fwl
+from analysis.did.wild_bootstrap import draw_weights
 from analysis.parallel import Backend, run_tasks
+from analysis.studies.rules import (
+    BASELINE_KEY,
+    TIME,
+    UNIT,
+    imputation_options,
+    study_data,
+    variance_cells,
+)
 
 __all__ = [
     "DEFAULT_OPTIONS",
     "DIMENSIONS",
     "SpecCurveResult",
-    "default_control_sets",
-    "null_panel",
     "spec_curve",
     "spec_grid",
-    "usable_control_sets",
+    "study_control_sets",
 ]
 
-DIMENSIONS = ["estimator", "controls", "sample", "timing"]
+DIMENSIONS = ["estimator", "controls"]
 FIXED_CHOICES = ("outcome", "cluster")  # one value each: the curve's outcome and SE clustering
-TIMING_RULES = ("approval", "following", "midyear")
-AS_CODED = "as_coded"
+STUDY, ALL_UNTREATED, BASELINE_ALL = "study", "all_untreated", "baseline_all"
 DEFAULT_OPTIONS = {
-    "estimator": ["bjs", "sa", "cs", "twfe"],
-    "controls": ["controls+treatments", "controls", "none"],
-    "sample": ["all", "drop_ftz"],
-    "timing": list(TIMING_RULES),
+    "estimator": ["bjs", "sa", "cs"],
+    "controls": [STUDY, ALL_UNTREATED, BASELINE_ALL],
 }
-# the headline (analysis.studies.binary.headline_att); its timing is the panel's coding
-HEADLINE = {"estimator": "bjs", "controls": "controls+treatments", "sample": "all"}
+HEADLINE = {"estimator": "bjs", "controls": STUDY}  # analysis.studies.binary.headline_att
 ESTIMATORS = ("bjs", "sa", "cs", "twfe")
 FOILS = ("twfe",)
 HEADLINE_CLUSTERS = ("city_code", "province")
-REGIONS = ("east", "central", "west", "northeast")
 DRAWS = SpecCurveConfig.draws  # joint-test draws (params.yaml notebooks.robustness.spec_curve)
 SEED = 20240601
+WEIGHTS = "webb"  # six-point weights: exact enumeration is no concern with 31 provinces
 HEADLINE_KEYS = [*DIMENSIONS, "estimate", "std_error", "conf_low", "conf_high", "p_value",
                  "n_clusters", "cluster"]  # fmt: skip
 TABLE_COLUMNS = [
@@ -173,7 +179,7 @@ TABLE_COLUMNS = [
 ]
 # the columns a worker's estimation fills (the rest: the grid, the headline and the flags)
 ESTIMATE_COLUMNS = [
-    c for c in TABLE_COLUMNS[7:] if c not in ("cluster", "outlier", "outlier_reason")
+    c for c in TABLE_COLUMNS[5:] if c not in ("cluster", "outlier", "outlier_reason")
 ]
 OUTLIER_K = 5.0
 MAD_SCALE = 1.4826  # MAD x 1.4826: the standard deviation of a normal distribution
@@ -181,117 +187,50 @@ OUTLIER_RULE = (
     "standard error above {k:g} x the median standard error, or estimate more than {k:g} x "
     "max(1.4826 MAD, median standard error) from the median estimate"
 )
+# numerical failures of an estimator on a panel (singular designs, no usable cells): the
+# specification is impossible there; any other exception is a bug and propagates
+ESTIMATION_ERRORS = (ValueError, np.linalg.LinAlgError, ZeroDivisionError)
+LINEARITY_RTOL = 1e-7  # est(f) + sum_c est(e_c) against est(f + e): rounding only
 
 
-def default_control_sets() -> dict[str, list[str]]:
-    from analysis.data.schema import CONTROLS  # imported here: keeps pandera out of the workers
-
-    return {
-        "none": [],
-        "controls": list(CONTROLS),
-        "controls+treatments": [*CONTROLS, "rail", "log_broadband"],
+# ----------------------------------------------------------------------------- covariate sets
+def study_control_sets(
+    sample: pd.DataFrame, design, treatment: str = "pilot", rule: dict | None = None
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """(the study's panel with the columns of every covariate set, {set name: covariates}) for the
+    ``controls`` dimension: ``study`` (:func:`analysis.studies.rules.study_data` with ``rule``,
+    the headline's), ``all_untreated`` (every usable control on its untreated path) and
+    ``baseline_all`` (every usable control's baseline x year). ``sample``: the design check's
+    analysis sample. The rows are the study's; a set that leaves a city out (too few untreated
+    years for a ruled control) has blanks there, and its specifications drop those rows."""
+    sd = study_data(sample, design, treatment, rule)
+    controls = list(design.controls_used)
+    variants = {
+        ALL_UNTREATED: {**sd.control_rule, **dict.fromkeys(controls, "untreated_path")},
+        BASELINE_ALL: {**sd.control_rule, BASELINE_KEY: controls},
     }
-
-
-def usable_control_sets(design) -> dict[str, list[str]]:
-    """The control sets restricted to what the panel has (an
-    :class:`analysis.data.design.DesignCheck`): its usable controls, and the other treatments only
-    when they vary. On the full synthetic panel these equal :func:`default_control_sets`."""
-    extra = [t for t in ("rail", "log_broadband") if t in _varying_treatments(design)]
-    return {
-        "none": [],
-        "controls": list(design.controls_used),
-        "controls+treatments": [*design.controls_used, *extra],
-    }
-
-
-def _varying_treatments(design) -> list[str]:
-    out = [t for t in ("pilot", "rail") if design.runs(t, "twfe")]
-    return out + (["log_broadband"] if design.coverage is None else [])
-
-
-# ------------------------------------------------------------------------------ samples, timing
-def _sample_masks(panel, samples, years, idname) -> dict[str, np.ndarray]:
-    """Row mask of every sample (resolved once: workers and bootstrap draws carry the masks)."""
-    from analysis.studies.robustness.concurrent import DEFAULT_POLICY, policy_columns
-
-    out = {}
-    for name in samples:
-        if name == "all":
-            mask = np.ones(len(panel), bool)
-        elif name == "drop_ftz" or name.startswith("drop:"):
-            policy = DEFAULT_POLICY if name == "drop_ftz" else name.split(":", 1)[1]
-            col = policy_columns(policy)[0]
-            if years is None or col not in years.columns:
-                raise KeyError(f"sample {name!r} needs the policy years column {col!r}")
-            # compared as text: the roster's codes may be read as strings, the panel's as ints
-            drop = years.index[years[col] > 0].astype(str)
-            mask = ~panel[idname].astype(str).isin(drop).to_numpy()
-        elif name in REGIONS:
-            mask = (panel["region"] == name).to_numpy()
-        elif name in ("coastal", "inland"):
-            mask = (panel["coastal"].astype(bool) == (name == "coastal")).to_numpy()
-        elif name.startswith("province:"):
-            mask = (panel["province"] == name.split(":", 1)[1]).to_numpy()
-        else:
-            raise ValueError(f"unknown sample {name!r}")
-        out[name] = mask
-    return out
-
-
-def recode_timing(panel: pd.DataFrame, rule: str, gname: str, batchname: str) -> np.ndarray:
-    """``gname`` recoded by ``rule`` from each row's batch and the batch's approval date in the
-    committed pilot-zone roster (0 = never treated). KeyError when a batch is not in the roster."""
-    from analysis.data.reference import load_pilot_zones, treatment_year
-
-    zones = load_pilot_zones()
-    dates = zones.groupby("batch")["approved"].min()
-    years = treatment_year(dates, rule)
-    batch = panel[batchname].to_numpy()
-    treated = batch > 0
-    unknown = set(batch[treated]) - set(years.index)
-    if unknown:
-        raise KeyError(f"batches {sorted(unknown)} are not in the pilot-zone roster")
-    return np.where(treated, pd.Series(batch).map(years).fillna(0).to_numpy(), 0).astype(int)
-
-
-def _timings(panel, rules, gname, batchname) -> tuple[dict, str, dict]:
-    """({timing: cohort array}, the headline's timing, {timing: why it cannot be coded}). Every
-    rule is tried to find the one that reproduces the panel's coding (the headline's timing)."""
-    unknown = [r for r in rules if r not in (*TIMING_RULES, AS_CODED)]
-    if unknown:
-        raise ValueError(f"unknown timing {unknown}; use {[*TIMING_RULES, AS_CODED]}")
-    coded = panel[gname].to_numpy().astype(int)
-    wanted = [r for r in rules if r != AS_CODED]
-    if batchname not in panel:
-        why = f"no {batchname} column to recode the treatment year from"
-        return {AS_CODED: coded}, AS_CODED, dict.fromkeys(wanted, why)
-    try:
-        recoded = {r: recode_timing(panel, r, gname, batchname) for r in TIMING_RULES}
-    except KeyError as err:
-        return {AS_CODED: coded}, AS_CODED, dict.fromkeys(wanted, str(err.args[0]))
-    same = [r for r, g in recoded.items() if np.array_equal(g, coded)]
-    if same:
-        return {r: recoded[r] for r in dict.fromkeys([same[0], *wanted])}, same[0], {}
-    # without a rule that reproduces the coding the recoding is not trusted
-    why = f"the panel's {gname} matches no rule of the roster dates; timing left as coded"
-    return {AS_CODED: coded}, AS_CODED, dict.fromkeys(wanted, why)
+    panel, sets = sd.panel, {STUDY: list(sd.covariates)}
+    for name, variant in variants.items():
+        other = study_data(sample, design, treatment, variant)
+        new = [c for c in other.covariates if c not in panel.columns]
+        if new:
+            keys = [UNIT, TIME]
+            panel = panel.merge(other.panel[keys + new], on=keys, how="left", validate="1:1")
+        sets[name] = list(other.covariates)
+    return panel, sets
 
 
 # ----------------------------------------------------------------------------------- estimation
-def _spec_data(panel, spec, control_sets, yname, idname, tname, cluster):
-    """The estimation frame of one specification: columns _y, _g, _D, controls, cluster."""
-    df = panel[panel[f"_s:{spec['sample']}"].to_numpy()]
-    g = df[f"_g:{spec['timing']}"].to_numpy()
+def _spec_data(panel, spec, control_sets, yname, gname, idname, tname, cluster):
+    """The estimation frame of one specification (columns _y, _g, controls, cluster; the index is
+    the row position in ``panel``) and its covariates."""
     controls = list(control_sets[spec["controls"]])
     keep = list(dict.fromkeys([idname, tname, *controls, cluster]))
-    out = df[keep].assign(
-        _y=df[yname].to_numpy(), _g=g, _D=((g > 0) & (df[tname].to_numpy() >= g)).astype(float)
-    )
+    out = panel[keep].assign(_y=panel[yname].to_numpy(), _g=panel[gname].to_numpy())
     return out.dropna(subset=["_y", *controls]), controls
 
 
-def _infeasible(data, spec, controls, tname, cluster, min_clusters) -> str | None:
+def _infeasible(data, spec, idname, tname, cluster, min_clusters) -> str | None:
     """Reason why a specification cannot be estimated, or None."""
     if data.empty:
         return "no observations (the outcome or a control is not in this panel)"
@@ -300,12 +239,8 @@ def _infeasible(data, spec, controls, tname, cluster, min_clusters) -> str | Non
     never = data["_g"] == 0
     if spec["estimator"] in ("cs", "sa") and not never.any():
         return "no never-treated units"
-    if not (data["_D"] > 0).any():
+    if not ((data["_g"] > 0) & (data[tname] >= data["_g"])).any():
         return "no treated observations"
-    if spec["estimator"] == "cs" and controls:
-        spread = data.loc[never].groupby(tname)[controls].nunique()
-        if (spread < 2).to_numpy().any():
-            return "covariate constant among never-treated units in some year (CS 2x2 regression singular)"
     return None
 
 
@@ -337,23 +272,24 @@ def _fingerprint(data, spec, controls, idname, tname) -> str:
     return f"{spec['estimator']}|{','.join(sorted(controls))}|{digest}"
 
 
-def _estimate(data, estimator, controls, idname, tname, cluster) -> tuple[float, float]:
-    """Overall ATT and SE of one specification, through :func:`analysis.did.estimate.estimate`."""
+def _estimate(data, estimator, controls, idname, tname, cluster, cells) -> tuple[float, float]:
+    """Overall ATT and SE of one specification, through :func:`analysis.did.estimate.estimate`;
+    ``cells``: the imputation variance cells of the headline
+    (:func:`analysis.studies.rules.variance_cells`)."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose from {ESTIMATORS}")
+    name = {"cs": "cs_adjusted" if controls else "cs"}.get(estimator, estimator)
     options = {
-        # leave-out variance: the headline's (analysis.studies.binary.headline_att)
-        "bjs": {"horizons": None, "leaveout": True},
+        "bjs": {"horizons": None, **imputation_options(cells)},
         "sa": {},
-        # outcome regression with covariates: the DR logit is singular for the one-city 2015 cohort
-        "cs": {"est_method": "reg" if controls else "dr"},
+        "cs": {},
         # the FWL kernel: twfe's numbers at a fraction of PanelOLS's cost
-        "twfe": {"treatment": "_D", "engine": twfe_fwl},
+        "twfe": {"engine": twfe_fwl},
     }[estimator]
     with warnings.catch_warnings():  # estimator notes (dropped rows, clustering) are expected here
         warnings.simplefilter("ignore")
         est = estimate(
-            estimator,
+            name,
             data,
             y="_y",
             unit=idname,
@@ -364,6 +300,17 @@ def _estimate(data, estimator, controls, idname, tname, cluster) -> tuple[float,
             **options,
         )
     return float(est.att), float(est.se)
+
+
+def _point_estimate(data, estimator, controls, idname, tname, cluster, cells) -> float:
+    """The overall ATT of :func:`_estimate` without its standard error where that is the bulk of
+    the cost (CS with covariates: the CS runs on each covariate serve only the influence function)."""
+    if estimator == "cs" and controls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = att_gt_adjusted(data, "_y", tname, idname, "_g", controls, influence=False)
+        return float(fit.gt.aggregate("simple").overall_att)
+    return _estimate(data, estimator, controls, idname, tname, cluster, cells)[0]
 
 
 def _inference(att: float, se: float, n_clusters: int, alpha: float) -> dict:
@@ -381,21 +328,21 @@ def _inference(att: float, se: float, n_clusters: int, alpha: float) -> dict:
     }
 
 
-def _run_specs(panel, specs, control_sets, yname, idname, tname, cluster, alpha) -> list[dict]:
-    """Estimate specifications on one panel (a worker's job); the estimation frame is built once
-    per (sample, timing, controls)."""
+def _run_specs(panel, specs, control_sets, yname, gname, idname, tname, cluster, cells, alpha):
+    """Estimate specifications on one panel (a worker's job): a row of the table each, or
+    ``{"spec_id", "failed": message}`` when the estimator fails numerically on this panel."""
     frames, rows = {}, []
     for spec in specs:
-        key = (spec["sample"], spec["timing"], spec["controls"])
-        if key not in frames:
-            frames[key] = _spec_data(panel, spec, control_sets, yname, idname, tname, cluster)
-        data, controls = frames[key]
+        if spec["controls"] not in frames:
+            frames[spec["controls"]] = _spec_data(
+                panel, spec, control_sets, yname, gname, idname, tname, cluster
+            )
+        data, controls = frames[spec["controls"]]
         try:
-            att, se = _estimate(data, spec["estimator"], controls, idname, tname, cluster)
-        except Exception:
-            if "_draw" not in spec:
-                raise
-            att, se = float("nan"), float("nan")
+            att, se = _estimate(data, spec["estimator"], controls, idname, tname, cluster, cells)
+        except ESTIMATION_ERRORS as err:
+            rows.append({"spec_id": spec["spec_id"], "failed": f"{type(err).__name__}: {err}"})
+            continue
         rows.append(
             {
                 "spec_id": spec["spec_id"],
@@ -412,6 +359,13 @@ def _run_specs(panel, specs, control_sets, yname, idname, tname, cluster, alpha)
 def _options(options: dict | None) -> tuple[dict, dict]:
     """(the dimensions' options, the fixed choices) of ``options``."""
     opts = {**DEFAULT_OPTIONS, **(options or {})}
+    moved = {"sample", "timing"} & set(opts)
+    if moved:
+        raise ValueError(
+            f"{sorted(moved)} are not dimensions of the curve: a subsample or another timing coding"
+            " estimates another average (or misclassifies), so it is reported apart with its own"
+            " truth (robustness checks 'concurrent' and 'timing')"
+        )
     unknown = set(opts) - set(DIMENSIONS) - set(FIXED_CHOICES)
     if unknown:
         raise ValueError(f"unknown specification dimensions {sorted(unknown)}; use {DIMENSIONS}")
@@ -429,73 +383,44 @@ def _options(options: dict | None) -> tuple[dict, dict]:
     return {d: list(dict.fromkeys(opts[d])) for d in DIMENSIONS}, fixed
 
 
-def spec_grid(options: dict | None = None, headline_timing: str = "approval") -> pd.DataFrame:
+def spec_grid(options: dict | None = None) -> pd.DataFrame:
     """All combinations of the options plus the headline specification, which is ``spec_id`` 0
     (each dimension lists the headline's choice first)."""
     opts, _ = _options(options)
-    head = {**HEADLINE, "timing": headline_timing}
-    ordered = {d: sorted(opts[d], key=lambda o, d=d: o != head[d]) for d in DIMENSIONS}
+    ordered = {d: sorted(opts[d], key=lambda o, d=d: o != HEADLINE[d]) for d in DIMENSIONS}
     combos = list(itertools.product(*(ordered[d] for d in DIMENSIONS)))
-    first = tuple(head[d] for d in DIMENSIONS)
+    first = tuple(HEADLINE[d] for d in DIMENSIONS)
     combos = [first] + [c for c in combos if c != first]
     grid = pd.DataFrame(combos, columns=DIMENSIONS)
     return grid.rename_axis("spec_id").reset_index()
 
 
 # --------------------------------------------------------------------------------- joint test
-def null_panel(
-    panel: pd.DataFrame,
-    covariates: list[str],
-    yname: str = "log_exports",
-    gname: str = "pilot_year",
-    idname: str = "city_code",
-    tname: str = "year",
-) -> pd.DataFrame:
-    """``panel`` with the headline's estimated effect removed: the BJS imputed effects (untreated
-    outcome model with ``covariates``), averaged within cohort x year cells, subtracted from the
-    treated city-years (SSN 2020's null-imposed data; within-cell dispersion stays)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = estimate(
-            "bjs", panel, y=yname, unit=idname, time=tname, cohort=gname,
-            covariates=covariates, horizons=None,
-        ).fit  # fmt: skip
-    tau = fit.tau
-    cell = tau.groupby(["cohort", tname])["tau"].transform("mean")
-    effect = pd.Series(cell.to_numpy(), index=pd.MultiIndex.from_frame(tau[[idname, tname]]))
-    rows = pd.MultiIndex.from_frame(panel[[idname, tname]])
-    shift = effect.reindex(rows).fillna(0.0).to_numpy()
-    return panel.assign(**{yname: panel[yname].to_numpy() - shift})
+def restricted_fit(
+    panel: pd.DataFrame, yname: str, covariates: list[str], idname: str, tname: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fitted values, residuals) of ``yname`` on unit and time effects and ``covariates`` over
+    all rows (the restricted model of the wild bootstrap: no treatment term)."""
+    unit = pd.factorize(panel[idname])[0]
+    time = pd.factorize(panel[tname])[0]
+    x = panel[list(covariates)].to_numpy(float) if covariates else None
+    y = panel[yname].to_numpy(float)
+    resid = FEProjector(unit, time, controls=x).residualize(y)
+    return y - resid, resid
 
 
-def _bootstrap(panel: pd.DataFrame, idname: str, unit: str, strata: str, rng) -> pd.DataFrame:
-    """A cluster bootstrap sample: clusters (``unit``) drawn with replacement, each copy a new
-    cluster with new city ids. City clusters are drawn within strata (cohorts: every cohort keeps
-    its size); coarser clusters (provinces) hold several cohorts and are drawn unstratified."""
-    codes, rows = np.unique(panel[unit].to_numpy(), return_inverse=True)
-    order = np.argsort(rows, kind="stable")
-    starts = np.searchsorted(rows[order], np.arange(len(codes) + 1))
-    if unit == idname:
-        stratum = pd.Series(panel[strata].to_numpy(), index=rows).groupby(level=0).first()
-        groups = [np.asarray(u) for u in stratum.groupby(stratum).groups.values()]
-    else:
-        groups = [np.arange(len(codes))]
-    picked = np.concatenate([rng.choice(u, size=len(u), replace=True) for u in groups])
-    idx = np.concatenate([order[starts[u] : starts[u + 1]] for u in picked])
-    copy = np.repeat(np.arange(len(picked)), np.diff(starts)[picked])
-    out = panel.iloc[idx].reset_index(drop=True)
-    city = pd.factorize(pd.MultiIndex.from_arrays([copy, out[idname].to_numpy()]))[0]
-    return out.assign(**{idname: city, unit: copy})
-
-
-def _draw(k, panel, specs, control_sets, yname, idname, tname, cluster, alpha, seed, strata):
-    rng = np.random.default_rng([seed, k])
-    sample = _bootstrap(panel, idname, cluster, strata, rng)
-    rows = _run_specs(
-        sample, [{**s, "_draw": k} for s in specs], control_sets, yname, idname, tname, cluster,
-        alpha,
-    )  # fmt: skip
-    return pd.DataFrame(rows)[["estimate", "std_error", "n_clusters"]].to_numpy()
+def _basis_estimates(
+    panel, spec, basis, control_sets, yname, gname, idname, tname, cluster, cells
+) -> np.ndarray:
+    """The estimate of ``spec`` with each column of ``basis`` (a frame on the rows of ``panel``)
+    as the outcome, on the rows the observed outcome ``yname`` and the covariates leave."""
+    data, controls = _spec_data(panel, spec, control_sets, yname, gname, idname, tname, cluster)
+    rows = data.index.to_numpy()
+    out = np.empty(basis.shape[1])
+    for j, col in enumerate(basis.columns):
+        data = data.assign(_y=basis[col].to_numpy()[rows])
+        out[j] = _point_estimate(data, spec["estimator"], controls, idname, tname, cluster, cells)
+    return out
 
 
 def curve_statistics(est, se, n_clusters, direction: float, alpha: float = 0.05) -> dict:
@@ -639,14 +564,13 @@ def _run_parallel(tasks: list, n_jobs: int, backend: str, client, progress: bool
 
 
 SAME_ROWS = "same estimator, covariates and estimation rows"
-SAME_VALUE = "numerically the same point estimate (e.g. SA and CS without covariates)"
+SAME_VALUE = "numerically the same point estimate"
 
 
 def _same_estimates(table: pd.DataFrame, rtol: float = 1e-9) -> tuple[pd.DataFrame, list[dict]]:
-    """Drop specifications whose point estimate equals an earlier one's (up to rounding): SA's
-    interaction-weighted ATT with never-treated controls and no covariates is CS's simple ATT
-    (each cohort's only unsaturated period is g-1, so both are the 2x2 DiDs against g-1 weighted
-    by cohort size); they differ only in the variance estimator."""
+    """Drop specifications whose point estimate equals an earlier one's (up to rounding), e.g.
+    Sun-Abraham and Callaway-Sant'Anna without covariates (both the 2x2 DiDs against g-1 weighted
+    by cohort size; they differ only in the variance estimator)."""
     kept, same = [], []
     for row in table.to_dict("records"):
         hit = next(
@@ -664,20 +588,21 @@ def _same_estimates(table: pd.DataFrame, rtol: float = 1e-9) -> tuple[pd.DataFra
     return table[table["spec_id"].isin(keep)].reset_index(drop=True), same
 
 
-def _headline_cluster(panel, spec, control_sets, yname, idname, tname, alpha) -> tuple:
+def _headline_cluster(panel, spec, control_sets, yname, gname, idname, tname, alpha) -> tuple:
     """(the study's clustering level, :func:`analysis.studies.rules.inference_rule`, as the
-    headline uses it; the headline under each clustering)."""
+    headline uses it; the headline under each clustering, each with its own variance cells)."""
     from analysis.studies.rules import inference_rule
 
     rows = []
     for cl in HEADLINE_CLUSTERS:
         if cl not in panel.columns:
             continue
-        data, controls = _spec_data(panel, spec, control_sets, yname, idname, tname, cl)
+        data, controls = _spec_data(panel, spec, control_sets, yname, gname, idname, tname, cl)
         g = int(data[cl].nunique())
         if g < 2:
             continue
-        att, se = _estimate(data, spec["estimator"], controls, idname, tname, cl)
+        cells = variance_cells(panel, gname, cl)
+        att, se = _estimate(data, spec["estimator"], controls, idname, tname, cl, cells)
         rows.append({"cluster": cl, **_inference(att, se, g, alpha)})
     table = pd.DataFrame(rows)
     if table.empty:
@@ -690,14 +615,12 @@ def _headline_cluster(panel, spec, control_sets, yname, idname, tname, alpha) ->
 
 def spec_curve(
     panel: pd.DataFrame,
+    control_sets: dict[str, list[str]],
     options: dict | None = None,
-    control_sets: dict | None = None,
-    policy_years: pd.DataFrame | None = None,
     yname: str = "log_exports",
     gname: str = "pilot_year",
     idname: str = "city_code",
     tname: str = "year",
-    batchname: str = "pilot_batch",
     cluster: str = "headline",
     draws: int = DRAWS,
     seed: int = SEED,
@@ -715,29 +638,22 @@ def spec_curve(
     See the module docstring for the choices, the duplicates, the impossible combinations and the
     test.
 
-    ``policy_years``: per-city first policy years (:func:`analysis.studies.robustness.concurrent.policy_years`)
-    for ``drop_*`` samples; loaded from the committed free-trade-zone roster when needed and not given.
+    ``panel`` and ``control_sets``: the study's panel and its covariate sets
+    (:func:`study_control_sets`; a set named in ``options`` must be in ``control_sets``).
     ``direction``: the predicted sign of the effect (+1: the pilot zones raise exports), fixed
     before the data are seen; the joint test is one-sided in it (a sign read off the estimates would
     double the test's size).
     ``cluster``: ``"headline"`` (the study's clustering level, as the headline's) or a column.
     ``n_jobs``/``backend``/``client``: joblib parallelism (``"loky"`` or ``"dask"``); the
-    specifications are sent in ``n_jobs * chunks_per_job`` chunks, the null draws one per task.
+    specifications are sent in ``n_jobs * chunks_per_job`` chunks, the joint test's basis
+    estimates in one task per specification and chunk of basis columns.
     """
     opts, fixed = _options(options)
     yname = fixed.get("outcome", yname)
     cluster = fixed.get("cluster", cluster)
-    control_sets = {**default_control_sets(), **(control_sets or {})}
     missing = [c for c in {*opts["controls"], HEADLINE["controls"]} if c not in control_sets]
     if missing:
         raise KeyError(f"control sets not defined: {missing}")
-    samples = list(dict.fromkeys([HEADLINE["sample"], *opts["sample"]]))
-    if policy_years is None and any(s == "drop_ftz" or s.startswith("drop:") for s in samples):
-        from analysis.studies.robustness.concurrent import load_concurrent_policies
-        from analysis.studies.robustness.concurrent import policy_years as wide_years
-
-        policy_years = wide_years(load_concurrent_policies())
-
     sets = {
         k: list(control_sets[k]) for k in dict.fromkeys([HEADLINE["controls"], *opts["controls"]])
     }
@@ -749,34 +665,25 @@ def spec_curve(
         )
     )
     work = panel[needed].reset_index(drop=True)
-    timings, head_timing, bad_timing = _timings(panel, opts["timing"], gname, batchname)
-    extra = {f"_s:{s}": m for s, m in _sample_masks(panel, samples, policy_years, idname).items()}
-    extra |= {f"_g:{t}": g for t, g in timings.items()}
-    work = work.assign(**extra)
-    # the headline's timing is "as coded": a rule that reproduces the coding, else as_coded only
-    rules = [t for t in opts["timing"] if t != AS_CODED]
-    opts["timing"] = [AS_CODED, *rules] if head_timing == AS_CODED else rules
-
-    grid = spec_grid(opts, head_timing)
+    grid = spec_grid(opts)
     head_spec = grid.iloc[0].to_dict()
+    chosen, se_by_cluster = _headline_cluster(
+        work, head_spec, sets, yname, gname, idname, tname, alpha
+    )
     if cluster == "headline":
-        cluster, se_by_cluster = _headline_cluster(
-            work, head_spec, sets, yname, idname, tname, alpha
-        )
+        cluster = chosen
     else:
-        se_by_cluster = _headline_cluster(work, head_spec, sets, yname, idname, tname, alpha)[1]
         se_by_cluster["used"] = se_by_cluster["cluster"] == cluster
+    cells = variance_cells(work, gname, cluster)
 
     feasible, impossible, duplicates, frames, seen = [], [], [], {}, {}
     for spec in grid.to_dict("records"):
-        if spec["timing"] in bad_timing:
-            impossible.append({**spec, "reason": bad_timing[spec["timing"]]})
-            continue
-        key = (spec["sample"], spec["timing"], spec["controls"])
-        if key not in frames:  # the estimation frame does not depend on the estimator
-            frames[key] = _spec_data(work, spec, sets, yname, idname, tname, cluster)
-        data, controls = frames[key]
-        reason = _infeasible(data, spec, controls, tname, cluster, min_clusters)
+        if spec["controls"] not in frames:  # the estimation frame does not depend on the estimator
+            frames[spec["controls"]] = _spec_data(
+                work, spec, sets, yname, gname, idname, tname, cluster
+            )
+        data, controls = frames[spec["controls"]]
+        reason = _infeasible(data, spec, idname, tname, cluster, min_clusters)
         if reason:
             impossible.append({**spec, "reason": reason})
             continue
@@ -788,10 +695,12 @@ def spec_curve(
         feasible.append(spec)
 
     # a few round-robin chunks per worker: the panel is shipped once per chunk, and every chunk gets
-    # a similar mix of cheap (TWFE, CS, BJS) and expensive (SA) specifications
+    # a similar mix of cheap (TWFE, BJS, SA) and expensive (CS with covariates) specifications
     n_chunks = min(len(feasible), max(1, n_jobs) * chunks_per_job)
     tasks = [
-        delayed(_run_specs)(work, feasible[i::n_chunks], sets, yname, idname, tname, cluster, alpha)
+        delayed(_run_specs)(
+            work, feasible[i::n_chunks], sets, yname, gname, idname, tname, cluster, cells, alpha
+        )
         for i in range(n_chunks)
     ]
     rows = list(
@@ -799,8 +708,14 @@ def spec_curve(
             _run_parallel(tasks, n_jobs, backend, client, progress, "specifications")
         )
     )
+    failed = {r["spec_id"]: r["failed"] for r in rows if "failed" in r}
+    impossible += [{**s, "reason": f"the estimator fails on this panel ({failed[s['spec_id']]})"}
+                   for s in feasible if s["spec_id"] in failed]  # fmt: skip
+    feasible = [s for s in feasible if s["spec_id"] not in failed]
     table = pd.DataFrame(feasible, columns=["spec_id", *DIMENSIONS]).merge(
-        pd.DataFrame(rows, columns=["spec_id", *ESTIMATE_COLUMNS]),
+        pd.DataFrame(
+            [r for r in rows if "failed" not in r], columns=["spec_id", *ESTIMATE_COLUMNS]
+        ),
         on="spec_id",
     )
     table = table.assign(
@@ -813,7 +728,9 @@ def spec_curve(
 
     result = SpecCurveResult(
         table=table,
-        infeasible=pd.DataFrame(impossible, columns=["spec_id", *DIMENSIONS, "reason"]),
+        infeasible=pd.DataFrame(impossible, columns=["spec_id", *DIMENSIONS, "reason"]).sort_values(
+            "spec_id", ignore_index=True
+        ),
         duplicates=pd.DataFrame(
             duplicates + same, columns=["spec_id", *DIMENSIONS, "same_as", "reason"]
         ).sort_values("spec_id", ignore_index=True),
@@ -825,13 +742,46 @@ def spec_curve(
         se_by_cluster=se_by_cluster,
     )
     if draws > 0 and result.baseline is not None:
-        _joint_test(result, work, feasible, sets, yname, gname, idname, tname, draws, seed,
-                    alpha, n_jobs, backend, client, progress, head_timing, direction)  # fmt: skip
+        _joint_test(result, work, feasible, sets, yname, gname, idname, tname, cells, draws,
+                    seed, alpha, n_jobs, backend, client, progress, direction)  # fmt: skip
     return result
 
 
-def _joint_test(res, work, feasible, sets, yname, gname, idname, tname, draws, seed, alpha,
-                n_jobs, backend, client, progress, head_timing, direction) -> None:  # fmt: skip
+def _null_basis(work, covariates, yname, idname, tname, cluster, draws, seed):
+    """(basis outcomes, combination matrix C, whether the basis is per cluster): the draws'
+    estimates are ``basis_est @ C``.
+
+    With G clusters and G + 1 <= draws the basis is the restricted fit ``f`` and the residuals of
+    each cluster (``C = [1; V]``, V the G x draws Webb weights; the columns sum to the observed
+    outcome); otherwise the draws ``f + v_k e`` themselves (``C`` the identity). The weights are
+    the same (G x draws) either way."""
+    fitted, resid = restricted_fit(work, yname, covariates, idname, tname)
+    codes, labels = pd.factorize(work[cluster])
+    weights = draw_weights(WEIGHTS, len(labels), draws, np.random.default_rng(seed))
+    if len(labels) + 1 <= draws:
+        cols = {"_f": fitted} | {f"_e{j}": np.where(codes == j, resid, 0.0)
+                                 for j in range(len(labels))}  # fmt: skip
+        return pd.DataFrame(cols), np.vstack([np.ones(draws), weights]), True
+    ystar = fitted[:, None] + weights[codes] * resid[:, None]
+    basis = pd.DataFrame(ystar, columns=[f"_d{k}" for k in range(draws)])
+    return basis, np.eye(draws), False
+
+
+def _check_linear(summed: np.ndarray, observed: np.ndarray, specs: list[dict]) -> None:
+    """ValueError unless each specification's basis estimates sum to its observed estimate (the
+    identity the per-cluster basis rests on: the estimator is ``w'y``)."""
+    bad = np.abs(summed - observed) > LINEARITY_RTOL * np.maximum(1.0, np.abs(observed))
+    if bad.any():
+        names = [f"{specs[i]['estimator']} x {specs[i]['controls']}" for i in np.flatnonzero(bad)]
+        raise ValueError(
+            f"specifications {names} are not linear in the outcome (the sum of their estimates on"
+            " the basis outcomes differs from their estimate): the joint test's per-cluster basis"
+            " needs estimators of the form w'y"
+        )
+
+
+def _joint_test(res, work, feasible, sets, yname, gname, idname, tname, cells, draws, seed,
+                alpha, n_jobs, backend, client, progress, direction) -> None:  # fmt: skip
     """Fill ``res.null_draws`` and ``res.joint_test`` (see the module docstring)."""
     curve = res.curve
     specs = [s for s in feasible if s["estimator"] not in FOILS]
@@ -841,21 +791,35 @@ def _joint_test(res, work, feasible, sets, yname, gname, idname, tname, draws, s
     observed = curve_statistics(
         curve["estimate"], curve["std_error"], curve["n_clusters"], direction, alpha
     )
-    null = null_panel(
-        work.assign(**{gname: work[f"_g:{head_timing}"]}),
-        sets[HEADLINE["controls"]], yname, gname, idname, tname,
-    )  # fmt: skip
+    basis, combine, per_cluster = _null_basis(
+        work, sets[HEADLINE["controls"]], yname, idname, tname, res.cluster, draws, seed
+    )
+    # one task per specification and chunk of basis columns: CS with covariates costs ~10x BJS
+    size = max(1, int(np.ceil(basis.shape[1] / max(1, n_jobs * 2))))
+    chunks = [list(basis.columns[i : i + size]) for i in range(0, basis.shape[1], size)]
     tasks = [
-        delayed(_draw)(k, null, specs, sets, yname, idname, tname, res.cluster, alpha, seed, gname)
-        for k in range(draws)
+        delayed(_basis_estimates)(
+            work, s, basis[cols], sets, yname, gname, idname, tname, res.cluster, cells
+        )
+        for s in specs
+        for cols in chunks
     ]
-    out = _run_parallel(tasks, n_jobs, backend, client, progress, "joint-test null draws")
-    stats_k = [curve_statistics(a[:, 0], a[:, 1], a[:, 2], direction, alpha) for a in out]
+    out = _run_parallel(tasks, n_jobs, backend, client, progress, "joint-test basis estimates")
+    est = np.vstack(
+        [np.concatenate(out[i * len(chunks) : (i + 1) * len(chunks)]) for i in range(len(specs))]
+    )  # specs x basis columns
+    by_spec = curve.set_index("spec_id").loc[[s["spec_id"] for s in specs]]
+    if per_cluster:  # the basis columns sum to the observed outcome
+        _check_linear(est.sum(axis=1), by_spec["estimate"].to_numpy(), specs)
+    draws_est = est @ combine  # specs x draws
+    se, g = by_spec["std_error"].to_numpy(), by_spec["n_clusters"].to_numpy()
+    stats_k = [curve_statistics(draws_est[:, k], se, g, direction, alpha) for k in range(draws)]
     nd = pd.DataFrame(stats_k, columns=["median", "share_significant", "stouffer_z"])
     nd = nd.rename_axis("draw").reset_index()
     nd["median"] *= direction  # back to the estimate's scale
     res.null_draws = nd
-    test = {"draws": draws, "seed": seed, "direction": "positive" if direction > 0 else "negative"}
+    test = {"draws": draws, "seed": seed, "weights": WEIGHTS,
+            "direction": "positive" if direction > 0 else "negative"}  # fmt: skip
     for name in ("median", "share_significant", "stouffer_z"):
         null_k = nd[name].to_numpy() * (direction if name == "median" else 1.0)
         null_k = null_k[np.isfinite(null_k)]
@@ -866,8 +830,8 @@ def _joint_test(res, work, feasible, sets, yname, gname, idname, tname, draws, s
         test[key] = float((1 + np.sum(null_k >= obs - 1e-12)) / (1 + len(null_k)))
     test["null_median_mean"] = float(nd["median"].mean())
     test["method"] = (
-        "headline imputed effects (cohort x year means) removed; "
-        + ("cities resampled within cohorts" if res.cluster == idname else
-           f"{res.cluster} clusters resampled")
-    )  # fmt: skip
+        f"restricted wild cluster bootstrap by {res.cluster} ({WEIGHTS} weights): city and year"
+        " effects and the study's covariates without a treatment term; the draws' SEs are the"
+        " observed ones"
+    )
     res.joint_test = test
