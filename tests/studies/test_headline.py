@@ -259,8 +259,20 @@ def test_a_concurrent_treatment_with_a_dose_gets_its_centred_dose_column():
     assert "rail_dose" not in frame and "dose" not in conc.note
 
 
-def test_the_studies_handle_concurrent_treatments_by_the_same_rule(pilot):
-    assert pilot["covariate_rule"]["concurrent"]["rail"]["level"] == "static"
+def test_the_studies_handle_concurrent_treatments_by_the_same_rule(pilot, synthetic):
+    """Rule 2 with its cluster count in every study's data: the pilot study's Broadband China
+    cells (its 2015 cohort's late event times learnt from four provinces or fewer) coarsen to one
+    absorbing dummy with its dose column; the rail study learns the pilot zones' and Broadband
+    China's cells from enough provinces and keeps them."""
+    conc = pilot["covariate_rule"]["concurrent"]
+    bc = conc["broadband_china"]
+    assert conc["rail"]["level"] == "static"
+    assert bc["level"] == "static" and bc["n_dummies"] == 2  # the dummy and its dose column
+    assert f"fewer than {rules.MIN_CELL_CLUSTERS} province clusters" in bc["note"]
+    rail, _ = _study_data(synthetic[0], "rail")
+    assert {k: c.level for k, c in rail.concurrent.items()} == {
+        "pilot": "cohort_event", "broadband_china": "cohort_event"
+    }  # fmt: skip
 
 
 def test_truth_for_maps_covariates_to_their_target(synthetic):

@@ -1,6 +1,7 @@
-"""Rule 1 of studies/rules.py on small frames: the ruled controls' imputed untreated paths
+"""Rules 1 and 2 of studies/rules.py on small frames: the ruled controls' imputed untreated paths
 (city effect + city trend + year effects fitted on the untreated city-years), the cities that leave
-for want of untreated years, and the baseline x year covariates."""
+for want of untreated years, the baseline x year covariates, and the clusters a concurrent
+treatment's cells are learnt from (rule 2)."""
 
 from __future__ import annotations
 
@@ -175,3 +176,49 @@ def test_the_control_rule_parameter_carries_the_baseline_trends(tmp_path):
     assert rules.study_statistic(Design, "pilot", sd.control_rule, "city_code").baseline == ()
     default = rules.study_statistic(Design, "pilot", None, "city_code")
     assert default.baseline == ("log_gdp_pc",)
+
+
+def _concurrent_toy(learners: int, provinces: int) -> pd.DataFrame:
+    """Pilot cities M0, M1 (provinces P0, P1; designated 2015, 2016), both in Broadband China's 2012
+    cohort; ``learners`` more 2012 Broadband China cities, never pilots, spread over the first
+    ``provinces`` provinces; six never-treated cities in P0..P5 (six provinces: the study clusters
+    by province)."""
+    cities = {"M0": ("P0", 2015, 2012), "M1": ("P1", 2016, 2012)}
+    cities |= {f"C{k}": (f"P{k % provinces}", 0, 2012) for k in range(learners)}
+    cities |= {f"N{k}": (f"P{k}", 0, 0) for k in range(6)}
+    rows = [
+        {"city_code": c, "province": p, "year": t, "pilot_year": m, "broadband_china_year": b,
+         "pilot": int(m > 0 and t >= m), "log_exports": 0.0}
+        for c, (p, m, b) in cities.items()
+        for t in range(2010, 2020)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_studys_concurrent_cells_are_learnt_from_enough_of_its_clusters():
+    """Rule 2 in every study's data (build_study_data): a concurrent treatment's cell counts as
+    learnt only from city-years untreated by the main treatment in MIN_CELL_CLUSTERS of the study's
+    inference clusters (the provinces here). Learnt from two provinces the cells coarsen to one
+    absorbing dummy: a cell fitted to two or three clusters' residuals carries noise the clustered
+    variance cannot see (the pilot headline's Broadband China cells on the default DGP: rules.py's
+    module docstring)."""
+    n = rules.MIN_CELL_CLUSTERS
+    args = ("pilot", [], ["broadband_china"], None)
+    few = _concurrent_toy(n, 2)  # n learner cities in two provinces
+    assert rules.inference_rule(few).cluster == "province"
+    sd = rules.build_study_data(few, *args)
+    conc = sd.concurrent["broadband_china"]
+    assert conc.level == "static" and "broadband_china" in sd.covariates
+    assert f"fewer than {n} province clusters" in conc.note
+    # without the count (one city-year suffices) the same learners keep the finest cells
+    _, plain = rules.concurrent_columns(
+        few, "pilot_year", "broadband_china_year", "broadband_china"
+    )
+    assert plain.level == "cohort_event"
+    # a study clustered by city counts cities: n of them learn every cell
+    sd = rules.build_study_data(few, *args, cluster="city_code")
+    assert sd.concurrent["broadband_china"].level == "cohort_event"
+    # learners in n provinces: the finest cells, one per cohort x event time (2012: e = 0..7)
+    sd = rules.build_study_data(_concurrent_toy(n, n), *args)
+    conc = sd.concurrent["broadband_china"]
+    assert conc.level == "cohort_event" and len(conc.columns) == 8

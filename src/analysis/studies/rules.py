@@ -57,24 +57,39 @@ treatment (rail in the pilot study, the pilot zones in the rail study, a user's 
 not leak into the treatment's counterfactual. Its treated city-years enter the untreated-outcome
 model with one dummy per (cohort, event time) cell, which keeps them out of the estimation of the
 city and year effects and imputes each cell's own effect into the counterfactual of a city-year
-treated by both: its effects may differ by cohort and grow, as the pilot zones' do. When a cell
-that meets the main treatment has no city-year untreated by the main treatment (so its effect
-cannot be learnt), the rule coarsens to one dummy per event time, then to one absorbing dummy
-(``level`` says which, ``note`` why). Under the real dates: the rail study gets the pilot zones'
-(cohort, event time) cells (every pilot cohort of a rail city has non-rail members), the pilot study
-the absorbing rail dummy (rail cities become pilots 3-10 years after their first service, so late
-rail event times exist only on pilot city-years). With one on/off pilot dummy the rail headline was
-biased by +0.034 on a truth of 0.080 (review, finding 1).
+treated by both: its effects may differ by cohort and grow, as the pilot zones' do. A cell that
+meets the main treatment must be learnt from city-years untreated by it in at least
+:data:`MIN_CELL_CLUSTERS` of the study's inference clusters (rule 3: the provinces); when one is
+not, the rule coarsens to one dummy per event time, then to one absorbing dummy (``level`` says
+which, ``note`` why). A coefficient learnt from two to four clusters fits their residuals, and the
+clustered variance cannot see its noise, although every treated city-year of the cell draws its
+counterfactual from it. Under the real dates: the rail study gets the pilot zones' and Broadband
+China's (cohort, event time) cells (each learnt from five provinces or more), the pilot study the
+absorbing rail dummy (rail cities become pilots 3-10 years after their first service, so late rail
+event times exist only on pilot city-years) and one absorbing Broadband China dummy (its 2015
+cohort's late event times are learnt from four provinces or fewer). With one on/off pilot dummy
+the rail headline was biased by +0.034 on a truth of 0.080 (review, finding 1).
+The count is issue 18's, after issue 19's ring design had shown the noise (below). Paired Monte
+Carlo, 500 panels of the default DGP, seed 20240601 (the slow test's), without -> with the count:
+pilot headline bias +0.0048 (MC s.e. 0.0012) -> +0.0049 (0.0010), coverage 93.6% -> 94.2%, mean
+s.e. 0.0254 -> 0.0226 against an SD of 0.0275 -> 0.0233 (SE/SD 0.93 -> 0.97), paired difference
+of the estimates +0.0001 (0.0006); direct effect +0.0036 (0.0012) -> +0.0037 (0.0011), 93.0% ->
+94.0%, 0.0254 / 0.0274 -> 0.0227 / 0.0237 (SE/SD 0.93 -> 0.96), paired difference +0.0001
+(0.0006); rail headline unchanged (+0.0034 (0.0028), 94.6%, SE/SD 0.96: its cells are learnt from
+five provinces or more on every panel). Fewer cells cost no bias and remove a sixth of the
+spread.
 An estimator whose untreated-outcome model learns from fewer city-years than the headline's applies
-the rule again on its own controls (:func:`concurrent_on_controls`), and asks every cell to be
-learnt from :data:`MIN_CELL_CLUSTERS` clusters: the ring design of the spillover study (issue 19)
-keeps exposed city-years out of its controls, which left Broadband China's late cells (2015
-cohort, event times 5-8) learnt from 3-4 cities in 2-3 provinces while 30-34 treated city-years
-each drew their counterfactual from them. A coefficient learnt from two or three clusters fits
-their residuals, so the clustered variance misses its noise: in 500 panels the ring design's
-direct effect had mean s.e. 0.0291 against an SD of 0.0331 (SE/SD 0.88, coverage 90.6%); with
-the cells coarsened by this count (one absorbing dummy and the dose column) 0.0258 against
-0.0254 (1.01, 95.2%), the estimate moving by +0.0005 (MC s.e. 0.0009) on the same panels.
+the rule again on its own controls (:func:`concurrent_on_controls`): the ring design of the
+spillover study (issue 19) keeps exposed city-years out of its controls, which left Broadband
+China's late cells (2015 cohort, event times 5-8) learnt from 3-4 cities in 2-3 provinces while
+30-34 treated city-years each drew their counterfactual from them. Before the count was every
+study's, in 500 panels the ring design's direct effect had mean s.e. 0.0291 against an SD of
+0.0331 (SE/SD 0.88, coverage 90.6%); with the cells coarsened by the count on its own controls
+(one absorbing dummy and the dose column) 0.0258 against 0.0254 (1.01, 95.2%), the estimate
+moving by +0.0005 (MC s.e. 0.0009) on the same panels. Since the count is the study's, the ring
+design's controls coarsen nothing more on the default DGP (the study's cells are already those);
+the second pass stays for panels whose cells the study learns from enough clusters and the ring
+design's thinner controls do not.
 A concurrent treatment whose effect grows with a dose the city brings (:data:`CONCURRENT_DOSE`:
 Broadband China, whose effect rises with the broadband a city had the year before designation,
 the dose of the coverage study's CGS curve) also enters as its on-dummy times that dose, centred:
@@ -164,7 +179,7 @@ city clusters instead would ignore the province-level correlation, which over-re
 MIN_CELL_CLUSTERS = 5
 """Treated clusters a cohort needs, in the median cohort, for cohort x event-time variance cells
 with leave-out means (:func:`variance_cells`); and the clusters a concurrent treatment's cell is
-learnt from when an estimator asks rule 2 to count them (:func:`concurrent_on_controls`)."""
+learnt from (rule 2: :func:`build_study_data`, :func:`concurrent_on_controls`)."""
 
 UNIT, TIME = "city_code", "year"
 
@@ -380,8 +395,9 @@ def concurrent_columns(
 
     ``controls``: the rows of the untreated-outcome model that uses the columns (default: those
     untreated by the main treatment); every other row meets the cells. ``cluster``: a cell counts
-    as learnt only from controls in :data:`MIN_CELL_CLUSTERS` of its clusters (default: one
-    city-year suffices); :func:`concurrent_on_controls`."""
+    as learnt only from controls in :data:`MIN_CELL_CLUSTERS` of its clusters (rule 2; the studies
+    pass their inference cluster: :func:`build_study_data`, :func:`concurrent_on_controls`; None:
+    one city-year suffices)."""
     if controls is None:
         g = panel[main_cohort].fillna(0).to_numpy()
         controls = ~((g > 0) & (panel[TIME].to_numpy() >= g))
@@ -577,11 +593,13 @@ def build_study_data(
     others: Sequence[str],
     rule: Mapping[str, str] | None = None,
     baseline: Sequence[str] | None = None,
+    cluster: str | None = None,
 ) -> StudyData:
     """:func:`study_data` from its ingredients: the usable ``controls`` and the ``others``
-    treatments that vary (binary ones get :func:`concurrent_columns`, the rest enter as
-    observed); ``baseline``: the controls interacted with year (only those among ``controls``;
-    None: :func:`baseline_trends` of ``rule``)."""
+    treatments that vary (binary ones get :func:`concurrent_columns`, each cell learnt from
+    :data:`MIN_CELL_CLUSTERS` ``cluster`` clusters; None: the study's inference cluster,
+    :func:`inference_rule`; the rest enter as observed); ``baseline``: the controls interacted with
+    year (only those among ``controls``; None: :func:`baseline_trends` of ``rule``)."""
     requested = baseline_trends(rule, baseline)
     base_controls = [c for c in requested if c in controls]
     rule = control_rule(rule)
@@ -604,8 +622,9 @@ def build_study_data(
         data = data[~(post & data[TIME].astype(int).astype(str).isin(years_out).to_numpy())]
     data = data.reset_index(drop=True)
     concurrent, dummies = {}, []
+    cluster = cluster or inference_rule(data).cluster
     for o in binary_others:
-        frame, conc = concurrent_columns(data, cohort, BINARY[o], o)
+        frame, conc = concurrent_columns(data, cohort, BINARY[o], o, cluster=cluster)
         data = pd.concat([data.drop(columns=list(frame.columns), errors="ignore"), frame], axis=1)
         concurrent[o] = conc
         dummies += conc.columns
@@ -647,8 +666,9 @@ class StudyStatistic:
         from analysis.did.randomization import bjs_statistic
 
         sd = build_study_data(
-            data, self.treatment, self.controls, self.others, dict(self.rule), self.baseline
-        )
+            data, self.treatment, self.controls, self.others, dict(self.rule), self.baseline,
+            self.cluster,
+        )  # fmt: skip
         cells = variance_cells(sd.panel, sd.cohort, self.cluster)  # as the headline's SE
         stat = bjs_statistic(
             self.yname, TIME, UNIT, sd.cohort, sd.covariates, cluster=self.cluster,

@@ -11,12 +11,13 @@ has started, and estimates jointly the direct effect on the treated city-years a
 effect per distance ring on the exposed ones, with their joint BJS covariance, and a spillover
 event study by years since first exposure. Its SEs are clustered by ``cluster`` (province by
 default: the synthetic design has province-year shocks, and city clustering under-covers, as for
-the headline) with t(G-1) critical values. Its covariates are the headline's, except the
-concurrent treatments' cells, which rule 2 chooses again on the ring design's own controls with
-each cell learnt from at least five clusters (:func:`ring_covariates`): without exposed
-city-years some of the headline's cells are learnt from two or three provinces, and their noise
-escapes the clustered variance. The naive estimate uses the same covariates, so that its gap to
-the direct effect is the spillover's doing alone.
+the headline) with t(G-1) critical values. Its covariates are the headline's, with rule 2 (each
+concurrent treatment's cell learnt from at least five clusters of the controls) applied again on
+the ring design's own, thinner controls (:func:`ring_covariates`): without exposed city-years a
+cell the headline learns from five provinces may be learnt from fewer, and its noise would escape
+the clustered variance. On the default DGP the headline's cells already pass (rail and Broadband
+China: one absorbing dummy each) and the second pass changes nothing. The naive estimate uses the
+same covariates, so that its gap to the direct effect is the spillover's doing alone.
 
 On synthetic data the truth has both: ``pilot.spillover`` (the effect on exposed untreated
 city-years within ``pilot_spillover_km``) and the pilot's direct effect (the target of a model
@@ -89,13 +90,15 @@ def ring_covariates(
 ) -> tuple[pd.DataFrame, list[str], dict[str, Concurrent]]:
     """The study's covariates for the ring design: the concurrent treatments' cells rebuilt on
     its own controls, each learnt from at least MIN_CELL_CLUSTERS clusters
-    (:func:`analysis.studies.rules.concurrent_on_controls`). Why: with exposed city-years out of
-    the controls the headline's Broadband China cells of the 2015 cohort at event times 5-8 were
-    learnt from 3-4 cities in 2-3 provinces, and 30-34 treated city-years each drew their
-    counterfactual from them; the clustered variance cannot see the noise of a coefficient that
-    fits two or three clusters. 500 panels (the slow test's): the direct effect's mean s.e. /
-    SD 0.0291 / 0.0331 -> 0.0258 / 0.0254, coverage 90.6% -> 95.2%, estimate +0.0005 (MC s.e.
-    0.0009); rail keeps its absorbing dummy, Broadband China gets one with its dose column."""
+    (:func:`analysis.studies.rules.concurrent_on_controls`). Why: the count of rule 2 holds on
+    the controls of the model that uses the cells, and the ring design's are thinner than the
+    headline's. When the headline still had Broadband China's finest cells (before rule 2 counted
+    clusters in every study), those of the 2015 cohort at event times 5-8 were learnt from 3-4
+    cities in 2-3 provinces of these controls, and 30-34 treated city-years each drew their
+    counterfactual from them. 500 panels (the slow test's): the direct effect's mean s.e. / SD
+    0.0291 / 0.0331 -> 0.0258 / 0.0254, coverage 90.6% -> 95.2%, estimate +0.0005 (MC s.e.
+    0.0009); rail kept its absorbing dummy, Broadband China got one with its dose column. The
+    study's cells are now those already on the default DGP: nothing changes there."""
     controls = clean_rows(data, rings, full)
     return concurrent_on_controls(data, covariates, concurrent, "pilot_year", controls, cluster)
 

@@ -11,8 +11,8 @@ why overlapping programmes confound zone evaluations):
     by the studies' one rule for concurrent binary treatments
     (:func:`analysis.studies.rules.concurrent_columns`: one dummy per cohort x event-time cell of the
     policy, coarsened to event-time cells or one absorbing dummy ``1{t >= first year}`` when a cell
-    met by the pilot zones has no untreated-by-pilot city-year; :func:`with_policy_dummies` adds the
-    years);
+    met by the pilot zones is not learnt from untreated-by-pilot city-years in MIN_CELL_CLUSTERS of
+    the study's clusters; :func:`with_policy_dummies` adds the years);
 (b) drop every city treated by the concurrent policy and re-estimate the headline ATT
     (:func:`drop_policy_cities`).
 
@@ -286,7 +286,8 @@ def concurrent_policy_check(
     """Re-estimate the headline ATT of ``dname`` (:func:`analysis.studies.binary.headline_att`:
     BJS imputation, ``controls`` in the untreated-outcome model, SEs at the study's clustering
     level, t(G-1) intervals) with each concurrent policy (and all jointly)
-    (a) as a control: its cells (:func:`analysis.studies.rules.concurrent_columns`) join the
+    (a) as a control: its cells (:func:`analysis.studies.rules.concurrent_columns`, each learnt
+    from MIN_CELL_CLUSTERS of the study's clusters, as in the headline's covariates) join the
     covariates of the untreated-outcome model, so its effects are learnt from the policy's cities
     before they become pilots and from never-pilot cities, and are removed from the imputed
     counterfactuals;
@@ -296,7 +297,7 @@ def concurrent_policy_check(
     on its panel keeps its row with NaN numbers and the reason in ``skipped``.
     """
     from analysis.studies.binary import headline_att
-    from analysis.studies.rules import concurrent_columns
+    from analysis.studies.rules import concurrent_columns, inference_rule
 
     controls = list(controls or [])
     policies = [c.removesuffix("_year").replace("_", " ") for c in years.columns]
@@ -327,9 +328,9 @@ def concurrent_policy_check(
     for name, cols in groups:
         wide = years[cols]
         data = with_policy_dummies(panel, wide, idname, tname)
-        cells = []
+        cells, cluster = [], inference_rule(data).cluster  # rule 2's count: the study's clusters
         for c in cols:
-            frame, conc = concurrent_columns(data, gname, c, c.removesuffix("_year"))
+            frame, conc = concurrent_columns(data, gname, c, c.removesuffix("_year"), None, cluster)
             data = pd.concat(
                 [data.drop(columns=list(frame.columns), errors="ignore"), frame], axis=1
             )
