@@ -38,6 +38,7 @@ from scipy import special, stats
 from tqdm.auto import tqdm
 
 from analysis.did.drdid import ESTIMATORS, RCOND_TOL, controls_singular, did_nocov, logit
+from analysis.did.fe import PYFIXEST_FIXEF_TOL
 from analysis.did.results import PretrendTest, tidy_frame
 
 __all__ = [
@@ -917,6 +918,7 @@ def att_gt_adjusted(
         data=d0,
         vcov={"CRV1": idname},
         fixef_rm="none",  # keep singleton units: their scores are zero, and rows must align with d0
+        fixef_tol=PYFIXEST_FIXEF_TOL,
     )
     # a covariate the fixed effects absorb on the untreated rows (e.g. a treatment that never
     # varies there) is dropped by feols: it has no coefficient and is left out of the adjustment

@@ -44,6 +44,8 @@ from joblib import Parallel, delayed
 from scipy.interpolate import BSpline
 from tqdm.auto import tqdm
 
+from analysis.did.fe import PYFIXEST_FIXEF_TOL
+
 from .fe import fit_within
 from .results import tidy_frame
 
@@ -214,7 +216,7 @@ def twfe_dose_response(
         raise ValueError("method must be 'log_linear_spline', 'bins' or 'spline'")
 
     fml = "_y ~ " + " + ".join(names + cov_names) + " | _id + _t"
-    fit = pf.feols(fml, data=df, vcov={"CRV1": "_cl"})
+    fit = pf.feols(fml, data=df, vcov={"CRV1": "_cl"}, fixef_tol=PYFIXEST_FIXEF_TOL)
     coefnames = list(fit._coefnames)
     if any(nm not in coefnames for nm in names):
         raise ValueError("dose terms collinear with the fixed effects (too little dose variation)")

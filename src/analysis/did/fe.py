@@ -40,6 +40,12 @@ import numpy as np
 import pandas as pd
 
 RANK_TOL = 1e-5  # see the module docstring: relative norm left; = linearmodels' _ABSORBED_TOL
+# the convergence tolerance every pyfixest.feols call of the project passes (``fixef_tol``):
+# pyfixest demeans by alternating projections to 1e-8 by default, and CS with time-varying
+# covariates then gave standard errors 1e-7 (relative) apart in a worker process and in the main
+# one (thread count), visible at the 7 significant digits of the results files; at 1e-12 they
+# agree to ~1e-13
+PYFIXEST_FIXEF_TOL = 1e-12
 
 
 # --------------------------------------------------------------------------------- small helpers

@@ -43,6 +43,8 @@ from scipy import stats
 from scipy.linalg import qr as scipy_qr
 from scipy.sparse.linalg import splu
 
+from analysis.did.fe import PYFIXEST_FIXEF_TOL
+
 from .inference import wald_statistic
 from .results import PretrendTest, tidy_frame
 
@@ -230,7 +232,7 @@ def _pretrend_test(df, cov_names, n_leads, fs=None):
     if not lead_names:
         raise ValueError("no pre-treatment observations for the requested leads")
     fml = "_y ~ " + " + ".join(lead_names + cov_names) + " | _id + _t"
-    fit = pf.feols(fml, data=d, vcov={"CRV1": "_cl"})
+    fit = pf.feols(fml, data=d, vcov={"CRV1": "_cl"}, fixef_tol=PYFIXEST_FIXEF_TOL)
     coefs = list(fit._coefnames)
     idx = [coefs.index(nm) for nm in lead_names if nm in coefs]
     b = np.asarray(fit._beta_hat)[idx]
