@@ -397,10 +397,11 @@ if ran("honestdid", "HonestDiD"):
 # (section 8b). Clustering is not a specification (it changes no estimate): every interval uses
 # the headline's rule, and the headline's SE under each clustering is listed apart.
 # Specifications that give the same estimate are counted once. The joint test (Simonsohn,
-# Simmons & Nelson 2020, *Nature Human Behaviour* 4) removes the headline's effect, redraws the
-# outcome by a wild cluster bootstrap by province and asks how often a curve as strong as the
-# observed one arises; every estimator of the curve is linear in the outcome, so each
-# specification is estimated once per province, not once per draw.
+# Simmons & Nelson 2020, *Nature Human Behaviour* 4) redraws the outcome under the null by a
+# restricted wild cluster bootstrap by province (city and year effects and the study's covariates,
+# no treatment term) and asks how often a curve as strong as the observed one arises; every
+# estimator of the curve is linear in the outcome, so each specification is estimated once per
+# province, not once per draw.
 
 # %%
 ctx.write_table(frame("spec_curve"), "robustness_spec_curve")

@@ -1051,13 +1051,20 @@ def build_document(
             "spec_curve": (rob.get("spec_curve") or {}).get("joint_draws"),
         }
         summary = rob.get("summary") or []
-        # each row's own truth (its cities, its target) on the synthetic data; no column on real data
+        # each row's own truth (its cities, its target) beside its estimate, on the synthetic
+        # data; no column on real data
         truths = any(not _blank(row.get("truth")) for row in summary)
+        header = list(t["tables"]["robustness_header"])
         rows = [
             {
                 "cells": [
                     tr_label(row["label"], lang),
                     fmt.num(row.get("estimate")),
+                    *(
+                        [("" if _blank(row.get("truth")) else fmt.num(row["truth"]))]
+                        if truths
+                        else []
+                    ),
                     "" if _blank(row.get("std_error")) else fmt.num(row["std_error"]),
                     ""
                     if _blank(row.get("conf_low"))
@@ -1065,18 +1072,13 @@ def build_document(
                     ""
                     if _blank(row.get("p_value"))
                     else fmt.p(row["p_value"], draws.get(row["check"])),
-                ]
-                + (
-                    []
-                    if not truths
-                    else ["" if _blank(row.get("truth")) else fmt.num(row["truth"])]
-                ),
+                ],
                 "rule": i == 0,
             }
             for i, row in enumerate(summary)
         ]
         return table(
-            t["tables"]["robustness_header"] + ([t["tables"]["truth_header"]] if truths else []),
+            header[:2] + ([t["tables"]["truth_header"]] if truths else []) + header[2:],
             rows,
             label=t["table_label"].format(n=nums[ex.id]),
             caption=caption(ex, "synthetic_note"),

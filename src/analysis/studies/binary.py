@@ -466,10 +466,16 @@ def _es_record(es: dict) -> dict:
         "critical_value": crit,
         "headline": es["headline"],
         "rows": rows,
-        "vcov": es["vcov"].to_numpy().tolist(),
+        "vcov": round_floats(es["vcov"].to_numpy().tolist(), VCOV_DIGITS),
     }
 
 
+# significant digits of the written event-study covariance: its off-diagonal entries are sums
+# with cancellation and carry ~3e-12 relative noise across SIMD dispatch and BLAS threads
+# (vcov[3][7] of the pilot study on the 150-city test panel: 0.00047033615000023 here,
+# 0.00047033614999900 with AVX-512 off, which straddled the 7-digit rounding boundary); at 5
+# digits a flip needs the value within that noise of a boundary: ~3e-7 per entry
+VCOV_DIGITS = 5
 QMC_DIGITS = 4  # significant digits of the Roth (2022) numbers (pretrend_power_record)
 
 
