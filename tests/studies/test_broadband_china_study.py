@@ -28,7 +28,14 @@ def test_broadband_china_study_covers_its_truth(default_panel):
     head = study["headline"]
     assert head["truth_in_ci"] and head["cluster"] == "province"
     # the doses the designation moves do not enter its own study
-    assert "log_broadband" not in study["covariates"] and "pilot" in study["covariates"]
+    assert "log_broadband" not in study["covariates"]
+    # the pilot zones by their cells: the designated city-years of cells the controls cannot
+    # learn leave the study (rules.CENSOR_UNSUPPORTED), the truth over the city-years kept
+    assert any(c.startswith("pilot_g") for c in study["covariates"])
+    rule = study["covariate_rule"]
+    assert rule["concurrent"]["pilot"]["level"] == "cohort_event"
+    assert 0 < rule["censored_city_years"] < 200 and rule["censored_by"]["pilot"] > 0
+    assert study["true_att_target"] != pytest.approx(truth["broadband_china"]["att_overall"])
     assert study["pretrend_tests"]["bjs"]["p_value"] > 0.05
     fs = study["first_stage"]["broadband_per100"]
     assert fs["estimate"] > 0 and fs["truth"] == pytest.approx(
@@ -50,6 +57,15 @@ def test_designation_dose_response_has_the_truth_beside_it(default_panel):
     from analysis.studies.rules import study_data
 
     design = study_design(panel)
-    kept = study_data(analysis_sample(panel, design), design, "broadband_china").treated_cities
+    sd = study_data(analysis_sample(panel, design), design, "broadband_china")
+    # ... minus those with designated years the study leaves out (CGS needs every post year);
+    # the list also names designated cities the control rule leaves out whole (Chongqing)
+    out = set(res["cities_left_out"])
+    assert set(sd.censored) <= out and not (out - set(sd.censored)) & set(sd.treated_cities)
+    kept = set(sd.treated_cities) - out
     assert res["n_treated"] == len(kept) <= len(truth["broadband_china"]["city_doses"])
+    effects = truth["broadband_china"]["city_effects"]
+    assert res["truth_att_overall"] == pytest.approx(
+        np.mean([effects[c]["effects"][0] for c in kept])
+    )
     assert res["crit_att"] > 1.96

@@ -2,14 +2,16 @@
 ``simulation.NETWORK_MONTE_CARLO`` (Broadband China headline, CGS ATT^o / ACRT^o / uniform band,
 dCDH on the banded doses), each against its own truth.
 
-Measured (200 replications, seed 20240601, 2 workers, 197 s; default design, selection_on_gains
-0): coverage (MC s.e.) headline 89.5% (2.2), CGS ATT^o 90.5% (2.1), CGS ACRT^o 95.0% (1.5), CGS
-uniform band of ATT(d|d) 73.0% (3.1), dCDH broadband 89.5% (2.2), dCDH mobile 93.0% (1.8); bias
-of the headline +0.0192 (0.0016), of CGS ATT^o +0.0185 (0.0018). The headline's bias is
-structural (noiseless panel: 0.124 against 0.107): the concurrent pilot zones enter its study as
-one static dummy because 7 of their cohort x event-time cells occur only among designated cities
-(studies/rules.py); the same bias shifts the CGS curve. The bounds below record these shortfalls
-(the report and data/README.md state them); they are not claims of nominal coverage.
+Measured (200 replications, seed 20240601, 2 workers; default design, selection_on_gains 0), after
+the Broadband China study left out the designated city-years of concurrent cells its controls
+cannot learn (rules.CENSOR_UNSUPPORTED): coverage (MC s.e.) headline 95.5% (1.5), CGS ATT^o 96.0%
+(1.4), CGS ACRT^o 96.0% (1.4), CGS uniform band of ATT(d|d) 80.5% (2.8); bias of the headline
++0.0044 (0.0017), SE/SD 1.02, of CGS ATT^o +0.0022 (0.0018). Before (the pilot zones as one
+absorbing dummy in that study): 89.5%, 90.5%, 95.0%, 73.0%; bias +0.0192 and +0.0185. dCDH
+broadband 89.5% (2.2), dCDH mobile 93.0% (1.8) (dCDH reads the panel, not the study's data). The
+band does not carry the sampling error of the adjustment's first step (the report says so); the
+dCDH broadband row lets the other treatments' effects in (no covariates). The bounds below record
+these two shortfalls; they are not claims of nominal coverage.
 """
 
 import numpy as np
@@ -40,13 +42,11 @@ def test_network_rows_cover_their_truths():
     )
     cov = tab["coverage"]
     # nominal claims: within about 2 MC s.e. (1.5-1.8 points at 200 reps) of 95%
-    for key in ("cgs_acrt", "dcdh_mobile"):
+    for key in ("bc_headline", "cgs_att", "cgs_acrt", "dcdh_mobile"):
         assert 0.915 <= cov[key] <= 0.985, (key, cov[key])
-    # documented shortfalls (measured 89.5%, 90.5%, 73.0%, 89.5%)
+    # documented shortfalls (measured 80.5%, 89.5%)
     for key, (lo, hi) in {
-        "bc_headline": (0.85, 0.94),
-        "cgs_att": (0.86, 0.95),
-        "cgs_band": (0.65, 0.81),
+        "cgs_band": (0.72, 0.89),
         "dcdh_broadband": (0.85, 0.94),
     }.items():
         assert lo <= cov[key] <= hi, (key, cov[key])

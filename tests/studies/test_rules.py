@@ -222,3 +222,32 @@ def test_a_studys_concurrent_cells_are_learnt_from_enough_of_its_clusters():
     sd = rules.build_study_data(_concurrent_toy(n, n), *args)
     conc = sd.concurrent["broadband_china"]
     assert conc.level == "cohort_event" and len(conc.columns) == 8
+
+
+def test_broadband_china_leaves_out_the_city_years_of_cells_its_controls_cannot_learn():
+    """rules.CENSOR_UNSUPPORTED: the Broadband China study leaves out its treated city-years in a
+    concurrent (cohort, event time) cell that its controls learn from fewer than MIN_CELL_CLUSTERS
+    provinces, instead of coarsening the concurrent treatment to one dummy; the pilot study keeps
+    coarsening; the truth follows the city-years kept."""
+    toy = _concurrent_toy(rules.MIN_CELL_CLUSTERS, 2)
+    # the pilot cells of M0 (2015) and M1 (2016) occur only in Broadband China's cities
+    sd = rules.build_study_data(toy, "broadband_china", [], ["pilot"], None)
+    assert sd.censored == {"M0": list(range(2015, 2020)), "M1": list(range(2016, 2020))}
+    assert sd.censored_by == {"pilot": 9}
+    assert sd.record()["censored_city_years"] == 9 and sd.record()["censored_cities"] == 2
+    kept = sd.panel.set_index(["city_code", "year"]).index
+    assert ("M0", 2014) in kept and ("M0", 2015) not in kept and ("N0", 2019) in kept
+    assert sd.concurrent["pilot"].level == "cohort_event"  # nothing left to coarsen
+    assert not [c for c in sd.covariates if c.startswith("pilot")]
+    # the pilot study coarsens (its Monte Carlo rows cover) and keeps every row
+    pilot = rules.build_study_data(toy, "pilot", [], ["broadband_china"], None)
+    assert pilot.censored == {} and len(pilot.panel) == len(toy)
+    # the truth over the city-years kept: M0 keeps 2012-2014 (effect 1), C0 all eight (effect 3)
+    truth = {"broadband_china": {"att_overall": 2.0, "city_effects": {
+        "M0": {"cohort": 2012, "effects": [1.0] * 8},
+        "C0": {"cohort": 2012, "effects": [3.0] * 8}}}}  # fmt: skip
+    whole = rules.truth_for(truth, "broadband_china", (), ["M0", "C0"])
+    assert whole["att_overall"] == pytest.approx(2.0)
+    kept_truth = rules.truth_for(truth, "broadband_china", (), ["M0", "C0"], exclude=sd.censored)
+    assert kept_truth["att_overall"] == pytest.approx((3 * 1.0 + 8 * 3.0) / 11)
+    assert kept_truth["att_by_event_time"]["5"] == pytest.approx(3.0)

@@ -92,6 +92,8 @@ def _network_values(design: dict, fmt: Formatter) -> dict[str, str]:
         "bc_est": num(head.get("estimate")),
         "bc_ci": fmt.ci(head.get("conf_low"), head.get("conf_high")),
         "bc_truth": num(bc.get("true_att_target")),
+        "bc_censored": str((bc.get("covariate_rule") or {}).get("censored_city_years", 0)),
+        "bc_censored_cities": str((bc.get("covariate_rule") or {}).get("censored_cities", 0)),
         "bc_single": num(single.get("estimate")),
         "bc_fs_bb": num(fs_bb.get("estimate")),
         "bc_fs_mob": num(fs_mob.get("estimate")),
@@ -1160,6 +1162,8 @@ def build_document(
     bc = (cov.get("design") or {}).get("broadband_china") or {}
     if bc and not skipped(bc) and not skipped(bc.get("headline") or {}):
         cov_text += sep + res["coverage_design"]
+        if (bc.get("covariate_rule") or {}).get("censored_city_years"):
+            cov_text += sep + res["coverage_design_censored"]
         if bc.get("true_att_target") is not None:
             cov_text += sep + res["coverage_design_truth"]
     rob = results["robustness"]

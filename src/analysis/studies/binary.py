@@ -340,7 +340,7 @@ def decomposition(
         "assumptions": DECOMPOSITION_ASSUMPTIONS.format(controls=", ".join(ruled)),
     }
     for name, cov in (("total", sd.covariates), ("direct", sd.direct_covariates)):
-        t = truth_for(truth, sd.treatment, cov, sd.treated_cities)
+        t = truth_for(truth, sd.treatment, cov, sd.treated_cities, exclude=sd.censored)
         if t is not None:
             out[name] |= {"truth": t["att_overall"], "truth_target": t["target"]}
     return out
@@ -935,7 +935,7 @@ def binary_study(
     cluster = rule.cluster
     total_att = truth.get(treatment, {}).get("att_overall")
     # the one rule for truths: the target of these covariates, over the treated cities kept
-    target_block = truth_for(truth, treatment, covariates, sd.treated_cities)
+    target_block = truth_for(truth, treatment, covariates, sd.treated_cities, exclude=sd.censored)
     true_att = None if target_block is None else target_block["att_overall"]
     target = None if target_block is None else target_block["target"]
     record = {

@@ -345,11 +345,17 @@ def designation_dose_response(
     from analysis.did.cgs_continuous import cgs_dose_response
 
     data = panel.dropna(subset=["log_exports", "broadband_per100"]).copy()
-    outcome = "log_exports"
+    outcome, left_out = "log_exports", []
     if adjust:
         adj = adjusted_outcome(panel, design, control_rule)
         key = pd.MultiIndex.from_arrays([data["city_code"].astype(str), data["year"].astype(int)])
         data["log_exports_adjusted"] = adj.reindex(key).to_numpy()
+        # the designated city-years the binary study leaves out (rules.CENSOR_UNSUPPORTED: a
+        # concurrent cell its controls cannot learn) have no adjusted outcome; CGS compares each
+        # city's mean over ALL post years with the controls', so such a city leaves the curve
+        gap = data["log_exports_adjusted"].isna() & (data[DESIGNATION_COHORT] > 0)
+        left_out = sorted(data.loc[gap, "city_code"].astype(str).unique())
+        data = data[~data["city_code"].astype(str).isin(left_out)]
         data = data.dropna(subset=["log_exports_adjusted"])
         outcome = "log_exports_adjusted"
     g = data[DESIGNATION_COHORT]
@@ -390,8 +396,21 @@ def designation_dose_response(
         "cluster": cluster,
         "n_clusters": fit.n_clusters,
         "outcome": outcome,
-        "truth_att_overall": truth.get(DESIGNATION, {}).get("att_overall"),
+        "cities_left_out": left_out,
+        "truth_att_overall": _designation_att(truth, left_out),
     }
+
+
+def _designation_att(truth: dict, left_out: list[str]) -> float | None:
+    """The truth of CGS's ATT^o: the mean designation effect of the designated cities the curve
+    keeps (its cohort weights average the cities equally; the effect is constant from designation
+    in the DGP); the truth's overall ATT without city effects."""
+    block = truth.get(DESIGNATION, {})
+    by_city = block.get("city_effects")
+    if not by_city:
+        return block.get("att_overall")
+    out = set(left_out)
+    return float(np.mean([v["effects"][0] for c, v in by_city.items() if c not in out]))
 
 
 DOSES = {"broadband_per100": 10.0, "mobile_per100": 20.0}

@@ -419,7 +419,11 @@ def power_study(
         shape_rows = {s: effect_shape(data, cohort_col, s) for s in shapes}
         pairs = [(k, s) for k in fns for s in shapes]
         own = link_truth(truth, RAIL_LINK) if truth and treatment == "rail" else truth
-        block = truth_for(own, treatment, sd.covariates, sd.treated_cities) if truth else None
+        block = (
+            truth_for(own, treatment, sd.covariates, sd.treated_cities, exclude=sd.censored)
+            if truth
+            else None
+        )
         true = truth_shape(data, cohort_col, block)
         if true is not None and HEADLINE in fns:
             shape_rows[TRUTH_SHAPE] = true[0]

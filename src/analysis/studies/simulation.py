@@ -207,9 +207,10 @@ def _network_fit(name: str, options: dict, rep: Replication, cache: dict) -> dic
             return {"estimate": ratio, "std_error": np.nan, "conf_low": 0.0, "conf_high": 1.0,
                     "truth": ratio, "truth_direct": ratio, "target": "total"}  # fmt: skip
         row = res["overall"].set_index("term").loc[term]
-        doses = np.array(list(block["city_doses"].values()))
+        out = set(res.get("cities_left_out", ()))  # designated cities the curve leaves out
+        doses = np.array([v for c, v in block["city_doses"].items() if c not in out])
         if term == "att_overall":
-            truth = float(np.mean([v["effects"][0] for v in block["city_effects"].values()]))
+            truth = res["truth_att_overall"]
             causal = truth
         else:
             net = _Design().network if rep.network is None else rep.network
@@ -309,13 +310,15 @@ class Replication:
         return self._samples.get(treatment, self.sample)
 
     def truths(self, treatment: str, covariates, cities) -> dict:
-        """``truth`` (total), ``truth_direct`` and ``target`` of an estimator (the one rule)."""
+        """``truth`` (total), ``truth_direct`` and ``target`` of an estimator (the one rule), over
+        the study's treated city-years (``StudyData.censored`` left out)."""
         truth, key = self.truth, treatment
         if treatment in LINKS:  # the link's own block under "rail"
             truth, key = link_truth(self.truth, treatment), "rail"
-        own = truth_for(truth, key, covariates, cities)
-        total = truth_for(truth, key, (), cities)
-        direct = truth_for(truth, key, (), cities, target="direct")
+        out = self.study(treatment).censored
+        own = truth_for(truth, key, covariates, cities, exclude=out)
+        total = truth_for(truth, key, (), cities, exclude=out)
+        direct = truth_for(truth, key, (), cities, target="direct", exclude=out)
         return {
             "truth": total["att_overall"],
             "truth_direct": direct["att_overall"],
@@ -398,7 +401,9 @@ def _headline_es_row(name, options, rep, sd, cache) -> dict:
 
     if "headline_es" not in cache:
         rule = inference_rule(sd.panel)
-        block = truth_for(rep.truth, sd.treatment, sd.covariates, sd.treated_cities)
+        block = truth_for(
+            rep.truth, sd.treatment, sd.covariates, sd.treated_cities, exclude=sd.censored
+        )
         es = headline_event_study(sd, rule, (ES_TIMES[0], ES_TIMES[-1]), block)
         if "skipped" in es:
             raise RuntimeError(f"headline event study skipped: {es['skipped']}")

@@ -93,7 +93,7 @@ def timing_codings(
         sd = study_data(data, design, treatment, control_rule)
         est = headline_att(sd.panel, treatment, gname, sd.covariates, design, rule=rule)
         moved = sample.loc[g != coded]
-        block = truth_for(truth, treatment, sd.covariates, sd.treated_cities)
+        block = truth_for(truth, treatment, sd.covariates, sd.treated_cities, exclude=sd.censored)
         truth_att = None if block is None else block["att_overall"]
         row = {
             "coding": name,
