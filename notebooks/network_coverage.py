@@ -187,8 +187,8 @@ if "skipped" not in bc:
 # parallel trends it adds a selection term (cities with more broadband may gain more for other
 # reasons). The outcome is log exports net of the pilot zones', rail's and the controls' parts
 # (fitted on the not-yet-designated city-years, as the imputation estimator's first step): CGS has
-# no covariates. Bands are uniform (the whole curve, 95%, multiplier bootstrap by province); the
-# first step's sampling error is not in them.
+# no covariates. Bands are uniform (the whole curve, 95%, multiplier bootstrap by province) and
+# carry the first step's sampling error (each province's influence on its coefficients).
 
 # %%
 from analysis.figures.coverage import plot_cgs_dose_response

@@ -2,6 +2,7 @@
 default synthetic panel (issue 20)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.data import build, reference, synthetic
@@ -69,3 +70,65 @@ def test_designation_dose_response_has_the_truth_beside_it(default_panel):
         np.mean([effects[c]["effects"][0] for c in kept])
     )
     assert res["crit_att"] > 1.96
+
+
+def test_the_adjustments_cluster_influence_is_its_clustered_covariance(default_panel):
+    """coverage.adjustment's psi: summed over provinces, psi_c psi_c' is the province-clustered
+    (CR0) covariance of the adjustment's coefficients, as pyfixest computes it on the untreated
+    city-years with city and year effects."""
+    import pyfixest as pf
+
+    panel, _ = default_panel
+    adj = coverage.adjustment(panel)
+    x = adj.covariates
+    frame = x.rename(columns=lambda c: f"c{list(x.columns).index(c)}").reset_index()
+    frame.columns = ["city_code", "year", *frame.columns[2:]]
+    meta = panel.assign(city_code=panel["city_code"].astype(str)).set_index(["city_code", "year"])
+    key = pd.MultiIndex.from_frame(frame[["city_code", "year"]])
+    frame["y"] = meta["log_exports"].reindex(key).to_numpy()
+    frame["province"] = meta["province"].reindex(key).to_numpy()
+    g = meta[coverage.DESIGNATION_COHORT].reindex(key).fillna(0).to_numpy()
+    untreated = frame[~((g > 0) & (frame["year"].to_numpy() >= g))]
+    names = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
+    fit = pf.feols(
+        f"y ~ {' + '.join(names)} | city_code + year",
+        data=untreated,
+        vcov={"CRV1": "province"},
+        ssc=pf.ssc(adj=False, cluster_adj=False),
+        fixef_tol=1e-12,
+    )
+    ours = adj.psi.to_numpy().T @ adj.psi.to_numpy()
+    theirs = fit._vcov
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-12)
+    # and the adjusted outcome is log exports minus the covariates times pyfixest's coefficients
+    coef = fit.coef().to_numpy()
+    np.testing.assert_allclose(
+        adj.outcome.to_numpy(), frame["y"].to_numpy() - x.to_numpy() @ coef, atol=1e-8
+    )
+
+
+def test_cgs_is_linear_in_its_outcome_so_the_first_step_passes_through(default_panel):
+    """_first_step_influence rests on CGS being linear in its outcome for a fixed sample: the
+    estimates on y - X g equal those on y minus A g, A's columns the estimates on each X_k."""
+    from analysis.did.cgs_continuous import cgs_dose_response, estimate_vector
+
+    panel, _ = default_panel
+    rng = np.random.default_rng(3)
+    data = panel[panel["broadband_china_year"].fillna(0).isin([0, 2015])].copy()
+    data["dose"] = np.where(data["broadband_china_year"] > 0, data["broadband_per100"], 0.0)
+    data["dose"] = data.groupby("city_code")["dose"].transform("first")
+    data = data[(data["broadband_china_year"] == 0) | (data["dose"] > 0)]
+    x = rng.normal(size=(len(data), 3))
+    g = np.array([0.5, -1.0, 2.0])
+    args = ("year", "city_code", "broadband_china_year", "dose")
+    grid = np.linspace(15, 30, 5)
+
+    def est(y):
+        fit = cgs_dose_response(data.assign(_y=y), "_y", *args, cluster="province", grid=grid,
+                                n_boot=2)  # fmt: skip
+        return estimate_vector(fit)
+
+    a = np.column_stack([est(x[:, k]) for k in range(3)])
+    y = data["log_exports"].to_numpy()
+    np.testing.assert_allclose(est(y - x @ g), est(y) - a @ g, atol=1e-10)

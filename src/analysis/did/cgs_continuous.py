@@ -19,7 +19,9 @@ every cohort). A multiplier bootstrap (Rademacher weights per cluster) of the su
 influences gives the bootstrap process over the dose grid: pointwise SEs and the sup-t critical
 value of a uniform band (CGS Section 5, as ``contdid``'s ``cband``), mapped to t(G - 1) for few
 clusters (below); the overall ATT^o and ACRT^o use t(G - 1) intervals. Residuals of the treated
-are HC2-scaled by their leverage and the controls' deviations by sqrt(n0 / (n0 - 1)).
+are CR2-scaled by their cluster's joint leverage (Bell & McCaffrey 2002; HC2 with unit clusters)
+and the controls' deviations by sqrt(n0 / (n0 - 1)); an estimated first step (the covariate
+adjustment of the outcome) adds its clusters' influence (``first_step``).
 
 Why our own code (not a peer package): diff-diff 3.13 ``ContinuousDiD`` gives the same point
 estimates (tests/did/test_cgs_continuous.py) but only pointwise bands and unit-level bootstrap (no
@@ -75,6 +77,20 @@ def _basis(x: np.ndarray, knots: np.ndarray, degree: int, deriv: int = 0) -> np.
     return np.nan_to_num(out)
 
 
+def _cr2(resid: np.ndarray, hat: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Bell & McCaffrey's (2002) CR2 residuals: each cluster's block ``(I - H_cc)^(-1/2) e_c`` (HC2,
+    ``e_i / sqrt(1 - h_ii)``, when every unit is its own cluster). A cluster's residuals shrink by
+    its joint leverage: with the 31 provinces as clusters, unit-level HC2 left the SE of ATT(d|d)
+    at the ends of the dose range 0.77-0.9 of its Monte Carlo SD (80 default panels), where a few
+    provinces hold the low- and high-dose cities."""
+    out = np.empty_like(resid)
+    for c in np.unique(cluster):
+        idx = np.flatnonzero(cluster == c)
+        vals, vecs = np.linalg.eigh(np.eye(len(idx)) - hat[np.ix_(idx, idx)])
+        out[idx] = vecs @ ((vecs.T @ resid[idx]) / np.sqrt(np.clip(vals, 1e-8, None)))
+    return out
+
+
 def cgs_dose_response(
     data: pd.DataFrame,
     yname: str,
@@ -90,12 +106,17 @@ def cgs_dose_response(
     seed: int = 20240601,
     alpha: float = 0.05,
     leverage: bool = True,
+    first_step: pd.DataFrame | None = None,
 ) -> CGSResult:
     """ATT(d|d) and ACRT(d|d) of a staggered treatment with dose ``dname`` (read per unit where it
     is treated; never-treated units, ``gname`` = 0, are the comparison). ``grid``: dose values or a
     number of points between the 5% and 95% treated-dose quantiles. ``cluster``: the bootstrap's
     cluster column (default: the unit). Cohorts treated in the first period (no pre-period) and
-    units with a missing outcome in a period they need are dropped."""
+    units with a missing outcome in a period they need are dropped. ``first_step``: the sampling
+    error of an estimated step before this one (e.g. the covariate adjustment of ``yname``), as
+    each cluster's influence on every estimate (index: cluster labels; columns in the order of
+    :func:`estimate_vector`), added to this step's before the multiplier bootstrap: the two share
+    each cluster's weight, so their covariance is carried too."""
     frame = data[[idname, tname, yname, gname, dname] + ([cluster] if cluster else [])]
     wide = frame.pivot(index=idname, columns=tname, values=yname)
     per = frame.groupby(idname).first()
@@ -141,9 +162,8 @@ def cgs_dose_response(
         xtx_inv = np.linalg.pinv(bm.T @ bm)
         beta = xtx_inv @ bm.T @ (diff[members] - m0)
         resid = diff[members] - m0 - bm @ beta
-        if leverage:  # HC2: a residual shrinks by its leverage (Bell & McCaffrey 2002)
-            lev = np.einsum("ij,jk,ik->i", bm, xtx_inv, bm)
-            resid = resid / np.sqrt(np.clip(1 - lev, 1e-8, None))
+        if leverage:
+            resid = _cr2(resid, bm @ xtx_inv @ bm.T, cl_index[members])
         att += w * b_grid @ beta
         acrt += w * db_grid @ beta
         att_o += w * float(np.mean(bm @ beta))
@@ -162,6 +182,17 @@ def cgs_dose_response(
         infl[members, -1] += w * (dbm @ beta - np.mean(dbm @ beta)) / len(members)
     by_cluster = np.zeros((len(cl_codes), infl.shape[1]))
     np.add.at(by_cluster, cl_index, infl)
+    if first_step is not None:
+        extra = first_step.to_numpy(dtype=float)
+        if extra.shape[1] != by_cluster.shape[1]:
+            raise ValueError("first_step: one column per estimate of estimate_vector")
+        pos = {c: i for i, c in enumerate(cl_codes)}
+        new = [c for c in first_step.index if c not in pos]  # clusters only the first step has
+        by_cluster = np.vstack([by_cluster, np.zeros((len(new), by_cluster.shape[1]))])
+        for c in new:
+            pos[c] = len(pos)
+        by_cluster[[pos[c] for c in first_step.index]] += extra
+        cl_codes = np.array([*cl_codes, *new], dtype=object)
     n_cl = len(cl_codes)
     scale = np.sqrt(n_cl / (n_cl - 1)) if n_cl > 1 else 1.0
     rng = np.random.default_rng(seed)
@@ -218,3 +249,10 @@ def cgs_dose_response(
         knots=knots.tolist(),
         alpha=alpha,
     )
+
+
+def estimate_vector(res: CGSResult) -> np.ndarray:
+    """Every estimate of a fit in one vector: ATT(d|d) on the grid, ACRT(d|d) on the grid, ATT^o,
+    ACRT^o (the columns of ``first_step``)."""
+    c, o = res.curve, res.overall.set_index("term")["estimate"]
+    return np.r_[c["att"], c["acrt"], o["att_overall"], o["acrt_overall"]]
