@@ -20,6 +20,8 @@ from analysis.did.fe import (
     FEProjector,
     SmallSample,
     fit_within,
+    independent_columns,
+    independent_columns_factor,
 )
 from analysis.did.twfe import twfe_fwl
 
@@ -194,3 +196,57 @@ def test_controls_projection_is_weighted_fwl():
     sw = np.sqrt(w)
     coef = np.linalg.lstsq(W * sw[:, None], y * sw, rcond=None)[0]
     np.testing.assert_allclose(proj.residualize(y), y - W @ coef, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("weights", [None, "w_unit", "w_obs"])
+@pytest.mark.parametrize("unbalanced", [False, True], ids=["balanced", "unbalanced"])
+def test_factored_demeaning_equals_dense(unbalanced, weights):
+    """``FEProjector.factored`` (M_FE x kept as x minus low-rank terms, for sparse x) equals
+    ``demean_fe`` of the dense array, and its products equal the dense products."""
+    from scipy import sparse
+
+    df = _panel(unbalanced)
+    unit, time = pd.factorize(df["unit"])[0], pd.factorize(df["year"])[0]
+    w = None if weights is None else df[weights].to_numpy()
+    proj = FEProjector(unit, time, weights=w)
+    x = sparse.random(len(df), 12, density=0.1, random_state=3, format="csc")
+    fac = proj.factored(x)
+    dense = proj.demean_fe(x.toarray())
+    np.testing.assert_allclose(fac.toarray(), dense, rtol=0, atol=1e-13)
+    a = sparse.random(5, len(df), density=0.3, random_state=4, format="csr")
+    np.testing.assert_allclose(fac.left(a), a @ dense, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fac.left(a.toarray()), a @ dense, rtol=0, atol=1e-12)
+    b = np.linspace(-1.0, 1.0, 12)
+    np.testing.assert_allclose(fac.matvec(b), dense @ b, rtol=0, atol=1e-12)
+
+
+def test_rank_rule_factor_is_the_schur_rule():
+    """The Cholesky-grown rank rule keeps the columns whose Schur complement on the kept columns
+    before them passes the rule (one fresh solve per column), and its factor is the kept block's."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        k = int(rng.integers(2, 25))
+        x = rng.standard_normal((120, k))
+        for j in range(1, k):
+            r = rng.random()
+            if r < 0.15:
+                x[:, j] = x[:, :j] @ rng.standard_normal(j)  # exactly dependent
+            elif r < 0.2:
+                x[:, j] = 0.0
+            elif r < 0.25:
+                x[:, j] = x[:, 0] + 1e-3 * RANK_TOL * rng.standard_normal(120)  # within the rule
+        gram = x.T @ x
+        norms = np.sqrt(np.diag(gram) + rng.random(k))
+        kept: list[int] = []
+        for j in range(k):
+            resid2 = gram[j, j]
+            if kept:
+                g = gram[kept, j]
+                resid2 -= g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
+            if resid2 >= (RANK_TOL * norms[j]) ** 2:
+                kept.append(j)
+        got, chol = independent_columns_factor(gram, norms)
+        assert got.tolist() == kept == independent_columns(gram, norms).tolist()
+        block = gram[np.ix_(kept, kept)]
+        np.testing.assert_allclose(chol @ chol.T, block, rtol=0, atol=1e-10 * np.abs(block).max())
+        assert np.allclose(np.triu(chol, 1), 0.0)

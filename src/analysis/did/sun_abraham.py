@@ -10,9 +10,12 @@ treated, or the last-treated cohort).  This is the regression run by ``fixest::s
 ``eventstudyinteract``; we build the indicators ourselves (a sparse matrix) so the mapping
 coefficient -> (g, e) is explicit, and estimate through the fixed-effects kernel
 (:mod:`analysis.did.fe`: exact two-way demeaning, its rank rule and fixest's CRV1 rule), which gives
-the bread and the cluster scores the influence functions below use. Same numbers as
-``pyfixest.feols`` with ``CRV1`` (tests/did/test_sun_abraham.py, 1e-10), 4-9 times faster than it
-on 300-3,000 units (benchmarks/bench_peers.py).
+the bread and the cluster scores the influence functions below use; the demeaned indicators stay
+factorised (sparse products, never a dense N x cells array). Same numbers as ``pyfixest.feols``
+with ``CRV1`` (tests/did/test_sun_abraham.py, 1e-10); on 300 x 14 and 3,000 x 20 panels 6-17
+times faster than that regression alone (benchmarks/bench_heterogeneity_robust.py) and 4-35 times
+faster than diff-diff's ``SunAbraham`` (benchmarks/bench_peers.py), measured on a loaded 2-core
+machine.
 
 Step 2 aggregates ``IW(e) = sum_g w(g, e) CATT(g, e)`` with ``w(g, e)`` the sample share of cohort
 ``g`` among the observations at relative period ``e``.  The weights are estimated, so the standard
@@ -211,19 +214,48 @@ class _SaturatedFit:
     n_cells: int
 
 
+def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    """``(L L')^-1`` from the lower Cholesky factor ``L``, two triangular solves per column.
+
+    Hand-written on BLAS ``trsv`` (level 2, which OpenBLAS runs on one thread) rather than LAPACK
+    ``potri`` / ``getri``: those are multithreaded, and on the shared 2-core machine they took
+    100-250 ms for the 150 x 150 Gram matrix of the 300 x 14 benchmark panel (1 ms when idle)
+    while the other jobs held the cores; K^3 flops either way.
+    """
+    from scipy.linalg.blas import dtrsv
+
+    k = chol.shape[0]
+    lf = np.asfortranarray(chol)
+    out = np.empty((k, k))
+    e = np.zeros(k)
+    for j in range(k):
+        e[j] = 1.0
+        out[:, j] = dtrsv(lf, dtrsv(lf, e, lower=1), lower=1, trans=1)
+        e[j] = 0.0
+    return (out + out.T) / 2
+
+
 def _saturated_fit(df: pd.DataFrame, cell_of: np.ndarray, n_cells: int, cov_names) -> _SaturatedFit:
     """``y ~ cell indicators + covariates | unit + period`` with CRV1 by ``_cl``, by the FE kernel.
 
     The same regression, estimates and CRV1 covariance as ``pyfixest.feols(..., vcov={"CRV1":
     cl})`` (fixest's ``ssc()``), without building the indicator columns as data-frame columns:
-    the indicators are a sparse matrix (one nonzero per treated row), so the Gram matrix is
-    ``X' M X`` = ``X' (M X)`` at the cost of the treated rows. This was the estimator's cost
-    (the saturated regression has cohorts x relative periods columns: 342 on 3,000 x 20 with 18
-    cohorts, where building and demeaning them in pyfixest took 14 s).
+    the indicators are a sparse matrix (one nonzero per treated row), and the saturated
+    regression has cohorts x relative periods columns (342 on 3,000 x 20 with 18 cohorts, where
+    building and demeaning them in pyfixest took 14 s).
+
+    ``M X`` is never formed: the kernel keeps it factorised (``FEProjector.factored``: ``X`` minus
+    unit, time and grand means), so the Gram matrix ``X' M X`` and the cluster scores
+    ``sum_{i in c} (M X)_i u_i`` are sparse products at the cost of the treated rows and the
+    means; demeaning the dense N x cells array was most of the time. The rank rule's Cholesky
+    factor (``independent_columns_factor``) gives the bread (``_inverse_from_cholesky``).
+    Multithreaded BLAS / LAPACK calls are kept few (the meat and its sandwich): on a loaded
+    machine each costs far more than its flops. More than ``FEProjector.max_exact_times``
+    periods (alternating projections): the dense demeaned array, as before.
     """
     from scipy import sparse
 
-    from .fe import FIXEST, FEProjector, independent_columns, nested_in
+    from .fe import FIXEST, FEProjector, independent_columns_factor, nested_in
 
     n = len(df)
     unit = pd.factorize(df["_id"])[0]
@@ -235,22 +267,33 @@ def _saturated_fit(df: pd.DataFrame, cell_of: np.ndarray, n_cells: int, cov_name
     W = df[cov_names].to_numpy(dtype=float) if cov_names else np.empty((n, 0))
     y = df["_y"].to_numpy(dtype=float)
     proj = FEProjector(unit, period)
-    # demeaned regressors (dense: the scores need them), then the Gram matrix from the sparse side
-    Zt = np.ascontiguousarray(proj.demean_fe(np.hstack([X.toarray(), W])))
     yt = proj.demean_fe(y)
-    gram = np.vstack([np.asarray(X.T.tocsr() @ Zt), W.T @ Zt])
+    Wt = proj.demean_fe(W) if cov_names else W
+    fac = proj.factored(X)
+    if fac is not None:
+        # the demeaned indicators kept factorised (fe.FactoredWithin): Gram matrix and cluster
+        # scores from sparse products, never the dense N x cells array
+        gxx = fac.left(X.T.tocsr())
+    else:  # more than FEProjector.max_exact_times periods: alternating projections, dense
+        Xt = proj.demean_fe(X.toarray())
+        gxx = np.asarray(X.T.tocsr() @ Xt)
+    gxw = np.asarray(X.T @ Wt)
+    gram = np.block([[gxx, gxw], [gxw.T, W.T @ Wt]])
     gram = (gram + gram.T) / 2
     zy = np.r_[np.asarray(X.T @ yt).ravel(), W.T @ yt]
     norms = np.sqrt(np.r_[np.asarray(X.sum(axis=0)).ravel(), np.einsum("ij,ij->j", W, W)])
-    kept = independent_columns(gram, norms)
+    kept, chol = independent_columns_factor(gram, norms)
     if not len(kept):
         raise ValueError("every cohort x period cell is absorbed by the fixed effects")
-    bread = np.linalg.inv(gram[np.ix_(kept, kept)])
+    bread = _inverse_from_cholesky(chol)
     beta = bread @ zy[kept]
-    Zk = Zt if len(kept) == Zt.shape[1] else Zt[:, kept]
-    u = yt - Zk @ beta
+    kx, kw = kept[kept < n_cells], kept[kept >= n_cells] - n_cells
+    bx, bw = np.zeros(n_cells), beta[len(kx) :]
+    bx[kx] = beta[: len(kx)]
+    u = yt - (fac.matvec(bx) if fac is not None else Xt @ bx) - Wt[:, kw] @ bw
     onehot = sparse.csr_matrix((u, (cl, np.arange(n))), shape=(n_cl, n))
-    scores = np.asarray(onehot @ Zk)
+    sx = fac.left(onehot) if fac is not None else np.asarray(onehot @ Xt)
+    scores = np.hstack([sx[:, kx], np.asarray(onehot @ Wt[:, kw])])
     factor = FIXEST.factor(
         n,
         len(kept),
@@ -265,21 +308,21 @@ def _saturated_fit(df: pd.DataFrame, cell_of: np.ndarray, n_cells: int, cov_name
     )  # fmt: skip
 
 
-def _ratio_aggregate(beta, vcov, psi_beta, counts, idx, ssc_g):
+def _ratio_aggregate(beta, vcov, ib, counts, n_obs, idx, ssc_g):
     """Share-weighted sum of ``beta[idx]`` and its delta-method variance.
 
-    ``counts`` (clusters x K) holds each cluster's number of observations per coefficient, so
-    the weights ``w_k = A_k / sum_idx A`` are ratio estimators with influence function
-    ``(a_ck - w_k b_c) / B``.  Returns (estimate, se, se_fixed_weights).
+    ``counts`` (clusters x K) holds each cluster's number of observations per coefficient
+    (``n_obs``: its column sums ``A``), so the weights ``w_k = A_k / B``, ``B = sum_idx A``, are
+    ratio estimators with influence function ``(a_ck - w_k b_c) / B``. ``ib``: the beta part of
+    the cluster-level influence function, ``psi_beta[:, idx] @ w``. Returns (estimate, se,
+    se_fixed_weights).
     """
     a = counts[:, idx]
-    A = a.sum(axis=0)
-    B = A.sum()
-    w = A / B
+    B = n_obs[idx].sum()
+    w = n_obs[idx] / B
     b = beta[idx]
     est = float(w @ b)
     var_fixed = float(w @ vcov[np.ix_(idx, idx)] @ w)
-    ib = psi_beta[:, idx] @ w  # beta part of the influence function (per cluster)
     iw = (a @ b - est * a.sum(axis=1)) / B  # weight part: sum_k beta_k psi_w,ck
     var = var_fixed + ssc_g * float(2 * ib @ iw + iw @ iw)
     return est, np.sqrt(max(var, 0.0)), np.sqrt(var_fixed)
@@ -346,27 +389,27 @@ def sun_abraham(
     cell_of[~treated.to_numpy()] = -1
 
     fit = _saturated_fit(df, cell_of, len(names), cov_names)
-    keep = [k for k in range(len(names)) if k in set(fit.kept.tolist())]
+    # the kept regressors are in column order, cells first: the kept cells are fit.kept's head
+    pos = np.flatnonzero(fit.kept < len(names))
+    keep = fit.kept[pos].tolist()
     if len(keep) < len(names):
-        dropped = [names[k] for k in range(len(names)) if k not in keep]
+        kept_set = set(keep)
+        dropped = [names[k] for k in range(len(names)) if k not in kept_set]
         warnings.warn(f"collinear cohort x period cells dropped: {dropped}", stacklevel=2)
-    pos = [int(np.flatnonzero(fit.kept == k)[0]) for k in keep]
     keys = [keys[k] for k in keep]
     names = [names[k] for k in keep]
 
-    # cluster-level influence functions of beta: bread @ sum_{i in c} x_i u_i
     codes, n_cl = fit.cluster_codes, fit.n_clusters
-    psi_all = fit.cluster_scores @ fit.bread
     ssc_g = n_cl / (n_cl - 1)
 
     beta = fit.params[pos]
     vcov = fit.vcov[np.ix_(pos, pos)]
-    psi = psi_all[:, pos]
     # each cluster's observations per kept cell
     rows = cell_of >= 0
-    counts_all = np.zeros((n_cl, fit.n_cells))
-    np.add.at(counts_all, (codes[rows], cell_of[rows]), 1.0)
-    counts = counts_all[:, keep]
+    flat = codes[rows] * fit.n_cells + cell_of[rows]
+    counts_all = np.bincount(flat, np.ones(len(flat)), n_cl * fit.n_cells).reshape(n_cl, -1)
+    counts = counts_all if len(keep) == fit.n_cells else counts_all[:, keep]
+    n_obs = counts.sum(axis=0)
 
     key_g = np.array([g for g, _ in keys])
     key_e = np.array([e for _, e in keys])
@@ -376,25 +419,35 @@ def sun_abraham(
             "event_time": key_e,
             "estimate": beta,
             "std_error": np.sqrt(np.diag(vcov)),
-            "n_obs": counts.sum(axis=0).astype(int),
+            "n_obs": n_obs.astype(int),
         }
     )
 
     lo = -np.inf if min_e is None else min_e
     hi = np.inf if max_e is None else max_e
     ev = np.array(sorted(e for e in set(key_e) if lo <= e <= hi))
+    post = np.flatnonzero((key_e >= 0) & (key_e >= lo) & (key_e <= hi))
+    groups = [np.flatnonzero(key_e == e) for e in ev] + ([post] if len(post) else [])
+    # the beta part of each aggregate's cluster-level influence function, psi_beta[:, idx] @ w with
+    # psi_beta = cluster_scores @ bread (bread @ sum_{i in c} x_i u_i), as one product
+    # scores @ (bread @ weights): clusters x cells x aggregates, not clusters x cells x cells
+    agg = np.zeros((len(fit.kept), len(groups)))
+    for j, idx in enumerate(groups):
+        agg[pos[idx], j] = n_obs[idx] / n_obs[idx].sum()
+    ib = fit.cluster_scores @ (fit.bread @ agg)
     est, se, se_fixed, wrows = [], [], [], []
-    for e in ev:
-        idx = np.flatnonzero(key_e == e)
-        m, s, sf = _ratio_aggregate(beta, vcov, psi, counts, idx, ssc_g)
+    for j, e in enumerate(ev):
+        idx = groups[j]
+        m, s, sf = _ratio_aggregate(beta, vcov, ib[:, j], counts, n_obs, idx, ssc_g)
         est.append(m)
         se.append(s)
         se_fixed.append(sf)
-        w = counts[:, idx].sum(axis=0)
+        w = n_obs[idx]
         wrows += [(int(e), int(key_g[i]), wi / w.sum()) for i, wi in zip(idx, w)]
-    post = np.flatnonzero((key_e >= 0) & (key_e >= lo) & (key_e <= hi))
     if len(post):
-        att, att_se, att_se_fixed = _ratio_aggregate(beta, vcov, psi, counts, post, ssc_g)
+        att, att_se, att_se_fixed = _ratio_aggregate(
+            beta, vcov, ib[:, -1], counts, n_obs, post, ssc_g
+        )
     else:
         att, att_se, att_se_fixed = np.nan, np.nan, np.nan
 
