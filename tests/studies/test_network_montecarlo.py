@@ -4,14 +4,16 @@ dCDH on the banded doses), each against its own truth.
 
 Measured (200 replications, seed 20240601, 2 workers; default design, selection_on_gains 0), after
 the Broadband China study left out the designated city-years of concurrent cells its controls
-cannot learn (rules.CENSOR_UNSUPPORTED): coverage (MC s.e.) headline 95.5% (1.5), CGS ATT^o 96.0%
-(1.4), CGS ACRT^o 96.0% (1.4), CGS uniform band of ATT(d|d) 80.5% (2.8); bias of the headline
-+0.0044 (0.0017), SE/SD 1.02, of CGS ATT^o +0.0022 (0.0018). Before (the pilot zones as one
-absorbing dummy in that study): 89.5%, 90.5%, 95.0%, 73.0%; bias +0.0192 and +0.0185. dCDH
-broadband 89.5% (2.2), dCDH mobile 93.0% (1.8) (dCDH reads the panel, not the study's data). The
-band does not carry the sampling error of the adjustment's first step (the report says so); the
-dCDH broadband row lets the other treatments' effects in (no covariates). The bounds below record
-these two shortfalls; they are not claims of nominal coverage.
+cannot learn (rules.CENSOR_UNSUPPORTED), and the CGS bootstrap carries CR2 residuals by province and
+the adjustment's first step: coverage (MC s.e.) headline 95.5% (1.5), CGS ATT^o 97.0% (1.2), CGS
+ACRT^o 96.5% (1.3), CGS uniform band of ATT(d|d) 83.0% (2.7); bias of the headline +0.0044
+(0.0017), SE/SD 1.02, of CGS ATT^o +0.0022 (0.0018), SE/SD 1.07. Before (the pilot zones as one
+absorbing dummy in that study, unit-level HC2, no first step): 89.5%, 90.5%, 95.0%, 73.0%; bias
++0.0192 and +0.0185. dCDH broadband 89.5% (2.2), dCDH mobile 93.0% (1.8) (dCDH reads the panel,
+not the study's data). The band's pointwise SEs fall short of the Monte Carlo SD at the ends of
+the dose range (SE/SD 0.82 at the lowest grid doses, 80 panels), where few provinces hold the
+cities; the dCDH broadband row lets the other treatments' effects in (no covariates). The bounds
+below record these two shortfalls; they are not claims of nominal coverage.
 """
 
 import numpy as np
@@ -44,9 +46,9 @@ def test_network_rows_cover_their_truths():
     # nominal claims: within about 2 MC s.e. (1.5-1.8 points at 200 reps) of 95%
     for key in ("bc_headline", "cgs_att", "cgs_acrt", "dcdh_mobile"):
         assert 0.915 <= cov[key] <= 0.985, (key, cov[key])
-    # documented shortfalls (measured 80.5%, 89.5%)
+    # documented shortfalls (measured 83.0%, 89.5%)
     for key, (lo, hi) in {
-        "cgs_band": (0.72, 0.89),
+        "cgs_band": (0.75, 0.91),
         "dcdh_broadband": (0.85, 0.94),
     }.items():
         assert lo <= cov[key] <= hi, (key, cov[key])
