@@ -48,6 +48,12 @@ Not ported (reference options): ``controls``, ``trends_lin``, ``continuous``,
 ``less_conservative_se``, ``predict_het``, ``by``/``by_path``, ``design``, ``date_first_switch``,
 ``normalized_weights`` and ``bootstrap``.  Periods are ranked, so an unevenly spaced time
 variable is treated as consecutive periods (as the reference).
+
+Two options that are not the reference's, off by default (issue 20: a continuous dose read in
+bands, where the last not-yet-switchers are a few groups that carry the weight of every remaining
+switcher): ``min_control_clusters`` (a comparison needs controls in that many clusters) and
+``jackknife`` (the delete-one-cluster variance with t(C - 1) intervals); see
+:func:`did_multiplegt_dyn`.
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ class MultiplegtDynResult:
     delta_d_placebo: np.ndarray | None = None  # those of the placebos (their own switchers)
     delta_d_avg_total: float = float("nan")  # switchers' mean number of effects cumulated
     alpha: float = 0.05
+    df: int | None = None  # t(df) critical values of the intervals (jackknife); None = normal
     options: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -125,7 +132,8 @@ class MultiplegtDynResult:
         """``Effect_l``, ``Average_Total_Effect`` then ``Placebo_l`` rows (``TIDY_COLUMNS``)."""
         a = self.alpha if alpha is None else alpha
         t = self.table
-        return tidy_frame(t["term"], t["estimate"], t["std_error"], a)
+        crit = None if self.df is None else stats.t.ppf(1 - a / 2, self.df)
+        return tidy_frame(t["term"], t["estimate"], t["std_error"], a, crit)
 
     def event_study(self, alpha: float | None = None) -> pd.DataFrame:
         """Effects and placebos on the house event-time axis (``EVENT_STUDY_COLUMNS``): effect ``l``
@@ -142,13 +150,16 @@ class MultiplegtDynResult:
 
     def placebo_test(self) -> PretrendTest | None:
         """Wald test that all placebos are zero (chi-squared, ``df`` = number of placebos; the
-        reference reports its p-value from two placebos on); None without placebos."""
-        k = self.n_placebos
-        if k == 0:
+        reference reports its p-value from two placebos on); None without placebos. A placebo
+        without switchers (NaN, e.g. under ``min_control_clusters``) is left out of the test."""
+        if self.n_placebos == 0:
             return None
         b = self.placebos["estimate"].to_numpy()
-        v = self.vcov[self.n_effects :, self.n_effects :]
-        if not (np.isfinite(b).all() and np.isfinite(v).all()):
+        keep = np.isfinite(b)
+        k = int(keep.sum())
+        v = self.vcov[self.n_effects :, self.n_effects :][np.ix_(keep, keep)]
+        b = b[keep]
+        if k == 0 or not np.isfinite(v).all():
             return None
         w = float(b @ np.linalg.pinv(v) @ b)
         return PretrendTest(w, k, float(stats.chi2.sf(w, k)))
@@ -567,6 +578,18 @@ def _horizon(p: _Panel, i: int, dy, dist, nc, n_ctrl) -> _Horizon:
     return out
 
 
+def _control_clusters(p: _Panel, ctrl_n: np.ndarray) -> np.ndarray:
+    """Distinct clusters (groups without ``cluster``) among the controls with a positive weight
+    ``ctrl_n`` in each (baseline cell, period), on the group x period grid."""
+    mask = _nan0(ctrl_n) > 0
+    g, t = np.nonzero(mask)
+    gr = p.grid
+    n_c = int(p.clus.max()) + 1
+    code = np.unique((gr.cell[g] * gr.n_t + t) * n_c + p.clus[g]) // n_c
+    s = np.bincount(code, minlength=gr.k * gr.n_t).astype(float)
+    return s.reshape(gr.k, gr.n_t)[gr.cell]
+
+
 def _treatment_change(p: _Panel, i: int, inc: int) -> np.ndarray:
     """``sum_{t=F_g}^{F_g-1+i} (D_gt - D_g1)`` of the switchers of side ``inc``."""
     f = p.f[:, None]
@@ -584,8 +607,11 @@ def _side(
     same_switchers: bool,
     same_switchers_pl: bool,
     only_never_switchers: bool,
+    min_control_clusters: int = 1,
 ):
-    """Effects 1..n_eff and placebos 1..n_pl of switchers in (``inc = 1``) or out (``inc = 0``)."""
+    """Effects 1..n_eff and placebos 1..n_pl of switchers in (``inc = 1``) or out (``inc = 0``);
+    a switcher's long difference is used only where its controls (same baseline, not switched
+    yet) span at least ``min_control_clusters`` clusters (groups without ``cluster``)."""
     f, TT, N = p.f[:, None], p.tt, p.n
     sgn = np.where(p.s == 1, 1.0, np.where(p.s == 0, -1.0, np.nan))
     if same_switchers:
@@ -602,6 +628,8 @@ def _side(
             nc[(f > TT) & (f < p.t_max + 1)] = 0.0
         n_ctrl = p.grid.cell_sum(nc * N)
         sw = (TT == f - 1 + i) & (i <= p.lg[:, None]) & (p.s == inc)[:, None] & (n_ctrl > 0)
+        if min_control_clusters > 1:
+            sw &= _control_clusters(p, nc * N) >= min_control_clusters
         if same_switchers:
             sw &= still[:, None]
         dist = np.where(np.isnan(dy), np.nan, sw.astype(float))
@@ -621,6 +649,8 @@ def _side(
         ncp = nc * ~np.isnan(dyp)
         n_ctrl = p.grid.cell_sum(ncp * N)
         distp = np.where(np.isnan(dist), np.nan, dist * ~np.isnan(dyp) * (n_ctrl > 0))
+        if min_control_clusters > 1:
+            distp = distp * (_control_clusters(p, ncp * N) >= min_control_clusters)
         if same_switchers and same_switchers_pl:
             distp = distp * fill_pl[:, None]
         h = _horizon(p, i, dyp, distp, ncp, n_ctrl)
@@ -661,6 +691,68 @@ def _wald_p(b: np.ndarray, v: np.ndarray, df: int) -> float:
     return float(stats.chi2.sf(chi2, df))
 
 
+def _jackknife(data: pd.DataFrame, fit: MultiplegtDynResult, args: dict) -> MultiplegtDynResult:
+    """``fit`` with the delete-one-cluster jackknife variance (see :func:`did_multiplegt_dyn`)."""
+    from dataclasses import replace
+
+    key = args["cluster"] if args["cluster"] not in (None, args["group"]) else args["group"]
+    terms = list(fit.table["term"])
+    labels = data[key].dropna().unique()
+    reps = np.full((len(labels), len(terms)), np.nan)
+    for j, c in enumerate(labels):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                r = did_multiplegt_dyn(data[data[key] != c], **args)
+            except ValueError:  # no effect estimable without this cluster
+                continue
+        reps[j] = r.table.set_index("term")["estimate"].reindex(terms).to_numpy()
+    n_c = len(labels)
+    ok = np.isfinite(reps)
+    m = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a term no replicate estimates
+        dev = reps - np.nanmean(reps, axis=0)
+        se = np.sqrt((m - 1) / m * np.nansum(dev**2, axis=0))
+    se[m < 2] = np.nan
+    # covariance of Effect_1..L, Placebo_1..K (the order of ``vcov``) over complete replicates
+    order = [t for t in terms if t != "Average_Total_Effect"]
+    cols = [terms.index(t) for t in order]
+    full = ok[:, cols].all(axis=1)
+    d = dev[np.ix_(full, cols)] if full.sum() >= 2 else np.full((0, len(cols)), np.nan)
+    V = (len(d) - 1) / len(d) * d.T @ d if len(d) else np.full((len(cols), len(cols)), np.nan)
+    table = fit.table.copy()
+    table["std_error"] = se
+    df = n_c - 1
+    crit = stats.t.ppf(1 - fit.alpha / 2, df)
+    table["conf_low"] = table["estimate"] - crit * se
+    table["conf_high"] = table["estimate"] + crit * se
+    L, K = fit.n_effects, fit.n_placebos
+    b = fit.table.set_index("term")["estimate"].reindex(order).to_numpy()
+    b_eff, b_pl = b[:L], b[L:]
+    V_eff, V_pl = V[:L, :L], V[L:, L:]
+    fin = np.isfinite
+
+    def p(bv, vv, k):
+        return _wald_p(bv, vv, k) if fin(bv).all() and fin(vv).all() else None
+
+    p_equal = None
+    if fit.p_equal_effects is not None:
+        Dm = np.eye(L)[:-1] - 1.0 / L
+        vt = Dm @ V_eff @ Dm.T
+        p_equal = p(Dm @ b_eff, (vt + vt.T) / 2, L - 1)
+    return replace(
+        fit,
+        table=table,
+        vcov=V,
+        p_joint_effects=None if fit.p_joint_effects is None else p(b_eff, V_eff, L),
+        p_joint_placebos=None if fit.p_joint_placebos is None else p(b_pl, V_pl, K),
+        p_equal_effects=p_equal,
+        df=df,
+        options={**fit.options, "jackknife": True},
+    )
+
+
 def did_multiplegt_dyn(
     data: pd.DataFrame,
     outcome: str,
@@ -681,6 +773,8 @@ def did_multiplegt_dyn(
     trends_nonparam: Sequence[str] | str | None = None,
     dont_drop_larger_lower: bool = False,
     drop_if_d_miss_before_first_switch: bool = False,
+    min_control_clusters: int | None = None,
+    jackknife: bool = False,
     alpha: float = 0.05,
 ) -> MultiplegtDynResult:
     """de Chaisemartin & D'Haultfoeuille (2024) event-study effects (see the module docstring).
@@ -690,11 +784,31 @@ def did_multiplegt_dyn(
     ``group`` (default: groups); ``weight`` cell weights; ``switchers`` ``"in"``/``"out"`` to keep
     one side; ``trends_nonparam`` time-invariant columns within which switchers and controls are
     compared (like the baseline treatment).  Returns :class:`MultiplegtDynResult`.
+
+    ``min_control_clusters`` (not a reference option; None = the reference): a switcher's effect
+    or placebo ``l`` is estimated only when its controls at that date (same baseline, not switched
+    yet) lie in at least that many clusters (``cluster``; groups without it).  Where the last
+    not-yet-switchers are a handful of groups they carry the weight of every remaining switcher,
+    and the variance estimate rests on them alone (its effective number of clusters collapses).
+
+    ``jackknife`` (not a reference option; the reference's analytic variance by default): the
+    delete-one-cluster jackknife variance ``(C - 1) / C sum_c (b_(c) - mean b_(.))^2`` over the
+    ``C`` clusters (groups without ``cluster``; a replicate in which an estimator cannot be
+    computed is left out of that estimator's sum), and intervals from t(C - 1) (MacKinnon,
+    Nielsen & Webb 2023, CV3): the analytic variance sums squared cluster terms around estimated
+    cohort means and is biased down when a few clusters carry most of the weight.
     """
+    if jackknife:  # every argument but the data and this switch, passed on to the replicates
+        args = {k: v for k, v in locals().items() if k not in ("data", "jackknife")}
+        return _jackknife(data, did_multiplegt_dyn(data, **args), args)
     if int(effects) != effects or effects < 1:
         raise ValueError("effects must be a positive integer")
     if int(placebo) != placebo or placebo < 0:
         raise ValueError("placebo must be a non-negative integer")
+    if min_control_clusters is not None and (
+        int(min_control_clusters) != min_control_clusters or min_control_clusters < 1
+    ):
+        raise ValueError("min_control_clusters must be a positive integer or None")
     if switchers not in ("", "in", "out"):
         raise ValueError("switchers must be '', 'in' or 'out'")
     if same_switchers_pl and not same_switchers:
@@ -755,6 +869,7 @@ def did_multiplegt_dyn(
                 same_switchers,
                 same_switchers_pl,
                 only_never_switchers,
+                int(min_control_clusters or 1),
             )
 
     def combine(kind: int, i: int):
@@ -907,5 +1022,6 @@ def did_multiplegt_dyn(
             "same_switchers_pl": same_switchers_pl,
             "only_never_switchers": only_never_switchers,
             "trends_nonparam": tnp,
+            "min_control_clusters": min_control_clusters,
         },
     )

@@ -482,12 +482,25 @@ DOSES = {"broadband_per100": 10.0, "mobile_per100": 20.0}
 """The continuous, non-absorbing doses and the band width (subscribers per 100) in which dCDH
 reads them: ``did_multiplegt_dyn`` compares switchers with not-yet-switchers of the SAME baseline
 treatment, which a continuous dose never shares (the reference's ``continuous`` option is not
-ported); a city switches when its dose enters another band."""
+ported); a city switches when its dose enters another band.
+
+Every city's broadband rises through the bands (263 of the 337 start in the lowest one and all of
+them have left it by 2017), so the late comparisons rest on the last few not-yet-switchers, the
+slowest-diffusing cities of a handful of provinces, which then carry the weight of every remaining
+switcher. Hence the two departures from the reference in :func:`_dcdh` (issue 20; data/README.md,
+"The network block"): a comparison needs controls in at least
+:data:`analysis.studies.rules.MIN_CELL_CLUSTERS` provinces (``min_control_clusters``, the
+concurrent cells' rule), and the variance is the delete-one-province jackknife with t(G-1)
+intervals (``jackknife``)."""
 
 
-def _dcdh(data: pd.DataFrame, y: str, effects: int, placebo: int):
-    """dCDH on the banded dose ``_band``: normalized effects and placebos, province clusters."""
+def _dcdh(data: pd.DataFrame, y: str, effects: int, placebo: int, jackknife: bool = True):
+    """dCDH on the banded dose ``_band``: normalized effects and placebos, province clusters,
+    comparisons with controls in at least ``MIN_CELL_CLUSTERS`` provinces; the delete-one-province
+    jackknife variance and t(G-1) intervals (``jackknife``; off for the targets, which need only
+    the point estimate)."""
     from analysis.did.estimate import estimate
+    from analysis.studies.rules import MIN_CELL_CLUSTERS
 
     return estimate(
         "dcdh",
@@ -500,6 +513,8 @@ def _dcdh(data: pd.DataFrame, y: str, effects: int, placebo: int):
         window=(-placebo - 1, effects - 1),
         treatment="_band",
         normalized=True,
+        min_control_clusters=MIN_CELL_CLUSTERS,
+        jackknife=jackknife,
     )
 
 
@@ -512,7 +527,8 @@ def dose_event_studies(
 ) -> dict:
     """de Chaisemartin & D'Haultfoeuille ``did_multiplegt_dyn`` for each dose read in bands
     (:data:`DOSES`): normalized event-study effects (per subscriber per 100 of cumulated dose
-    change), placebos and their joint test, the average total effect, province clusters.
+    change), placebos and their joint test, the average total effect, province clusters (the
+    comparisons and the jackknife variance of :func:`_dcdh`).
 
     On synthetic data the same estimator applied to the DGP's network component
     (:func:`analysis.data.synthetic.network_effect_component`: the doses' and the designation's
@@ -538,14 +554,15 @@ def dose_event_studies(
         rows = {}
         try:
             for name, y in runs.items():
-                rows[name] = _dcdh(data, y, effects, placebo)
+                rows[name] = _dcdh(data, y, effects, placebo, jackknife=name == "estimate")
         except (*binary.NUMERICAL_ERRORS, ZeroDivisionError) as exc:
             if not _design_failure(exc):
                 raise
             out[dose] = {**binary.skipped(_why(exc)), "band_width": width}
             continue
         fit = rows["estimate"]
-        es = fit.event_study.copy()
+        # a horizon no switcher reaches with controls in enough provinces has no estimate
+        es = fit.event_study.dropna(subset=["estimate"]).reset_index(drop=True)
         if "target" in rows:
             es = es.merge(
                 rows["target"]

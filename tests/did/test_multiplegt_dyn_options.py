@@ -1,0 +1,110 @@
+"""The two options of ``did_multiplegt_dyn`` that are not the reference's (issue 20, the dCDH rows of
+the network Monte Carlo): ``min_control_clusters`` (a comparison needs controls in at least that
+many clusters) and ``jackknife`` (delete-one-cluster variance, t(C - 1) intervals). Off by default:
+the reference's results (tests/did/test_multiplegt_dyn.py, Favara & Imbs) are untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.did.multiplegt_dyn import did_multiplegt_dyn
+
+
+@pytest.fixture(scope="module")
+def no_never():
+    """Binary staggered cohorts 3..7 (8 periods), no never-treated group: the last cohorts'
+    controls are the few groups not treated yet; effects growing with exposure; ten clusters."""
+    rng = np.random.default_rng(3)
+    n, periods = 150, 8
+    g = rng.choice([3, 4, 5, 6, 7], n, p=[0.25, 0.25, 0.2, 0.2, 0.1])
+    t = np.arange(1, periods + 1)
+    treated = t[None, :] >= g[:, None]
+    y = (
+        rng.normal(size=(n, 1))
+        + 0.2 * t[None, :]
+        + treated * (0.5 + 0.1 * (t[None, :] - g[:, None]))
+        + rng.normal(scale=0.3, size=(n, periods))
+    )
+    return pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), periods),
+            "year": np.tile(2000 + t, n),
+            "y": y.ravel(),
+            "d": treated.ravel().astype(float),
+            "cohort": np.repeat(2000 + g, periods),
+            "cl": np.repeat(np.arange(n) % 10, periods),
+        }
+    )
+
+
+def _naive_min(df, lag: int, k: int) -> float:
+    """Effect ``lag`` by its definition, keeping the cohorts whose controls at ``F_g - 1 + lag``
+    (not treated yet) number at least ``k`` groups."""
+    wide = df.pivot(index="id", columns="year", values="y")
+    g = df.groupby("id")["cohort"].first().reindex(wide.index).to_numpy()
+    num = den = 0.0
+    for c in np.unique(g):
+        ref, end = c - 1, c - 1 + lag
+        ctrl = g > end
+        if end > wide.columns.max() or ctrl.sum() < k:
+            continue
+        diff = wide[end] - wide[ref]
+        n_c = (g == c).sum()
+        num += n_c * (diff[g == c].mean() - diff[ctrl].mean())
+        den += n_c
+    return num / den if den else np.nan
+
+
+def test_min_control_clusters_one_is_the_reference(no_never):
+    args = ("y", "id", "year", "d")
+    ref = did_multiplegt_dyn(no_never, *args, effects=3, placebo=2, cluster="cl")
+    one = did_multiplegt_dyn(no_never, *args, effects=3, placebo=2, cluster="cl",
+                             min_control_clusters=1)  # fmt: skip
+    pd.testing.assert_frame_equal(one.table, ref.table)
+
+
+def test_min_control_clusters_drops_thin_comparisons(no_never):
+    """Without ``cluster`` the count is of groups: the comparisons whose not-yet-treated controls
+    are fewer than ``k`` groups leave the estimator, the others are unchanged."""
+    g = no_never.groupby("id")["cohort"].first()
+    k = int((g == 2007).sum()) + 1  # the last cohort alone is too few
+    res = did_multiplegt_dyn(no_never, "y", "id", "year", "d", effects=3, min_control_clusters=k)
+    ref = did_multiplegt_dyn(no_never, "y", "id", "year", "d", effects=3)
+    for _, row in res.effects.iterrows():
+        lag = int(row["horizon"])
+        assert row["estimate"] == pytest.approx(_naive_min(no_never, lag, k), abs=1e-12)
+    assert (res.effects.n_switchers < ref.effects.n_switchers).all()
+    with pytest.raises(ValueError, match="min_control_clusters"):
+        did_multiplegt_dyn(no_never, "y", "id", "year", "d", min_control_clusters=0)
+
+
+def test_jackknife_is_the_delete_one_cluster_variance(no_never):
+    kw = {"effects": 3, "placebo": 2, "cluster": "cl", "normalized": True}
+    args = ("y", "id", "year", "d")
+    ana = did_multiplegt_dyn(no_never, *args, **kw)
+    jk = did_multiplegt_dyn(no_never, *args, **kw, jackknife=True)
+    pd.testing.assert_series_equal(jk.table["estimate"], ana.table["estimate"])
+    terms = list(ana.table["term"])
+    reps = np.array(
+        [
+            did_multiplegt_dyn(no_never[no_never["cl"] != c], *args, **kw)
+            .table.set_index("term")["estimate"]
+            .reindex(terms)
+            .to_numpy()
+            for c in range(10)
+        ]
+    )
+    se = np.sqrt(9 / 10 * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0))
+    np.testing.assert_allclose(jk.table["std_error"], se, rtol=1e-12)
+    assert jk.df == 9 and ana.df is None
+    crit = stats.t.ppf(0.975, 9)
+    td = jk.tidy()
+    np.testing.assert_allclose(td["conf_high"] - td["estimate"], crit * se, rtol=1e-12)
+    # vcov: Effect_1..3, Placebo_1..2, the replicates' covariance
+    order = [terms.index(t) for t in terms if t != "Average_Total_Effect"]
+    dev = reps[:, order] - reps[:, order].mean(axis=0)
+    np.testing.assert_allclose(jk.vcov, 9 / 10 * dev.T @ dev, rtol=1e-10)
+    assert jk.placebo_test() is not None and jk.p_joint_effects is not None
