@@ -5,6 +5,7 @@ Text in both languages here (the map helpers of :mod:`analysis.figures.maps` dra
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
@@ -117,14 +118,16 @@ def plot_cgs_dose_response(curve: pd.DataFrame, lang: str = "en"):
 def plot_dose_event_studies(studies: dict, lang: str = "en"):
     """One panel per dose: dCDH normalized effects and placebos with 95% intervals, and the
     target (the same estimator on the DGP's network effects) where known. ``studies``: dose ->
-    {"band_width", "event_study" (event_time, estimate, std_error[, target])}."""
+    {"band_width", "event_study" (event_time, estimate, conf_low, conf_high[, target])}."""
     ran = {k: v for k, v in studies.items() if "event_study" in v}
     fig, axes = plt.subplots(1, max(len(ran), 1), figsize=(5 * max(len(ran), 1), 4), squeeze=False)
     for ax, (dose, res) in zip(axes[0], ran.items()):
         es = pd.DataFrame(res["event_study"])
         x = es["event_time"].to_numpy()
-        y, se = es["estimate"].to_numpy(), es["std_error"].to_numpy()
-        ax.errorbar(x, y, yerr=1.96 * se, fmt="o", color=PALETTE[0], capsize=2,
+        y = es["estimate"].to_numpy()
+        # the estimator's own intervals (t(G-1) with the province jackknife), not +/- 1.96 s.e.
+        yerr = np.vstack([y - es["conf_low"].to_numpy(), es["conf_high"].to_numpy() - y])
+        ax.errorbar(x, y, yerr=yerr, fmt="o", color=PALETTE[0], capsize=2,
                     label=_t("estimate", lang).replace("CGS", "dCDH"))  # fmt: skip
         if "target" in es and es["target"].notna().any():
             ax.plot(x, es["target"], color="black", marker="_", ms=14, lw=0, mew=1.5,
