@@ -108,3 +108,33 @@ def test_jackknife_is_the_delete_one_cluster_variance(no_never):
     dev = reps[:, order] - reps[:, order].mean(axis=0)
     np.testing.assert_allclose(jk.vcov, 9 / 10 * dev.T @ dev, rtol=1e-10)
     assert jk.placebo_test() is not None and jk.p_joint_effects is not None
+
+
+def test_a_term_without_an_estimate_leaves_the_jackknife_tests_not_voids_them(no_never):
+    """A placebo the full sample cannot estimate (NaN, e.g. no comparison with controls in enough
+    clusters) keeps NaN rows and columns of the jackknife covariance; the other terms keep theirs
+    and the joint placebo test runs on the placebos that have an estimate (on the default panel the
+    broadband row lost its placebo test to one such placebo)."""
+    import inspect
+    from dataclasses import replace
+
+    from analysis.did.multiplegt_dyn import _jackknife
+
+    kw = {"effects": 2, "placebo": 2, "cluster": "cl"}
+    args = ("y", "id", "year", "d")
+    jk = did_multiplegt_dyn(no_never, *args, **kw, jackknife=True)
+    fit = did_multiplegt_dyn(no_never, *args, **kw)
+    table = fit.table.copy()
+    table.loc[table["term"] == "Placebo_2", "estimate"] = np.nan
+    params = inspect.signature(did_multiplegt_dyn).parameters
+    call = {k: p.default for k, p in params.items() if k not in ("data", "jackknife")}
+    call |= dict(zip(list(params)[1:5], args)) | kw  # as did_multiplegt_dyn passes them on
+    out = _jackknife(no_never, replace(fit, table=table), call)
+    V = out.vcov
+    assert np.isnan(V[3]).all() and np.isnan(V[:, 3]).all()  # Effect_1, Effect_2, Placebo_1, _2
+    np.testing.assert_allclose(V[:3, :3], jk.vcov[:3, :3], rtol=1e-10)
+    test = out.placebo_test()
+    assert test is not None and test.df == 1
+    b = out.placebos["estimate"].to_numpy()[0]
+    assert test.statistic == pytest.approx(b**2 / V[2, 2], rel=1e-10)
+    assert out.p_joint_placebos == pytest.approx(test.p_value, rel=1e-10)

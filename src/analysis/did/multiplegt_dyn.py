@@ -715,12 +715,19 @@ def _jackknife(data: pd.DataFrame, fit: MultiplegtDynResult, args: dict) -> Mult
         dev = reps - np.nanmean(reps, axis=0)
         se = np.sqrt((m - 1) / m * np.nansum(dev**2, axis=0))
     se[m < 2] = np.nan
-    # covariance of Effect_1..L, Placebo_1..K (the order of ``vcov``) over complete replicates
+    # covariance of Effect_1..L, Placebo_1..K (the order of ``vcov``) over the replicates that
+    # estimate every term the full sample estimates (a term without an estimate, e.g. a placebo
+    # no comparison reaches under ``min_control_clusters``, keeps NaN rows and columns and does
+    # not void the others: the joint tests leave it out)
     order = [t for t in terms if t != "Average_Total_Effect"]
-    cols = [terms.index(t) for t in order]
-    full = ok[:, cols].all(axis=1)
-    d = dev[np.ix_(full, cols)] if full.sum() >= 2 else np.full((0, len(cols)), np.nan)
-    V = (len(d) - 1) / len(d) * d.T @ d if len(d) else np.full((len(cols), len(cols)), np.nan)
+    cols = np.array([terms.index(t) for t in order], dtype=int)
+    live = np.isfinite(fit.table["estimate"].to_numpy()[cols])
+    full = ok[:, cols[live]].all(axis=1)
+    V = np.full((len(cols), len(cols)), np.nan)
+    if full.sum() >= 2:
+        d = reps[np.ix_(full, cols[live])]
+        d = d - d.mean(axis=0)
+        V[np.ix_(live, live)] = (len(d) - 1) / len(d) * d.T @ d
     table = fit.table.copy()
     table["std_error"] = se
     df = n_c - 1
@@ -734,7 +741,9 @@ def _jackknife(data: pd.DataFrame, fit: MultiplegtDynResult, args: dict) -> Mult
     fin = np.isfinite
 
     def p(bv, vv, k):
-        return _wald_p(bv, vv, k) if fin(bv).all() and fin(vv).all() else None
+        keep = fin(bv)  # terms without an estimate leave the test
+        bv, vv, k = bv[keep], vv[np.ix_(keep, keep)], int(keep.sum()) - (len(bv) - k)
+        return _wald_p(bv, vv, k) if k > 0 and fin(vv).all() else None
 
     p_equal = None
     if fit.p_equal_effects is not None:
