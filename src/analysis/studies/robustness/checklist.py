@@ -742,12 +742,15 @@ def robustness_study(
 
     check("spec_curve", curve)
 
-    no_codings = timing.headline_coding(sample, g)[2]
+    coding = timing.headline_coding(sample, g)  # the skip reason below and the check's codings
+    no_codings = coding[2]
 
     def timing_check() -> None:
         # the other codings of the roster dates: not points of the curve (they misclassify), the
         # headline under each beside the truth of its cities
-        tc = timing.timing_codings(sample, design, d, control_rule, rule, truth, g, d)
+        tc = timing.timing_codings(
+            sample, design, d, control_rule, rule, truth, g, d, coding=coding
+        )
         if is_skipped(tc):
             raise ValueError(tc["skipped"])
         table = tc["table"]

@@ -76,12 +76,14 @@ def timing_codings(
     gname: str = "pilot_year",
     dname: str = "pilot",
     batchname: str = "pilot_batch",
+    coding: tuple[str, dict, str | None] | None = None,
 ) -> dict:
     """The headline (:func:`headline_att`) under each coding of :data:`TIMING_RULES` on the
     analysis ``sample``, the panel's own coding first: ``{"headline_coding", "table"}`` (columns
     :data:`COLUMNS`; ``truth``: the true total ATT over the coding's treated cities, None on real
-    data), or ``{"skipped": reason}``."""
-    head, recoded, why = headline_coding(sample, gname, batchname)
+    data), or ``{"skipped": reason}``. ``coding``: :func:`headline_coding` of ``sample`` when the
+    caller already has it (None: computed here)."""
+    head, recoded, why = coding or headline_coding(sample, gname, batchname)
     if why:
         return {"skipped": why}
     coded = sample[gname].to_numpy().astype(int)
