@@ -329,3 +329,90 @@ def test_adjusted_drops_a_covariate_the_fixed_effects_absorb(mpdta):
     a, b = with_absorbed.aggregate("simple"), without.aggregate("simple")
     assert a.overall_att == pytest.approx(b.overall_att, rel=1e-12)
     assert a.overall_se == pytest.approx(b.overall_se, rel=1e-12)
+
+
+# --- issue 21: the covariates' ATT(g,t) of the adjusted CS for all covariates at once ---------
+def _outcomes(mpdta):
+    """mpdta with extra outcome columns (time-varying, like the studies' covariates)."""
+    rng = np.random.default_rng(21)
+    extra = {f"z{k}": rng.standard_normal(len(mpdta)) + k * mpdta["lemp"] for k in range(4)}
+    return mpdta.assign(**extra), ["lemp", "lpop", *extra]
+
+
+def _same(a, b) -> None:
+    """Every number of two ATTgtResults identical (the one-call-per-outcome path is the
+    reference; the batched cells do the same operations)."""
+    for f in ("att", "se", "inf_func", "group", "time", "base", "unit_group", "crit_val"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    assert a.settings == b.settings
+    for kind in ("simple", "dynamic", "group"):
+        x, y = a.aggregate(kind, na_rm=True), b.aggregate(kind, na_rm=True)
+        np.testing.assert_array_equal(
+            [x.overall_att, x.overall_se], [y.overall_att, y.overall_se], err_msg=kind
+        )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"control_group": "notyettreated"},
+        {"base_period": "universal"},
+        {"clustervars": ["state"]},
+        {"est_method": "reg", "anticipation": 1},
+    ],
+)
+def test_att_gt_outcomes_equal_one_call_per_outcome(mpdta, options):
+    data, ys = _outcomes(mpdta.assign(state=mpdta["countyreal"] // 1000))
+    kw = {k: v for k, v in KW.items() if k != "yname"}
+    many = cs._att_gt_outcomes(data, ys, **kw, **options)
+    for y, fit in zip(ys, many):
+        _same(att_gt(data, y, **kw, **options), fit)
+
+
+def test_att_gt_outcomes_fall_back_to_one_call_per_outcome(mpdta):
+    """Base-period covariates, and an outcome with a blank (each call drops its own rows): one
+    ``att_gt`` call per outcome, the same results."""
+    data, ys = _outcomes(mpdta)
+    kw = {k: v for k, v in KW.items() if k != "yname"}
+    cov = cs._att_gt_outcomes(data, ys[:3], **kw, est_method="reg", xformla=["lpop"])
+    for y, fit in zip(ys[:3], cov):
+        _same(att_gt(data, y, **kw, est_method="reg", xformla=["lpop"]), fit)
+    blank = data.assign(z0=data["z0"].where(data.index != 7))
+    fits = cs._att_gt_outcomes(blank, ["z0", "z1"], **kw)
+    _same(att_gt(blank, "z0", **kw), fits[0])
+    _same(att_gt(blank, "z1", **kw), fits[1])
+    assert len(fits[0].ids) == len(fits[1].ids) - 1  # z0's call dropped the unit of its blank
+
+
+def _numbers(agg) -> np.ndarray:
+    egt = [] if agg.att_egt is None else np.r_[agg.att_egt, agg.se_egt]
+    return np.r_[agg.overall_att, agg.overall_se, egt]
+
+
+def test_covariate_cache_gives_the_numbers_of_a_fresh_fit(mpdta):
+    """``att_gt_adjusted`` with a shared :class:`CovariateCache` (power simulations: the design
+    fixed, the outcome drawn) equals the fit without it, on every outcome; a call on another
+    design (other covariate values) does not reuse the cached ATT(g,t)."""
+    data, _ = _outcomes(mpdta)
+    args = ("year", "countyreal", "first.treat", ["z0", "z1"])
+    cache = cs.CovariateCache()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        d = data.assign(y=data["lemp"] + rng.standard_normal(len(data)))
+        fresh = cs.att_gt_adjusted(d, "y", *args)
+        cached = cs.att_gt_adjusted(d, "y", *args, covariate_cache=cache)
+        for kind in ("simple", "dynamic"):
+            a, b = fresh.aggregate(kind), cached.aggregate(kind)
+            # rtol: the first stage is pyfixest's (threaded demeaning: last bits between calls)
+            np.testing.assert_allclose(_numbers(a), _numbers(b), rtol=1e-12, atol=0)
+    assert cache._gradients  # the aggregated covariate ATTs were shared
+    other = data.assign(z0=data["z0"] + rng.standard_normal(len(data)), y=data["lemp"])
+    a = cs.att_gt_adjusted(other, "y", *args).aggregate("simple")
+    b = cs.att_gt_adjusted(other, "y", *args, covariate_cache=cache).aggregate("simple")
+    np.testing.assert_allclose(
+        [a.overall_att, a.overall_se], [b.overall_att, b.overall_se], rtol=1e-12, atol=0
+    )
+    stale = cs.att_gt_adjusted(data.assign(y=data["lemp"]), "y", *args).aggregate("simple")
+    assert abs(stale.overall_att - a.overall_att) > 1e-6  # the two designs differ

@@ -15,7 +15,7 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from analysis.did.imputation import imputation
+from analysis.did.imputation import imputation, imputation_many
 from analysis.did.results import TIDY_COLUMNS
 
 
@@ -258,3 +258,44 @@ def test_event_vcov_without_leads_has_the_horizons_only():
     V = fit.event_vcov()
     assert min(V.index) == 0
     np.testing.assert_allclose(V.to_numpy(), fit.vcov[1:, 1:], rtol=1e-12)
+
+
+# --- issue 21: many outcomes on one design (power simulations) --------------------------------
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"leaveout": True},
+        {"leaveout": True, "cluster": "cl", "horizons": True},
+        {"avg_effects_by": ("horizon",), "horizons": [0, 2]},
+        {"covariates": ["x"], "leaveout": True, "avg_effects_by": ()},
+    ],
+)
+def test_imputation_many_equals_one_call_per_outcome(options):
+    """Every estimate and SE of ``imputation_many`` is the number of an ``imputation`` call on
+    that column (the first stage's design and weights are built once; the per-outcome steps are
+    the same operations): identical, not only close."""
+    df = _small_cohort_panel(seed=3)
+    rng = np.random.default_rng(4)
+    df["x"] = rng.standard_normal(len(df)) + 0.1 * df["t"]
+    df["cl"] = df["id"] % 9
+    df = df.sample(frac=1.0, random_state=5).reset_index(drop=True)  # rows in any order
+    Y = df["y"].to_numpy()[:, None] + rng.standard_normal((len(df), 5)) * [0, 1, 2, 0.5, 3]
+    opts = {"horizons": None, **options}
+    est, se = imputation_many(df, Y, "t", "id", "g", **opts)
+    for j in range(Y.shape[1]):
+        fit = imputation(df.assign(yy=Y[:, j]), "yy", "t", "id", "g", **opts)
+        np.testing.assert_array_equal(est[j], fit.estimates)
+        np.testing.assert_array_equal(se[j], fit.std_errors)
+
+
+def test_imputation_many_with_a_blank_outcome_calls_once_per_column():
+    df = _small_cohort_panel(seed=1)
+    Y = np.column_stack([df["y"], df["y"] * 2.0])
+    Y[3, 1] = np.nan  # that column's call drops the row
+    est, se = imputation_many(df, Y, "t", "id", "g", leaveout=True)
+    for j in range(2):
+        fit = imputation(df.assign(yy=Y[:, j]), "yy", "t", "id", "g", horizons=None,
+                         leaveout=True)  # fmt: skip
+        np.testing.assert_array_equal(est[j], fit.estimates)
+        np.testing.assert_array_equal(se[j], fit.std_errors)

@@ -234,6 +234,51 @@ def test_power_study_on_a_city_panel(city_panel, tmp_path):
     assert pd.read_csv(csv_path).shape[0] == 6
 
 
+def test_batched_estimators_give_the_numbers_of_one_call_per_column(city_panel):
+    """Issue 21: the BJS plans run all columns on one first stage
+    (:func:`analysis.did.imputation.imputation_many`) and the covariate-adjusted CS shares its
+    covariates' ATT(g,t) across calls (``CovariateCache``); both give the numbers of one plain
+    ``estimate()`` call per column (BJS identical; CS to the last bits of pyfixest's threaded
+    first stage)."""
+    import warnings
+
+    from analysis.data.design import analysis_sample
+    from analysis.studies.binary import study_design
+    from analysis.studies.power import (
+        _BJSMany,
+        calibrate_study,
+        estimator_fn,
+        estimator_plan,
+    )
+    from analysis.studies.rules import inference_rule, study_data
+
+    design = study_design(city_panel)
+    sd = study_data(analysis_sample(city_panel, design).reset_index(drop=True), design, "pilot")
+    rule = inference_rule(sd.panel)
+    plan = estimator_plan(sd, design, rule=rule)
+    assert plan["cs"]["name"] == "cs_adjusted"  # the CS with covariates: the cache is used
+    model = calibrate_study(sd)
+    Y = np.column_stack([model.draw(np.random.default_rng(s)) for s in range(3)])
+    for key in ("bjs", "headline", "cs"):
+        fast = estimator_fn(sd.panel, "pilot_year", plan[key])
+        assert isinstance(fast, _BJSMany) == (key != "cs")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            att, se = fast(Y)
+            att2, se2 = fast(Y[:, ::-1])  # the CS cache's second use
+        for j in range(Y.shape[1]):
+            est = estimate(
+                plan[key]["name"], sd.panel.assign(log_exports=Y[:, j]), y="log_exports",
+                unit="city_code", time="year", cohort="pilot_year",
+                covariates=plan[key]["covariates"], cluster=plan[key]["cluster"],
+                **plan[key]["options"],
+            )  # fmt: skip
+            rtol = 0 if key != "cs" else 1e-12
+            np.testing.assert_allclose([att[j], se[j]], [est.att, est.se], rtol=rtol, atol=0)
+            k = Y.shape[1] - 1 - j
+            np.testing.assert_allclose([att2[k], se2[k]], [est.att, est.se], rtol=rtol, atol=0)
+
+
 def test_t_reference_distribution_and_per_estimator_replications():
     """The headline's test uses t(G-1): fewer rejections than the normal test on the same draws.
     An estimator with fewer replications gets the first of the others' draws (common random

@@ -45,6 +45,7 @@ __all__ = [
     "ATTgtResult",
     "AdjustedATTgt",
     "AggteResult",
+    "CovariateCache",
     "att_gt",
     "att_gt_adjusted",
     "multiplier_bootstrap",
@@ -165,7 +166,8 @@ def _prepare(data, yname, tname, idname, gname, xformla, clustervars, anticipati
     clust = [c for c in (clustervars or []) if c != idname]
     if len(clust) > 1:
         raise ValueError("at most one cluster variable beyond idname is supported (as in R did)")
-    cols = list(dict.fromkeys([idname, tname, yname, gname, *covs, *clust]))
+    ys = yname if isinstance(yname, list) else [yname]
+    cols = list(dict.fromkeys([idname, tname, *ys, gname, *covs, *clust]))
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise KeyError(f"columns not in data: {missing}")
@@ -222,7 +224,12 @@ def _prepare(data, yname, tname, idname, gname, xformla, clustervars, anticipati
     n, T = df[idname].nunique(), len(tlist)
     if n == 0 or len(glist) == 0:
         raise ValueError("no treated groups with pre-treatment periods / no units left")
-    Y = df[yname].to_numpy(float).reshape(n, T)
+    # several outcomes (a list: :func:`_att_gt_outcomes`) share the layout: Y is then (n, T, m)
+    Y = (
+        df[yname].to_numpy(float).reshape(n, T, -1)
+        if isinstance(yname, list)
+        else (df[yname].to_numpy(float).reshape(n, T))
+    )
     G = df[gname].to_numpy(float).reshape(n, T)[:, 0]
     if covs:
         Xdf = pd.get_dummies(df[covs], drop_first=True, dtype=float)
@@ -371,11 +378,34 @@ def att_gt(
             job(p, g, ti, b, est_method, control_group, anticipation) for g, ti, b in it
         )
     n = len(p.G)
+    att = np.array([r[0] for r in res])
+    inf = np.column_stack([r[1] for r in res]) if res else np.zeros((n, 0))
+    settings = {
+        "yname": yname,
+        "control_group": control_group,
+        "est_method": est_method,
+        "base_period": base_period,
+        "anticipation": anticipation,
+        "bstrap": bstrap,
+        "biters": biters,
+        "cband": cband,
+        "seed": seed,
+        "boot_weights": boot_weights,
+        "xformla": list(xformla or []),
+        "na_rm": na_rm,
+    }
+    return _gt_result(p, cells, att, inf, alpha, settings)
+
+
+def _gt_result(p: _Panel, cells, att, inf, alpha: float, settings: dict) -> ATTgtResult:
+    """:class:`ATTgtResult` from the cells' ATT(g,t) and influence functions (n x cells): the
+    analytic SEs and, when ``settings`` ask for it, the multiplier bootstrap (shared by
+    :func:`att_gt` and :func:`_att_gt_outcomes`)."""
+    n = len(p.G)
+    na_rm, bstrap, cband = settings["na_rm"], settings["bstrap"], settings["cband"]
     group = np.array([c[0] for c in cells], dtype=float)
     time = p.tlist[[c[1] for c in cells]].astype(float)
     base = p.tlist[[c[2] for c in cells]].astype(float)
-    att = np.array([r[0] for r in res])
-    inf = np.column_stack([r[1] for r in res]) if res else np.zeros((n, 0))
     if np.isnan(att).any() and not na_rm:
         warnings.warn("some ATT(g,t) could not be estimated (NA); aggregate() needs na_rm=True")
 
@@ -388,7 +418,10 @@ def att_gt(
     boot = None
     ok = np.isfinite(se)
     if (bstrap or cband) and ok.any():
-        boot = multiplier_bootstrap(inf[:, ok], biters, alpha, p.cluster, boot_weights, seed)
+        boot = multiplier_bootstrap(
+            inf[:, ok], settings["biters"], alpha, p.cluster, settings["boot_weights"],
+            settings["seed"],
+        )  # fmt: skip
         if bstrap:
             se[ok] = boot["se"]
             se[se <= _SE_TOL] = np.nan
@@ -408,22 +441,103 @@ def att_gt(
         ids=p.ids,
         cluster=p.cluster,
         tlist=p.tlist,
-        settings={
-            "yname": yname,
-            "control_group": control_group,
-            "est_method": est_method,
-            "base_period": base_period,
-            "anticipation": anticipation,
-            "bstrap": bstrap,
-            "biters": biters,
-            "cband": cband,
-            "seed": seed,
-            "boot_weights": boot_weights,
-            "xformla": list(xformla or []),
-            "na_rm": na_rm,
-        },
+        settings=settings,
         boot=boot,
     )
+
+
+def _nocov_cells(p: _Panel, cells, control_group: str, anticipation: float):
+    """ATT(g,t) (m, cells) and influence functions (m, n, cells) of the intercept-only 2x2 cells
+    for the m outcomes of ``p.Y`` (n, T, m) at once: the cells' comparison groups are computed once
+    instead of once per outcome. Each outcome's numbers are those of :func:`_estimate_cell` with
+    ``did_nocov`` (the same operations; the sums run over the last, contiguous axis, as the 1-D
+    sums do)."""
+    n, m = p.Y.shape[0], p.Y.shape[2]
+    att = np.zeros((m, len(cells)))
+    inf = np.zeros((m, n, len(cells)))
+    for k, (g, ti, base) in enumerate(cells):
+        if ti == base:  # universal base period: normalised to zero
+            continue
+        if control_group == "nevertreated":
+            C = p.G == 0
+        else:
+            thr = p.tlist[max(ti, base)]
+            C = (p.G == 0) | ((p.G > thr + anticipation) & (p.G != g))
+        idx = (p.G == g) | C
+        D = (p.G[idx] == g).astype(float)
+        if D.sum() == 0 or D.sum() == len(D) or D.mean() >= 0.995:  # did_nocov's trimming
+            att[:, k], inf[:, :, k] = np.nan, np.nan
+            continue
+        dy = np.ascontiguousarray((p.Y[idx, ti, :] - p.Y[idx, base, :]).T)  # (m, |idx|)
+        share = D.mean()
+        c = 1.0 - D
+        mu1 = (D * dy).sum(axis=1) / D.sum()
+        mu0 = (c * dy).sum(axis=1) / c.sum()
+        att[:, k] = mu1 - mu0
+        f = D * (dy - mu1[:, None]) / share - c * (dy - mu0[:, None]) / (1 - share)
+        inf[:, idx, k] = f * n / idx.sum()
+    return att, inf
+
+
+def _att_gt_outcomes(
+    data: pd.DataFrame, ynames: list[str], tname: str, idname: str, gname: str, **options
+) -> list[ATTgtResult]:
+    """:func:`att_gt` of each of ``ynames`` (same design, same options), the numbers of one
+    :func:`att_gt` call per outcome.
+
+    Why: the covariate-adjusted CS (:func:`att_gt_adjusted`) needs the ATT(g,t) of every
+    covariate (21 to 72 in the studies), and one ``att_gt`` call each (the panel reshaped, the
+    comparison groups rebuilt, 2x2 cells one by one) was most of its time. Without base-period
+    covariates, bootstrap or bands the cells are unconditional 2x2 DiDs, computed here for all
+    outcomes at once on one reshaped panel (:func:`_nocov_cells`); otherwise, or when an outcome
+    has a missing value (each call would drop other rows), one call per outcome."""
+    opts = {"progress": False, **options}
+    xformla = opts.get("xformla")
+    simple = (
+        not xformla
+        and not opts.get("bstrap", False)
+        and not opts.get("cband", False)
+        and len(ynames) > 0
+        and not data[ynames].isna().to_numpy().any()
+    )
+    if not simple:
+        return [att_gt(data, y, tname, idname, gname, **opts) for y in ynames]
+    control_group = opts.get("control_group", "nevertreated")
+    base_period = opts.get("base_period", "varying")
+    anticipation = opts.get("anticipation", 0)
+    clustervars = opts.get("clustervars")
+    if isinstance(clustervars, str):
+        clustervars = [clustervars]
+    # att_gt's validation (the same errors)
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
+    if base_period not in ("varying", "universal"):
+        raise ValueError("base_period must be 'varying' or 'universal'")
+    if opts.get("est_method", "dr") not in _EST_METHODS:
+        raise ValueError(f"est_method must be one of {_EST_METHODS}")
+    p = _prepare(
+        data, list(ynames), tname, idname, gname, None, clustervars, anticipation, control_group
+    )
+    cells = _cells(p, base_period, anticipation)
+    att, inf = _nocov_cells(p, cells, control_group, anticipation)
+    out = []
+    for j, y in enumerate(ynames):
+        settings = {
+            "yname": y,
+            "control_group": control_group,
+            "est_method": opts.get("est_method", "dr"),
+            "base_period": base_period,
+            "anticipation": anticipation,
+            "bstrap": False,
+            "biters": opts.get("biters", 999),
+            "cband": False,
+            "seed": opts.get("seed", 20210101),
+            "boot_weights": opts.get("boot_weights", "mammen"),
+            "xformla": [],
+            "na_rm": opts.get("na_rm", False),
+        }
+        out.append(_gt_result(p, cells, att[j], inf[j], opts.get("alpha", 0.05), settings))
+    return out
 
 
 def _checked_crit(crit: float, alpha: float) -> float:
@@ -819,6 +933,9 @@ class AdjustedATTgt:
     covariate_gt: list[ATTgtResult]
     coef: pd.Series
     psi: np.ndarray
+    # (type, na_rm) -> the covariates' aggregated ATTs (the gradient in b), shared through a
+    # CovariateCache by fits on one design: they do not depend on the outcome
+    gradients: dict | None = field(default=None, repr=False)
 
     def aggregate(
         self,
@@ -840,11 +957,18 @@ class AdjustedATTgt:
         if fixed_weights and type != "simple":
             raise ValueError("fixed_weights is implemented for type='simple' only")
         main = self.gt.aggregate(type, na_rm=na_rm)
-        grads = [g.aggregate(type, na_rm=na_rm) for g in self.covariate_gt]
+        key = (type, bool(na_rm))
+        A = None if self.gradients is None else self.gradients.get(key)
+        if A is None:
+            grads = [g.aggregate(type, na_rm=na_rm) for g in self.covariate_gt]
+            A = np.array(
+                [np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads]
+            )
+            if self.gradients is not None:
+                self.gradients[key] = A
         n = main.n
         first = _simple_if_fixed_weights(self.gt) if fixed_weights else main.inf_func
         inf = np.column_stack([first, main.inf_func_egt])
-        A = np.array([np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads])
         inf = inf - n * self.psi @ A
         if clusters is not None:
             codes, uniq = pd.factorize(np.asarray(clusters))
@@ -870,6 +994,40 @@ class AdjustedATTgt:
         )
 
 
+class CovariateCache:
+    """The covariates' ATT(g,t) of :func:`att_gt_adjusted`, kept across calls whose design (rows,
+    units, periods, cohorts, covariate values, options) is the same and whose outcome alone
+    changes, as in a power simulation: they do not depend on the outcome, and computing them was
+    most of a call's time. A call on another design recomputes them (the design's columns are
+    compared value by value, so a cache cannot return another design's numbers)."""
+
+    def __init__(self) -> None:
+        self._key = None
+        self._design: pd.DataFrame | None = None
+        self._gt: dict[str, ATTgtResult] = {}
+        self._gradients: dict = {}
+
+    def get(
+        self, data: pd.DataFrame, covariates: list[str], kw: dict
+    ) -> tuple[list[ATTgtResult], dict]:
+        """The covariates' ATT(g,t) on ``data`` (options ``kw``) and the dict of their
+        aggregations (:attr:`AdjustedATTgt.gradients`) for these covariates."""
+        cols = list(dict.fromkeys([kw["idname"], kw["tname"], kw["gname"], *covariates]))
+        key = (tuple(cols), repr(sorted(kw.items())))
+        design = data[cols]
+        same = (
+            self._key == key
+            and self._design is not None
+            and self._design.index.equals(design.index)
+            and self._design.equals(design)
+        )
+        if not same:
+            self._key, self._design = key, design.copy()
+            self._gt = dict(zip(covariates, _att_gt_outcomes(data, covariates, **kw)))
+            self._gradients = {}
+        return [self._gt[c] for c in covariates], self._gradients
+
+
 def att_gt_adjusted(
     data: pd.DataFrame,
     yname: str,
@@ -878,6 +1036,7 @@ def att_gt_adjusted(
     gname: str,
     covariates: list[str],
     influence: bool = True,
+    covariate_cache: CovariateCache | None = None,
     **att_gt_options,
 ) -> AdjustedATTgt:
     """Callaway-Sant'Anna with time-varying covariates: CS on ``y - X'b``, ``b`` from
@@ -902,6 +1061,9 @@ def att_gt_adjusted(
     ATT(g,t), ``psi`` empty, so :meth:`AdjustedATTgt.aggregate` has no first-stage term: use
     ``gt.aggregate``). The CS runs on each covariate are ~90% of the cost; the specification
     curve's joint test needs only the point estimate on each of its basis outcomes.
+
+    ``covariate_cache``: a :class:`CovariateCache` shared by calls on one design whose outcome
+    alone changes (power simulations): the covariates' ATT(g,t) do not depend on the outcome.
     """
     import pyfixest as pf
 
@@ -922,8 +1084,9 @@ def att_gt_adjusted(
     )
     # a covariate the fixed effects absorb on the untreated rows (e.g. a treatment that never
     # varies there) is dropped by feols: it has no coefficient and is left out of the adjustment
-    covariates = [c for c in covariates if c in fit.coef().index]
-    b = fit.coef()[covariates]
+    coef = fit.coef()  # once: pyfixest builds its coefficient table on every call
+    covariates = [c for c in covariates if c in coef.index]
+    b = coef[covariates]
     # first-stage influence function per unit: b_hat - b = sum_units psi_unit
     codes, uniq = pd.factorize(d0[idname].to_numpy())
     scores = np.asarray(fit._scores)
@@ -937,10 +1100,14 @@ def att_gt_adjusted(
     gt = att_gt(adj, "_y_adj", **kw)
     if not influence:
         return AdjustedATTgt(gt=gt, covariate_gt=[], coef=b, psi=np.zeros((len(gt.ids), 0)))
-    covariate_gt = [att_gt(data, x, **kw) for x in covariates]
+    gradients = None
+    if covariate_cache is None:
+        covariate_gt = _att_gt_outcomes(data, covariates, **kw)
+    else:
+        covariate_gt, gradients = covariate_cache.get(data, covariates, kw)
     # units without untreated rows have no first-stage term
     psi_u = psi[covariates].reindex(gt.ids).fillna(0.0).to_numpy()
-    return AdjustedATTgt(gt=gt, covariate_gt=covariate_gt, coef=b, psi=psi_u)
+    return AdjustedATTgt(gt=gt, covariate_gt=covariate_gt, coef=b, psi=psi_u, gradients=gradients)
 
 
 def _simple_if_fixed_weights(gt: ATTgtResult) -> np.ndarray:

@@ -48,7 +48,7 @@ from analysis.did.fe import PYFIXEST_FIXEF_TOL
 from .inference import wald_statistic
 from .results import PretrendTest, tidy_frame
 
-__all__ = ["ImputationResult", "PretrendTest", "imputation"]
+__all__ = ["ImputationResult", "PretrendTest", "imputation", "imputation_many"]
 
 
 @dataclass
@@ -195,7 +195,26 @@ def _cell_means(treated, by, W1, tau, clusters=None):
     left (the cell's weight lies in the own cluster only); cells without weight give 0 (the
     observation's weight is then 0 as well, so the value is irrelevant).
     """
-    cell = pd.factorize(pd.MultiIndex.from_frame(treated[by]))[0] if by else np.zeros(len(tau), int)
+    return _coded_cell_means(_cell_codes(treated, by, clusters), W1, tau)
+
+
+def _cell_codes(treated, by, clusters=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The codes of :func:`_cell_means`: the cell of each treated observation and, with
+    ``clusters``, its cell x cluster pair (None without). They depend on the design only, so a
+    fit on many outcomes (:func:`imputation_many`) computes them once."""
+    cell = (
+        pd.factorize(pd.MultiIndex.from_frame(treated[by]))[0]
+        if by
+        else np.zeros(len(treated), int)
+    )
+    if clusters is None:
+        return cell, None
+    return cell, pd.factorize(pd.MultiIndex.from_arrays([cell, clusters]))[0]
+
+
+def _coded_cell_means(codes, W1, tau):
+    """:func:`_cell_means` from :func:`_cell_codes`."""
+    cell, pair = codes
     W2 = W1**2
     pos = (W1 != 0).astype(float)  # counts decide "nothing left", avoiding round-off in den
     num = np.zeros((cell.max() + 1, W1.shape[1]))
@@ -204,8 +223,7 @@ def _cell_means(treated, by, W1, tau, clusters=None):
     np.add.at(den, cell, W2)
     np.add.at(cnt, cell, pos)
     num, den, cnt = num[cell], den[cell], cnt[cell]
-    if clusters is not None:
-        pair = pd.factorize(pd.MultiIndex.from_arrays([cell, clusters]))[0]
+    if pair is not None:
         own = [np.zeros((pair.max() + 1, W1.shape[1])) for _ in range(3)]
         for acc, val in zip(own, (W2 * tau[:, None], W2, pos)):
             np.add.at(acc, pair, val)
@@ -390,66 +408,15 @@ def imputation(
         plain cell mean.
     """
     fs = first_stage(data, yname, tname, idname, gname, covariates, cluster)
-    df, D, cov_names, Z0, Z1, y, lu, gamma = (
-        fs.df,
-        fs.D,
-        fs.cov_names,
-        fs.Z0,
-        fs.Z1,
-        fs.y,
-        fs.lu,
-        fs.gamma,
-    )
-    resid0 = y[~D] - Z0 @ gamma
-    tau = y[D] - Z1 @ gamma
-
-    treated = df.loc[D].copy()
-    treated["horizon"] = (treated["_t"] - treated["_g"]).astype(int)
-    treated["cohort"] = treated["_g"]
-    treated["period"] = treated["_t"]
-    treated["tau"] = tau
-    h_all = np.sort(treated["horizon"].unique())
-    if horizons is True:
-        hs = h_all
-    elif horizons is None or horizons is False:
-        hs = np.array([], dtype=int)
-    else:
-        hs = np.array([h for h in horizons if h in set(h_all)], dtype=int)
-
-    # weights on treated obs: column 0 = overall ATT, then one column per horizon
-    n1 = len(treated)
-    W1 = np.zeros((n1, 1 + len(hs)))
-    W1[:, 0] = 1.0 / n1
-    hv = treated["horizon"].to_numpy()
-    for j, h in enumerate(hs, start=1):
-        m = hv == h
-        W1[m, j] = 1.0 / m.sum()
-    est = W1.T @ tau
-    V0 = -(Z0 @ lu.solve(np.asarray((Z1.T @ sp.csr_matrix(W1)).todense())))  # imputation weights
-
-    # auxiliary-model tau_bar: v^2-weighted cell means (BJS Thm. 3)
-    by = list(avg_effects_by)
-    cl_codes, cl_uniq = pd.factorize(df["_cl"])
-    tau_bar = _cell_means(treated, by, W1, tau)
-    if leaveout:
-        cl1 = cl_codes[D]
-        # fallback chain for cells holding only the observation's own cluster (see docstring)
-        chain = [by] + ([["horizon"]] if by and by != ["horizon"] else []) + ([[]] if by else [])
-        loo = np.full_like(tau_bar, np.nan)
-        for level in chain:
-            fill = np.isnan(loo)
-            if not fill.any():
-                break
-            loo[fill] = _cell_means(treated, level, W1, tau, cl1)[fill]
-        tau_bar = np.where(np.isnan(loo), tau_bar, loo)
-    eps1 = tau[:, None] - tau_bar
-
-    S = np.zeros((len(cl_uniq), W1.shape[1]))
-    np.add.at(S, cl_codes[D], W1 * eps1)
-    np.add.at(S, cl_codes[~D], V0 * resid0[:, None])
+    design = _Weights.of(fs, horizons, avg_effects_by, leaveout)
+    est, tau, S = design.fit(fs.gamma, fs.y)
     vcov = S.T @ S
+    df, D, hs, treated = fs.df, fs.D, design.horizons, design.treated.copy()
+    treated["tau"] = tau
 
-    pre, lead_scores = _pretrend_test(df, cov_names, pretrends, fs) if pretrends else (None, None)
+    pre, lead_scores = (
+        _pretrend_test(df, fs.cov_names, pretrends, fs) if pretrends else (None, None)
+    )
     terms = ["ATT"] + [f"horizon::{int(h)}" for h in hs]
     return ImputationResult(
         terms=terms,
@@ -457,15 +424,147 @@ def imputation(
         std_errors=np.sqrt(np.diag(vcov)),
         vcov=vcov,
         horizons=hs,
-        n_treated=(W1 > 0).sum(axis=0),
+        n_treated=(design.W1 > 0).sum(axis=0),
         n_obs=len(df),
         n_untreated=int((~D).sum()),
-        n_clusters=len(cl_uniq),
+        n_clusters=len(design.cl_uniq),
         pretrend=pre,
         tau=treated.rename(columns={"_id": idname, "_t": tname})[
             [idname, tname, "cohort", "horizon", "tau"]
         ],
         alpha=alpha,
-        scores=pd.DataFrame(S, index=pd.Index(cl_uniq, name="cluster"), columns=terms),
+        scores=pd.DataFrame(S, index=pd.Index(design.cl_uniq, name="cluster"), columns=terms),
         lead_scores=lead_scores,
     )
+
+
+@dataclass
+class _Weights:
+    """What the imputation estimator fixes before it sees the outcome: the first stage's design,
+    the weights of the estimands on the treated observations (``W1``: column 0 the overall ATT,
+    then one column per horizon) and on the untreated ones (``V0``, the imputation weights), the
+    cells of the auxiliary model and the clusters. :meth:`fit` then costs two triangular solves
+    and a few sums per outcome (:func:`imputation_many`)."""
+
+    fs: FirstStage
+    treated: pd.DataFrame
+    horizons: np.ndarray
+    W1: np.ndarray
+    V0: np.ndarray
+    cl_codes: np.ndarray
+    cl_uniq: object
+    plain: tuple  # the auxiliary model's cell codes
+    chain: list  # leave-out: the cell x cluster codes of each fallback level (empty without)
+
+    @classmethod
+    def of(cls, fs: FirstStage, horizons, avg_effects_by, leaveout: bool) -> _Weights:
+        df, D, Z0, Z1, lu = fs.df, fs.D, fs.Z0, fs.Z1, fs.lu
+        treated = df.loc[D].copy()
+        treated["horizon"] = (treated["_t"] - treated["_g"]).astype(int)
+        treated["cohort"] = treated["_g"]
+        treated["period"] = treated["_t"]
+        h_all = np.sort(treated["horizon"].unique())
+        if horizons is True:
+            hs = h_all
+        elif horizons is None or horizons is False:
+            hs = np.array([], dtype=int)
+        else:
+            hs = np.array([h for h in horizons if h in set(h_all)], dtype=int)
+
+        # weights on treated obs: column 0 = overall ATT, then one column per horizon
+        n1 = len(treated)
+        W1 = np.zeros((n1, 1 + len(hs)))
+        W1[:, 0] = 1.0 / n1
+        hv = treated["horizon"].to_numpy()
+        for j, h in enumerate(hs, start=1):
+            m = hv == h
+            W1[m, j] = 1.0 / m.sum()
+        # imputation weights of the untreated observations
+        V0 = -(Z0 @ lu.solve(np.asarray((Z1.T @ sp.csr_matrix(W1)).todense())))
+
+        # auxiliary-model tau_bar: v^2-weighted cell means (BJS Thm. 3)
+        by = list(avg_effects_by)
+        cl_codes, cl_uniq = pd.factorize(df["_cl"])
+        chain = []
+        if leaveout:
+            cl1 = cl_codes[D]
+            # fallback chain for cells holding only the observation's own cluster (imputation's
+            # docstring)
+            levels = (
+                [by] + ([["horizon"]] if by and by != ["horizon"] else []) + ([[]] if by else [])
+            )
+            chain = [_cell_codes(treated, level, cl1) for level in levels]
+        plain = _cell_codes(treated, by)
+        return cls(fs, treated, hs, W1, V0, cl_codes, cl_uniq, plain, chain)
+
+    def fit(self, gamma: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Estimates, treated effects ``tau`` and per-cluster scores (the variance is
+        ``S' S``) for the outcome ``y`` on the first stage's rows, ``gamma`` its first-stage
+        coefficients."""
+        fs, D, W1 = self.fs, self.fs.D, self.W1
+        resid0 = y[~D] - fs.Z0 @ gamma
+        tau = y[D] - fs.Z1 @ gamma
+        est = W1.T @ tau
+        tau_bar = _coded_cell_means(self.plain, W1, tau)
+        if self.chain:
+            loo = np.full_like(tau_bar, np.nan)
+            for codes in self.chain:
+                fill = np.isnan(loo)
+                if not fill.any():
+                    break
+                loo[fill] = _coded_cell_means(codes, W1, tau)[fill]
+            tau_bar = np.where(np.isnan(loo), tau_bar, loo)
+        eps1 = tau[:, None] - tau_bar
+
+        S = np.zeros((len(self.cl_uniq), W1.shape[1]))
+        np.add.at(S, self.cl_codes[D], W1 * eps1)
+        np.add.at(S, self.cl_codes[~D], self.V0 * resid0[:, None])
+        return est, tau, S
+
+
+def imputation_many(
+    data: pd.DataFrame,
+    Y: np.ndarray,
+    tname: str,
+    idname: str,
+    gname: str,
+    covariates: Sequence[str] | None = None,
+    horizons: Sequence[int] | bool | None = None,
+    cluster: str | None = None,
+    avg_effects_by: Sequence[str] = ("cohort", "horizon"),
+    leaveout: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`imputation`'s estimates and standard errors (arrays ``(m, terms)``: the overall ATT,
+    then the horizons) for each column of the outcome matrix ``Y`` (rows of ``data``, m columns)
+    on one design: the numbers of one :func:`imputation` call per column.
+
+    Why: power simulations draw many outcomes on a fixed design (timing, covariates, clusters),
+    and the estimator is linear in the outcome: the first stage's design, its sparse
+    factorisation, the imputation weights and the auxiliary model's cells are built once, and
+    each outcome costs two triangular solves and a few sums. With a missing value in ``Y`` (each
+    call would drop other rows) one call per column."""
+    Y = np.asarray(Y, dtype=float).reshape(len(data), -1)
+    ycol = "_imputation_many_y"
+    if not np.isfinite(Y).all():
+        fits = [
+            imputation(
+                data.assign(**{ycol: Y[:, j]}), ycol, tname, idname, gname, covariates,
+                horizons=horizons, cluster=cluster, avg_effects_by=avg_effects_by,
+                leaveout=leaveout,
+            )
+            for j in range(Y.shape[1])
+        ]  # fmt: skip
+        return np.array([f.estimates for f in fits]), np.array([f.std_errors for f in fits])
+    rows = "_imputation_many_row"  # the data rows the first stage keeps, in its order
+    frame = data.assign(**{ycol: Y[:, 0], rows: np.arange(len(data))})
+    fs = first_stage(frame, ycol, tname, idname, gname, covariates, cluster, carry=(rows,))
+    design = _Weights.of(fs, horizons, avg_effects_by, leaveout)
+    kept = fs.df[f"_carry_{rows}"].to_numpy()
+    est = np.empty((Y.shape[1], design.W1.shape[1]))
+    se = np.empty_like(est)
+    for j in range(Y.shape[1]):
+        y = Y[kept, j]
+        gamma = fs.lu.solve(fs.Z0.T @ y[~fs.D])  # as first_stage solves it
+        est[j], _, S = design.fit(gamma, y)
+        se[j] = np.sqrt(np.diag(S.T @ S))
+    return est, se

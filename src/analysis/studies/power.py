@@ -214,10 +214,17 @@ def estimator_plan(
 
 class _Estimator:
     """``fn(Y) -> (att, se)`` over the columns of an outcome matrix: one ``estimate()`` call per
-    column (picklable, for joblib)."""
+    column (picklable, for joblib). The covariate-adjusted CS shares its covariates' ATT(g,t)
+    across the calls (:class:`analysis.did.callaway_santanna.CovariateCache`: the design is fixed,
+    only the outcome is drawn; they were ~90% of a call)."""
 
     def __init__(self, sample, cohort_col, cluster, plan):
         self.sample, self.cohort_col, self.cluster, self.plan = sample, cohort_col, cluster, plan
+        self.options = dict(plan["options"])
+        if plan["name"] == "cs_adjusted":
+            from analysis.did.callaway_santanna import CovariateCache
+
+            self.options["covariate_cache"] = CovariateCache()
 
     def __call__(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         att, se = np.empty(Y.shape[1]), np.empty(Y.shape[1])
@@ -233,10 +240,32 @@ class _Estimator:
                     cohort=self.cohort_col,
                     covariates=self.plan["covariates"],
                     cluster=self.cluster,
-                    **self.plan["options"],
+                    **self.options,
                 )
                 att[j], se[j] = est.att, est.se
         return att, se
+
+
+class _BJSMany:
+    """The BJS plans (``bjs``, the headline) for all columns at once: the first stage's design,
+    factorisation and weights built once (:func:`analysis.did.imputation.imputation_many`; the
+    numbers of one ``estimate("bjs")`` call per column)."""
+
+    def __init__(self, sample, cohort_col, cluster, plan):
+        self.sample, self.cohort_col, self.cluster, self.plan = sample, cohort_col, cluster, plan
+
+    def __call__(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from analysis.did.imputation import imputation_many
+
+        options = dict(self.plan["options"])
+        horizons = options.pop("horizons", None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est, se = imputation_many(
+                self.sample, Y, TIME, UNIT, self.cohort_col, self.plan["covariates"] or None,
+                horizons=horizons, cluster=self.cluster, **options,
+            )  # fmt: skip
+        return est[:, 0], se[:, 0]
 
 
 class _TWFEMany:
@@ -256,11 +285,13 @@ class _TWFEMany:
 
 
 def estimator_fn(sample, cohort_col: str, plan: dict, cluster: str = UNIT, batch: bool = True):
-    """The ``fn(Y) -> (att, se)`` of one planned estimator (TWFE batched unless ``batch=False``),
-    clustered by the plan's ``cluster`` (else ``cluster``)."""
+    """The ``fn(Y) -> (att, se)`` of one planned estimator (TWFE and BJS batched unless
+    ``batch=False``), clustered by the plan's ``cluster`` (else ``cluster``)."""
     cluster = plan.get("cluster") or cluster
     if plan["name"] == "twfe" and batch:
         return _TWFEMany(sample, cohort_col, cluster, plan)
+    if plan["name"] == "bjs" and batch:
+        return _BJSMany(sample, cohort_col, cluster, plan)
     if plan["name"] == "twfe":
         plan = {**plan, "options": {"method": "demean", **plan["options"]}}
     return _Estimator(sample, cohort_col, cluster, plan)
