@@ -149,8 +149,19 @@ class ImputationResult:
         return ax
 
 
-def _design(df: pd.DataFrame, cov_names: list[str]) -> sp.csr_matrix:
-    """Sparse [unit dummies | time dummies (first dropped) | covariates]."""
+def _design(
+    df: pd.DataFrame, cov_names: list[str], fe: sp.csr_matrix | None = None
+) -> sp.csr_matrix:
+    """Sparse [unit dummies | time dummies (first dropped) | covariates]; ``fe``: the dummies'
+    block when already built (:func:`_fe_design`; first_stage builds it once for both uses)."""
+    fe = _fe_design(df) if fe is None else fe
+    if not cov_names:
+        return fe
+    return sp.hstack([fe, sp.csr_matrix(df[cov_names].to_numpy(dtype=float))], format="csr")
+
+
+def _fe_design(df: pd.DataFrame) -> sp.csr_matrix:
+    """Sparse [unit dummies | time dummies (first dropped)]."""
     n = len(df)
     uid = pd.factorize(df["_id"])[0]
     tid = pd.factorize(df["_t"], sort=True)[0]
@@ -159,21 +170,18 @@ def _design(df: pd.DataFrame, cov_names: list[str]) -> sp.csr_matrix:
     U = sp.csr_matrix((np.ones(n), (rows, uid)), shape=(n, n_u))
     keep = tid > 0
     T = sp.csr_matrix((np.ones(keep.sum()), (rows[keep], tid[keep] - 1)), shape=(n, n_t - 1))
-    blocks = [U, T]
-    if cov_names:
-        blocks.append(sp.csr_matrix(df[cov_names].to_numpy(dtype=float)))
-    return sp.hstack(blocks, format="csr")
+    return sp.hstack([U, T], format="csr")
 
 
-def _drop_collinear_covariates(df, cov_names, D, labels, tol=1e-8):
+def _drop_collinear_covariates(df, cov_names, D, labels, tol=1e-8, fe=None):
     """Drop covariates that the unit/time effects (or other covariates) span on untreated rows.
 
     A sparse LU of a singular normal matrix may silently return garbage, so rank is checked
-    explicitly on the FE-residualised covariates (pivoted QR).
+    explicitly on the FE-residualised covariates (pivoted QR). ``fe``: :func:`_fe_design`.
     """
     if not cov_names:
         return cov_names
-    Zfe = _design(df, [])[~D]
+    Zfe = (_fe_design(df) if fe is None else fe)[~D]
     X = df.loc[~D, cov_names].to_numpy(dtype=float)
     lu = splu(sp.csc_matrix(Zfe.T @ Zfe))
     R = X - Zfe @ lu.solve(np.asarray(Zfe.T @ X))
@@ -202,14 +210,24 @@ def _cell_codes(treated, by, clusters=None) -> tuple[np.ndarray, np.ndarray | No
     """The codes of :func:`_cell_means`: the cell of each treated observation and, with
     ``clusters``, its cell x cluster pair (None without). They depend on the design only, so a
     fit on many outcomes (:func:`imputation_many`) computes them once."""
-    cell = (
-        pd.factorize(pd.MultiIndex.from_frame(treated[by]))[0]
-        if by
-        else np.zeros(len(treated), int)
-    )
+    cell = _joint_codes([treated[c].to_numpy() for c in by], len(treated))
     if clusters is None:
         return cell, None
-    return cell, pd.factorize(pd.MultiIndex.from_arrays([cell, clusters]))[0]
+    return cell, _joint_codes([cell, np.asarray(clusters)], len(cell))
+
+
+def _joint_codes(columns: list, n: int) -> np.ndarray:
+    """Codes of the distinct rows of ``columns`` (0 for every row without columns), in order of
+    first appearance as ``pd.factorize`` of their MultiIndex gives them; from one integer key per
+    row (each column's own codes, mixed radix) instead of a MultiIndex, which was a tenth of an
+    imputation fit. Only the grouping matters to the cell sums, and it is the same."""
+    if not columns:
+        return np.zeros(n, int)
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col)
+        key = key * max(len(uniques), 1) + codes
+    return pd.factorize(key)[0]
 
 
 def _coded_cell_means(codes, W1, tau):
@@ -330,6 +348,7 @@ def first_stage(
     copied along (``_carry_<c>``), e.g. a group label of :mod:`analysis.did.subgroup`."""
     covariates = list(covariates or [])
     cov_names = [f"_x{k}" for k in range(len(covariates))]
+    # one constructor call: inserting the covariates one column at a time was a sixth of a fit
     df = pd.DataFrame(
         {
             "_y": data[yname].to_numpy(dtype=float),
@@ -337,12 +356,10 @@ def first_stage(
             "_id": data[idname].to_numpy(),
             "_g": data[gname].fillna(0).to_numpy(),
             "_cl": (data[cluster] if cluster else data[idname]).to_numpy(),
+            **{nm: data[c].to_numpy(dtype=float) for nm, c in zip(cov_names, covariates)},
+            **{f"_carry_{c}": data[c].to_numpy() for c in carry},
         }
     )
-    for nm, c in zip(cov_names, covariates):
-        df[nm] = data[c].to_numpy(dtype=float)
-    for c in carry:
-        df[f"_carry_{c}"] = data[c].to_numpy()
     df = df.dropna(subset=["_y", *cov_names]).reset_index(drop=True)
     df["_D"] = (df["_g"] > 0) & (df["_t"] >= df["_g"])
 
@@ -359,8 +376,9 @@ def first_stage(
         df = df.loc[~bad].reset_index(drop=True)
 
     D = df["_D"].to_numpy()
-    cov_names = _drop_collinear_covariates(df, cov_names, D, covariates)
-    Z = _design(df, cov_names)
+    fe = _fe_design(df)  # the dummies once: the rank check and the design share them
+    cov_names = _drop_collinear_covariates(df, cov_names, D, covariates, fe=fe)
+    Z = _design(df, cov_names, fe)
     Z0, Z1 = Z[~D], Z[D]
     y = df["_y"].to_numpy()
     try:

@@ -284,6 +284,7 @@ class Replication:
         self._studies: dict[str, StudyData] = {}
         self._designs: dict = {}
         self._samples: dict[str, pd.DataFrame] = {}
+        self._truths: dict[tuple, dict] = {}
 
     def study(self, treatment: str) -> StudyData:
         """The study data of ``treatment``: ``pilot``, ``rail`` (any rail link), or one rail link
@@ -312,18 +313,29 @@ class Replication:
     def truths(self, treatment: str, covariates, cities) -> dict:
         """``truth`` (total), ``truth_direct`` and ``target`` of an estimator (the one rule), over
         the study's treated city-years (``StudyData.censored`` left out)."""
-        truth, key = self.truth, treatment
-        if treatment in LINKS:  # the link's own block under "rail"
-            truth, key = link_truth(self.truth, treatment), "rail"
-        out = self.study(treatment).censored
-        own = truth_for(truth, key, covariates, cities, exclude=out)
-        total = truth_for(truth, key, (), cities, exclude=out)
-        direct = truth_for(truth, key, (), cities, target="direct", exclude=out)
+        own = self._truth_for(treatment, covariates, cities)
+        total = self._truth_for(treatment, (), cities)
+        direct = self._truth_for(treatment, (), cities, "direct")
         return {
             "truth": total["att_overall"],
             "truth_direct": direct["att_overall"],
             "target": own["target"],
         }
+
+    def _truth_for(self, treatment: str, covariates, cities, target: str | None = None) -> dict:
+        """:func:`analysis.studies.rules.truth_for` on the replication's truth, once per
+        arguments: the estimators of a replication share most of them (the same cities, the
+        total and direct effects), and each call is a pass over the truth's city effects."""
+        memo = (treatment, tuple(covariates), tuple(map(str, cities)), target)
+        if memo not in self._truths:
+            truth, key = self.truth, treatment
+            if treatment in LINKS:  # the link's own block under "rail"
+                truth, key = link_truth(self.truth, treatment), "rail"
+            out = self.study(treatment).censored
+            self._truths[memo] = truth_for(
+                truth, key, covariates, cities, target=target, exclude=out
+            )
+        return self._truths[memo]
 
 
 def _fit(key: str, name: str, options: dict, rep: Replication, z: float, cache: dict) -> dict:
