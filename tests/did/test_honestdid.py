@@ -247,3 +247,57 @@ def test_breakdown_values_lie_where_r_crosses_zero(ehec):
     assert below["lb"].iloc[0] > 0
     none = breakdown_values(beta, sigma, 5, 2, res.results[res.results["M"] <= 0.5])
     assert none["DeltaRM"]["value"] is None and none["DeltaRM"]["grid_max"] == 0.5
+
+
+# --- issue 21: the fast paths give the numbers of the plain computations ----------------------
+def _loop_vertices(mom: _ARPMoments) -> np.ndarray:
+    """The dual vertices by the former loop: one cond and one solve per candidate basis."""
+    import itertools
+
+    Bn = mom.X / mom.sd[:, None]
+    size = mom.k + 1
+    rhs = np.zeros(size)
+    rhs[0] = 1.0
+    verts = []
+    for S in itertools.combinations(range(mom.m), size):
+        S = list(S)
+        M = np.vstack([np.ones(size), Bn[S].T])
+        if np.linalg.cond(M) > 1e12:
+            continue
+        mu_S = np.linalg.solve(M, rhs)
+        if (mu_S >= -1e-10).all():
+            mu = np.zeros(mom.m)
+            mu[S] = np.clip(mu_S, 0, None)
+            verts.append(mu)
+    if not verts:
+        return np.empty((0, mom.m))
+    return np.unique(np.round(np.array(verts), 14), axis=0)
+
+
+def test_stacked_vertex_enumeration_equals_the_loop():
+    """The batched enumeration (stacked cond and solve) returns the loop's vertices exactly,
+    including a design with collinear rows (candidate bases that are not bases)."""
+    rng = np.random.default_rng(8)
+    for m, k in ((6, 2), (8, 3), (5, 1), (7, 2)):
+        X = rng.normal(size=(m, k))
+        if m == 7:
+            X[3] = X[1]  # repeated moments: singular candidate bases
+        L = rng.normal(size=(m, m))
+        mom = _ARPMoments(X, L @ L.T + 0.1 * np.eye(m))
+        np.testing.assert_array_equal(mom.vertices, _loop_vertices(mom))
+
+
+def test_folded_normal_quantile_equals_numpy():
+    """``_FoldedNormal.quantile`` (order statistics of the sorted draws) is ``np.quantile`` of
+    ``|draws + mu|`` to the bit, at the FLCI's levels and random ones, for means on both sides
+    of zero and far out in the tails."""
+    from analysis.did.honestdid import _FoldedNormal
+
+    fold = _FoldedNormal(0, num_sims=20_001)
+    rng = np.random.default_rng(2)
+    cases = [(p, mu) for p in (0.0, 1e-7, 0.5, 0.9, 0.95, 0.975, 1.0) for mu in
+             (0.0, 1e-12, -0.3, 1.7, 12.0, -40.0)]  # fmt: skip
+    cases += [(float(rng.uniform()), float(5 * rng.normal())) for _ in range(200)]
+    cases += [(0.95, float(x)) for x in -fold.draws[:50]]  # mu at a draw: a zero and ties
+    for p, mu in cases:
+        assert fold.quantile(p, mu) == float(np.quantile(np.abs(fold.draws + mu), p)), (p, mu)
