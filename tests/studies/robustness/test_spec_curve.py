@@ -247,6 +247,27 @@ def test_the_draws_are_the_estimates_on_the_wild_bootstrap_outcomes(data, estima
     np.testing.assert_allclose(direct["_d0"], fitted + weights[codes, 0] * resid, rtol=1e-12)
 
 
+def test_bjs_basis_estimates_equal_one_estimate_per_column(data):
+    """Issue 21: BJS's basis estimates come from one first stage for all columns
+    (``imputation_many``); each is the point estimate of one ``_point_estimate`` call on that
+    column, to the bit."""
+    panel, sets, *_ = data
+    spec = {"estimator": "bjs", "controls": "study"}
+    cells = sc_module.variance_cells(panel, "pilot_year", "province")
+    run = (sets, "log_exports", "pilot_year", "city_code", "year", "province", cells)
+    null = (panel, sets["study"], "log_exports", "city_code", "year", "province")
+    basis, _, _ = sc_module._null_basis(*null, DRAWS, seed=5)
+    basis = basis.iloc[:, :6]
+    fast = sc_module._basis_estimates(panel, spec, basis, *run)
+    frame, controls = sc_module._spec_data(panel, spec, *run[:6])
+    rows = frame.index.to_numpy()
+    for j, col in enumerate(basis.columns):
+        one = frame.assign(_y=basis[col].to_numpy()[rows])
+        slow = sc_module._point_estimate(one, "bjs", controls, "city_code", "year", "province",
+                                         cells)  # fmt: skip
+        assert fast[j] == slow
+
+
 def test_a_nonlinear_estimator_is_refused_by_the_joint_test(data, monkeypatch):
     panel, sets, *_ = data
     point = sc_module._point_estimate

@@ -119,6 +119,7 @@ from analysis.config import SpecCurveConfig
 from analysis.did.callaway_santanna import att_gt_adjusted
 from analysis.did.estimate import estimate
 from analysis.did.fe import FEProjector
+from analysis.did.imputation import imputation_many
 from analysis.did.inference import critical_value, t_p_value
 from analysis.did.twfe import twfe_fwl
 from analysis.did.wild_bootstrap import draw_weights
@@ -416,6 +417,16 @@ def _basis_estimates(
     as the outcome, on the rows the observed outcome ``yname`` and the covariates leave."""
     data, controls = _spec_data(panel, spec, control_sets, yname, gname, idname, tname, cluster)
     rows = data.index.to_numpy()
+    if spec["estimator"] == "bjs":
+        # every basis column on one first stage (the design is the specification's; only the
+        # outcome changes): the numbers of one estimate() call per column
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est, _ = imputation_many(
+                data, basis.to_numpy(dtype=float)[rows], tname, idname, "_g", controls or None,
+                horizons=None, cluster=cluster, **imputation_options(cells),
+            )  # fmt: skip
+        return est[:, 0]
     out = np.empty(basis.shape[1])
     for j, col in enumerate(basis.columns):
         data = data.assign(_y=basis[col].to_numpy()[rows])
