@@ -272,6 +272,13 @@ def test_a_nonlinear_estimator_is_refused_by_the_joint_test(data, monkeypatch):
     panel, sets, *_ = data
     point = sc_module._point_estimate
     monkeypatch.setattr(sc_module, "_point_estimate", lambda *a: point(*a) ** 2)
+    # Sun-Abraham: its basis estimates go through _point_estimate one column at a time (BJS's
+    # are batched, imputation_many)
+    with pytest.raises(ValueError, match="not linear in the outcome"):
+        spec_curve(panel, sets, {"estimator": ["sa"], "controls": ["study"]}, draws=DRAWS,
+                   progress=False)  # fmt: skip
+    many = sc_module.imputation_many
+    monkeypatch.setattr(sc_module, "imputation_many", lambda *a, **k: [e**2 for e in many(*a, **k)])
     with pytest.raises(ValueError, match="not linear in the outcome"):
         spec_curve(panel, sets, {"estimator": ["bjs"], "controls": ["study"]}, draws=DRAWS,
                    progress=False)  # fmt: skip
