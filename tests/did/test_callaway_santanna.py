@@ -416,3 +416,17 @@ def test_covariate_cache_gives_the_numbers_of_a_fresh_fit(mpdta):
     )
     stale = cs.att_gt_adjusted(data.assign(y=data["lemp"]), "y", *args).aggregate("simple")
     assert abs(stale.overall_att - a.overall_att) > 1e-6  # the two designs differ
+
+
+@pytest.mark.parametrize("kind", AGG_TYPES)
+def test_point_only_aggregation_has_the_full_point_estimates(fits, kind):
+    """``aggregate(influence=False)`` (the covariates' gradient in the adjusted CS) returns the
+    point estimates of the full aggregation, to the bit, for every scenario and type."""
+    for fit in fits.values():
+        full, point = fit.aggregate(kind), fit.aggregate(kind, influence=False)
+        assert point.overall_att == full.overall_att
+        if full.att_egt is None:
+            assert point.att_egt is None
+        else:
+            np.testing.assert_array_equal(point.att_egt, full.att_egt)
+            np.testing.assert_array_equal(point.egt, full.egt)

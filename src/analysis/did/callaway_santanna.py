@@ -681,6 +681,7 @@ class ATTgtResult:
         cband: bool | None = None,
         alpha: float | None = None,
         seed: int | None = None,
+        influence: bool = True,
     ) -> AggteResult:
         """Aggregate ATT(g,t) as R ``did::aggte`` (Callaway & Sant'Anna 2021, Sec. 3.1).
 
@@ -691,6 +692,10 @@ class ATTgtResult:
         Influence functions include the estimated-weights term (``wif``) exactly as R; SEs are analytic
         or, with ``bstrap``, multiplier-bootstrap; ``cband`` gives a sup-t band for the per-e/g/t
         estimates. Unspecified options default to those used in :func:`att_gt`.
+
+        ``influence=False``: the point estimates only (the same arithmetic), no influence
+        functions, SEs (NaN) or bootstrap: what :meth:`AdjustedATTgt.aggregate` needs of each
+        covariate, where the influence functions were most of the cost.
         """
         s = self.settings
         bstrap = s["bstrap"] if bstrap is None else bstrap
@@ -714,6 +719,8 @@ class ATTgtResult:
         pg = pgg[np.searchsorted(glist, group)]
 
         def agg(which, w, wif_groups=None):
+            if not influence:
+                return None
             w = np.asarray(w, float)
             f = inf[:, which] @ w
             if wif_groups is not None:
@@ -737,8 +744,9 @@ class ATTgtResult:
             # estimated cohort-share weights: one indicator per cohort (matches R did's reference
             # numbers to 1e-16; the cell-level group vector would be off by ~3e-5 on mpdta)
             wgroups = glist[ok]
-            Ie = np.column_stack(if_e)[:, ok]
-            overall_if = Ie @ (pgg[ok] / pgg[ok].sum()) + _wif(Gu, wgroups, pgg[ok]) @ att_e[ok]
+            if influence:
+                Ie = np.column_stack(if_e)[:, ok]
+                overall_if = Ie @ (pgg[ok] / pgg[ok].sum()) + _wif(Gu, wgroups, pgg[ok]) @ att_e[ok]
         elif type == "dynamic":
             e_all = t - group
             incl = np.ones(len(att), bool)
@@ -759,9 +767,12 @@ class ATTgtResult:
                 if_e.append(agg(we, w, group[we]))
             epos = eseq >= 0
             overall = np.mean(att_e[epos]) if epos.any() else np.nan
-            overall_if = (
-                np.column_stack(if_e)[:, epos].mean(1) if epos.any() else np.full(self.n, np.nan)
-            )
+            if influence:
+                overall_if = (
+                    np.column_stack(if_e)[:, epos].mean(1)
+                    if epos.any()
+                    else np.full(self.n, np.nan)
+                )
         else:  # calendar
             tcal = np.unique(t[t >= group.min()])
             egt = tcal
@@ -772,8 +783,17 @@ class ATTgtResult:
                 att_e[j] = np.sum(att[wt] * w)
                 if_e.append(agg(wt, w, group[wt]))
             overall = np.mean(att_e)
-            overall_if = np.column_stack(if_e).mean(1)
+            if influence:
+                overall_if = np.column_stack(if_e).mean(1)
 
+        if not influence:
+            k = 0 if egt is None else len(egt)
+            return AggteResult(
+                type=type, overall_att=float(overall), overall_se=float("nan"), egt=egt,
+                att_egt=att_e, se_egt=None if egt is None else np.full(k, np.nan),
+                crit_val_egt=float(stats.norm.ppf(1 - alpha / 2)), alpha=alpha, cband=False,
+                inf_func=None, inf_func_egt=None, n=self.n,
+            )  # fmt: skip
         Ie = np.column_stack(if_e) if if_e else np.zeros((self.n, 0))
         allif = np.column_stack([overall_if, Ie])
         S = _cluster_sums(allif, self.cluster)
@@ -960,7 +980,7 @@ class AdjustedATTgt:
         key = (type, bool(na_rm))
         A = None if self.gradients is None else self.gradients.get(key)
         if A is None:
-            grads = [g.aggregate(type, na_rm=na_rm) for g in self.covariate_gt]
+            grads = [g.aggregate(type, na_rm=na_rm, influence=False) for g in self.covariate_gt]
             A = np.array(
                 [np.r_[g.overall_att, [] if g.att_egt is None else g.att_egt] for g in grads]
             )
