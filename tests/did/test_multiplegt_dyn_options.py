@@ -138,3 +138,28 @@ def test_a_term_without_an_estimate_leaves_the_jackknife_tests_not_voids_them(no
     b = out.placebos["estimate"].to_numpy()[0]
     assert test.statistic == pytest.approx(b**2 / V[2, 2], rel=1e-10)
     assert out.p_joint_placebos == pytest.approx(test.p_value, rel=1e-10)
+
+
+def test_jackknife_replicates_ask_one_control_cluster_fewer(no_never):
+    """Deleting a cluster takes at most one cluster from a comparison's controls, so the
+    replicates ask ``min_control_clusters - 1``: they keep the full sample's comparisons. With the
+    rule at every cluster (a 6-province user file against the study's 5 behaves alike) no replicate
+    could meet it otherwise, and the jackknife had no variance."""
+    args = ("y", "id", "year", "d")
+    kw = {"effects": 2, "placebo": 1, "cluster": "cl", "normalized": True}
+    k = int(no_never["cl"].nunique())  # controls in every cluster
+    jk = did_multiplegt_dyn(no_never, *args, **kw, min_control_clusters=k, jackknife=True)
+    terms = list(jk.table["term"])
+    kw_rep = {**kw, "min_control_clusters": k - 1}
+    reps = np.array(
+        [
+            did_multiplegt_dyn(no_never[no_never["cl"] != c], *args, **kw_rep)
+            .table.set_index("term")["estimate"]
+            .reindex(terms)
+            .to_numpy()
+            for c in range(k)
+        ]
+    )
+    se = np.sqrt((k - 1) / k * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0))
+    assert np.isfinite(jk.table["std_error"]).all()
+    np.testing.assert_allclose(jk.table["std_error"], se, rtol=1e-12)

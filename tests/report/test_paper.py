@@ -81,3 +81,18 @@ def test_a_skipped_check_reads_n_a(report_inputs):
     t = text("en")
     v = values(results, Formatter(t), t, None)
     assert v["bacon_twfe_nc"] == v["dr_est"] == v["spec_median"] == t["na"]
+
+
+def test_a_dcdh_estimate_without_jackknife_se_says_why():
+    """On a panel of very few provinces the delete-one-province jackknife can lack two replicates:
+    the estimate prints with the reason, in each language, not a bare n/a."""
+    from analysis.report.number_format import Formatter
+    from analysis.report.paper import _network_values, text
+
+    row = {"average_total_effect": 0.0012, "std_error": None, "band_width": 10}
+    for lang in ("en", "zh"):
+        t = text(lang)
+        v = _network_values({"dose_event_studies": {"broadband_per100": row}}, Formatter(t))
+        assert v["dcdh_bb"] == "0.0012" and v["dcdh_bb_se"] == t["na_jackknife"] != t["na"]
+        v = _network_values({}, Formatter(t))  # no dCDH row at all: plain n/a
+        assert v["dcdh_bb_se"] == t["na"]

@@ -699,6 +699,12 @@ def _jackknife(data: pd.DataFrame, fit: MultiplegtDynResult, args: dict) -> Mult
     terms = list(fit.table["term"])
     labels = data[key].dropna().unique()
     reps = np.full((len(labels), len(terms)), np.nan)
+    # a comparison with controls in k clusters has k - 1 once one of them is deleted: the
+    # replicates ask one cluster fewer, so they keep the full sample's comparisons (with 6
+    # provinces and k = 5 no replicate could otherwise meet the rule, and the variance was n/a)
+    k = args.get("min_control_clusters")
+    if k is not None and k > 1:
+        args = {**args, "min_control_clusters": k - 1}
     for j, c in enumerate(labels):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -803,7 +809,9 @@ def did_multiplegt_dyn(
     ``jackknife`` (not a reference option; the reference's analytic variance by default): the
     delete-one-cluster jackknife variance ``(C - 1) / C sum_c (b_(c) - mean b_(.))^2`` over the
     ``C`` clusters (groups without ``cluster``; a replicate in which an estimator cannot be
-    computed is left out of that estimator's sum), and intervals from t(C - 1) (MacKinnon,
+    computed is left out of that estimator's sum; with ``min_control_clusters`` = k the
+    replicates ask k - 1, as deleting a cluster takes at most one from a comparison's controls),
+    and intervals from t(C - 1) (MacKinnon,
     Nielsen & Webb 2023, CV3): the analytic variance sums squared cluster terms around estimated
     cohort means and is biased down when a few clusters carry most of the weight.
     """

@@ -105,7 +105,10 @@ def _network_values(design: dict, fmt: Formatter) -> dict[str, str]:
         "cgs_acrt": num(acrt.get("estimate"), 4),
         "cgs_truth": num(cgs.get("truth_att_overall")),
         "dcdh_bb": num(dcdh.get("average_total_effect"), 4),
-        "dcdh_bb_se": num(dcdh.get("std_error"), 4),
+        # an estimate whose jackknife has under two replicates (a panel of very few provinces)
+        "dcdh_bb_se": fmt.t["na_jackknife"]
+        if dcdh.get("average_total_effect") is not None and dcdh.get("std_error") is None
+        else num(dcdh.get("std_error"), 4),
         "dcdh_bb_p": fmt.p((dcdh.get("placebo_test") or {}).get("p_value")),
         "dcdh_bb_target": num(dcdh.get("target"), 4),
         "dcdh_bb_band": num(dcdh.get("band_width"), 0),
