@@ -206,6 +206,11 @@ else:
 # designated city would have at dose d: the gap between them is selection on gains. Right: the slope
 # of the estimate against the true slope of ATT(d|d) (what the design identifies) and the causal
 # ACRT(d|d) (dashed). A band that contains the truth everywhere is what "covers" means for a curve.
+# The band widens at the ends of the dose range: a few provinces hold the lowest- and highest-dose
+# cities, so the SE there rests on few clusters and is itself noisy. Each dose's critical value
+# therefore uses that dose's Bell-McCaffrey degrees of freedom (column `att_df` of the curve; with
+# one t(G-1) for every dose the band covered the true curve in 83% of 200 synthetic panels, with
+# these in 93.5%).
 
 # %% [markdown]
 # ## 4. The doses as non-absorbing treatments (de Chaisemartin & D'Haultfoeuille)

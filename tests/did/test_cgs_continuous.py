@@ -133,3 +133,61 @@ def test_cr2_residuals_are_hc2_for_singleton_clusters_and_bell_mccaffrey_for_gro
         for i in (np.flatnonzero(cl == c) for c in range(3))
     ])  # fmt: skip
     np.testing.assert_allclose(_cr2(e, hat, cl), want, rtol=1e-10)
+
+
+def _two_period(diff: np.ndarray, g: np.ndarray, dose: np.ndarray, cl: np.ndarray, **kw):
+    """One cohort, one post period: the long difference of unit i is ``diff[i]``."""
+    n = len(g)
+    base = {"id": np.arange(n), "g": g, "d": dose, "cl": cl}
+    data = pd.concat([pd.DataFrame({**base, "t": 1, "y": 0.0}),
+                      pd.DataFrame({**base, "t": 2, "y": diff})])  # fmt: skip
+    return cgs_dose_response(data, "y", "t", "id", "g", "d", cluster="cl", degree=1, n_boot=19,
+                             **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 1.0])
+def test_band_dof_are_satterthwaite_of_the_cr2_quadratic_form(rho):
+    """The CR2 variance of each estimate is a quadratic form ``y'Ay`` in the long differences;
+    built by brute force (its value at unit vectors and their pairwise sums), its Satterthwaite dof
+    under Omega = (1 - rho) I + rho B (B: same cluster) is ``tr(A Omega)^2 / tr((A Omega)^2)``."""
+    rng = np.random.default_rng(0)
+    n1, n0 = 9, 12
+    n = n1 + n0
+    g = np.r_[np.full(n1, 2), np.zeros(n0, int)]
+    dose = np.r_[rng.uniform(1, 5, n1), np.zeros(n0)]
+    cl = np.r_[np.arange(n1) % 4, np.arange(n0) % 4]
+    grid = np.array([1.5, 3.0, 4.5])
+
+    def var(diff):
+        c = _two_period(diff, g, dose, cl, grid=grid).curve
+        return np.r_[c["att_se"], c["acrt_se"]] ** 2
+
+    eye = np.eye(n)
+    diag = np.array([var(eye[i]) for i in range(n)])
+    A = np.zeros((2 * len(grid), n, n))
+    for i in range(n):
+        A[:, i, i] = diag[i]
+        for j in range(i + 1, n):
+            A[:, i, j] = A[:, j, i] = (var(eye[i] + eye[j]) - diag[i] - diag[j]) / 2
+    omega = (1 - rho) * np.eye(n) + rho * (cl[:, None] == cl[None, :])
+    AO = A @ omega
+    want = np.trace(AO, axis1=1, axis2=2) ** 2 / np.einsum("kij,kji->k", AO, AO)
+    c = _two_period(rng.normal(size=n), g, dose, cl, grid=grid, working_rho=rho).curve
+    np.testing.assert_allclose(np.r_[c["att_df"], c["acrt_df"]], want, rtol=1e-8)
+
+
+def test_band_half_width_maps_the_sup_t_quantile_to_each_dose_dof():
+    from scipy import stats
+
+    res = cgs_dose_response(simulate(4), "y", "t", "id", "g", "d", cluster="cl", grid=12)
+    c = res.curve
+    for part, crit in (("att", res.crit_att), ("acrt", res.crit_acrt)):
+        half = stats.t.ppf(stats.norm.cdf(crit), c[f"{part}_df"]) * c[f"{part}_se"]
+        np.testing.assert_allclose(c[f"{part}_high"] - c[part], half, rtol=1e-12)
+        assert (c[f"{part}_df"] < 39).all()  # fewer than G - 1 where a few clusters carry a dose
+    mult = cgs_dose_response(simulate(4), "y", "t", "id", "g", "d", cluster="cl", grid=12,
+                             band="multiplier")  # fmt: skip
+    assert (mult.curve["att_df"] == 39).all()
+    np.testing.assert_allclose(mult.curve["att"], c["att"], rtol=1e-12)
+    with pytest.raises(ValueError, match="band"):
+        cgs_dose_response(simulate(4), "y", "t", "id", "g", "d", band="wild")
