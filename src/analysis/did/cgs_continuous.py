@@ -110,31 +110,33 @@ def _satterthwaite_df(
     package computes these for an estimator that is not one regression (clubSandwich is R, for
     lm/plm fits); tests/did/test_cgs_continuous.py checks them against the quadratic form built
     by brute force."""
-    blocks, obs_cl = [], []
+    # every term is a cluster x cluster matrix per estimate, summed over the cohorts' blocks (the
+    # treated of a cohort, its controls): Q'Q (each q_c's weights on the block's observations)
+    # and S'Q (those weights summed by the observation's cluster), so nothing is
+    # observations x clusters in size (600 unit clusters: a dense form took minutes)
+    k = maps.shape[0]
+    qtq = np.zeros((k, n_cl, n_cl))
+    agg = np.zeros((k, n_cl, n_cl))
     for w, members, ctrl, proj, hat in pieces:
-        lg = maps @ proj
+        lg = w * (maps @ proj)  # estimates x members
         a = np.eye(len(members)) - hat
         if leverage:
-            a = _cr2_matrix(hat, cl_index[members]) @ a
-        onehot = np.zeros((len(members), n_cl))
-        onehot[np.arange(len(members)), cl_index[members]] = 1.0
-        z = w * lg[:, :, None] * onehot[None]  # estimates x members x clusters
-        blocks.append(np.einsum("ij,kic->kjc", a, z))  # cluster c's weights on member j's outcome
+            a = (
+                _cr2_matrix(hat, cl_index[members]) @ a
+            )  # treated: psi_c = sum_(i in c) lg_i (a y)_i
+        oh = np.zeros((len(members), n_cl))
+        oh[np.arange(len(members)), cl_index[members]] = 1.0
+        weights = lg[:, :, None] * oh[None]  # estimates x members x clusters
+        q = np.swapaxes(a, 0, 1)[None] @ weights  # members' outcomes x clusters, per estimate
+        qtq += np.swapaxes(q, 1, 2) @ q
+        agg += oh.T[None] @ q
         n0 = len(ctrl)
-        s = np.sqrt(n0 / (n0 - 1)) if leverage else 1.0
-        oh0 = np.zeros((n0, n_cl))
-        oh0[np.arange(n0), cl_index[ctrl]] = 1.0
-        centred = oh0 - oh0.mean(axis=0, keepdims=True)  # (I - J/n0) 1_c
-        coef = -w * lg.sum(axis=1) * s / n0
-        blocks.append(coef[:, None, None] * centred[None])
-        obs_cl += [cl_index[members], cl_index[ctrl]]
-    q = np.concatenate(blocks, axis=1)  # estimates x observations x clusters
-    oc = np.concatenate(obs_cl)
-    gram = (1 - rho) * np.einsum("kjc,kjd->kcd", q, q)
-    if rho:
-        agg = np.zeros((q.shape[0], n_cl, n_cl))
-        np.add.at(agg, (slice(None), oc), q)  # sums of q over each cluster's observations
-        gram += rho * np.einsum("kec,ked->kcd", agg, agg)
+        n_c = np.bincount(cl_index[ctrl], minlength=n_cl).astype(float)
+        centred = np.diag(n_c) - np.outer(n_c, n_c) / n0  # oh0' (I - J/n0) oh0
+        coef = -lg.sum(axis=1) * (np.sqrt(n0 / (n0 - 1)) if leverage else 1.0) / n0
+        qtq += coef[:, None, None] ** 2 * centred[None]
+        agg += coef[:, None, None] * centred[None]
+    gram = (1 - rho) * qtq + rho * (np.swapaxes(agg, 1, 2) @ agg)
     tr = np.trace(gram, axis1=1, axis2=2)
     return tr**2 / np.einsum("kcd,kcd->k", gram, gram)
 
