@@ -106,14 +106,16 @@ def test_uniform_bands_cover_the_known_curve():
 
 
 @pytest.mark.slow
-def test_uniform_bands_with_few_clusters_under_cover_a_little():
-    """The same panels clustered in 40 groups: with the t(G-1) mapping of the sup-t quantile the
-    band covers in [90%, 95%] (measured 92.8% ATT, 92.4% ACRT at 500 reps with unit-level HC2
-    residuals; 90.0% without the mapping at 300; with CR2 residuals by cluster 92.7% and 93.7% at
-    300): a known few-cluster shortfall, stated for the study's 30 provinces."""
+def test_uniform_bands_with_few_clusters_are_conservative_without_cluster_shocks():
+    """The same panels clustered in 40 groups, errors independent within them. The band maps each
+    dose's sup-t quantile to t with its Bell-McCaffrey dof under a working model in which the
+    cluster's shock is the whole error (``working_rho`` = 1, what the 31-province study needs: 83%
+    -> 93.5% there): with no cluster shocks that model is wrong on the safe side, 97.4% (ATT) and
+    96.0% (ACRT) at 500 reps; ``working_rho=0`` gives 94.2% and 93.4%; t(G-1) at every dose gave
+    92.7% and 93.7% (300 reps)."""
     att, acrt = _coverage("cl")
-    assert 0.90 <= att <= 0.95, att
-    assert 0.90 <= acrt <= 0.96, acrt
+    assert 0.95 <= att <= 0.99, att
+    assert 0.94 <= acrt <= 0.99, acrt
 
 
 def test_cr2_residuals_are_hc2_for_singleton_clusters_and_bell_mccaffrey_for_groups():
