@@ -47,6 +47,7 @@ ALLOWED_IN_ZH = set(
         "Admin",
         "AR",  # AR(1), the autoregressive shock of the design calibration
         "dCDH",  # de Chaisemartin & D'Haultfœuille's estimator, cited in the references
+        "sup-t",  # the sup-t critical value of a uniform band (the CGS dose-response figure)
     ]
     # authors in citations and proper names (of methods, of the map data's author, archive, projection)
     + [
@@ -68,6 +69,7 @@ ALLOWED_IN_ZH = set(
         "Borusyak-Jaravel-Spiess",
         "Romano-Wolf",  # stepdown procedures named by their authors (cited in the references)
         "Westfall-Young",
+        "Bell-McCaffrey",  # the degrees of freedom of the CGS band (Bell & McCaffrey 2002)
         "Clarmy",
         "Zenodo",
         "Albers",

@@ -691,6 +691,11 @@ def _wald_p(b: np.ndarray, v: np.ndarray, df: int) -> float:
     return float(stats.chi2.sf(chi2, df))
 
 
+class NoComparisonError(ValueError):
+    """No switcher has a control at any horizon (e.g. a panel of one province under
+    ``min_control_clusters``): the design, not the data's values, rules the estimator out."""
+
+
 def _jackknife(data: pd.DataFrame, fit: MultiplegtDynResult, args: dict) -> MultiplegtDynResult:
     """``fit`` with the delete-one-cluster jackknife variance (see :func:`did_multiplegt_dyn`)."""
     from dataclasses import replace
@@ -954,7 +959,7 @@ def did_multiplegt_dyn(
     else:
         both = den[1] * sn[1] + den[0] * sn[0]
         if both == 0:
-            raise ValueError(
+            raise NoComparisonError(
                 "did_multiplegt_dyn: no switcher has a not-yet-switched control of the same"
                 " baseline at any horizon: no effect can be estimated"
             )

@@ -180,8 +180,13 @@ DESIGNATION, DESIGNATION_COHORT = "broadband_china", "broadband_china_year"
 def _design_failure(exc: BaseException) -> bool:
     """A failure the panel's design explains (a recorded skip), not a bug (re-raised): the binary
     studies' numerical failures, and a dCDH horizon without switchers or controls (the reference
-    divides by their count: ZeroDivisionError on a small user panel, e.g. 6 provinces)."""
-    return isinstance(exc, ZeroDivisionError) or binary.is_numerical_failure(exc)
+    divides by their count: ZeroDivisionError on a small user panel, e.g. 6 provinces), or no
+    dCDH comparison at all (a one-province panel: no comparison has controls in 5 provinces)."""
+    from analysis.did.multiplegt_dyn import NoComparisonError
+
+    return isinstance(exc, ZeroDivisionError | NoComparisonError) or binary.is_numerical_failure(
+        exc
+    )
 
 
 def _why(exc: BaseException) -> str:
