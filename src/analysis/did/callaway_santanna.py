@@ -272,17 +272,24 @@ def _cells(p: _Panel, base_period: str, anticipation: float):
     return out
 
 
-def _estimate_cell(p: _Panel, g, ti, base, est_method, control_group, anticipation):
-    n = len(p.G)
-    if ti == base:  # universal base period: normalised to zero
-        return 0.0, np.zeros(n)
+def _comparison(p: _Panel, g, ti, base, control_group: str, anticipation: float):
+    """Rows of cell (g, t) and their treated indicator: cohort ``g`` and its comparison group, the
+    never-treated units or those not yet treated (beyond anticipation) at the later of ``t`` and
+    the base period, cohort ``g`` itself excluded."""
     if control_group == "nevertreated":
         C = p.G == 0
     else:
         thr = p.tlist[max(ti, base)]
         C = (p.G == 0) | ((p.G > thr + anticipation) & (p.G != g))
     idx = (p.G == g) | C
-    D = (p.G[idx] == g).astype(float)
+    return idx, (p.G[idx] == g).astype(float)
+
+
+def _estimate_cell(p: _Panel, g, ti, base, est_method, control_group, anticipation):
+    n = len(p.G)
+    if ti == base:  # universal base period: normalised to zero
+        return 0.0, np.zeros(n)
+    idx, D = _comparison(p, g, ti, base, control_group, anticipation)
     dy = p.Y[idx, ti] - p.Y[idx, base]
     if D.sum() == 0 or D.sum() == len(D):
         return np.nan, np.full(n, np.nan)
@@ -458,13 +465,7 @@ def _nocov_cells(p: _Panel, cells, control_group: str, anticipation: float):
     for k, (g, ti, base) in enumerate(cells):
         if ti == base:  # universal base period: normalised to zero
             continue
-        if control_group == "nevertreated":
-            C = p.G == 0
-        else:
-            thr = p.tlist[max(ti, base)]
-            C = (p.G == 0) | ((p.G > thr + anticipation) & (p.G != g))
-        idx = (p.G == g) | C
-        D = (p.G[idx] == g).astype(float)
+        idx, D = _comparison(p, g, ti, base, control_group, anticipation)
         if D.sum() == 0 or D.sum() == len(D) or D.mean() >= 0.995:  # did_nocov's trimming
             att[:, k], inf[:, :, k] = np.nan, np.nan
             continue

@@ -186,7 +186,7 @@ def _drop_collinear_covariates(df, cov_names, D, labels, tol=1e-8, fe=None):
     lu = splu(sp.csc_matrix(Zfe.T @ Zfe))
     R = X - Zfe @ lu.solve(np.asarray(Zfe.T @ X))
     scale = np.maximum(np.linalg.norm(X, axis=0), 1.0)
-    _, r, piv = scipy_qr(R / scale, mode="economic", pivoting=True)
+    r, piv = scipy_qr(R / scale, mode="r", pivoting=True)  # R and its pivots only: no Q
     rank = int((np.abs(np.diag(r)) > tol * np.sqrt(len(R))).sum())
     keep = sorted(piv[:rank])
     if rank < len(cov_names):

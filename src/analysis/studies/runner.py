@@ -19,6 +19,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# jsonschema (under nbformat, jupytext and papermill) imports rfc3987_syntax for its "iri" format
+# checker when that package is installed (jupyterlab's dependencies install it); its import builds
+# ~35 Earley parsers, 0.9 s of every notebook stage's 2-3 s of start-up here (python-jsonschema/
+# jsonschema#1428). No notebook schema uses the "iri" format: marking the module absent makes
+# jsonschema skip that checker (it imports it under suppress(ImportError)). Set only if nothing
+# has imported it yet, so a process that did keeps its checker.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 import jupytext
 import nbformat
 import papermill as pm

@@ -120,7 +120,6 @@ from analysis.did.callaway_santanna import att_gt_adjusted
 from analysis.did.estimate import estimate
 from analysis.did.fe import FEProjector
 from analysis.did.imputation import imputation_many
-from analysis.did.inference import critical_value, t_p_value
 from analysis.did.twfe import twfe_fwl
 from analysis.did.wild_bootstrap import draw_weights
 from analysis.parallel import Backend, run_tasks
@@ -128,6 +127,7 @@ from analysis.studies.rules import (
     BASELINE_KEY,
     TIME,
     UNIT,
+    InferenceRule,
     imputation_options,
     study_data,
     variance_cells,
@@ -315,17 +315,14 @@ def _point_estimate(data, estimator, controls, idname, tname, cluster, cells) ->
 
 
 def _inference(att: float, se: float, n_clusters: int, alpha: float) -> dict:
-    crit = critical_value(alpha, n_clusters)
-    stat = att / se if se > 0 else float("nan")
+    """The study's t(G-1) interval (:meth:`InferenceRule.interval`, one rule for every estimate)
+    with the estimate and its t statistic, in the table's column order."""
+    out = InferenceRule("", n_clusters, None, "").interval(att, se, alpha)
     return {
         "estimate": att,
-        "std_error": se,
-        "statistic": stat,
-        "p_value": t_p_value(stat, n_clusters) if se > 0 else float("nan"),
-        "conf_low": att - crit * se,
-        "conf_high": att + crit * se,
-        "critical_value": crit,
-        "n_clusters": n_clusters,
+        "std_error": out["std_error"],
+        "statistic": att / se if se > 0 else float("nan"),
+        **{k: out[k] for k in ("p_value", "conf_low", "conf_high", "critical_value", "n_clusters")},
     }
 
 
