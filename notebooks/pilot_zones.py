@@ -38,6 +38,7 @@ ri_draws = defaults["ri_draws"]
 ri_seed = defaults["ri_seed"]
 min_control_share = defaults["min_control_share"]
 control_rule = defaults["control_rule"]
+backend = defaults["backend"]
 
 # %%
 from analysis.studies.context import setup
@@ -86,7 +87,7 @@ from analysis.studies.binary import (
 design = study_design(panel, share=min_control_share)
 ctx.controls(controls_record(design))
 study = binary_study(panel, truth, "pilot", "pilot_year", window, cluster, estimators, design,
-                     ri_draws, ri_seed, control_rule)  # fmt: skip
+                     ri_draws, ri_seed, control_rule, backend=backend)  # fmt: skip
 for what, why in skips(study).items():  # estimators this panel does not allow, with the reason
     ctx.skipped(what, why)
 ctx.headline(study)

@@ -51,6 +51,7 @@ mde_power = defaults["mde_power"]
 seed = defaults["seed"]
 min_control_share = defaults["min_control_share"]
 control_rule = defaults["control_rule"]
+backend = defaults["backend"]
 
 # %%
 from analysis.studies.context import setup
@@ -95,7 +96,7 @@ from analysis.studies.rails import (
 # the CRE study: rail = the first CRE service; the corridor cities (served only by the
 # China-Laos railway) are left out of it; the controls and estimators this panel allows
 study, data = link_study(panel, truth, "cre", window, cluster, estimators, min_control_share,
-                        ri_draws, ri_seed, control_rule)  # fmt: skip
+                        ri_draws, ri_seed, control_rule, backend=backend)  # fmt: skip
 ctx.controls(study)
 for what, why in skips(study).items():
     ctx.skipped(what, why)

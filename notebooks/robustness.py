@@ -58,6 +58,7 @@ year_rule = defaults["year_rule"]
 min_control_share = defaults["min_control_share"]
 control_rule = defaults["control_rule"]
 synthetic = defaults["synthetic"]
+backend = defaults["backend"]
 first_year = defaults["first_year"]
 last_year = defaults["last_year"]
 
@@ -103,6 +104,7 @@ study = robustness_study(
     cities_path=cities_path,
     min_control_share=min_control_share,
     control_rule=control_rule,
+    backend=backend,
 )
 res, frames = study["results"], study["frames"]
 
@@ -519,7 +521,7 @@ if sp.mc_reps > 0:
         (ctx.cities(cities_path), read_treatments(ctx.resolve(treatments_path)),
          load_national_exports()),
         mc_design, n_reps=sp.mc_reps, seed=sp.mc_seed, control_rule=control_rule,
-        rings=sp.rings, cluster=sp.cluster, n_jobs=n_jobs,
+        rings=sp.rings, cluster=sp.cluster, n_jobs=n_jobs, backend=backend,
     )  # fmt: skip
     mc_table = mc_summary(mc_draws)
     res["spillover_mc"] = {

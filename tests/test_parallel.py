@@ -110,7 +110,23 @@ def _monte_carlo_rows(backend):
     return rows[["estimate", "std_error"]].to_numpy()
 
 
-TOOLS = {"power": _power_draws, "permutation": _permutation_draws, "monte_carlo": _monte_carlo_rows}
+def _spillover_rows(backend):
+    """The spillover Monte Carlo (analysis.studies.spillover, the robustness stage's), 2 panels."""
+    from analysis.data.build import default_inputs
+    from analysis.data.synthetic import SyntheticDesign
+    from analysis.studies.spillover import spillover_monte_carlo
+
+    draws = spillover_monte_carlo(default_inputs(), SyntheticDesign(n_cities=120), n_reps=2,
+                                  seed=3, backend=backend)  # fmt: skip
+    return draws.drop(columns=[c for c in draws if draws[c].dtype == object]).to_numpy(float)
+
+
+TOOLS = {
+    "power": _power_draws,
+    "permutation": _permutation_draws,
+    "monte_carlo": _monte_carlo_rows,
+    "spillover_monte_carlo": _spillover_rows,
+}
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +166,33 @@ def test_params_backend_setting_and_scheduler_address_from_the_environment(monke
         # nothing listens there: the connection error shows it tried the address
         with pytest.raises(OSError), parallel._dask_client(Backend("dask")):
             pass
+
+
+def test_every_notebook_with_replications_reads_the_one_backend_setting():
+    """params.yaml ``parallel`` reaches each notebook that runs replication loops (injected as
+    ``backend``), its DVC stage depends on it, and no section has a backend setting of its own."""
+    import dataclasses
+
+    import yaml
+
+    from analysis import config
+
+    loops = {"simulation", "design", "robustness", "pilot_zones", "rail_links"}
+    cfg = config.load_config()
+    stages = yaml.safe_load((config.ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    for name in loops:
+        assert config.notebook_parameters(name, cfg)["backend"] == {
+            "backend": "local", "address": None
+        }, name  # fmt: skip
+        assert "parallel" in [p.split("#")[0].strip() for p in stages[name]["params"]], name
+
+    def backend_fields(cls, path):
+        for f in dataclasses.fields(cls):
+            if f.name == "backend" and cls is not config.ParallelConfig:
+                yield f"{path}.{f.name}"
+            if dataclasses.is_dataclass(f.type) or isinstance(f.default_factory, type):
+                sub = f.default_factory if isinstance(f.default_factory, type) else f.type
+                if dataclasses.is_dataclass(sub):
+                    yield from backend_fields(sub, f"{path}.{f.name}")
+
+    assert list(backend_fields(config.Config, "params")) == []

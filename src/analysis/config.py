@@ -286,7 +286,6 @@ class HonestDiDConfig:
 
 @dataclass(frozen=True)
 class SpecCurveConfig:
-    backend: Literal["loky", "dask"] = "loky"
     # overrides of analysis.studies.robustness.spec_curve.DEFAULT_OPTIONS
     options: dict[SpecCurveDimension, tuple[str, ...]] = field(default_factory=dict)
     # wild-bootstrap null draws of the joint test (0 = none): each specification is estimated
@@ -674,8 +673,10 @@ EXTRA["design"] = {
         "rail": c.notebooks.rail_links.cluster,
     },
 }
-# every notebook that runs replications takes the one backend setting (params.yaml parallel)
-for _name in ("simulation", "design"):
+# every notebook that runs replications takes the one backend setting (params.yaml parallel): the
+# Monte Carlo, the power study, randomization inference (pilot zones, rail links, robustness), the
+# specification curve and the spillover Monte Carlo (robustness)
+for _name in ("simulation", "design", "robustness", "pilot_zones", "rail_links"):
     EXTRA[_name]["backend"] = lambda c: plain(c.parallel)
 
 INTERACTIVE_OUTPUT = OUTPUT / "interactive"

@@ -375,11 +375,22 @@ def test_cs_entry_is_covariate_adjusted_and_plain_cs_recorded(pilot):
     assert any("parallel trends" in n for n in pilot["notes"])
 
 
-def test_cluster_diagnostic_and_randomization(synthetic):
+def test_cluster_diagnostic_and_randomization(synthetic, monkeypatch):
+    from analysis.parallel import Backend
+    from analysis.studies import binary
+
     panel, truth = synthetic
+    # the draws run where params.yaml ``parallel`` says (the numbers do not depend on it:
+    # tests/test_parallel.py); here one in-process worker, and the study must hand it on
+    backend, seen = Backend("local", n_jobs=1), []
+    real = binary.permutation_test
+    monkeypatch.setattr(binary, "permutation_test",
+                        lambda *a, **k: seen.append(k["backend"]) or real(*a, **k))  # fmt: skip
     study = binary_study(
-        panel, truth, "rail", "rail_year", WINDOW, "headline", ri_draws=19, ri_seed=3
-    )
+        panel, truth, "rail", "rail_year", WINDOW, "headline", ri_draws=19, ri_seed=3,
+        backend=backend,
+    )  # fmt: skip
+    assert seen == [backend]
     diag = study["cluster_diagnostic"]
     assert diag["city_code"]["n_treated_clusters"] == study["n_treated_cities"]
     left = len(study["covariate_rule"]["cities_left_out"])  # Chongqing, a province of its own

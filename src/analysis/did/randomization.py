@@ -250,7 +250,7 @@ def permutation_test(
     draws: int = 999,
     seed: int | None = None,
     statistic: str = "t",
-    n_jobs: int = 1,
+    n_jobs: int | None = 1,
     backend=None,
     chunk_size: int = 20,
     progress: bool = True,
@@ -280,8 +280,8 @@ def permutation_test(
         the permutations are drawn up front, so results depend on ``seed`` only (not ``n_jobs``).
     n_jobs, backend, chunk_size : chunks of ``chunk_size`` draws run by
         :func:`analysis.parallel.run_tasks` on ``backend`` (params.yaml ``parallel``: local
-        processes, ``n_jobs`` of them, by default; or a Dask cluster); the draws do not depend
-        on it.
+        processes, ``n_jobs`` of them, by default; ``n_jobs=None``: the backend's own number of
+        workers; or a Dask cluster); the draws do not depend on it.
     progress : progress bar over the chunks.
     """
     if statistic not in ("t", "estimate"):

@@ -823,6 +823,7 @@ def randomization_record(
     *,
     statistic=None,
     cluster: str = "city_code",
+    backend=None,
 ) -> dict:
     """Randomization inference on the studentized headline statistic (BJS ATT / its clustered
     SE, the headline's variance cells), treatment dates permuted across cities within ``within``
@@ -833,7 +834,8 @@ def randomization_record(
     test valid for the weak null asymptotically. ``statistic``: the study's
     (:func:`analysis.studies.rules.study_statistic`: covariates rebuilt on every permutation,
     SE at the study's clustering level); without it, BJS with ``covariates`` clustered by
-    ``cluster``. ``draws = 0``: skipped."""
+    ``cluster``. ``draws = 0``: skipped. ``backend``: params.yaml ``parallel`` (its workers run
+    the draws; None: in this process); the draws do not depend on it."""
     from analysis.did.randomization import bjs_statistic
 
     if draws <= 0:
@@ -859,6 +861,7 @@ def randomization_record(
     res, why = attempt(
         permutation_test, panel, statistic, "city_code", cohort_col, within=within,
         draws=int(draws), seed=int(seed), statistic="t", progress=False, label="BJS ATT",
+        n_jobs=1 if backend is None else None, backend=backend,
     )  # fmt: skip
     if res is None:
         return skipped(why)
@@ -894,6 +897,7 @@ def binary_study(
     ri_seed: int = 20240601,
     control_rule: dict[str, str] | None = None,
     appendix: bool = True,
+    backend=None,
 ) -> dict:
     """The headline robust ATT (:func:`headline_att`, the total effect) with its direct-effect
     decomposition (:func:`decomposition`), then TWFE (one dummy, the foil whose bias against the
@@ -920,7 +924,8 @@ def binary_study(
     horizon, joint covariance of leads and lags at the rule's level) and ``pretrend_power``:
     Roth (2022) on it (:func:`pretrend_power_record`). ``cluster_diagnostic`` (city and
     province); with ``ri_draws > 0`` randomization inference on the studentized headline
-    statistic stratified by province (``randomization``). Estimators the design rules out, or that
+    statistic stratified by province (``randomization``; its draws run on ``backend``, params.yaml
+    ``parallel``). Estimators the design rules out, or that
     fail numerically, are recorded skips (``{"skipped": reason}``)."""
     design = design or study_design(panel)
     panel = analysis_sample(panel, design)  # the one rule for blank cells (data/design.py)
@@ -1045,7 +1050,7 @@ def binary_study(
         # permuted on the analysis sample: each permutation rebuilds the covariates (and leaves
         # out the cities its dates leave without a pre-treatment trend)
         randomization = randomization_record(
-            sample, cohort_col, None, ri_draws, ri_seed, statistic=stat
+            sample, cohort_col, None, ri_draws, ri_seed, statistic=stat, backend=backend
         )
     head_es = headline_event_study(sd, rule, window, target_block)
     power = pretrend_power_record(head_es, rule)

@@ -130,15 +130,17 @@ def link_study(
     ri_draws: int = 0,
     ri_seed: int = 20240601,
     control_rule: dict[str, str] | None = None,
+    backend=None,
 ) -> tuple[dict, pd.DataFrame]:
     """``(study, study data)``: the binary study of one link (module docstring) and the panel its
     estimators used (analysis sample with the columns of the covariate rules, as
     :func:`analysis.studies.rules.study_data` builds them inside the study). The study is
-    labelled ``treatment = link``; ``left_out`` names the cities of the other link."""
+    labelled ``treatment = link``; ``left_out`` names the cities of the other link; ``backend``:
+    where its randomization draws run (params.yaml ``parallel``)."""
     ld = link_study_data(panel, link, share, control_rule)
     study = binary_study(
         ld.panel, link_truth(truth, link), "rail", "rail_year", window, cluster, estimators,
-        ld.design, ri_draws, ri_seed, control_rule,
+        ld.design, ri_draws, ri_seed, control_rule, backend=backend,
     )  # fmt: skip
     study["treatment"] = link
     study["link"] = LINKS[link]["link"]

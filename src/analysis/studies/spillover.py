@@ -305,20 +305,24 @@ def spillover_monte_carlo(
     cluster: str = "province",
     n_jobs: int = 1,
     alpha: float = 0.05,
+    backend=None,
 ) -> pd.DataFrame:
     """One row per simulated panel (``inputs``: city master with coordinates, treatments table,
-    national exports; ``design``: :class:`analysis.data.synthetic.SyntheticDesign`)."""
-    from joblib import Parallel, delayed
+    national exports; ``design``: :class:`analysis.data.synthetic.SyntheticDesign`), in the order
+    of the replications whatever ``backend`` (params.yaml ``parallel``: ``n_jobs`` local processes
+    by default, or a Dask cluster; :func:`analysis.parallel.run_tasks`) runs them: each panel's
+    seed derives from ``seed`` and its replication number alone."""
+    import warnings
+
+    from joblib import delayed
+
+    from analysis.parallel import as_backend, run_tasks
 
     args = (seed, design, inputs, control_rule, tuple(rings), cluster, alpha)
-    if n_jobs == 1:
-        rows = [_mc_one(r, *args) for r in range(n_reps)]
-    else:
-        import warnings
-
-        with warnings.catch_warnings():  # loky's note when it recycles a worker: not a result
-            warnings.simplefilter("ignore", UserWarning)
-            rows = Parallel(n_jobs=n_jobs)(delayed(_mc_one)(r, *args) for r in range(n_reps))
+    tasks = [delayed(_mc_one)(r, *args) for r in range(n_reps)]
+    with warnings.catch_warnings():  # loky's note when it recycles a worker: not a result
+        warnings.simplefilter("ignore", UserWarning)
+        rows = run_tasks(tasks, as_backend(backend, n_jobs=n_jobs), desc="spillover panels")
     return pd.DataFrame(rows)
 
 

@@ -429,6 +429,7 @@ def robustness_study(
     progress: bool = False,
     min_control_share: float = MIN_CONTROL_SHARE,
     control_rule: dict | None = None,
+    backend=None,
 ) -> dict:
     """Run the robustness checklist of the headline pilot-zone ATT (see the module docstring).
 
@@ -441,7 +442,9 @@ def robustness_study(
     ``options``: params.yaml ``notebooks.robustness`` (see :func:`robustness_options`);
     ``year_rule``: params.yaml ``treatment.year_rule``, which codes the concurrent-policy rosters as
     the pilot zones of ``panel`` were coded; ``cities_path``: the city master that names the roster
-    cities (default: data/interim/cities.csv).
+    cities (default: data/interim/cities.csv); ``backend``: params.yaml ``parallel``, where the
+    randomization draws and the specification curve run (``opt.n_jobs`` local processes by
+    default); the numbers do not depend on it.
     """
     opt = robustness_options(options)
     y, d, g = DESIGN["yname"], DESIGN["dname"], DESIGN["gname"]
@@ -538,7 +541,8 @@ def robustness_study(
             warnings.simplefilter("ignore")
             ri = permutation_test(
                 data, stat, idname, g, within=strata, draws=opt.placebo_draws, seed=seed,
-                statistic="t", n_jobs=n_jobs, progress=progress, label="BJS ATT",
+                statistic="t", n_jobs=n_jobs, backend=backend, progress=progress,
+                label="BJS ATT",
             )  # fmt: skip
         results["placebo"] = {
             "estimate": ri.estimate,
@@ -708,7 +712,7 @@ def robustness_study(
             cluster=sp.cluster,
             seed=seed,
             n_jobs=n_jobs,
-            backend=sp.backend,
+            backend=backend,
             progress=progress,
         )
         if sc.table.empty:

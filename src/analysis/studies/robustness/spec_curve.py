@@ -97,8 +97,9 @@ own null distribution rather than treating n specifications as n tests. Until is
 resampled provinces whole and re-estimated the curve per draw (3 s a draw: 29 draws); this way 999
 draws cost about what 29 did.
 
-Specifications and basis estimates run in parallel through joblib (``n_jobs``) with the ``loky`` or
-``dask`` backend (:func:`analysis.parallel.run_tasks`). Every estimator is deterministic and the
+Specifications and basis estimates run in parallel on the study's one backend setting (params.yaml
+``parallel``: ``n_jobs`` local processes or a Dask cluster; :func:`analysis.parallel.run_tasks`).
+Every estimator is deterministic and the
 weights come from one generator seeded by ``seed``, so results do not depend on the backend,
 ``n_jobs`` or the chunking.
 """
@@ -122,7 +123,7 @@ from analysis.did.fe import FEProjector
 from analysis.did.imputation import imputation_many
 from analysis.did.twfe import twfe_fwl
 from analysis.did.wild_bootstrap import draw_weights
-from analysis.parallel import Backend, run_tasks
+from analysis.parallel import as_backend, run_tasks
 from analysis.studies.rules import (
     BASELINE_KEY,
     TIME,
@@ -561,13 +562,11 @@ class SpecCurveResult:
 
 
 # ------------------------------------------------------------------------------------ running
-def _run_parallel(tasks: list, n_jobs: int, backend: str, client, progress: bool, desc: str):
-    """The one parallel runner (analysis.parallel): ``loky`` here is its ``local`` backend."""
-    kind = {"loky": "local"}.get(backend, backend)
-    if kind not in ("local", "dask"):
-        raise ValueError("backend must be 'loky' or 'dask'")
+def _run_parallel(tasks: list, n_jobs: int, backend, client, progress: bool, desc: str):
+    """The one parallel runner (analysis.parallel) on ``backend`` (params.yaml ``parallel``, a
+    :class:`~analysis.parallel.Backend` or a name; ``n_jobs`` local workers)."""
     return run_tasks(
-        tasks, Backend(kind, n_jobs=n_jobs), progress=progress, desc=desc, client=client
+        tasks, as_backend(backend, n_jobs=n_jobs), progress=progress, desc=desc, client=client
     )
 
 
@@ -636,7 +635,7 @@ def spec_curve(
     alpha: float = 0.05,
     min_clusters: int = 2,
     n_jobs: int = 1,
-    backend: str = "loky",
+    backend=None,
     client=None,
     progress: bool = True,
     chunks_per_job: int = 4,
@@ -652,7 +651,8 @@ def spec_curve(
     before the data are seen; the joint test is one-sided in it (a sign read off the estimates would
     double the test's size).
     ``cluster``: ``"headline"`` (the study's clustering level, as the headline's) or a column.
-    ``n_jobs``/``backend``/``client``: joblib parallelism (``"loky"`` or ``"dask"``); the
+    ``n_jobs``/``backend``/``client``: where the estimates run (:func:`analysis.parallel.run_tasks`:
+    params.yaml ``parallel``, local processes by default, or ``"dask"``); the
     specifications are sent in ``n_jobs * chunks_per_job`` chunks, the joint test's basis
     estimates in one task per specification and chunk of basis columns.
     """
