@@ -49,7 +49,10 @@ and the largest absolute difference of the estimates that both report:
   residuals by their leverage (HC2 / CR2), diff-diff's does not (with ``leverage=False`` ours are
   within MC error of theirs: ratio 0.99-1.01 over the grid at 20,000 draws, both panels); the gap
   is largest with few units per cohort (printed: ATT(d) SE ours / theirs 1.12-1.39 at 300 x 14,
-  0.98-1.11 at 3,000 x 20 where both carry 999-draw MC error). moderndid 0.2 ``cont_did`` fails
+  0.98-1.11 at 3,000 x 20 where both carry 999-draw MC error). Timed like for like with the
+  multiplier band (``band="multiplier"``, t(G - 1)); our default band also computes each dose's
+  Satterthwaite dof for few clusters, which diff-diff does not: its time is printed in the note
+  (every unit its own cluster here, the costliest case). moderndid 0.2 ``cont_did`` fails
   on the installed polars (2.x) before any estimate: ``_build_pte_params`` filters its Float64
   cohort column with an Int64 ``np.arange`` (``'is_in' cannot check for Float64 values in
   List(Int64)``), whatever the input dtypes; the row is printed as a recorded failure.
@@ -407,10 +410,14 @@ def bench_cgs(df: pd.DataFrame, size: str) -> None:
 
     from analysis.did.cgs_continuous import cgs_dose_response
 
-    def ours():
-        return cgs_dose_response(df, "y", "t", "id", "g", "d", grid=50, n_boot=BITERS, seed=1)
+    def ours(band="multiplier"):
+        return cgs_dose_response(df, "y", "t", "id", "g", "d", grid=50, n_boot=BITERS, seed=1,
+                                 band=band)  # fmt: skip
 
+    # like for like: diff-diff's band is the multiplier bootstrap's sup-t; our default band also
+    # computes each dose's Satterthwaite dof (few clusters), timed apart in the note
     t_ours, o = best(ours)
+    t_satt, _ = best(lambda: ours("satterthwaite"))
     grid = o.curve["dose"].to_numpy()
 
     def diffdiff():
@@ -426,8 +433,9 @@ def bench_cgs(df: pd.DataFrame, size: str) -> None:
     ]
     se = o.curve["att_se"].to_numpy() / r.dose_response_att.se
     row("CGS", size, "diff-diff", t_ours, t_dd, float(np.abs(diffs).max()),
-        f"ATT(d), ACRT(d) on 50 doses + ATT^o, ACRT^o; ATT(d) SE ours/theirs "
-        f"{se.min():.2f}-{se.max():.2f} (ours HC2-scaled)")  # fmt: skip
+        f"ATT(d), ACRT(d) on 50 doses + ATT^o, ACRT^o, multiplier band; ATT(d) SE ours/theirs "
+        f"{se.min():.2f}-{se.max():.2f} (ours HC2-scaled); our default band (Satterthwaite dof "
+        f"per dose) {t_satt:.3f} s")  # fmt: skip
 
     from polars.exceptions import InvalidOperationError
 

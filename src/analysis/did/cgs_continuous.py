@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 from scipy.interpolate import BSpline
 
 __all__ = ["CGSResult", "cgs_dose_response"]
@@ -110,35 +110,69 @@ def _satterthwaite_df(
     package computes these for an estimator that is not one regression (clubSandwich is R, for
     lm/plm fits); tests/did/test_cgs_continuous.py checks them against the quadratic form built
     by brute force."""
-    # every term is a cluster x cluster matrix per estimate, summed over the cohorts' blocks (the
-    # treated of a cohort, its controls): Q'Q (each q_c's weights on the block's observations)
-    # and S'Q (those weights summed by the observation's cluster), so nothing is
-    # observations x clusters in size (600 unit clusters: a dense form took minutes)
-    k = maps.shape[0]
-    qtq = np.zeros((k, n_cl, n_cl))
-    agg = np.zeros((k, n_cl, n_cl))
-    for w, members, ctrl, proj, hat in pieces:
+    # Per estimate, each cluster x cluster matrix is sparse plus low rank, and only its trace and
+    # its squared Frobenius norm are needed, so neither is formed densely: a dense version, k
+    # estimates x clusters^2, took 0.9 s at 300 unit clusters and more than 20 GB at 3,000.
+    # For a cohort's treated members the blocks are on the clusters they occupy (its treated
+    # part of Q'Q and of the cluster sums S'Q). For its controls, the deviation from the
+    # control mean gives coef * (diag(n_c) - n_c n_c' / n0): a diagonal plus a rank-one term.
+    # So agg = S + N G N' and qtq = S2 + N G2 N', with S and S2 sparse, N the cohorts' control
+    # counts by cluster (clusters x cohorts), and G, G2 diagonal. The gram
+    # (1 - rho) qtq + rho agg'agg is then Sg + V Y V', with Sg = (1 - rho) S2 + rho S'S,
+    # V = [N, S'N] and Y small; its trace and norm follow from V'V and V'SgV.
+    k, n_p = maps.shape[0], len(pieces)
+    counts = np.zeros((n_cl, n_p))
+    gam, gam2 = np.zeros((k, n_p)), np.zeros((k, n_p))
+    diag, diag2 = np.zeros((k, n_cl)), np.zeros((k, n_cl))
+    blocks = []  # per cohort: its clusters, the grouping of its members by cluster, lg, a, a a'
+    for p, (w, members, ctrl, proj, hat) in enumerate(pieces):
         lg = w * (maps @ proj)  # estimates x members
+        cm = cl_index[members]
         a = np.eye(len(members)) - hat
         if leverage:
-            a = (
-                _cr2_matrix(hat, cl_index[members]) @ a
-            )  # treated: psi_c = sum_(i in c) lg_i (a y)_i
-        oh = np.zeros((len(members), n_cl))
-        oh[np.arange(len(members)), cl_index[members]] = 1.0
-        weights = lg[:, :, None] * oh[None]  # estimates x members x clusters
-        q = np.swapaxes(a, 0, 1)[None] @ weights  # members' outcomes x clusters, per estimate
-        qtq += np.swapaxes(q, 1, 2) @ q
-        agg += oh.T[None] @ q
+            a = _cr2_matrix(hat, cm) @ a  # treated: psi_c = sum_(i in c) lg_i (a y)_i
+        u, inv = np.unique(cm, return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        starts = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
+        blocks.append((u, order, starts, lg, a, a @ a.T))
         n0 = len(ctrl)
-        n_c = np.bincount(cl_index[ctrl], minlength=n_cl).astype(float)
-        centred = np.diag(n_c) - np.outer(n_c, n_c) / n0  # oh0' (I - J/n0) oh0
+        counts[:, p] = np.bincount(cl_index[ctrl], minlength=n_cl)
         coef = -lg.sum(axis=1) * (np.sqrt(n0 / (n0 - 1)) if leverage else 1.0) / n0
-        qtq += coef[:, None, None] ** 2 * centred[None]
-        agg += coef[:, None, None] * centred[None]
-    gram = (1 - rho) * qtq + rho * (np.swapaxes(agg, 1, 2) @ agg)
-    tr = np.trace(gram, axis1=1, axis2=2)
-    return tr**2 / np.einsum("kcd,kcd->k", gram, gram)
+        diag += coef[:, None] * counts[:, p]
+        diag2 += coef[:, None] ** 2 * counts[:, p]
+        gam[:, p], gam2[:, p] = -coef / n0, -(coef**2) / n0
+    every = np.arange(n_cl)
+    rows = np.concatenate([np.repeat(u, len(u)) for u, *_ in blocks] + [every])
+    cols = np.concatenate([np.tile(u, len(u)) for u, *_ in blocks] + [every])
+    ntn = counts.T @ counts
+    dof = np.empty(k)
+    for e in range(k):  # one estimate at a time: memory of one cluster x cluster sparse pair
+        vals, vals2 = [], []
+        for _, order, starts, lg, a, aat in blocks:
+
+            def by_cluster(x, order=order, starts=starts):  # sums of x's rows within clusters
+                return np.add.reduceat(x[order], starts, axis=0)
+
+            # S: [c', c] = sum over members j in c', i in c of lg_i a[i, j]
+            vals.append(by_cluster(by_cluster(lg[e][:, None] * a).T).ravel())
+            # S2: [c, d] = sum over i in c, j in d of lg_i (a a')[i, j] lg_j
+            vals2.append(by_cluster(by_cluster(lg[e][:, None] * aat * lg[e][None, :]).T).ravel())
+        S = sparse.csr_matrix((np.concatenate([*vals, diag[e]]), (rows, cols)), shape=(n_cl, n_cl))
+        S2 = sparse.csr_matrix(
+            (np.concatenate([*vals2, diag2[e]]), (rows, cols)), shape=(n_cl, n_cl)
+        )
+        Sg = ((1 - rho) * S2 + rho * (S.T @ S)).tocsr()
+        V = np.hstack([counts, S.T @ counts])
+        g_, g2 = np.diag(gam[e]), np.diag(gam2[e])
+        Y = np.block([[(1 - rho) * g2 + rho * g_ @ ntn @ g_, rho * g_],
+                      [rho * g_, np.zeros((n_p, n_p))]])  # fmt: skip
+        vtv = V.T @ V
+        tr = Sg.diagonal().sum() + np.trace(Y @ vtv)
+        sq = (
+            Sg.multiply(Sg).sum() + 2 * np.trace(Y @ (V.T @ (Sg @ V))) + np.trace(Y @ vtv @ Y @ vtv)
+        )
+        dof[e] = tr**2 / sq
+    return dof
 
 
 def _cr2(resid: np.ndarray, hat: np.ndarray, cluster: np.ndarray) -> np.ndarray:
