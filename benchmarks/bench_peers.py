@@ -52,7 +52,7 @@ and the largest absolute difference of the estimates that both report:
   0.98-1.11 at 3,000 x 20 where both carry 999-draw MC error). Timed like for like with the
   multiplier band (``band="multiplier"``, t(G - 1)); our default band also computes each dose's
   Satterthwaite dof for few clusters, which diff-diff does not: its time is printed in the note
-  (every unit its own cluster here, the costliest case). moderndid 0.2 ``cont_did`` fails
+  (every unit its own cluster here: the dof's O(units) path). moderndid 0.2 ``cont_did`` fails
   on the installed polars (2.x) before any estimate: ``_build_pte_params`` filters its Float64
   cohort column with an Int64 ``np.arange`` (``'is_in' cannot check for Float64 values in
   List(Int64)``), whatever the input dtypes; the row is printed as a recorded failure.

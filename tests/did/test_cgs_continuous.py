@@ -199,7 +199,7 @@ def test_band_half_width_maps_the_sup_t_quantile_to_each_dose_dof():
 # --- the band's dof at scale -----------------------------------------------------------------------
 def _dense_satterthwaite_df(
     pieces: list, cl_index: np.ndarray, n_cl: int, maps: np.ndarray, leverage: bool,
-    rho: float,
+    rho: float, units: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """The dense form of the dof before they were computed sparse plus low rank (k estimates x
     clusters^2 in memory): the reference the structured form must equal."""
@@ -210,7 +210,7 @@ def _dense_satterthwaite_df(
     k = maps.shape[0]
     qtq = np.zeros((k, n_cl, n_cl))
     agg = np.zeros((k, n_cl, n_cl))
-    for w, members, ctrl, proj, hat in pieces:
+    for w, members, ctrl, proj, hat, *_ in pieces:
         lg = w * (maps @ proj)  # estimates x members
         a = np.eye(len(members)) - hat
         if leverage:
@@ -237,9 +237,10 @@ def _dense_satterthwaite_df(
 @pytest.mark.parametrize("rho", [0.0, 1.0])
 @pytest.mark.parametrize("clusters", ["shared", "units"])
 def test_band_dof_equal_their_dense_form_across_cohorts(clusters, rho, monkeypatch):
-    """Three cohorts sharing clusters (40) or every unit its own cluster: the sparse plus low-rank
-    dof equal the dense cluster x cluster form (brute-forced against the quadratic form above for
-    one cohort)."""
+    """Three cohorts sharing clusters (40) or every unit its own cluster (its own O(units) path):
+    the dof equal the dense cluster x cluster form (brute-forced against the quadratic form above
+    for one cohort). Unit clusters also through the general sparse path, and with cluster
+    labels in another order than the units."""
     data = simulate(6, n_units=240)
     kw = {"cluster": "cl"} if clusters == "shared" else {}
     args = (data, "y", "t", "id", "g", "d")
@@ -249,6 +250,18 @@ def test_band_dof_equal_their_dense_form_across_cohorts(clusters, rho, monkeypat
     for part in ("att_df", "acrt_df"):
         np.testing.assert_allclose(new[part], dense[part], rtol=1e-10)
     assert new["att_df"].min() < 20  # few clusters carry the ends of the dose range
+    if clusters == "units":
+        monkeypatch.undo()  # the real dof again, forced onto the general (sparse) path
+        real = cgs._satterthwaite_df
+        monkeypatch.setattr(cgs, "_satterthwaite_df", lambda *a: real(*a[:6], False))
+        sparse_path = cgs_dose_response(*args, grid=15, n_boot=9, working_rho=rho).curve
+        np.testing.assert_allclose(sparse_path["att_df"], dense["att_df"], rtol=1e-10)
+        monkeypatch.undo()
+        # cluster labels whose order is not the units' order: the cluster index is a permutation
+        relabel = data.assign(cl=(997 * data["id"]) % 1009)
+        again = cgs_dose_response(relabel, *args[1:], cluster="cl", grid=15, n_boot=9,
+                                  working_rho=rho).curve  # fmt: skip
+        np.testing.assert_allclose(again["att_df"], dense["att_df"], rtol=1e-10)
 
 
 def test_band_dof_with_many_unit_clusters_fit_in_memory():
