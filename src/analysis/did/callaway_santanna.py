@@ -27,6 +27,7 @@ Sant'Anna, P. H. C. and Zhao, J. (2020). Doubly robust difference-in-differences
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -360,12 +361,7 @@ def att_gt(
     na_rm : keep going when some ATT(g,t) cannot be estimated (NA), as ``aggte(na.rm=TRUE)``.
     n_jobs, progress : joblib workers (threads) over cells and a tqdm progress bar.
     """
-    if control_group not in ("nevertreated", "notyettreated"):
-        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
-    if est_method not in _EST_METHODS:
-        raise ValueError(f"est_method must be one of {_EST_METHODS}")
-    if base_period not in ("varying", "universal"):
-        raise ValueError("base_period must be 'varying' or 'universal'")
+    _check_options(control_group, est_method, base_period)
     if isinstance(xformla, str):
         xformla = [xformla]
     if isinstance(clustervars, str):
@@ -387,21 +383,33 @@ def att_gt(
     n = len(p.G)
     att = np.array([r[0] for r in res])
     inf = np.column_stack([r[1] for r in res]) if res else np.zeros((n, 0))
-    settings = {
-        "yname": yname,
-        "control_group": control_group,
-        "est_method": est_method,
-        "base_period": base_period,
-        "anticipation": anticipation,
-        "bstrap": bstrap,
-        "biters": biters,
-        "cband": cband,
-        "seed": seed,
-        "boot_weights": boot_weights,
-        "xformla": list(xformla or []),
-        "na_rm": na_rm,
-    }
-    return _gt_result(p, cells, att, inf, alpha, settings)
+    return _gt_result(p, cells, att, inf, alpha, _settings(yname, locals()))
+
+
+# att_gt's defaults: what _att_gt_outcomes fills in for the options it is not given
+_ATT_GT_DEFAULTS = {
+    name: par.default
+    for name, par in inspect.signature(att_gt).parameters.items()
+    if par.default is not inspect.Parameter.empty
+}
+
+
+def _check_options(control_group: str, est_method: str, base_period: str) -> None:
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
+    if est_method not in _EST_METHODS:
+        raise ValueError(f"est_method must be one of {_EST_METHODS}")
+    if base_period not in ("varying", "universal"):
+        raise ValueError("base_period must be 'varying' or 'universal'")
+
+
+def _settings(yname, options) -> dict:
+    """The options an :class:`ATTgtResult` records (``aggregate`` takes its defaults from them),
+    from a mapping of :func:`att_gt`'s arguments."""
+    keys = ("control_group", "est_method", "base_period", "anticipation", "bstrap", "biters",
+            "cband", "seed", "boot_weights")  # fmt: skip
+    return {"yname": yname, **{k: options[k] for k in keys},
+            "xformla": list(options["xformla"] or []), "na_rm": options["na_rm"]}  # fmt: skip
 
 
 def _gt_result(p: _Panel, cells, att, inf, alpha: float, settings: dict) -> ATTgtResult:
@@ -493,9 +501,8 @@ def _att_gt_outcomes(
     outcomes at once on one reshaped panel (:func:`_nocov_cells`); otherwise, or when an outcome
     has a missing value (each call would drop other rows), one call per outcome."""
     opts = {"progress": False, **options}
-    xformla = opts.get("xformla")
     simple = (
-        not xformla
+        not opts.get("xformla")
         and not opts.get("bstrap", False)
         and not opts.get("cband", False)
         and len(ynames) > 0
@@ -503,42 +510,24 @@ def _att_gt_outcomes(
     )
     if not simple:
         return [att_gt(data, y, tname, idname, gname, **opts) for y in ynames]
-    control_group = opts.get("control_group", "nevertreated")
-    base_period = opts.get("base_period", "varying")
-    anticipation = opts.get("anticipation", 0)
-    clustervars = opts.get("clustervars")
+    o = {**_ATT_GT_DEFAULTS, **opts}
+    control_group, anticipation, clustervars = (
+        o["control_group"],
+        o["anticipation"],
+        o["clustervars"],
+    )
     if isinstance(clustervars, str):
         clustervars = [clustervars]
-    # att_gt's validation (the same errors)
-    if control_group not in ("nevertreated", "notyettreated"):
-        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
-    if base_period not in ("varying", "universal"):
-        raise ValueError("base_period must be 'varying' or 'universal'")
-    if opts.get("est_method", "dr") not in _EST_METHODS:
-        raise ValueError(f"est_method must be one of {_EST_METHODS}")
+    _check_options(control_group, o["est_method"], o["base_period"])  # att_gt's errors
     p = _prepare(
         data, list(ynames), tname, idname, gname, None, clustervars, anticipation, control_group
     )
-    cells = _cells(p, base_period, anticipation)
+    cells = _cells(p, o["base_period"], anticipation)
     att, inf = _nocov_cells(p, cells, control_group, anticipation)
-    out = []
-    for j, y in enumerate(ynames):
-        settings = {
-            "yname": y,
-            "control_group": control_group,
-            "est_method": opts.get("est_method", "dr"),
-            "base_period": base_period,
-            "anticipation": anticipation,
-            "bstrap": False,
-            "biters": opts.get("biters", 999),
-            "cband": False,
-            "seed": opts.get("seed", 20210101),
-            "boot_weights": opts.get("boot_weights", "mammen"),
-            "xformla": [],
-            "na_rm": opts.get("na_rm", False),
-        }
-        out.append(_gt_result(p, cells, att[j], inf[j], opts.get("alpha", 0.05), settings))
-    return out
+    return [
+        _gt_result(p, cells, att[j], inf[j], o["alpha"], _settings(y, o))
+        for j, y in enumerate(ynames)
+    ]
 
 
 def _checked_crit(crit: float, alpha: float) -> float:

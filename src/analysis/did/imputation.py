@@ -195,20 +195,10 @@ def _drop_collinear_covariates(df, cov_names, D, labels, tol=1e-8, fe=None):
     return [cov_names[k] for k in keep]
 
 
-def _cell_means(treated, by, W1, tau, clusters=None):
-    """``v^2``-weighted mean of ``tau`` within the cells ``by`` (one cell if empty), per estimand.
-
-    With ``clusters`` (codes per treated obs) each observation gets the mean of its cell without its
-    own cluster (BJS 2024, App. A.6): cell totals minus cell x cluster totals.  NaN where nothing is
-    left (the cell's weight lies in the own cluster only); cells without weight give 0 (the
-    observation's weight is then 0 as well, so the value is irrelevant).
-    """
-    return _coded_cell_means(_cell_codes(treated, by, clusters), W1, tau)
-
-
 def _cell_codes(treated, by, clusters=None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The codes of :func:`_cell_means`: the cell of each treated observation and, with
-    ``clusters``, its cell x cluster pair (None without). They depend on the design only, so a
+    """The codes of :func:`_coded_cell_means`: the cell (columns ``by`` of ``treated``; one cell
+    if empty) of each treated observation and, with ``clusters`` (codes per treated obs), its
+    cell x cluster pair (None without). They depend on the design only, so a
     fit on many outcomes (:func:`imputation_many`) computes them once."""
     cell = _joint_codes([treated[c].to_numpy() for c in by], len(treated))
     if clusters is None:
@@ -230,8 +220,32 @@ def _joint_codes(columns: list, n: int) -> np.ndarray:
     return pd.factorize(key)[0]
 
 
+def _fallback_cell_means(plain, chain, W1, tau):
+    """The auxiliary model's tau_bar: for each treated observation the leave-own-cluster-out cell
+    mean of the first level of ``chain`` (:func:`_cell_codes` with clusters, finest first) that
+    has one, else the plain cell mean of ``plain`` (:func:`_cell_codes`); without ``chain`` the
+    plain means. One rule for :func:`imputation` and :mod:`analysis.did.subgroup`."""
+    tau_bar = _coded_cell_means(plain, W1, tau)
+    if not chain:
+        return tau_bar
+    loo = np.full_like(tau_bar, np.nan)
+    for codes in chain:
+        fill = np.isnan(loo)
+        if not fill.any():
+            break
+        loo[fill] = _coded_cell_means(codes, W1, tau)[fill]
+    return np.where(np.isnan(loo), tau_bar, loo)
+
+
 def _coded_cell_means(codes, W1, tau):
-    """:func:`_cell_means` from :func:`_cell_codes`."""
+    """``v^2``-weighted mean of ``tau`` within the cells of ``codes`` (:func:`_cell_codes`), per
+    estimand (columns of ``W1``).
+
+    With the cell x cluster pairs each observation gets the mean of its cell without its own
+    cluster (BJS 2024, App. A.6): cell totals minus cell x cluster totals. NaN where nothing is
+    left (the cell's weight lies in the own cluster only); cells without weight give 0 (the
+    observation's weight is then 0 as well, so the value is irrelevant).
+    """
     cell, pair = codes
     W2 = W1**2
     pos = (W1 != 0).astype(float)  # counts decide "nothing left", avoiding round-off in den
@@ -523,16 +537,7 @@ class _Weights:
         resid0 = y[~D] - fs.Z0 @ gamma
         tau = y[D] - fs.Z1 @ gamma
         est = W1.T @ tau
-        tau_bar = _coded_cell_means(self.plain, W1, tau)
-        if self.chain:
-            loo = np.full_like(tau_bar, np.nan)
-            for codes in self.chain:
-                fill = np.isnan(loo)
-                if not fill.any():
-                    break
-                loo[fill] = _coded_cell_means(codes, W1, tau)[fill]
-            tau_bar = np.where(np.isnan(loo), tau_bar, loo)
-        eps1 = tau[:, None] - tau_bar
+        eps1 = tau[:, None] - _fallback_cell_means(self.plain, self.chain, W1, tau)
 
         S = np.zeros((len(self.cl_uniq), W1.shape[1]))
         np.add.at(S, self.cl_codes[D], W1 * eps1)

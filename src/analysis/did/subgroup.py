@@ -52,7 +52,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from .imputation import _cell_means, first_stage
+from .imputation import _cell_codes, _fallback_cell_means, first_stage
 
 __all__ = [
     "ImputationFit",
@@ -123,17 +123,10 @@ class ImputationFit:
         ``leaveout=False`` the plain mean in the cells of the first level. Observations left
         without any (a single treated cluster) get the plain mean of the first level's cell."""
         levels = [list(level) for level in levels] or [[]]
-        tau, ones = self.tau, np.ones((len(self.treated), 1))
-        plain = _cell_means(self.treated, levels[0], ones, tau)[:, 0]
-        if not leaveout:
-            return plain
-        out = np.full(len(tau), np.nan)
-        for level in levels:
-            fill = np.isnan(out)
-            if not fill.any():
-                break
-            out[fill] = _cell_means(self.treated, level, ones, tau, self._cl1)[fill, 0]
-        return np.where(np.isnan(out), plain, out)
+        plain = _cell_codes(self.treated, levels[0])
+        chain = [_cell_codes(self.treated, lv, self._cl1) for lv in levels] if leaveout else []
+        ones = np.ones((len(self.treated), 1))
+        return _fallback_cell_means(plain, chain, ones, self.tau)[:, 0]
 
     def linear(
         self, weights: pd.DataFrame | np.ndarray, tau_bar: np.ndarray | None = None
